@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The engine is built as one self-contained shared library that the Apache module loads
+// (apxs-build.sh adds -static-stdlib). It must never be unloaded: Apache unloads modules on
+// every restart and the Swift runtime does not survive that, hence `-z nodelete`.
+let engineLinkerSettings: [LinkerSetting] = [
+    .unsafeFlags(["-Xlinker", "-z", "-Xlinker", "nodelete"]),
+]
+
+let package = Package(
+    name: "Origo",
+    products: [
+        .library(name: "OrigoEngine", type: .dynamic, targets: ["Engine"]),
+        .executable(name: "origo", targets: ["OrigoCLI"]),
+    ],
+    targets: [
+        // Bounds-checked reading and writing of bytes; the error protocol every module uses.
+        .target(name: "ByteIO"),
+        // Presentation -> tracks -> samples, segmentation, response body pieces.
+        .target(name: "MediaModel", dependencies: ["ByteIO"]),
+        // ISO-BMFF: reading MP4/fMP4 into the media model, writing init and media segments.
+        .target(name: "ISOBMFF", dependencies: ["ByteIO", "MediaModel"]),
+        // MPEG-2 transport stream segments for HLS.
+        .target(name: "MPEGTS", dependencies: ["ByteIO", "MediaModel"]),
+        // A small non-validating XML reader and writer over bytes.
+        .target(name: "XML"),
+        // .ism/.isml SMIL server manifests.
+        .target(name: "ServerManifest", dependencies: ["XML"]),
+        // The player URL grammar: virtual paths, track tokens, query options.
+        .target(name: "PlayerURL"),
+        .target(name: "HLS", dependencies: ["MediaModel", "PlayerURL"]),
+        .target(name: "DASH", dependencies: ["MediaModel", "PlayerURL", "XML"]),
+        // Locators, file readers and the bounded index cache.
+        .target(name: "Storage", dependencies: ["ByteIO"]),
+        // The C ABI header shared with mod_glue.
+        .target(name: "CEngineAPI"),
+        .target(
+            name: "Engine",
+            dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "MPEGTS", "ServerManifest", "PlayerURL",
+                           "HLS", "DASH", "Storage", "CEngineAPI"],
+            linkerSettings: engineLinkerSettings),
+        .executableTarget(
+            name: "OrigoCLI",
+            dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "ServerManifest", "Storage"]),
+        .testTarget(
+            name: "OrigoTests",
+            dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "MPEGTS", "XML", "ServerManifest", "PlayerURL",
+                           "HLS", "DASH", "Storage", "Engine"]),
+    ]
+)

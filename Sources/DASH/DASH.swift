@@ -1,0 +1,1 @@
+// DASH module: implementation lands in the following commits.

@@ -1,0 +1,1 @@
+// Engine module: implementation lands in the following commits.

@@ -1,0 +1,1 @@
+// HLS module: implementation lands in the following commits.

@@ -1,0 +1,1 @@
+// ISOBMFF module: implementation lands in the following commits.

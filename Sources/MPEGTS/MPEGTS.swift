@@ -1,0 +1,1 @@
+// MPEGTS module: implementation lands in the following commits.

@@ -1,0 +1,1 @@
+// PlayerURL module: implementation lands in the following commits.

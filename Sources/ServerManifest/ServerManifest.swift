@@ -1,0 +1,1 @@
+// ServerManifest module: implementation lands in the following commits.

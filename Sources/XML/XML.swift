@@ -1,0 +1,1 @@
+// XML module: implementation lands in the following commits.
