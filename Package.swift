@@ -28,7 +28,7 @@ let package = Package(
         // .ism/.isml SMIL server manifests.
         .target(name: "ServerManifest", dependencies: ["XML"]),
         // The player URL grammar: virtual paths, track tokens, query options.
-        .target(name: "PlayerURL"),
+        .target(name: "PlayerURL", dependencies: ["ByteIO"]),
         .target(name: "HLS", dependencies: ["MediaModel", "PlayerURL"]),
         .target(name: "DASH", dependencies: ["MediaModel", "PlayerURL", "XML"]),
         // Locators, file readers and the bounded index cache.

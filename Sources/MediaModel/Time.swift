@@ -65,3 +65,34 @@ public struct FragmentLength: Sendable, Equatable {
         return Int64(clamping: r * 2 >= UInt64(denominator) ? q + 1 : q)
     }
 }
+
+extension MediaTime {
+    /// `value / timescale` as a decimal string with exactly `digits` fraction digits, computed on
+    /// integers (no binary floating point drift), rounded half up. `decimal(1001, 30000, 3)` is "0.033".
+    public static func decimal(_ value: Int64, timescale: UInt32, digits: Int) -> String {
+        guard timescale > 0 else { return "0" }
+        var scale: Int64 = 1
+        for _ in 0..<max(0, min(digits, 9)) { scale *= 10 }
+        let scaled = rescale(value, from: timescale, to: UInt32(clamping: scale))
+        let negative = scaled < 0
+        let magnitude = scaled.magnitude
+        let whole = magnitude / UInt64(scale)
+        var text = (negative ? "-" : "") + String(whole)
+        if digits > 0 {
+            var fraction = String(magnitude % UInt64(scale))
+            while fraction.count < digits { fraction = "0" + fraction }
+            text += "." + fraction
+        }
+        return text
+    }
+
+    /// `value / timescale` with up to `digits` fraction digits and trailing zeros removed ("10", "2.5").
+    public static func trimmedDecimal(_ value: Int64, timescale: UInt32, digits: Int) -> String {
+        var text = decimal(value, timescale: timescale, digits: digits)
+        if text.contains(".") {
+            while text.hasSuffix("0") { text.removeLast() }
+            if text.hasSuffix(".") { text.removeLast() }
+        }
+        return text
+    }
+}

@@ -1,1 +1,0 @@
-// HLS module: implementation lands in the following commits.

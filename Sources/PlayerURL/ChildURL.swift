@@ -1,0 +1,59 @@
+/// Writes the relative URLs that manifests point at, the inverse of ``VirtualPath/parse``.
+/// Every child URL carries the request's query string, so options (and session ids) reach
+/// every playlist and segment request of the same playback.
+public struct ChildURL: Sendable {
+    /// The server manifest's name without extension, percent-encoded for a path segment.
+    public let base: String
+    /// The query string to append (without `?`), or empty.
+    public let query: String
+
+    public init(base: String, query: String) {
+        self.base = ChildURL.encodePathSegment(base)
+        self.query = query
+    }
+
+    public func hlsMediaPlaylist(tokens: [String]) -> String { withQuery("\(base)-\(join(tokens)).m3u8") }
+    public func hlsTSSegment(tokens: [String], number: Int) -> String { withQuery("\(base)-\(join(tokens))-\(number).ts") }
+    public func hlsInit(token: String) -> String { withQuery("\(base)-\(enc(token)).m4s") }
+    public func hlsFMP4Segment(token: String, number: Int) -> String { withQuery("\(base)-\(enc(token))-\(number).m4s") }
+
+    /// DASH templates (`$` in the query is escaped as `$$`, as the template syntax requires).
+    public var dashInitTemplate: String { templateWithQuery("\(base)-$RepresentationID$.dash") }
+    public var dashTimeTemplate: String { templateWithQuery("\(base)-$RepresentationID$-$Time$.dash") }
+    public var dashNumberTemplate: String { templateWithQuery("\(base)-$RepresentationID$-n$Number$.dash") }
+
+    private func join(_ tokens: [String]) -> String { tokens.map(enc).joined(separator: "-") }
+    private func enc(_ token: String) -> String { ChildURL.encodePathSegment(token) }
+
+    private func withQuery(_ path: String) -> String { query.isEmpty ? path : path + "?" + query }
+    private func templateWithQuery(_ path: String) -> String {
+        query.isEmpty ? path : path + "?" + query.replacingDollars()
+    }
+
+    /// Percent-encodes everything but RFC 3986 unreserved characters and the sub-delimiters that are
+    /// safe in a relative path segment (`=` stays readable in tokens).
+    public static func encodePathSegment(_ s: String) -> String {
+        var out = ""
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                 UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "="), UInt8(ascii: "+"),
+                 UInt8(ascii: ","), UInt8(ascii: "@"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = Array("0123456789ABCDEF")
+                out += "%" + String(hex[Int(byte >> 4)]) + String(hex[Int(byte & 0xF)])
+            }
+        }
+        return out
+    }
+}
+
+extension String {
+    fileprivate func replacingDollars() -> String {
+        var out = ""
+        for c in self { out += c == "$" ? "$$" : String(c) }
+        return out
+    }
+}

@@ -1,0 +1,49 @@
+import ByteIO
+
+/// What a virtual path (the part after `x.ism/`) asks for.
+public enum PlayerRequest: Equatable, Sendable {
+    case hlsMaster
+    /// A media playlist for one track, or for audio+video muxed in TS (`tokens.count == 2`).
+    case hlsMediaPlaylist(tokens: [String])
+    /// A TS segment, `number` from 1.
+    case hlsTSSegment(tokens: [String], number: Int)
+    case hlsInit(token: String)
+    case hlsFMP4Segment(token: String, number: Int)
+    case dashManifest
+    case dashInit(token: String)
+    /// A DASH media segment addressed by its start time (track timescale), `$Time$`.
+    case dashSegmentAtTime(token: String, time: Int64)
+    /// A DASH media segment addressed by number (from 1), `$Number$`.
+    case dashSegmentNumber(token: String, number: Int)
+}
+
+public struct PlayerURLError: StatusCodedError, Equatable {
+    public enum Code: Sendable, Equatable { case unknownPath, unknownTrack, malformed }
+    public let code: Code
+    public let reason: String
+
+    public static func unknownPath(_ path: String) -> PlayerURLError {
+        .init(code: .unknownPath, reason: "no such virtual path: \(Sanitized.text(path))")
+    }
+    public static func unknownTrack(_ token: String) -> PlayerURLError {
+        .init(code: .unknownTrack, reason: "no track named \(Sanitized.text(token)) in this presentation")
+    }
+    public static func malformed(_ what: String) -> PlayerURLError {
+        .init(code: .malformed, reason: what)
+    }
+
+    public var httpStatus: Int { code == .malformed ? 400 : 404 }
+    public var logReason: String { reason }
+}
+
+/// Makes request-supplied text safe for a one-line log message.
+public enum Sanitized {
+    public static func text(_ s: String, limit: Int = 200) -> String {
+        var out = ""
+        for scalar in s.unicodeScalars.prefix(limit) {
+            out.unicodeScalars.append(scalar.value < 0x20 || scalar.value == 0x7F ? "?" : scalar)
+        }
+        if s.unicodeScalars.count > limit { out += "…" }
+        return out
+    }
+}

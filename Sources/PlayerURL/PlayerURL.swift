@@ -1,1 +1,0 @@
-// PlayerURL module: implementation lands in the following commits.

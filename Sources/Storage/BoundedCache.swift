@@ -1,0 +1,77 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A thread-safe least-recently-used cache bounded by a total cost (bytes, roughly).
+///
+/// Shared by Apache's worker threads, so it uses a plain pthread mutex: the design notes measured
+/// `Synchronization.Mutex` degrading badly with more threads than cores. Values are immutable
+/// snapshots; a lookup hands out a reference and never blocks on parsing (parse outside the lock,
+/// then insert).
+public final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: @unchecked Sendable {
+    private struct Entry {
+        var value: Value
+        var cost: Int
+        var lastUse: UInt64
+    }
+
+    private var entries: [Key: Entry] = [:]
+    private var totalCost = 0
+    private var clock: UInt64 = 0
+    private let lock: UnsafeMutablePointer<pthread_mutex_t>
+    public let capacity: Int
+
+    public private(set) var hits = 0
+    public private(set) var misses = 0
+    public private(set) var evictions = 0
+
+    public init(capacity: Int) {
+        self.capacity = capacity
+        lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        pthread_mutex_init(lock, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(lock)
+        lock.deallocate()
+    }
+
+    private func locked<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        return body()
+    }
+
+    public func value(for key: Key) -> Value? {
+        locked {
+            clock &+= 1
+            guard var entry = entries[key] else { misses += 1; return nil }
+            hits += 1
+            entry.lastUse = clock
+            entries[key] = entry
+            return entry.value
+        }
+    }
+
+    /// Inserts `value`; evicts the least recently used entries until the total fits. A value
+    /// costing more than the whole capacity is not kept.
+    public func insert(_ value: Value, for key: Key, cost: Int) {
+        locked {
+            guard cost <= capacity else { return }
+            clock &+= 1
+            if let old = entries.removeValue(forKey: key) { totalCost -= old.cost }
+            while totalCost + cost > capacity, let victim = entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
+                entries.removeValue(forKey: victim.key)
+                totalCost -= victim.value.cost
+                evictions += 1
+            }
+            entries[key] = Entry(value: value, cost: cost, lastUse: clock)
+            totalCost += cost
+        }
+    }
+
+    public func removeAll() { locked { entries.removeAll(); totalCost = 0 } }
+
+    public var count: Int { locked { entries.count } }
+    public var cost: Int { locked { totalCost } }
+}

@@ -1,0 +1,113 @@
+import ByteIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Identity of a stored object at one moment: caches are keyed by it, so a changed file is re-read.
+public struct FileIdentity: Hashable, Sendable {
+    public let path: String
+    public let size: UInt64
+    /// Modification time, seconds and nanoseconds.
+    public let mtimeSeconds: Int64
+    public let mtimeNanoseconds: Int64
+}
+
+public struct StorageError: StatusCodedError, Equatable {
+    public enum Code: Sendable, Equatable { case notFound, notAFile, unreadable, shortRead }
+    public let code: Code
+    public let path: String
+    public let detail: String
+
+    public var httpStatus: Int {
+        switch code {
+        case .notFound, .notAFile: 404
+        case .unreadable: 403
+        case .shortRead: 500
+        }
+    }
+    public var logReason: String {
+        switch code {
+        case .notFound: "file not found: \(path)"
+        case .notAFile: "not a regular file: \(path)"
+        case .unreadable: "cannot read \(path): \(detail)"
+        case .shortRead: "short read from \(path): \(detail)"
+        }
+    }
+}
+
+public enum LocalFile {
+    /// `stat(2)` of a regular file.
+    public static func identity(of path: String) throws(StorageError) -> FileIdentity {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            let e = errno
+            throw StorageError(code: e == ENOENT || e == ENOTDIR ? .notFound : .unreadable, path: path,
+                               detail: String(cString: strerror(e)))
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw StorageError(code: .notAFile, path: path, detail: "") }
+        return FileIdentity(path: path, size: UInt64(clamping: st.st_size),
+                            mtimeSeconds: Int64(st.st_mtim.tv_sec), mtimeNanoseconds: Int64(st.st_mtim.tv_nsec))
+    }
+
+    /// Reads a whole (small) file, such as a server manifest, up to `limit` bytes.
+    public static func contents(of path: String, limit: Int) throws(StorageError) -> [UInt8] {
+        let reader = try LocalFileReader(path: path)
+        guard reader.size <= UInt64(limit) else {
+            throw StorageError(code: .unreadable, path: path, detail: "larger than \(limit) bytes")
+        }
+        do { return try reader.read(at: 0, count: Int(reader.size)) } catch {
+            throw StorageError(code: .shortRead, path: path, detail: "\(error)")
+        }
+    }
+}
+
+/// Reads a local file with `pread(2)`: safe from any thread, no shared file position, and
+/// (unlike mmap) a file truncated underneath gives an error instead of SIGBUS.
+public final class LocalFileReader: RandomAccessReader, @unchecked Sendable {
+    public let path: String
+    public let size: UInt64
+    private let fd: Int32
+
+    public init(path: String) throws(StorageError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let e = errno
+            throw StorageError(code: e == ENOENT || e == ENOTDIR ? .notFound : .unreadable, path: path,
+                               detail: String(cString: strerror(e)))
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw StorageError(code: .notAFile, path: path, detail: "")
+        }
+        self.fd = fd
+        self.path = path
+        self.size = UInt64(clamping: st.st_size)
+    }
+
+    deinit { close(fd) }
+
+    public func read(at offset: UInt64, count: Int) throws -> [UInt8] {
+        guard count >= 0, offset <= size, UInt64(count) <= size - offset else {
+            throw StorageError(code: .shortRead, path: path, detail: "\(count) bytes at \(offset) beyond size \(size)")
+        }
+        if count == 0 { return [] }
+        var result = [UInt8](repeating: 0, count: count)
+        let fd = self.fd
+        let done = result.withUnsafeMutableBytes { buffer -> Int in
+            guard let base = buffer.baseAddress else { return 0 }
+            var done = 0
+            while done < count {
+                let n = pread(fd, base + done, count - done, off_t(offset) + off_t(done))
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { break }
+                done += n
+            }
+            return done
+        }
+        guard done == count else {
+            throw StorageError(code: .shortRead, path: path, detail: "\(count - done) bytes missing at \(offset + UInt64(done))")
+        }
+        return result
+    }
+}

@@ -1,0 +1,63 @@
+import Testing
+@testable import PlayerURL
+
+@Suite struct VirtualPathTests {
+    let names: Set<String> = ["video", "audio", "audio_eng", "textstream_zh-Hans"]
+
+    @Test func mastersTakeAnyName() throws {
+        #expect(try VirtualPath.parse(".m3u8", trackNames: names) == .hlsMaster)
+        #expect(try VirtualPath.parse("tears-of-steel.m3u8", trackNames: names) == .hlsMaster)
+        #expect(try VirtualPath.parse("manifest.mpd", trackNames: names) == .dashManifest)
+    }
+
+    @Test func tokensResolveAgainstTrackNames() throws {
+        #expect(try VirtualPath.parse("tears-of-steel-audio_eng=64008-video=401000.m3u8", trackNames: names)
+                == .hlsMediaPlaylist(tokens: ["audio_eng=64008", "video=401000"]))
+        #expect(try VirtualPath.parse("x-textstream_zh-Hans=1000.m3u8", trackNames: names)
+                == .hlsMediaPlaylist(tokens: ["textstream_zh-Hans=1000"]))
+        #expect(try VirtualPath.parse("a-b-audio=1-video=2-17.ts", trackNames: names)
+                == .hlsTSSegment(tokens: ["audio=1", "video=2"], number: 17))
+    }
+
+    @Test func fmp4AndDashNames() throws {
+        #expect(try VirtualPath.parse("x-video=800000.m4s", trackNames: names) == .hlsInit(token: "video=800000"))
+        #expect(try VirtualPath.parse("x-video=800000-3.m4s", trackNames: names) == .hlsFMP4Segment(token: "video=800000", number: 3))
+        #expect(try VirtualPath.parse("x-video=800000.dash", trackNames: names) == .dashInit(token: "video=800000"))
+        #expect(try VirtualPath.parse("x-video=800000-0.dash", trackNames: names) == .dashSegmentAtTime(token: "video=800000", time: 0))
+        #expect(try VirtualPath.parse("x-video=800000-512000.dash", trackNames: names) == .dashSegmentAtTime(token: "video=800000", time: 512000))
+        #expect(try VirtualPath.parse("x-video=800000-n4.dash", trackNames: names) == .dashSegmentNumber(token: "video=800000", number: 4))
+    }
+
+    @Test func malformedAndUnknown() {
+        func status(_ path: String) -> Int? {
+            do { _ = try VirtualPath.parse(path, trackNames: names); return nil } catch { return error.httpStatus }
+        }
+        #expect(status("x-video=abc-1.ts") == 400)
+        #expect(status("x-video=800000-0.ts") == 400)
+        #expect(status("x-video=800000-99999999999999999999.ts") == 400)
+        #expect(status("x-subtitle=5-1.ts") == 404)
+        #expect(status("x.ts") == 400)
+        #expect(status("x-video=1.exe") == 404)
+        #expect(status("../../etc/passwd") == 404)
+        #expect(status("") == 404)
+        #expect(status(String(repeating: "a", count: 5000) + ".m3u8") == 404)
+    }
+
+    @Test func childURLsRoundTrip() throws {
+        let urls = ChildURL(base: "my movie", query: "session_id=4157&hls.fmp4=true")
+        #expect(urls.hlsMediaPlaylist(tokens: ["audio=1", "video=2"]) == "my%20movie-audio=1-video=2.m3u8?session_id=4157&hls.fmp4=true")
+        #expect(urls.hlsTSSegment(tokens: ["video=2"], number: 9) == "my%20movie-video=2-9.ts?session_id=4157&hls.fmp4=true")
+        let dollars = ChildURL(base: "x", query: "a=$1")
+        #expect(dollars.dashTimeTemplate == "x-$RepresentationID$-$Time$.dash?a=$$1")
+        #expect(try VirtualPath.parse("my movie-video=2-9.ts", trackNames: names) == .hlsTSSegment(tokens: ["video=2"], number: 9))
+    }
+
+    @Test func queryDecoding() throws {
+        let q = try QueryOptions(raw: "a=1&b=%41%42+c&flag&a=2")
+        #expect(q.value("a") == "2")
+        #expect(q.value("b") == "AB c")
+        #expect(try q.flag("flag") == true)
+        #expect(throws: PlayerURLError.self) { try QueryOptions(raw: "x=%4") }
+        #expect(throws: PlayerURLError.self) { try QueryOptions(raw: String(repeating: "a", count: 5000)) }
+    }
+}

@@ -1,0 +1,72 @@
+import Testing
+@testable import MediaModel
+
+/// A synthetic 25 fps video (timescale 12800, 512 per frame) with a keyframe every `gop` frames
+/// and B-frame style composition offsets, plus 48 kHz AAC (1024 per frame).
+func syntheticTracks(seconds: Int, gop: Int) -> (video: Track, audio: Track) {
+    var v = SampleTable()
+    let frames = seconds * 25
+    for i in 0..<frames {
+        // I P B B pattern after an edit of 1024: composition offsets 1024, 2048, 0, 512 ...
+        let cto: Int32 = i % gop == 0 ? 1024 : [2048, 0, 512][(i % gop - 1) % 3]
+        v.append(decodeTime: Int64(i * 512), duration: 512, compositionOffset: cto, size: 1000,
+                 offset: UInt64(i * 1000), isSync: i % gop == 0)
+    }
+    var a = SampleTable()
+    let audioFrames = seconds * 48000 / 1024 + 1
+    for i in 0..<audioFrames {
+        a.append(decodeTime: Int64(i * 1024), duration: 1024, compositionOffset: 0, size: 300,
+                 offset: UInt64(1_000_000 + i * 300), isSync: true)
+    }
+    let video = Track(trackID: 1, kind: .video, timescale: 12800, language: "und", sampleEntryType: "avc1",
+                      sampleEntry: [], codec: .other, width: 320, height: 180, samples: v,
+                      presentationOffset: 1024, dataSource: "v.mp4")
+    let audio = Track(trackID: 2, kind: .audio, timescale: 48000, language: "eng", sampleEntryType: "mp4a",
+                      sampleEntry: [], codec: .other, sampleRate: 48000, channels: 2, samples: a,
+                      presentationOffset: 0, dataSource: "a.mp4")
+    return (video, audio)
+}
+
+@Suite struct SegmentationTests {
+    @Test func gopSegmentsAlignAudioToVideo() throws {
+        let (video, audio) = syntheticTracks(seconds: 10, gop: 50)
+        let s = try #require(Segmentation.make(tracks: [video, audio], minimumLength: nil))
+        #expect(s.starts == [0, 25600, 51200, 76800, 102400])
+        let vr = s.sampleRanges(for: video)
+        #expect(vr == [0..<50, 50..<100, 100..<150, 150..<200, 200..<250])
+        let ar = s.sampleRanges(for: audio)
+        #expect(ar.count == 5)
+        // Audio cut at the frame nearest 2 s: 2 s = 93.75 frames → frame 94 starts closest (after rounding half up).
+        #expect(ar[1].lowerBound == 94)
+        // Ranges are contiguous and cover every sample.
+        for k in 1..<ar.count { #expect(ar[k].lowerBound == ar[k - 1].upperBound) }
+        #expect(ar.last?.upperBound == audio.samples.count)
+    }
+
+    @Test func minimumLengthGroupsGops() throws {
+        let (video, audio) = syntheticTracks(seconds: 10, gop: 50)
+        let s = try #require(Segmentation.make(tracks: [video, audio], minimumLength: .seconds(4)))
+        #expect(s.starts == [0, 51200, 102400])
+        #expect(s.sampleRanges(for: video) == [0..<100, 100..<200, 200..<250])
+    }
+
+    @Test func audioOnlyUsesFallbackLength() throws {
+        let (_, audio) = syntheticTracks(seconds: 10, gop: 50)
+        let s = try #require(Segmentation.make(tracks: [audio], minimumLength: nil, fallbackLength: .seconds(2)))
+        #expect(s.count == 5)
+        let durations = SegmentStats(track: audio, segmentation: s).durations
+        #expect(durations.dropLast().allSatisfy { abs($0 - 96000) <= 1024 })
+    }
+
+    @Test func rescaleIsExactAndSaturates() {
+        #expect(MediaTime.rescale(1001, from: 30000, to: 90000) == 3003)
+        #expect(MediaTime.rescale(-1, from: 3, to: 2) == -1)
+        #expect(MediaTime.rescale(Int64.max, from: 1, to: 90000) == Int64.max)
+        #expect(MediaTime.decimal(1001, timescale: 30000, digits: 3) == "0.033")
+        #expect(MediaTime.decimal(4004, timescale: 1000, digits: 3) == "4.004")
+        #expect(FragmentLength(parsing: "48/25") == FragmentLength(numerator: 48, denominator: 25))
+        #expect(FragmentLength(parsing: "2.5")?.units(timescale: 1000) == 2500)
+        #expect(FragmentLength(parsing: "-1") == nil)
+        #expect(FragmentLength(parsing: "1/0") == nil)
+    }
+}
