@@ -66,12 +66,19 @@ public struct SampleTable: Sendable, Equatable {
     public mutating func append(decodeTime: Int64, duration: UInt32, compositionOffset: Int32,
                                 size: UInt32, offset: UInt64, isSync: Bool) {
         let index = sizes.count
-        if compositionOffset != 0 && compositionOffsets.isEmpty {
-            compositionOffsets = Array(repeating: 0, count: index)
+        // The optional arrays stay empty until the first non-default value, then are filled up.
+        if compositionOffset != 0 || !compositionOffsets.isEmpty {
+            if compositionOffsets.count < index {
+                compositionOffsets.append(contentsOf: repeatElement(0, count: index - compositionOffsets.count))
+            }
+            compositionOffsets.append(compositionOffset)
         }
-        if !compositionOffsets.isEmpty { compositionOffsets.append(compositionOffset) }
-        if !isSync && syncFlags.isEmpty { syncFlags = Array(repeating: true, count: index) }
-        if !syncFlags.isEmpty { syncFlags.append(isSync) }
+        if !isSync || !syncFlags.isEmpty {
+            if syncFlags.count < index {
+                syncFlags.append(contentsOf: repeatElement(true, count: index - syncFlags.count))
+            }
+            syncFlags.append(isSync)
+        }
         decodeTimes.append(decodeTime)
         durations.append(duration)
         sizes.append(size)
