@@ -1,1 +1,203 @@
-// Engine module: implementation lands in the following commits.
+import ByteIO
+import DASH
+import HLS
+import ISOBMFF
+import MPEGTS
+import MediaModel
+import PlayerURL
+import Storage
+
+/// The engine: one instance per process, shared by all worker threads.
+public final class Engine: Sendable {
+    public static let shared = Engine()
+
+    let loader = PresentationLoader(indexCacheBytes: 512 << 20, presentationCacheBytes: 256 << 20)
+
+    public init() {}
+
+    /// Answers one request. Never throws: every error becomes a status and a log line.
+    public func handle(_ request: EngineRequest) -> EngineResponse {
+        do {
+            return try respond(request)
+        } catch let error as any StatusCodedError {
+            return .error(error.httpStatus, error.logReason)
+        } catch {
+            return .error(500, "unexpected error: \(error)")
+        }
+    }
+
+    private func respond(_ request: EngineRequest) throws -> EngineResponse {
+        guard request.method == "GET" || request.method == "HEAD" else {
+            throw EngineError.methodNotAllowed(Sanitized.text(request.method, limit: 20))
+        }
+        let query = try QueryOptions(raw: request.query)
+        let loaded = try loader.load(manifestPath: request.manifestPath, maxIndexBytes: request.maxIndexBytes)
+        let presentation = loaded.presentation
+        let route = try VirtualPath.parse(request.virtualPath, trackNames: Set(presentation.tracks.map(\.name)))
+        let options = try PlayoutOptions(query: query, presentation: presentation)
+        let urls = ChildURL(base: Self.baseName(request.manifestPath), query: query.raw)
+
+        var response: EngineResponse
+        switch route {
+        case .hlsMaster:
+            let cut = try loaded.cut(options.hlsCut)
+            let writer = HLSPlaylistWriter(presentation: presentation, segmentation: cut.segmentation,
+                                           container: options.hlsContainer, urls: urls)
+            response = manifest(writer.master(), type: "application/vnd.apple.mpegurl")
+        case .hlsMediaPlaylist(let tokens):
+            let cut = try loaded.cut(options.hlsCut)
+            let writer = HLSPlaylistWriter(presentation: presentation, segmentation: cut.segmentation,
+                                           container: options.hlsContainer, urls: urls)
+            let tracks = try Self.tracks(tokens, in: presentation)
+            guard writer.layout.offers(tokens) || HLSLayout(presentation: presentation, container: .transportStream).offers(tokens)
+                    || HLSLayout(presentation: presentation, container: .fragmentedMP4).offers(tokens) else {
+                throw EngineError.notFound("no HLS playlist for \(tokens.joined(separator: "-"))")
+            }
+            response = manifest(writer.media(tracks: tracks), type: "application/vnd.apple.mpegurl")
+        case .hlsTSSegment(let tokens, let number):
+            let cut = try loaded.cut(options.hlsCut)
+            let tracks = try Self.tracks(tokens, in: presentation)
+            guard tracks.count <= 2, Set(tracks.map(\.kind)).count == tracks.count else {
+                throw EngineError.notFound("no TS segment muxes \(tokens.joined(separator: "-"))")
+            }
+            let index = try Self.segmentIndex(number, cut)
+            let inputs = tracks.map { TSInput(track: $0.track, samples: cut.ranges[$0.token]?[index] ?? 0..<0) }
+            guard inputs.contains(where: { !$0.samples.isEmpty }) else {
+                throw EngineError.notFound("segment \(number) of \(tokens.joined(separator: "-")) is empty")
+            }
+            let continuity = Self.continuity(before: index, tracks: tracks, cut: cut)
+            // Files are opened per request: a cached descriptor would keep reading a replaced file.
+            var readers: [String: LocalFileReader] = [:]
+            let bytes = try TransportStreamWriter.segment(inputs: inputs, continuity: continuity) { locator, offset, count in
+                if let reader = readers[locator] { return try reader.read(at: offset, count: count) }
+                let reader = try LocalFileReader(path: locator)
+                readers[locator] = reader
+                return try reader.read(at: offset, count: count)
+            }
+            response = segment([.bytes(bytes)], type: "video/MP2T")
+        case .hlsInit(let token), .dashInit(let token):
+            let track = try Self.track(token, in: presentation)
+            response = segment([.bytes(FragmentWriter.initSegment(for: track.track))], type: Self.mp4Type(track.kind))
+        case .hlsFMP4Segment(let token, let number):
+            let cut = try loaded.cut(options.hlsCut)
+            let track = try Self.track(token, in: presentation)
+            let index = try Self.segmentIndex(number, cut)
+            response = try fragment(track, cut: cut, index: index, number: number)
+        case .dashManifest:
+            let cut = try loaded.cut(options.dashCut)
+            let writer = MPDWriter(presentation: presentation, segmentation: cut.segmentation, urls: urls,
+                                   addressing: options.dashAddressing)
+            response = manifest(writer.mpd(), type: "application/dash+xml")
+        case .dashSegmentAtTime(let token, let time):
+            let cut = try loaded.cut(options.dashCut)
+            let track = try Self.track(token, in: presentation)
+            guard let ranges = cut.ranges[track.token],
+                  let index = Self.segment(startingAt: time, ranges: ranges, track: track.track) else {
+                throw EngineError.notFound("no segment of \(token) starts at \(time)")
+            }
+            response = try fragment(track, cut: cut, index: index, number: index + 1)
+        case .dashSegmentNumber(let token, let number):
+            let cut = try loaded.cut(options.dashCut)
+            let track = try Self.track(token, in: presentation)
+            let index = try Self.segmentIndex(number, cut)
+            response = try fragment(track, cut: cut, index: index, number: number)
+        }
+        response.lastModified = loaded.manifest.mtimeSeconds
+        if response.etag == nil {
+            // Segments: identified by what they are cut from, not hashed byte by byte.
+            var hash = FNV1a()
+            for source in [loaded.manifest] + loaded.sources {
+                hash.add(source.path)
+                hash.add(Int64(clamping: source.size))
+                hash.add(source.mtimeSeconds)
+                hash.add(source.mtimeNanoseconds)
+            }
+            hash.add(request.virtualPath)
+            hash.add(query.raw)
+            response.etag = hash.etag
+        }
+        return response
+    }
+
+    private func manifest(_ text: String, type: String) -> EngineResponse {
+        manifest(Array(text.utf8), type: type)
+    }
+
+    private func manifest(_ bytes: [UInt8], type: String) -> EngineResponse {
+        var hash = FNV1a()
+        hash.add(bytes)
+        return EngineResponse(status: 200, contentType: type, etag: hash.etag, lastModified: 0, logReason: nil, body: [.bytes(bytes)])
+    }
+
+    private func segment(_ body: [BodyPiece], type: String) -> EngineResponse {
+        EngineResponse(status: 200, contentType: type, etag: nil, lastModified: 0, logReason: nil, body: body)
+    }
+
+    private func fragment(_ track: PresentationTrack, cut: Cut, index: Int, number: Int) throws -> EngineResponse {
+        guard let range = cut.ranges[track.token]?[index], !range.isEmpty else {
+            throw EngineError.notFound("segment \(number) of \(track.token) is empty")
+        }
+        let pieces = try FragmentWriter.mediaSegment(track: track.track, samples: range,
+                                                     sequenceNumber: UInt32(clamping: number))
+        return segment(pieces, type: Self.mp4Type(track.kind))
+    }
+
+    // MARK: - Helpers
+
+    static func baseName(_ path: String) -> String {
+        let file = path.split(separator: "/").last.map(String.init) ?? path
+        guard let dot = file.lastIndex(of: "."), dot != file.startIndex else { return file }
+        return String(file[..<dot])
+    }
+
+    static func mp4Type(_ kind: TrackKind) -> String {
+        switch kind {
+        case .video: "video/mp4"
+        case .audio: "audio/mp4"
+        case .text: "application/mp4"
+        }
+    }
+
+    static func track(_ token: String, in presentation: Presentation) throws -> PresentationTrack {
+        guard let t = presentation.track(token: token) else {
+            throw PlayerURLError.unknownTrack(token)
+        }
+        return t
+    }
+
+    static func tracks(_ tokens: [String], in presentation: Presentation) throws -> [PresentationTrack] {
+        try tokens.map { try track($0, in: presentation) }
+    }
+
+    static func segmentIndex(_ number: Int, _ cut: Cut) throws -> Int {
+        guard number >= 1, number <= cut.segmentation.count else {
+            throw EngineError.notFound("segment \(number) does not exist (1...\(cut.segmentation.count))")
+        }
+        return number - 1
+    }
+
+    /// The segment whose first sample is presented at `time` (track timescale), by binary search.
+    static func segment(startingAt time: Int64, ranges: [Range<Int>], track: Track) -> Int? {
+        var lo = 0, hi = ranges.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            // Empty ranges sort by their position: they sit between their neighbours' samples.
+            let first = ranges[mid].isEmpty ? ranges[mid].lowerBound : ranges[mid].lowerBound
+            let t = first < track.samples.count ? track.presentationTime(of: first) : Int64.max
+            if t < time { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo < ranges.count, !ranges[lo].isEmpty, track.presentationTime(of: ranges[lo].lowerBound) == time else { return nil }
+        return lo
+    }
+
+    /// Continuity counters at the start of TS segment `index`, so counters run on across segments.
+    static func continuity(before index: Int, tracks: [PresentationTrack], cut: Cut) -> TSContinuity {
+        var state = TSContinuity.zero
+        for k in 0..<index {
+            let inputs = tracks.map { TSInput(track: $0.track, samples: cut.ranges[$0.token]?[k] ?? 0..<0) }
+            guard let next = TransportStreamWriter.continuityAfter(inputs: inputs, start: state) else { return .zero }
+            state = next
+        }
+        return state
+    }
+}

@@ -1,1 +1,0 @@
-// DASH module: implementation lands in the following commits.

@@ -1,0 +1,39 @@
+import MediaModel
+
+/// A representation's `SegmentTimeline`: `S` runs of equal durations, with explicit `t` only where
+/// a segment does not start where the previous one ended.
+struct Timeline: Equatable, Sendable {
+    struct Run: Equatable, Sendable {
+        var start: Int64
+        var duration: Int64
+        var repeats: Int
+        var explicitStart: Bool
+    }
+
+    let timescale: UInt32
+    let runs: [Run]
+    let end: Int64
+    let maxDuration: Int64
+
+    init(_ stats: SegmentStats) {
+        timescale = stats.timescale
+        var runs: [Run] = []
+        var next: Int64? = nil
+        for k in 0..<stats.count where !stats.ranges[k].isEmpty {
+            let start = stats.starts[k], duration = stats.durations[k]
+            if var last = runs.last, next == start, last.duration == duration {
+                last.repeats += 1
+                runs[runs.count - 1] = last
+            } else {
+                runs.append(Run(start: start, duration: duration, repeats: 0, explicitStart: next != start))
+            }
+            next = start &+ duration
+        }
+        self.runs = runs
+        end = next ?? 0
+        maxDuration = stats.maxDuration
+    }
+
+    var endSeconds: Double { MediaTime.seconds(end, timescale: timescale) }
+    var maxDurationSeconds: Double { MediaTime.seconds(maxDuration, timescale: timescale) }
+}

@@ -1,0 +1,65 @@
+import ByteIO
+import MediaModel
+
+/// One request, as the module hands it over (see `origo_engine.h`).
+public struct EngineRequest: Sendable {
+    public var method: String
+    /// Local path of the server manifest (`.ism`/`.isml`) or of a media file addressed directly.
+    public var manifestPath: String
+    /// The part after `<manifest>/`, URL-decoded, without a leading slash.
+    public var virtualPath: String
+    public var query: String?
+    public var maxIndexBytes: UInt64
+
+    public init(method: String, manifestPath: String, virtualPath: String, query: String?, maxIndexBytes: UInt64 = 0) {
+        self.method = method
+        self.manifestPath = manifestPath
+        self.virtualPath = virtualPath
+        self.query = query
+        self.maxIndexBytes = maxIndexBytes
+    }
+}
+
+public struct EngineResponse: Sendable {
+    public var status: Int
+    public var contentType: String?
+    /// Strong ETag, quoted.
+    public var etag: String?
+    /// Seconds since the epoch (the server manifest's mtime), 0 when unknown.
+    public var lastModified: Int64
+    /// One line for the error log when `status >= 400`.
+    public var logReason: String?
+    public var body: [BodyPiece]
+
+    public static func error(_ status: Int, _ reason: String) -> EngineResponse {
+        EngineResponse(status: status, contentType: nil, etag: nil, lastModified: 0, logReason: reason, body: [])
+    }
+}
+
+/// Errors raised by the engine's own logic (routing, presentation assembly).
+struct EngineError: StatusCodedError {
+    let httpStatus: Int
+    let logReason: String
+
+    static func notFound(_ reason: String) -> EngineError { .init(httpStatus: 404, logReason: reason) }
+    static func badRequest(_ reason: String) -> EngineError { .init(httpStatus: 400, logReason: reason) }
+    static func methodNotAllowed(_ method: String) -> EngineError {
+        .init(httpStatus: 405, logReason: "method \(method) not allowed")
+    }
+    static func serverManifest(_ reason: String) -> EngineError { .init(httpStatus: 500, logReason: reason) }
+    static func notImplemented(_ reason: String) -> EngineError { .init(httpStatus: 501, logReason: reason) }
+}
+
+/// FNV-1a, 64 bit: cheap content hashes for ETags (not for security).
+struct FNV1a {
+    private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    mutating func add(_ bytes: some Sequence<UInt8>) {
+        for b in bytes { value = (value ^ UInt64(b)) &* 0x100_0000_01b3 }
+    }
+    mutating func add(_ s: String) { add(s.utf8); add(CollectionOfOne(0)) }
+    mutating func add(_ n: Int64) { withUnsafeBytes(of: n.littleEndian) { add($0) } }
+    var etag: String {
+        let hex = String(value, radix: 16)
+        return "\"origo-" + String(repeating: "0", count: 16 - hex.count) + hex + "\""
+    }
+}

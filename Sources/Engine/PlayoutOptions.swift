@@ -1,0 +1,43 @@
+import HLS
+import DASH
+import MediaModel
+import PlayerURL
+
+/// Format options for one request: the query string overrides the server manifest, which
+/// overrides the defaults (HLS 4 s segments in TS; DASH one GOP per segment, `$Time$`).
+struct PlayoutOptions {
+    var hlsContainer: HLSLayout.Container
+    var hlsCut: CutKey
+    var dashCut: CutKey
+    var dashAddressing: MPDWriter.Addressing
+
+    init(query: QueryOptions, presentation: Presentation) throws {
+        func setting(_ group: String, _ name: String) -> String? {
+            query.value("\(group).\(name)") ?? presentation.option(group: group, name)
+        }
+        func length(_ group: String) throws -> FragmentLength? {
+            guard let text = setting(group, "minimum_fragment_length") else { return nil }
+            guard let value = FragmentLength(parsing: text), value.numerator > 0 else {
+                throw EngineError.badRequest("\(group).minimum_fragment_length must be seconds or a fraction, got \(Sanitized.text(text))")
+            }
+            return value
+        }
+        func flag(_ group: String, _ name: String) throws -> Bool {
+            guard let text = setting(group, name) else { return false }
+            switch text.lowercased() {
+            case "", "1", "true", "yes", "on": return true
+            case "0", "false", "no", "off": return false
+            default: throw EngineError.badRequest("\(group).\(name) must be true or false, got \(Sanitized.text(text))")
+            }
+        }
+        hlsContainer = try flag("hls", "fmp4") ? .fragmentedMP4 : .transportStream
+        hlsCut = CutKey(minimumLength: try length("hls") ?? .seconds(4), fallbackLength: .seconds(4))
+        dashCut = CutKey(minimumLength: try length("mpd"), fallbackLength: .seconds(2))
+        switch setting("mpd", "segment_template")?.lowercased() {
+        case nil, "time": dashAddressing = .time
+        case "number": dashAddressing = .number
+        case let other?:
+            throw EngineError.badRequest("mpd.segment_template must be time or number, got \(Sanitized.text(other ?? ""))")
+        }
+    }
+}
