@@ -46,6 +46,7 @@ let package = Package(
         .testTarget(
             name: "OrigoTests",
             dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "MPEGTS", "XML", "ServerManifest", "PlayerURL",
-                           "HLS", "DASH", "Storage", "Engine"]),
+                           "HLS", "DASH", "Storage", "Engine"],
+            exclude: ["Fixtures"]),
     ]
 )
