@@ -65,7 +65,7 @@ public final class Engine: Sendable {
             guard inputs.contains(where: { !$0.samples.isEmpty }) else {
                 throw EngineError.notFound("segment \(number) of \(tokens.joined(separator: "-")) is empty")
             }
-            let continuity = Self.continuity(before: index, tracks: tracks, cut: cut)
+            let continuity = loaded.continuity(before: index, tracks: tracks, key: options.hlsCut, cut: cut)
             // Files are opened per request: a cached descriptor would keep reading a replaced file.
             var readers: [String: LocalFileReader] = [:]
             let bytes = try TransportStreamWriter.segment(inputs: inputs, continuity: continuity) { locator, offset, count in
@@ -188,16 +188,5 @@ public final class Engine: Sendable {
         }
         guard lo < ranges.count, !ranges[lo].isEmpty, track.presentationTime(of: ranges[lo].lowerBound) == time else { return nil }
         return lo
-    }
-
-    /// Continuity counters at the start of TS segment `index`, so counters run on across segments.
-    static func continuity(before index: Int, tracks: [PresentationTrack], cut: Cut) -> TSContinuity {
-        var state = TSContinuity.zero
-        for k in 0..<index {
-            let inputs = tracks.map { TSInput(track: $0.track, samples: cut.ranges[$0.token]?[k] ?? 0..<0) }
-            guard let next = TransportStreamWriter.continuityAfter(inputs: inputs, start: state) else { return .zero }
-            state = next
-        }
-        return state
     }
 }

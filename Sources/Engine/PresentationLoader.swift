@@ -1,6 +1,7 @@
 import ByteIO
 import ISOBMFF
 import MediaModel
+import MPEGTS
 import ServerManifest
 import Storage
 
@@ -10,12 +11,39 @@ final class LoadedPresentation: @unchecked Sendable {
     let sources: [FileIdentity]
     let presentation: Presentation
     private let cuts: BoundedCache<CutKey, Cut>
+    /// TS continuity counters at the start of every segment, per cut and muxed track combination.
+    private let continuities: BoundedCache<String, [TSContinuity]>
 
     init(manifest: FileIdentity, sources: [FileIdentity], presentation: Presentation) {
         self.manifest = manifest
         self.sources = sources
         self.presentation = presentation
         self.cuts = BoundedCache(capacity: 16)
+        self.continuities = BoundedCache(capacity: 1 << 20)
+    }
+
+    /// Continuity counters at the start of TS segment `index`, so counters run on across segments.
+    /// Computed once for all segments of a track combination (from sample sizes, no media reads).
+    func continuity(before index: Int, tracks: [PresentationTrack], key: CutKey, cut: Cut) -> TSContinuity {
+        let cacheKey = "\(key.minimumLength.map { "\($0.numerator)/\($0.denominator)" } ?? "-")/\(key.fallbackLength.numerator)/\(key.fallbackLength.denominator)|"
+            + tracks.map(\.token).joined(separator: "-")
+        let states: [TSContinuity]
+        if let cached = continuities.value(for: cacheKey) {
+            states = cached
+        } else {
+            var all: [TSContinuity] = [.zero]
+            all.reserveCapacity(cut.segmentation.count)
+            var state = TSContinuity.zero
+            for k in 0..<cut.segmentation.count {
+                let inputs = tracks.map { TSInput(track: $0.track, samples: cut.ranges[$0.token]?[k] ?? 0..<0) }
+                // Unknown sizes (NAL length size other than 4): counters restart at each segment.
+                state = TransportStreamWriter.continuityAfter(inputs: inputs, start: state) ?? .zero
+                all.append(state)
+            }
+            continuities.insert(all, for: cacheKey, cost: all.count)
+            states = all
+        }
+        return index >= 0 && index < states.count ? states[index] : .zero
     }
 
     /// The segmentation for one set of options, computed once and kept with the presentation.
