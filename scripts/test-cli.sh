@@ -1,0 +1,43 @@
+#!/bin/sh
+# Smoke test for the origo CLI: builds it, creates and inspects a manifest from the test fixtures,
+# and checks exit statuses (0 ok, 1 error, 2 usage). Usage: scripts/test-cli.sh [scratch-path]
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+scratch=${1:-.build}
+cd "$root"
+swift build --scratch-path "$scratch" --product origo >/dev/null
+origo="$root/$scratch/debug/origo"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/media" "$work/site/vod"
+cp Tests/OrigoTests/Fixtures/progressive.mp4 Tests/OrigoTests/Fixtures/fragmented.mp4 "$work/media/"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+expect_status() {
+    want=$1; shift
+    set +e; "$@" >/dev/null 2>"$work/err"; got=$?; set -e
+    [ "$got" = "$want" ] || fail "$* exited $got, wanted $want: $(cat "$work/err")"
+    if [ "$want" != 0 ]; then head -1 "$work/err" | grep -q '^origo: ' || fail "$*: no error line"; fi
+}
+
+cd "$work/site"
+"$origo" create -o vod/movie.ism --hls.fmp4 --mpd.minimum_fragment_length=2 \
+    ../media/progressive.mp4 --track_type=video ../media/fragmented.mp4 --track_type=audio --track_language=fr
+grep -q '<video src="../../media/progressive.mp4" systemBitrate="54984">' vod/movie.ism || fail "video entry"
+grep -q '<audio src="../../media/fragmented.mp4" systemBitrate="23683" systemLanguage="fra">' vod/movie.ism || fail "audio entry"
+grep -q '<paramGroup id="hls">' vod/movie.ism || fail "hls paramGroup"
+[ "$(grep -c '<param name="trackID"' vod/movie.ism)" = 2 ] || fail "trackID params"
+"$origo" info vod/movie.ism | grep -q '^  audio_fra=23683  track 2  audio  mp4a.40.2' || fail "info on ism"
+"$origo" info ../media/progressive.mp4 | grep -q '^  track 1  video  avc1.640009  96x64 25 fps' || fail "info on mp4"
+
+expect_status 2 "$origo"
+expect_status 2 "$origo" frob
+expect_status 2 "$origo" create ../media/progressive.mp4
+expect_status 2 "$origo" create -o x.ism --track_id=1 ../media/progressive.mp4
+expect_status 2 "$origo" create -o x.ism ../media/progressive.mp4 --track_type=data
+expect_status 1 "$origo" create -o x.ism ../media/progressive.mp4 --track_id=9
+expect_status 1 "$origo" create -o x.ism missing.mp4
+expect_status 1 "$origo" info vod/missing.ism
+printf '<smil>\n<body>' > broken.ism
+expect_status 1 "$origo" info broken.ism
+[ ! -e x.ism ] || fail "x.ism written despite errors"
+echo "CLI smoke test passed"
