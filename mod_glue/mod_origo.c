@@ -115,10 +115,11 @@ static int origo_handler(request_rec *r)
     if (r->path_info == NULL || r->path_info[0] == '\0' || !has_handled_extension(r->filename)) {
         return DECLINED;
     }
+    /* "GET" also announces HEAD; the list feeds both Allow on 405 and the core's OPTIONS answer. */
+    ap_allow_methods(r, REPLACE_ALLOW, "GET", "OPTIONS", NULL);
     if (r->method_number == M_OPTIONS) {
         return DECLINED;
     }
-    r->allowed |= (AP_METHOD_BIT << M_GET);
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
     }

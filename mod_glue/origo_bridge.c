@@ -156,9 +156,6 @@ static int respond_error(request_rec *r, const origo_response *resp)
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ORIGO_LOGNO(10110) "%d for %s: %s",
                   resp->status, r->uri,
                   resp->log_reason != NULL ? resp->log_reason : "(no reason given)");
-    if (resp->status == HTTP_METHOD_NOT_ALLOWED) {
-        r->allowed |= (AP_METHOD_BIT << M_GET);
-    }
     return resp->status;
 }
 
