@@ -10,6 +10,7 @@
 #   --scratch-path    SwiftPM scratch directory (default: .build)
 #   --engine-lib      use an already built libOrigoEngine.so instead of running swift build
 #   --skip-cli        do not build the origo CLI
+# Environment: DESTDIR=/some/root stages --install under that root instead of /.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,7 +28,7 @@ while [[ $# -gt 0 ]]; do
         --scratch-path) [[ $# -ge 2 ]] || die "--scratch-path needs a directory"; scratch="$2"; shift ;;
         --engine-lib) [[ $# -ge 2 ]] || die "--engine-lib needs a file"; engine_lib="$2"; shift ;;
         --skip-cli) build_cli=0 ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) die "unknown argument: $1 (see --help)" ;;
     esac
     shift
@@ -89,19 +90,26 @@ if [[ -f "$out/bin/origo" ]]; then say "built $out/bin/origo"; fi
 
 # 4. Optional install next to the system's modules.
 if [[ $install -eq 1 ]]; then
+    # DESTDIR (optional) stages the install under another root, e.g. for packaging or a dry run.
+    destdir="${DESTDIR:-}"
     libexec="$("$apxs" -q LIBEXECDIR)"
-    [[ -d "$libexec" && -w "$libexec" ]] || die "cannot write to $libexec (run as root?)"
+    target="$destdir$libexec"
+    [[ -n "$destdir" ]] && mkdir -p "$target"
+    [[ -d "$target" && -w "$target" ]] || die "cannot write to $target (run as root?)"
     for f in libOrigoEngine.so mod_origo.so; do
         # Never overwrite a loaded .so in place: a new inode via mv leaves running processes alone.
-        cp -f "$out/modules/$f" "$libexec/.$f.new.$$"
-        mv -f "$libexec/.$f.new.$$" "$libexec/$f"
+        cp -f "$out/modules/$f" "$target/.$f.new.$$"
+        mv -f "$target/.$f.new.$$" "$target/$f"
     done
-    load_dir=/etc/apache2/mods-available
+    load_dir="$destdir/etc/apache2/mods-available"
+    [[ -n "$destdir" ]] && mkdir -p "$load_dir"
     if [[ -d "$load_dir" ]]; then
         printf 'LoadModule origo_module %s/mod_origo.so\n' "$libexec" >"$load_dir/.origo.load.$$"
         mv -f "$load_dir/.origo.load.$$" "$load_dir/origo.load"
         say "wrote $load_dir/origo.load (enable with: a2enmod origo)"
+    else
+        say "no $load_dir (not a Debian layout): add 'LoadModule origo_module $libexec/mod_origo.so' yourself"
     fi
-    say "installed into $libexec"
+    say "installed into $target"
     say "a running Apache keeps the old engine in memory: do a full stop/start, not a graceful restart"
 fi
