@@ -28,7 +28,7 @@ while [[ $# -gt 0 ]]; do
         --scratch-path) [[ $# -ge 2 ]] || die "--scratch-path needs a directory"; scratch="$2"; shift ;;
         --engine-lib) [[ $# -ge 2 ]] || die "--engine-lib needs a file"; engine_lib="$2"; shift ;;
         --skip-cli) build_cli=0 ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) die "unknown argument: $1 (see --help)" ;;
     esac
     shift
