@@ -24,9 +24,9 @@ let package = Package(
         // MPEG-2 transport stream segments for HLS.
         .target(name: "MPEGTS", dependencies: ["ByteIO", "MediaModel"]),
         // A small non-validating XML reader and writer over bytes.
-        .target(name: "XML"),
+        .target(name: "XML", dependencies: ["ByteIO"]),
         // .ism/.isml SMIL server manifests.
-        .target(name: "ServerManifest", dependencies: ["XML"]),
+        .target(name: "ServerManifest", dependencies: ["ByteIO", "XML"]),
         // The player URL grammar: virtual paths, track tokens, query options.
         .target(name: "PlayerURL", dependencies: ["ByteIO"]),
         .target(name: "HLS", dependencies: ["MediaModel", "PlayerURL"]),
@@ -46,6 +46,7 @@ let package = Package(
         .testTarget(
             name: "OrigoTests",
             dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "MPEGTS", "XML", "ServerManifest", "PlayerURL",
-                           "HLS", "DASH", "Storage", "Engine"]),
+                           "HLS", "DASH", "Storage", "Engine"],
+            exclude: ["Fixtures"]),
     ]
 )

@@ -37,7 +37,7 @@ struct PlayoutOptions {
         case nil, "time": dashAddressing = .time
         case "number": dashAddressing = .number
         case let other?:
-            throw EngineError.badRequest("mpd.segment_template must be time or number, got \(Sanitized.text(other ?? ""))")
+            throw EngineError.badRequest("mpd.segment_template must be time or number, got \(Sanitized.text(other))")
         }
     }
 }

@@ -44,7 +44,6 @@ struct CutKey: Hashable, Sendable {
     var fallbackLength: FragmentLength
 }
 
-extension FragmentLength: Hashable {}
 
 struct Cut: Sendable {
     let segmentation: Segmentation

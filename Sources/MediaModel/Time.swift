@@ -24,7 +24,7 @@ public enum MediaTime {
 
 /// A duration given as seconds or a fraction (`4`, `2.5`, `48/25`), as the
 /// `minimum_fragment_length` option takes it.
-public struct FragmentLength: Sendable, Equatable {
+public struct FragmentLength: Sendable, Hashable {
     public var numerator: Int64
     public var denominator: Int64
 

@@ -4,6 +4,13 @@ import Testing
 import PlayerURL
 
 @Suite struct MPDWriterTests {
+    /// Byte offset of the first occurrence of `needle` (no Foundation in the tests either).
+    func offset(of needle: String, in text: String) -> Int? {
+        let h = Array(text.utf8), n = Array(needle.utf8)
+        guard n.count <= h.count else { return nil }
+        return (0...(h.count - n.count)).first { h[$0..<$0 + n.count].elementsEqual(n) }
+    }
+
     func mpd(_ addressing: MPDWriter.Addressing, seconds: Int = 10) throws -> String {
         var (video, audio) = syntheticTracks(seconds: seconds, gop: 50)
         video.codec = .avc(AVCConfiguration(profile: 0x64, compatibility: 0, level: 0x1F, nalLengthSize: 4, sps: [], pps: []))
@@ -25,9 +32,9 @@ import PlayerURL
         #expect(text.contains("media=\"movie-$RepresentationID$-$Time$.dash?a=1&amp;b=2\""))
         #expect(text.contains("initialization=\"movie-$RepresentationID$.dash?a=1&amp;b=2\""))
         // Video comes first even though audio is first in the presentation.
-        let videoAt = try #require(text.range(of: "contentType=\"video\""))
-        let audioAt = try #require(text.range(of: "contentType=\"audio\""))
-        #expect(videoAt.lowerBound < audioAt.lowerBound)
+        let videoAt = try #require(offset(of: "contentType=\"video\"", in: text))
+        let audioAt = try #require(offset(of: "contentType=\"audio\"", in: text))
+        #expect(videoAt < audioAt)
         #expect(text.contains("lang=\"en\""))
         #expect(text.contains("codecs=\"avc1.64001F\""))
         #expect(text.contains("<AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" value=\"2\"/>"))

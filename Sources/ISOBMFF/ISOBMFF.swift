@@ -1,1 +1,0 @@
-// ISOBMFF module: implementation lands in the following commits.

@@ -1,0 +1,111 @@
+import ByteIO
+import MediaModel
+
+/// What one media file holds: its tracks with complete sample indexes.
+public struct MP4Index: Sendable {
+    public var tracks: [Track]
+    public var isFragmented: Bool
+    public var majorBrand: String
+    public var movieTimescale: UInt32
+}
+
+/// Reads progressive and fragmented MP4 (ISO/IEC 14496-12/-14/-15; CMAF, ismv/isma) into the media
+/// model. Only index boxes are read (`ftyp`, `moov`, `moof`); `mdat` is skipped by its size, so a file
+/// costs one small read per top-level box plus the index bytes themselves.
+public enum MP4Reader {
+    public static func read(_ file: some RandomAccessReader, locator: String, limits: ReadLimits = .default) throws -> MP4Index {
+        let size = file.size
+        var position: UInt64 = 0
+        var indexBytes: UInt64 = 0
+        var majorBrand = ""
+        var movie: MovieBox?
+        var fragments: [(offset: UInt64, bytes: [UInt8])] = []
+        var topLevelBoxes = 0
+
+        while size - position >= 8 {
+            topLevelBoxes += 1
+            guard topLevelBoxes <= 1_000_000 else { throw ISOBMFFError.limitExceeded("more than a million top-level boxes") }
+            let headerBytes = try file.read(at: position, count: Int(min(32, size - position)))
+            var hr = ByteReader(headerBytes)
+            let header = try BoxHeader.read(&hr, available: size - position)
+            switch header.type {
+            case "ftyp", "moov", "moof":
+                indexBytes &+= header.size
+                guard indexBytes <= limits.maxIndexBytes else {
+                    throw ISOBMFFError.limitExceeded("index boxes exceed \(limits.maxIndexBytes) bytes")
+                }
+                let payload = try file.read(at: position + UInt64(header.headerSize), count: Int(header.payloadSize))
+                let reader = ByteReader(payload)
+                if header.type == "ftyp" {
+                    majorBrand = (try? within("ftyp") { var r = reader; return try r.readFourCC() }) ?? ""
+                } else if header.type == "moov" {
+                    guard movie == nil else { throw ISOBMFFError.malformed(box: "moov", reason: "more than one moov") }
+                    movie = try MovieBox.parse(reader, limits: limits)
+                } else {
+                    fragments.append((position, payload))
+                }
+            default:
+                break
+            }
+            position += header.size
+        }
+        guard var movie else { throw ISOBMFFError.malformed(box: "file", reason: "no moov box in \(size) bytes") }
+
+        if !fragments.isEmpty {
+            var tables: [UInt32: SampleTable] = [:]
+            for t in movie.tracks { tables[t.trackID] = t.samples }
+            var next: [UInt32: Int64] = [:]
+            for fragment in fragments {
+                try MovieFragment.append(moof: ByteReader(fragment.bytes), moofOffset: fragment.offset, movie: movie,
+                                         tables: &tables, nextDecodeTime: &next, limits: limits)
+            }
+            for i in movie.tracks.indices { movie.tracks[i].samples = tables[movie.tracks[i].trackID] ?? SampleTable() }
+        }
+
+        var tracks: [Track] = []
+        for header in movie.tracks where !header.samples.isEmpty {
+            guard !header.hasExternalData else {
+                throw ISOBMFFError.unsupported("track \(header.trackID) keeps its samples in another file (data reference)")
+            }
+            try checkInside(header, fileSize: size)
+            do { try header.samples.validate() } catch { throw ISOBMFFError.malformed(box: "track \(header.trackID)", reason: "\(error)") }
+            tracks.append(makeTrack(header, movieTimescale: movie.timescale, locator: locator))
+        }
+        return MP4Index(tracks: tracks, isFragmented: movie.isFragmented || !fragments.isEmpty,
+                        majorBrand: majorBrand, movieTimescale: movie.timescale)
+    }
+
+    /// Every sample must lie inside the file: a segment is never cut from bytes that do not exist.
+    private static func checkInside(_ header: TrackHeader, fileSize: UInt64) throws(ISOBMFFError) {
+        let s = header.samples
+        for i in 0..<s.count {
+            let (end, overflow) = s.offsets[i].addingReportingOverflow(UInt64(s.sizes[i]))
+            guard !overflow, end <= fileSize else {
+                throw .malformed(box: "track \(header.trackID)", reason: "sample \(i + 1) lies outside the file (\(fileSize) bytes)")
+            }
+        }
+    }
+
+    private static func makeTrack(_ h: TrackHeader, movieTimescale: UInt32, locator: String) -> Track {
+        // The edit list shifts media time to presentation time. Earliest composition time is the
+        // floor: an edit that would drop the first samples (AAC priming) would make segments start
+        // before zero, which HLS and DASH timelines cannot express.
+        var earliest = Int64.max
+        for i in 0..<min(h.samples.count, 64) {
+            earliest = min(earliest, h.samples.decodeTimes[i] &+ Int64(h.samples.compositionOffset(i)))
+        }
+        var offset: Int64 = 0
+        if let mediaTime = h.editMediaTime, mediaTime >= 0 { offset = min(mediaTime, earliest) }
+        if h.editDelay > 0, movieTimescale > 0 {
+            offset &-= MediaTime.rescale(Int64(clamping: h.editDelay), from: movieTimescale, to: h.timescale)
+        }
+        let width = h.entry.width > 0 ? h.entry.width : h.tkhdWidth
+        let height = h.entry.height > 0 ? h.entry.height : h.tkhdHeight
+        return Track(trackID: h.trackID, kind: h.kind, timescale: h.timescale, language: h.language,
+                     sampleEntryType: h.entry.type, sampleEntry: h.entry.bytes, codec: h.entry.codec,
+                     width: h.kind == .video ? width : 0, height: h.kind == .video ? height : 0,
+                     sampleRate: h.kind == .audio ? (h.entry.sampleRate > 0 ? h.entry.sampleRate : Int(h.timescale)) : 0,
+                     channels: h.kind == .audio ? h.entry.channels : 0,
+                     samples: h.samples, presentationOffset: offset, dataSource: locator)
+    }
+}

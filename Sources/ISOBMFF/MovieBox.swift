@@ -1,0 +1,170 @@
+import ByteIO
+import MediaModel
+
+/// A track as described by `moov/trak`, before fragments add samples.
+struct TrackHeader {
+    var trackID: UInt32
+    var kind: TrackKind
+    var timescale: UInt32
+    var language: String
+    var entry: SampleEntryInfo
+    var tkhdWidth: Int
+    var tkhdHeight: Int
+    var samples: SampleTable
+    /// From `elst`: the media time shown at presentation zero, and an initial empty edit (movie timescale).
+    var editMediaTime: Int64?
+    var editDelay: UInt64
+    var hasExternalData: Bool
+}
+
+/// Defaults for fragments from `mvex/trex`.
+struct TrackExtends {
+    var defaultDuration: UInt32 = 0
+    var defaultSize: UInt32 = 0
+    var defaultFlags: UInt32 = 0
+}
+
+/// `moov`: the movie timescale, its tracks, and fragment defaults.
+struct MovieBox {
+    var timescale: UInt32 = 1000
+    var tracks: [TrackHeader] = []
+    var extends: [UInt32: TrackExtends] = [:]
+    var isFragmented = false
+
+    static func parse(_ moov: ByteReader, limits: ReadLimits) throws(ISOBMFFError) -> MovieBox {
+        var movie = MovieBox()
+        var it = BoxIterator(moov)
+        while let (h, r) = try it.next() {
+            switch h.type {
+            case "mvhd":
+                movie.timescale = try within("mvhd") { () throws -> UInt32 in
+                    var r = r
+                    let (version, _) = try r.readFullBoxHeader()
+                    try r.skip(version == 1 ? 16 : 8)
+                    return try r.readUInt32()
+                }
+            case "trak":
+                if let track = try parseTrak(r, limits: limits) { movie.tracks.append(track) }
+            case "mvex":
+                movie.isFragmented = true
+                for trex in try BoxIterator.children(r, "trex") {
+                    let (id, ext) = try within("trex") { () throws -> (UInt32, TrackExtends) in
+                        var t = trex
+                        _ = try t.readFullBoxHeader()
+                        let id = try t.readUInt32()
+                        _ = try t.readUInt32()
+                        return (id, TrackExtends(defaultDuration: try t.readUInt32(), defaultSize: try t.readUInt32(),
+                                                 defaultFlags: try t.readUInt32()))
+                    }
+                    movie.extends[id] = ext
+                }
+            default:
+                break
+            }
+        }
+        return movie
+    }
+
+    /// One `trak`, or nil for track types we do not serve (hint, metadata, chapters).
+    private static func parseTrak(_ trak: ByteReader, limits: ReadLimits) throws(ISOBMFFError) -> TrackHeader? {
+        guard let tkhd = try BoxIterator.first(trak, "tkhd") else { throw .malformed(box: "trak", reason: "no tkhd") }
+        guard let mdia = try BoxIterator.first(trak, "mdia") else { throw .malformed(box: "trak", reason: "no mdia") }
+        guard let mdhd = try BoxIterator.first(mdia, "mdhd") else { throw .malformed(box: "mdia", reason: "no mdhd") }
+        guard let hdlr = try BoxIterator.first(mdia, "hdlr") else { throw .malformed(box: "mdia", reason: "no hdlr") }
+        let handler = try within("hdlr") { () throws -> String in
+            var r = hdlr
+            _ = try r.readFullBoxHeader()
+            _ = try r.readUInt32()
+            return try r.readFourCC()
+        }
+        let kind: TrackKind
+        switch handler {
+        case "vide": kind = .video
+        case "soun": kind = .audio
+        case "text", "subt", "sbtl": kind = .text
+        default: return nil
+        }
+        let (trackID, width, height) = try within("tkhd") { () throws -> (UInt32, Int, Int) in
+            var r = tkhd
+            let (version, _) = try r.readFullBoxHeader()
+            try r.skip(version == 1 ? 16 : 8)
+            let id = try r.readUInt32()
+            try r.skip(4 + (version == 1 ? 8 : 4) + 8 + 2 + 2 + 2 + 2 + 36)
+            let w = Int(try r.readUInt32() >> 16)
+            let h = Int(try r.readUInt32() >> 16)
+            return (id, w, h)
+        }
+        let (timescale, language) = try within("mdhd") { () throws -> (UInt32, String) in
+            var r = mdhd
+            let (version, _) = try r.readFullBoxHeader()
+            try r.skip(version == 1 ? 16 : 8)
+            let timescale = try r.readUInt32()
+            try r.skip(version == 1 ? 8 : 4)
+            let code = try r.readUInt16()
+            return (timescale, Self.language(code))
+        }
+        guard timescale > 0 else { throw .malformed(box: "mdhd", reason: "timescale 0 in track \(trackID)") }
+
+        guard let minf = try BoxIterator.first(mdia, "minf") else { throw .malformed(box: "mdia", reason: "no minf") }
+        guard let stbl = try BoxIterator.first(minf, "stbl") else { throw .malformed(box: "minf", reason: "no stbl") }
+        guard let stsd = try BoxIterator.first(stbl, "stsd") else { throw .malformed(box: "stbl", reason: "no stsd") }
+        let entry = try SampleEntryParser.parse(stsd: stsd)
+        let samples = try SampleTableBox.parse(stbl, limits: limits)
+        let external = try hasExternalData(minf)
+
+        var editMediaTime: Int64?
+        var editDelay: UInt64 = 0
+        if let edts = try BoxIterator.first(trak, "edts"), let elst = try BoxIterator.first(edts, "elst") {
+            (editMediaTime, editDelay) = try parseEditList(elst)
+        }
+        return TrackHeader(trackID: trackID, kind: kind, timescale: timescale, language: language, entry: entry,
+                           tkhdWidth: width, tkhdHeight: height, samples: samples,
+                           editMediaTime: editMediaTime, editDelay: editDelay, hasExternalData: external)
+    }
+
+    /// The first non-empty edit's media time, and the duration of empty edits before it.
+    /// Only that much of an edit list is honoured: it is what encoders write for priming and B-frames.
+    static func parseEditList(_ elst: ByteReader) throws(ISOBMFFError) -> (Int64?, UInt64) {
+        try within("elst") { () throws -> (Int64?, UInt64) in
+            var r = elst
+            let (version, _) = try r.readFullBoxHeader()
+            let count = Int(try r.readUInt32())
+            var delay: UInt64 = 0
+            for _ in 0..<min(count, r.remaining / 12) {
+                let duration = version == 1 ? try r.readUInt64() : UInt64(try r.readUInt32())
+                let mediaTime = version == 1 ? try r.readInt64() : Int64(try r.readInt32())
+                _ = try r.readUInt32()
+                if mediaTime == -1 {
+                    delay = delay &+ duration
+                } else {
+                    return (mediaTime, delay)
+                }
+            }
+            return (nil, delay)
+        }
+    }
+
+    /// True when `dinf/dref` points the samples at another file (index MP4s; not served yet).
+    private static func hasExternalData(_ minf: ByteReader) throws(ISOBMFFError) -> Bool {
+        guard let dinf = try BoxIterator.first(minf, "dinf"), let dref = try BoxIterator.first(dinf, "dref") else {
+            return false
+        }
+        var r = dref
+        try within("dref") { _ = try r.readFullBoxHeader(); _ = try r.readUInt32() }
+        var it = BoxIterator(r.restReader())
+        while let (_, entry) = try it.next() {
+            var e = entry
+            let flags = try within("dref") { try e.readFullBoxHeader().flags }
+            if flags & 1 == 0 { return true }
+        }
+        return false
+    }
+
+    /// ISO 639-2/T from mdhd's packed 3 × 5 bits.
+    static func language(_ code: UInt16) -> String {
+        guard code != 0 && code != 0x7FFF else { return "und" }
+        let letters = [(code >> 10) & 0x1F, (code >> 5) & 0x1F, code & 0x1F].map { UInt8(truncatingIfNeeded: $0) &+ 0x60 }
+        guard letters.allSatisfy({ $0 >= 0x61 && $0 <= 0x7A }) else { return "und" }
+        return String(decoding: letters, as: UTF8.self)
+    }
+}

@@ -1,0 +1,114 @@
+import ByteIO
+import MediaModel
+
+/// Appends the samples of one `moof` to the tracks' sample tables.
+///
+/// `moofOffset` is the absolute file offset of the `moof` box; data offsets in `trun` are resolved
+/// against it (default-base-is-moof, or the first `traf`'s implicit base) or `tfhd`'s base offset.
+enum MovieFragment {
+    static func append(moof: ByteReader, moofOffset: UInt64, movie: MovieBox,
+                       tables: inout [UInt32: SampleTable], nextDecodeTime: inout [UInt32: Int64],
+                       limits: ReadLimits) throws(ISOBMFFError) {
+        var it = BoxIterator(moof)
+        var implicitBase = moofOffset
+        while let (h, traf) = try it.next() {
+            guard h.type == "traf" else { continue }
+            try appendTrack(traf, moofOffset: moofOffset, implicitBase: &implicitBase, movie: movie,
+                            tables: &tables, nextDecodeTime: &nextDecodeTime, limits: limits)
+        }
+    }
+
+    private static func appendTrack(_ traf: ByteReader, moofOffset: UInt64, implicitBase: inout UInt64,
+                                    movie: MovieBox, tables: inout [UInt32: SampleTable],
+                                    nextDecodeTime: inout [UInt32: Int64], limits: ReadLimits) throws(ISOBMFFError) {
+        guard let tfhd = try BoxIterator.first(traf, "tfhd") else { throw .malformed(box: "traf", reason: "no tfhd") }
+        var defaults = TrackExtends()
+        var base = implicitBase
+        let trackID = try within("tfhd") { () throws -> UInt32 in
+            var r = tfhd
+            let (_, flags) = try r.readFullBoxHeader()
+            let id = try r.readUInt32()
+            defaults = movie.extends[id] ?? TrackExtends()
+            if flags & 0x01 != 0 { base = try r.readUInt64() } else if flags & 0x02_0000 != 0 { base = moofOffset }
+            if flags & 0x02 != 0 { _ = try r.readUInt32() }
+            if flags & 0x08 != 0 { defaults.defaultDuration = try r.readUInt32() }
+            if flags & 0x10 != 0 { defaults.defaultSize = try r.readUInt32() }
+            if flags & 0x20 != 0 { defaults.defaultFlags = try r.readUInt32() }
+            return id
+        }
+        // Fragments of tracks the movie does not declare (or that we skip) are ignored.
+        guard var table = tables[trackID] else { return }
+        tables[trackID] = nil   // keep the table uniquely referenced while appending
+
+        var decodeTime = nextDecodeTime[trackID] ?? table.totalDurationEnd
+        if let tfdt = try BoxIterator.first(traf, "tfdt") {
+            decodeTime = try within("tfdt") { () throws -> Int64 in
+                var r = tfdt
+                let (version, _) = try r.readFullBoxHeader()
+                let t = version == 1 ? try r.readUInt64() : UInt64(try r.readUInt32())
+                guard t <= UInt64(Int64.max / 2) else { throw ISOBMFFError.malformed(box: "tfdt", reason: "decode time \(t) too large") }
+                return Int64(t)
+            }
+        }
+        var dataEnd = base
+        var it = BoxIterator(traf)
+        while let (h, trun) = try it.next() {
+            guard h.type == "trun" else { continue }
+            try within("trun") {
+                var r = trun
+                let (_, flags) = try r.readFullBoxHeader()
+                let count = Int(try r.readUInt32())
+                guard count <= limits.maxSamplesPerTrack - table.count else {
+                    throw ISOBMFFError.limitExceeded("more than \(limits.maxSamplesPerTrack) samples in track \(trackID)")
+                }
+                let perSample = (flags & 0x100 != 0 ? 4 : 0) + (flags & 0x200 != 0 ? 4 : 0)
+                    + (flags & 0x400 != 0 ? 4 : 0) + (flags & 0x800 != 0 ? 4 : 0)
+                var offset = dataEnd
+                if flags & 0x01 != 0 {
+                    let delta = Int64(try r.readInt32())
+                    let (o, overflow) = Int64(clamping: base).addingReportingOverflow(delta)
+                    guard !overflow, o >= 0 else { throw ISOBMFFError.malformed(box: "trun", reason: "data offset before the file start") }
+                    offset = UInt64(o)
+                }
+                let firstFlags: UInt32? = flags & 0x04 != 0 ? try r.readUInt32() : nil
+                guard perSample == 0 || count <= r.remaining / perSample else {
+                    throw ISOBMFFError.malformed(box: "trun", reason: "\(count) samples but only \(r.remaining) bytes")
+                }
+                table.reserve(additional: count)
+                for i in 0..<count {
+                    let duration = flags & 0x100 != 0 ? try r.readUInt32() : defaults.defaultDuration
+                    let size = flags & 0x200 != 0 ? try r.readUInt32() : defaults.defaultSize
+                    var sampleFlags = flags & 0x400 != 0 ? try r.readUInt32() : defaults.defaultFlags
+                    if i == 0, let f = firstFlags { sampleFlags = f }
+                    let cto = flags & 0x800 != 0 ? try r.readInt32() : 0
+                    table.append(decodeTime: decodeTime, duration: duration, compositionOffset: cto,
+                                 size: size, offset: offset, isSync: sampleFlags & 0x0001_0000 == 0)
+                    decodeTime &+= Int64(duration)
+                    let (next, overflow) = offset.addingReportingOverflow(UInt64(size))
+                    guard !overflow else { throw ISOBMFFError.malformed(box: "trun", reason: "sample offset overflows") }
+                    offset = next
+                }
+                dataEnd = offset
+            }
+        }
+        implicitBase = dataEnd
+        nextDecodeTime[trackID] = decodeTime
+        tables[trackID] = table
+    }
+}
+
+extension SampleTable {
+    /// Decode time just after the last sample (where a following fragment continues).
+    var totalDurationEnd: Int64 {
+        guard let last = decodeTimes.last, let d = durations.last else { return 0 }
+        return last &+ Int64(d)
+    }
+
+    mutating func reserve(additional: Int) {
+        let n = count &+ additional
+        decodeTimes.reserveCapacity(n)
+        durations.reserveCapacity(n)
+        sizes.reserveCapacity(n)
+        offsets.reserveCapacity(n)
+    }
+}

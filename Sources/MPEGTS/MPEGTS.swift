@@ -1,1 +1,0 @@
-// MPEGTS module: implementation lands in the following commits.

@@ -1,0 +1,139 @@
+import ByteIO
+import MediaModel
+
+/// Writes HLS MPEG-2 transport stream segments (ISO/IEC 13818-1) from media model samples:
+/// PAT and PMT first, then one PES per video access unit (Annex B, with access unit delimiters and
+/// parameter sets at sync samples) and one PES per few audio frames (ADTS for AAC, AC-3/E-AC-3 as is),
+/// interleaved in decode order, PCR on the video PID (the audio PID when there is no video).
+///
+/// Every packet count follows from sample sizes and codec configuration, so the continuity counters
+/// after a segment can be computed without reading media (``continuityAfter(inputs:start:)``).
+public enum TransportStreamWriter {
+    /// One HLS segment holding the given sample ranges of up to one video and one audio track, muxed.
+    /// `read(locator, offset, count)` returns sample bytes from a track's dataSource; its errors propagate.
+    public static func segment(inputs: [TSInput], continuity: TSContinuity,
+                               read: (String, UInt64, Int) throws -> [UInt8]) throws -> [UInt8] {
+        let (video, audio) = try ElementaryStream.streams(inputs)
+        let videoPlans = Planner.plans(video)
+        let audioPlans = Planner.plans(audio)
+        let audioCarriesPCR = video == nil
+
+        // Size the output once: PAT, PMT, a possible PCR-only packet, then every PES.
+        var packets = 3
+        var largestPES = 0
+        for plan in videoPlans {
+            packets &+= Packetizer.packetCount(plan.nominalSize, firstAdaptation: Packetizer.pcrAdaptationSize)
+            largestPES = max(largestPES, plan.nominalSize)
+        }
+        let audioAdaptation = audioCarriesPCR ? Packetizer.pcrAdaptationSize : 0
+        for plan in audioPlans {
+            packets &+= Packetizer.packetCount(plan.nominalSize, firstAdaptation: audioAdaptation)
+            largestPES = max(largestPES, plan.nominalSize)
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(packets &* Packetizer.packetSize)
+        var pes: [UInt8] = []
+        pes.reserveCapacity(largestPES)
+
+        var counters = continuity
+        let streams = [video, audio].compactMap { $0 }
+        let pcrPID = video?.pid ?? ElementaryStream.audioPID
+        Packetizer.appendSection(PSI.patSection(), pid: PSI.patPID, counter: counters.pat, to: &out)
+        counters.pat = TSContinuity.advance(counters.pat, by: 1)
+        Packetizer.appendSection(PSI.pmtSection(pcrPID: pcrPID, streams: streams), pid: PSI.pmtPID,
+                                 counter: counters.pmt, to: &out)
+        counters.pmt = TSContinuity.advance(counters.pmt, by: 1)
+
+        // When audio leads (or the video range is empty) give the clock before the first PES.
+        if let video, let firstAudio = audioPlans.first, videoPlans.first.map({ $0.dts > firstAudio.dts }) ?? true {
+            Packetizer.appendPCROnly(pid: video.pid, pcrBase: firstAudio.dts &- Timing.pcrLead,
+                                     nextCounter: counters.video, to: &out)
+        }
+
+        var videoFetcher = video.map { SampleFetcher($0.input) }
+        var audioFetcher = audio.map { SampleFetcher($0.input) }
+        var v = 0
+        var a = 0
+        while v < videoPlans.count || a < audioPlans.count {
+            let takeVideo = a >= audioPlans.count || (v < videoPlans.count && videoPlans[v].dts <= audioPlans[a].dts)
+            if takeVideo, let video, var fetcher = videoFetcher, case .annexB(let annexB) = video.framing {
+                let plan = videoPlans[v]
+                v += 1
+                pes.removeAll(keepingCapacity: true)
+                PES.appendHeader(streamID: video.streamID, pts: plan.pts, dts: plan.hasDTS ? plan.dts : nil,
+                                 payloadSize: 0, unbounded: true, to: &pes)
+                for index in plan.samples {
+                    let sample = try fetcher.sample(index, read: read)
+                    try annexB.append(sample: sample, isSync: plan.isSync, trackID: video.input.track.trackID,
+                                      index: index, to: &pes)
+                }
+                videoFetcher = fetcher
+                write(&pes, plan: plan, pid: video.pid, randomAccess: plan.isSync,
+                      pcr: plan.dts &- Timing.pcrLead, counter: &counters.video, to: &out)
+            } else if let audio, var fetcher = audioFetcher, a < audioPlans.count {
+                let plan = audioPlans[a]
+                a += 1
+                pes.removeAll(keepingCapacity: true)
+                PES.appendHeader(streamID: audio.streamID, pts: plan.pts, dts: nil,
+                                 payloadSize: plan.nominalPayload, unbounded: false, to: &pes)
+                for index in plan.samples {
+                    let sample = try fetcher.sample(index, read: read)
+                    if case .adts(let header) = audio.framing {
+                        guard sample.remaining &+ ADTSHeader.size <= ADTSHeader.maxFrameLength else {
+                            throw MPEGTSError.malformedAudioFrame(
+                                trackID: audio.input.track.trackID, sample: index,
+                                reason: "\(sample.remaining) bytes do not fit an ADTS frame")
+                        }
+                        header.append(payloadSize: sample.remaining, to: &pes)
+                    }
+                    pes.append(contentsOf: sample.remainingBytes)
+                }
+                audioFetcher = fetcher
+                write(&pes, plan: plan, pid: audio.pid, randomAccess: audioCarriesPCR,
+                      pcr: audioCarriesPCR ? plan.dts &- Timing.pcrLead : nil, counter: &counters.audio, to: &out)
+            } else {
+                break
+            }
+        }
+        return out
+    }
+
+    /// Packetizes one PES into as many packets as its nominal size needs, so that packet counts (and
+    /// continuity counters) never depend on what the sample bytes turned out to contain.
+    private static func write(_ pes: inout [UInt8], plan: PESPlan, pid: UInt16, randomAccess: Bool, pcr: Int64?,
+                              counter: inout UInt8, to out: inout [UInt8]) {
+        let adaptation = pcr != nil ? Packetizer.pcrAdaptationSize : (randomAccess ? Packetizer.flagsAdaptationSize : 0)
+        let packets = max(Packetizer.packetCount(pes.count, firstAdaptation: adaptation),
+                          Packetizer.packetCount(plan.nominalSize, firstAdaptation: adaptation))
+        // Only when a sample shrank to almost nothing: trailing zero bytes are valid after Annex B
+        // NAL units, and each packet needs one payload byte.
+        while pes.count < packets { pes.append(0) }
+        Packetizer.appendPES(pes, packets: packets, pid: pid, randomAccess: randomAccess, pcrBase: pcr,
+                             counter: &counter, to: &out)
+    }
+
+    /// The counters after writing that segment, computed without reading sample data (from sizes and
+    /// codec configurations), or nil when the sizes are not known without the data (NAL length size
+    /// other than 4) or the inputs cannot be written at all.
+    public static func continuityAfter(inputs: [TSInput], start: TSContinuity) -> TSContinuity? {
+        guard let (video, audio) = try? ElementaryStream.streams(inputs) else { return nil }
+        var counters = start
+        counters.pat = TSContinuity.advance(counters.pat, by: 1)
+        counters.pmt = TSContinuity.advance(counters.pmt, by: 1)
+        if let video {
+            guard case .annexB(let annexB) = video.framing, annexB.sizeIsExact else { return nil }
+            var packets = 0
+            Planner.forEachPES(video) {
+                packets &+= Packetizer.packetCount($0.nominalSize, firstAdaptation: Packetizer.pcrAdaptationSize)
+            }
+            counters.video = TSContinuity.advance(counters.video, by: packets)
+        }
+        if let audio {
+            let adaptation = video == nil ? Packetizer.pcrAdaptationSize : 0
+            var packets = 0
+            Planner.forEachPES(audio) { packets &+= Packetizer.packetCount($0.nominalSize, firstAdaptation: adaptation) }
+            counters.audio = TSContinuity.advance(counters.audio, by: packets)
+        }
+        return counters
+    }
+}

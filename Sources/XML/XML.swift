@@ -1,1 +1,0 @@
-// XML module: implementation lands in the following commits.
