@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import clients  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-LAUNCHER = REPO / "scripts" / "origo-httpd"
+# ORIGO_LAUNCHER points at another build's launcher (it serves the module of the tree it lives in).
+LAUNCHER = Path(os.environ.get("ORIGO_LAUNCHER") or REPO / "scripts" / "origo-httpd")
 MAKE_MEDIA = REPO / "scripts" / "make-media.sh"
 
 # A child that died: Apache's parent logs "exit signal Segmentation fault (11)" (AH00052).
