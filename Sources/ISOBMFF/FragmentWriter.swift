@@ -4,10 +4,10 @@ import MediaModel
 /// Writes CMAF-style fragmented MP4: one init segment per track (`ftyp` + `moov` with `mvex`) and
 /// media segments (`styp` + `moof` + `mdat`) whose sample bytes stay in the source file.
 ///
-/// Timing: the fragment timeline is the presentation timeline. Decode times are shifted by one
-/// constant per track (`presentationOffset` minus the first sample's composition offset) so that
-/// `tfdt` runs on continuously across segments and composition offsets keep their pattern; offsets
-/// may become negative, hence `trun` version 1.
+/// Timing follows ``FragmentTiming``: decode times shifted by one constant per track, so `tfdt` runs on
+/// continuously across segments; composition offsets never negative (`trun` version 0, which every
+/// player reads the same way); an edit list in the init segment maps media time back to presentation
+/// time when B-frames make them differ.
 public enum FragmentWriter {
     public struct Options: Sendable {
         /// Write `styp` before `moof` (DASH and CMAF segments; harmless for HLS).
@@ -42,6 +42,7 @@ public enum FragmentWriter {
                 }
             }
             box(&w, "trak") { w in
+                let timing = FragmentTiming(track: track)
                 fullBox(&w, "tkhd", version: 0, flags: 0x3) { w in
                     w.writeUInt32(0); w.writeUInt32(0)
                     w.writeUInt32(track.trackID)
@@ -55,6 +56,16 @@ public enum FragmentWriter {
                     writeMatrix(&w)
                     w.writeUInt32(UInt32(clamping: track.width) << 16)
                     w.writeUInt32(UInt32(clamping: track.height) << 16)
+                }
+                if timing.mediaTimeOffset > 0 {
+                    box(&w, "edts") { w in
+                        fullBox(&w, "elst", version: 1, flags: 0) { w in
+                            w.writeUInt32(1)
+                            w.writeUInt64(0)                // duration 0: the whole (fragmented) track
+                            w.writeInt64(timing.mediaTimeOffset)
+                            w.writeUInt32(0x0001_0000)      // rate 1.0
+                        }
+                    }
                 }
                 box(&w, "mdia") { w in
                     fullBox(&w, "mdhd", version: 0, flags: 0) { w in
@@ -103,12 +114,6 @@ public enum FragmentWriter {
         return w.take()
     }
 
-    /// The constant added to decode times of `track` on the fragment timeline (see the type's notes).
-    public static func decodeTimeShift(_ track: Track) -> Int64 {
-        guard !track.samples.isEmpty else { return 0 }
-        return Int64(track.samples.compositionOffset(0)) &- track.presentationOffset
-    }
-
     /// One media segment holding `samples` of `track`; sample bytes are file ranges of the source.
     public static func mediaSegment(track: Track, samples range: Range<Int>, sequenceNumber: UInt32,
                                     options: Options = Options()) throws(ISOBMFFError) -> [BodyPiece] {
@@ -116,8 +121,7 @@ public enum FragmentWriter {
         guard !range.isEmpty, range.lowerBound >= 0, range.upperBound <= s.count else {
             throw .malformed(box: "segment", reason: "sample range \(range) outside 0..<\(s.count)")
         }
-        let shift = decodeTimeShift(track)
-        let firstCTO = s.compositionOffset(0)
+        let timing = FragmentTiming(track: track)
         let hasCTO = s.hasCompositionOffsets
         var dataSize: UInt64 = 0
         for i in range { dataSize &+= UInt64(s.sizes[i]) }
@@ -137,10 +141,10 @@ public enum FragmentWriter {
             box(&w, "traf") { w in
                 fullBox(&w, "tfhd", version: 0, flags: 0x02_0000) { w in w.writeUInt32(track.trackID) }
                 fullBox(&w, "tfdt", version: 1, flags: 0) { w in
-                    w.writeUInt64(UInt64(clamping: s.decodeTimes[range.lowerBound] &+ shift))
+                    w.writeUInt64(UInt64(clamping: s.decodeTimes[range.lowerBound] &+ timing.decodeShift))
                 }
                 let flags: UInt32 = 0x001 | 0x100 | 0x200 | 0x400 | (hasCTO ? 0x800 : 0)
-                fullBox(&w, "trun", version: hasCTO ? 1 : 0, flags: flags) { w in
+                fullBox(&w, "trun", version: 0, flags: flags) { w in
                     w.writeUInt32(UInt32(range.count))
                     dataOffsetPosition = w.count
                     w.writeUInt32(0)                        // data_offset, patched below
@@ -148,7 +152,7 @@ public enum FragmentWriter {
                         w.writeUInt32(s.durations[i])
                         w.writeUInt32(s.sizes[i])
                         w.writeUInt32(sampleFlags(track, i))
-                        if hasCTO { w.writeInt32(s.compositionOffset(i) &- firstCTO) }
+                        if hasCTO { w.writeInt32(s.compositionOffset(i) &- timing.compositionBase) }
                     }
                 }
             }
