@@ -238,6 +238,8 @@ struct SyntheticMedia {
         #expect(ts.pcrPID == 0x100)
         #expect(ts.pmtStreams.map(\.type) == [0x1B, 0x0F])
         #expect(ts.pmtStreams.map(\.pid) == [0x100, 0x101])
+        let pcrs = ts.packets.compactMap(\.pcrBase)
+        #expect(zip(pcrs, pcrs.dropFirst()).allSatisfy { $1 >= $0 })
         let after = try #require(TransportStreamWriter.continuityAfter(inputs: inputs, start: .zero))
         #expect(Int(after.pat) == (ts.lastCounter[0]! + 1) & 15)
         #expect(Int(after.pmt) == (ts.lastCounter[0x1000]! + 1) & 15)
@@ -333,6 +335,16 @@ struct SyntheticMedia {
         let clock = try #require(ts.packets.first { $0.pid == 0x100 })
         #expect(!clock.hasPayload)
         #expect(clock.pcrBase == ts.pes.first.map { $0.pts - 63_000 })
+    }
+
+    @Test func clockKeepsGoingWhenVideoIsSparse() throws {
+        let bytes = try write([TSInput(track: media.video, samples: 0..<1), TSInput(track: media.audio, samples: 0..<24)])
+        let ts = ParsedTS(bytes, expectCounters: [0x100: 0, 0x101: 0])
+        #expect(ts.counterErrors.isEmpty, "\(ts.counterErrors)")
+        let pcrs = ts.packets.compactMap { $0.pid == 0x100 ? $0.pcrBase : nil }
+        #expect(pcrs.count > 3)
+        #expect(zip(pcrs, pcrs.dropFirst()).allSatisfy { $1 >= $0 && $1 - $0 <= 9_600 })
+        #expect(ts.packets.allSatisfy { $0.pcrBase == nil || $0.pid == 0x100 })
     }
 
     @Test func otherLengthSizesWork() throws {
