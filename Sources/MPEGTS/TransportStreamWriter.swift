@@ -9,6 +9,10 @@ import MediaModel
 /// Every packet count follows from sample sizes and codec configuration, so the continuity counters
 /// after a segment can be computed without reading media (``continuityAfter(inputs:start:)``).
 public enum TransportStreamWriter {
+    /// The largest segment this writer builds (sizes come from the index, which may be corrupt;
+    /// a 10 s segment at 100 Mbit/s is about 125 MB).
+    public static let maxSegmentBytes = 512 << 20
+
     /// One HLS segment holding the given sample ranges of up to one video and one audio track, muxed.
     /// `read(locator, offset, count)` returns sample bytes from a track's dataSource; its errors propagate.
     public static func segment(inputs: [TSInput], continuity: TSContinuity,
@@ -30,8 +34,12 @@ public enum TransportStreamWriter {
             packets &+= Packetizer.packetCount(plan.nominalSize, firstAdaptation: audioAdaptation)
             largestPES = max(largestPES, plan.nominalSize)
         }
+        let (estimate, overflow) = packets.multipliedReportingOverflow(by: Packetizer.packetSize)
+        guard !overflow, estimate >= 0, estimate <= maxSegmentBytes else {
+            throw MPEGTSError.invalidInput("segment of about \(packets) packets exceeds \(maxSegmentBytes) bytes")
+        }
         var out: [UInt8] = []
-        out.reserveCapacity(max(0, packets &* Packetizer.packetSize))
+        out.reserveCapacity(estimate)
         var pes: [UInt8] = []
         pes.reserveCapacity(max(0, largestPES))
 

@@ -385,6 +385,23 @@ struct SyntheticMedia {
         }
     }
 
+    @Test func refusesAbsurdSegmentSizesBeforeReading() throws {
+        var track = media.video
+        track.samples = SampleTable()
+        for i in 0..<200 {
+            track.samples.append(decodeTime: Int64(i) * 512, duration: 512, compositionOffset: 0,
+                                 size: UInt32.max, offset: 0, isSync: true)
+        }
+        var reads = 0
+        #expect(throws: MPEGTSError.self) {
+            try TransportStreamWriter.segment(inputs: [TSInput(track: track, samples: 0..<200)], continuity: .zero) { _, _, _ in
+                reads += 1
+                return []
+            }
+        }
+        #expect(reads == 0)
+    }
+
     @Test func ac3Descriptors() throws {
         var track = media.audio
         track.codec = .ac3(specific: [0x10, 0x3D, 0xC0])  // 48 kHz, bsid 8, 3/2 + LFE, 384 kbit/s
