@@ -70,6 +70,20 @@ enum Planner {
         }
     }
 
+    /// The 90 kHz decode time of the sample right after the input's range (the first one of the next
+    /// segment), if the track has one: PCRs of this segment must not pass it (less the PCR lead), or
+    /// the clock would step back where the next segment starts.
+    static func nextDecodeTime(_ stream: ElementaryStream) -> Int64? {
+        let track = stream.input.track
+        let table = track.samples
+        let next = stream.input.samples.upperBound
+        guard next < table.decodeTimes.count, next < table.sizes.count,
+              table.compositionOffsets.isEmpty || next < table.compositionOffsets.count else { return nil }
+        let pt = track.presentationTime(of: next)
+        let pts = Timing.to90k(pt, timescale: track.timescale)
+        return min(pts, Timing.to90k(pt &- Int64(table.compositionOffset(next)), timescale: track.timescale))
+    }
+
     static func plans(_ stream: ElementaryStream?) -> [PESPlan] {
         guard let stream else { return [] }
         var plans: [PESPlan] = []

@@ -57,6 +57,7 @@ public enum TransportStreamWriter {
         var v = 0
         var a = 0
         var lastPCR: Int64?
+        let clockLimit = video.flatMap(Planner.nextDecodeTime)
         while v < videoPlans.count || a < audioPlans.count {
             let takeVideo = a >= audioPlans.count || (v < videoPlans.count && videoPlans[v].dts <= audioPlans[a].dts)
             if takeVideo, let video, var fetcher = videoFetcher, case .annexB(let annexB) = video.framing {
@@ -78,9 +79,11 @@ public enum TransportStreamWriter {
                 let plan = audioPlans[a]
                 a += 1
                 // Audio ahead of the video (or no video in this range, or sparse video): keep the
-                // clock on the video PID going with packets that carry only a PCR.
+                // clock on the video PID going with packets that carry only a PCR, never past the
+                // first PCR of the next segment.
                 if let video, lastPCR.map({ plan.dts &- $0 > Timing.maxPCRGap }) ?? true {
-                    Packetizer.appendPCROnly(pid: video.pid, pcrBase: plan.dts &- Timing.pcrLead,
+                    let clock = min(plan.dts, clockLimit ?? plan.dts)
+                    Packetizer.appendPCROnly(pid: video.pid, pcrBase: clock &- Timing.pcrLead,
                                              nextCounter: counters.video, to: &out)
                     lastPCR = plan.dts
                 }

@@ -347,6 +347,23 @@ struct SyntheticMedia {
         #expect(ts.packets.allSatisfy { $0.pcrBase == nil || $0.pid == 0x100 })
     }
 
+    @Test func clockNeverStepsBackBetweenSegments() throws {
+        var state = TSContinuity.zero
+        var all: [UInt8] = []
+        // Audio runs past the last video decode time of each segment; the next segment's first
+        // video decode time is earlier than that audio (B-frame delay).
+        for (v, a) in [(0..<4, 0..<9), (4..<8, 9..<17), (8..<12, 17..<24)] {
+            let inputs = [TSInput(track: media.video, samples: v), TSInput(track: media.audio, samples: a)]
+            all += try write(inputs, state)
+            state = try #require(TransportStreamWriter.continuityAfter(inputs: inputs, start: state))
+        }
+        let ts = ParsedTS(all, expectCounters: [0: 0, 0x1000: 0, 0x100: 0, 0x101: 0])
+        #expect(ts.counterErrors.isEmpty, "\(ts.counterErrors)")
+        let pcrs = ts.packets.compactMap(\.pcrBase)
+        #expect(pcrs.count > 12)
+        #expect(zip(pcrs, pcrs.dropFirst()).allSatisfy { $1 >= $0 }, "\(pcrs)")
+    }
+
     @Test func otherLengthSizesWork() throws {
         let media2 = SyntheticMedia(nalLengthSize: 2)
         let inputs = [TSInput(track: media2.video, samples: 0..<12)]
