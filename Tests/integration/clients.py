@@ -294,3 +294,11 @@ def browser_play(page_url: str, src: str, mime: str, timeout: float = 90) -> Bro
                                  console, failed)
         finally:
             ctx.close()
+
+
+if __name__ == "__main__":
+    # `python clients.py install-player DIR`: the sample server's browser page (scripts/serve-sample.sh).
+    import sys
+    if len(sys.argv) != 3 or sys.argv[1] != "install-player":
+        sys.exit("usage: clients.py install-player DIR")
+    install_player(sys.argv[2])
