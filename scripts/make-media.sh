@@ -77,6 +77,12 @@ encode moov-at-end.mp4 $(av 640x360 $fps 440 48000) "${x264[@]}" -b:v 600k "${aa
 # shellcheck disable=SC2046
 encode faststart.mp4 $(av 640x360 $fps 440 48000) "${x264[@]}" -b:v 600k "${aac[@]}" -movflags +faststart &
 wait
+# Dolby audio: AC-3 and E-AC-3 (5.1) next to H.264.
+# shellcheck disable=SC2046
+encode ac3.mp4 $(av 640x360 $fps 440 48000) "${x264[@]}" -b:v 600k -c:a ac3 -b:a 192k -ac 2 -movflags +faststart &
+# shellcheck disable=SC2046
+encode eac3.mp4 $(av 640x360 $fps 440 48000) "${x264[@]}" -b:v 600k -c:a eac3 -b:a 256k -ac 6 -movflags +faststart &
+wait
 # NTSC 29.97 fps (timescale 30000, frame duration 1001) with 48 kHz audio, GOP of 60 frames.
 # shellcheck disable=SC2046
 encode ntsc.mp4 $(av 640x360 30000/1001 440 48000) -c:v libx264 -preset veryfast -profile:v high \
@@ -132,7 +138,7 @@ probe() { # FILE -> one JSON object
   frames=$(ffprobe -v error -select_streams v:0 -count_frames -show_entries stream=nb_read_frames -of csv=p=0 "$f" | tr -d ',\n')
   size=$(ffprobe -v error -select_streams v:0 -show_entries stream=width,height -of csv=s=x:p=0 "$f" | tr -d '\n')
   rate=$(ffprobe -v error -select_streams v:0 -show_entries stream=r_frame_rate -of csv=p=0 "$f" | tr -d ',\n')
-  rates=$(ffprobe -v error -select_streams a -show_entries stream=sample_rate -of csv=p=0 "$f" | tr -d ',' | paste -sd, -)
+  rates=$(ffprobe -v error -select_streams a -show_entries stream=sample_rate -of csv=p=0 "$f" | tr -d ',' | sed '/^$/d' | paste -sd, -)
   duration=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$f" | tr -d '\n')
   printf '{"video_frames": %s, "size": "%s", "frame_rate": "%s", "audio_sample_rates": [%s], "duration": %s}' \
     "${frames:-0}" "$size" "$rate" "$rates" "$duration"
@@ -143,7 +149,7 @@ probe() { # FILE -> one JSON object
   echo "  \"files\": {"
   first=1
   for f in abr-416x234.mp4 abr-640x360.mp4 abr-960x540.mp4 audio-eng.mp4 audio-fra.mp4 \
-           hevc.mp4 cmaf.mp4 moov-at-end.mp4 faststart.mp4 ntsc.mp4; do
+           hevc.mp4 cmaf.mp4 moov-at-end.mp4 faststart.mp4 ntsc.mp4 ac3.mp4 eac3.mp4; do
     [ $first -eq 1 ] || echo ","
     first=0
     printf '    "%s": %s' "$f" "$(probe "$out/$f")"

@@ -72,3 +72,11 @@ def test_decode_short_segments(server, media):
     """2-second HLS segments (one GOP each) still decode every frame."""
     check_decode(server.url("abr.ism/.m3u8?hls.minimum_fragment_length=2"), media.frames("abr-640x360.mp4"),
                  len(ABR_RENDITIONS), expected_audio_frames(media, ["audio-eng.mp4", "audio-fra.mp4"]))
+
+
+@pytest.mark.parametrize("fmt", ["hls-ts", "hls-fmp4", "dash-time"])
+@pytest.mark.parametrize("name", ["ac3.mp4", "eac3.mp4"])
+def test_decode_dolby_audio(server, media, name, fmt):
+    """AC-3 and E-AC-3 (1536 samples per frame) muxed into TS and carried in fMP4."""
+    check_decode(server.url(f"{name}/{FORMATS[fmt]}"), media.frames(name), 1,
+                 int(0.95 * media.clip_seconds * 48000 / 1536))
