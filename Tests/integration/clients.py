@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 # ffmpeg stderr lines that mean a stream was not served or decoded correctly even if it exits 0.
 FFMPEG_ERROR_PATTERN = re.compile(
     r"HTTP error|Failed to open|Invalid data found|error while decoding|Server returned"
-    r"|Continuity check failed|Packet corrupt|non-existing PPS|decode_slice_header error",
+    r"|Continuity check failed|Packet corrupt|non-existing PPS|decode_slice_header error"
+    r"|non monoton|Non-monoton|DTS .* out of order|Queue input is backward in time",
     re.IGNORECASE,
 )
 

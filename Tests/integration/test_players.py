@@ -24,7 +24,7 @@ def test_gstreamer_playbin3(server, media, fmt):
     assert r.got_eos, f"{url}: no EOS\n{r.summary()}"
     assert not r.errors, f"{url}: GStreamer errors\n{r.summary()}"
     assert r.span >= media.clip_seconds - 1, f"{url}: video spans {r.span:.2f} s\n{r.summary()}"
-    assert r.largest_gap <= 1.0, f"{url}: gap of {r.largest_gap:.2f} s in video timestamps\n{r.summary()}"
+    assert r.largest_gap <= 0.1, f"{url}: gap of {r.largest_gap:.2f} s in video timestamps\n{r.summary()}"
 
 
 @pytest.mark.parametrize("fmt", ["hls-ts", "dash"])
