@@ -43,6 +43,11 @@ let package = Package(
         .executableTarget(
             name: "OrigoCLI",
             dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "ServerManifest", "Storage"]),
+        // In-process engine timings for the benchmark (bench/run.sh); not part of the product.
+        .executableTarget(
+            name: "OrigoBench",
+            dependencies: ["ByteIO", "Engine", "ISOBMFF", "Storage"],
+            path: "bench/OrigoBench"),
         .testTarget(
             name: "OrigoTests",
             dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "MPEGTS", "XML", "ServerManifest", "PlayerURL",

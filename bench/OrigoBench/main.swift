@@ -1,0 +1,107 @@
+// In-process timings of the engine, for bench/RESULTS.md: cold index build of each source file,
+// presentation load, warm manifest builds and warm segment builds, and resident memory per cached
+// presentation. Usage: origo-bench PRESENTATION.ism [ITERATIONS]
+import ByteIO
+import Engine
+import Glibc
+import ISOBMFF
+import Storage
+
+func fail(_ message: String, status: Int32) -> Never {
+    _ = message.withCString { write(2, $0, strlen($0)) }
+    exit(status)
+}
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// Resident set size in bytes, from /proc/self/statm.
+func residentBytes() -> Int {
+    guard let f = fopen("/proc/self/statm", "r") else { return 0 }
+    defer { fclose(f) }
+    var size = 0, resident = 0
+    _ = withUnsafeMutablePointer(to: &size) { s in
+        withUnsafeMutablePointer(to: &resident) { r in
+            withVaList([s, r]) { vfscanf(f, "%ld %ld", $0) }
+        }
+    }
+    return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+/// Median and 99th percentile of `iterations` runs of `body`, in milliseconds.
+func measure(_ iterations: Int, _ body: () throws -> Void) rethrows -> (median: Double, p99: Double) {
+    var samples: [Double] = []
+    samples.reserveCapacity(iterations)
+    for _ in 0..<iterations {
+        let t0 = now()
+        try body()
+        samples.append((now() - t0) * 1000)
+    }
+    samples.sort()
+    return (samples[samples.count / 2], samples[min(samples.count - 1, samples.count * 99 / 100)])
+}
+
+func row(_ name: String, _ m: (median: Double, p99: Double)) {
+    let median = (m.median * 1000).rounded() / 1000, p99 = (m.p99 * 1000).rounded() / 1000
+    print("| \(name) | \(median) ms | \(p99) ms |")
+}
+
+let args = CommandLine.arguments
+guard args.count >= 2 else {
+    fail("usage: origo-bench PRESENTATION.ism [ITERATIONS]\n", status: 2)
+}
+let ism = args[1]
+let iterations = args.count > 2 ? max(1, Int(args[2]) ?? 50) : 50
+let directory = ism.split(separator: "/").dropLast().joined(separator: "/")
+let prefix = ism.hasPrefix("/") ? "/" : ""
+
+print("| What | median | p99 |")
+print("|---|---|---|")
+// Cold index build: every video and audio file of the presentation, read from scratch.
+var sources: [String] = []
+for name in ["v360.mp4", "v1080.mp4", "audio-eng.mp4"] {
+    let path = prefix + directory + "/" + name
+    guard (try? LocalFile.identity(of: path)) != nil else { continue }
+    sources.append(path)
+    row("index build, cold (\(name))", try measure(max(3, iterations / 10)) {
+        _ = try MP4Reader.read(LocalFileReader(path: path), locator: path)
+    })
+}
+
+// Presentation load (server manifest + every source index) in a fresh engine, then warm requests.
+let before = residentBytes()
+let engine = Engine()
+row("presentation load + first MPD (cold engine)", measure(1) {
+    _ = engine.handle(EngineRequest(method: "GET", manifestPath: ism, virtualPath: ".mpd", query: nil))
+})
+let after = residentBytes()
+func get(_ path: String, _ query: String? = nil) -> EngineResponse {
+    engine.handle(EngineRequest(method: "GET", manifestPath: ism, virtualPath: path, query: query))
+}
+let master = get(".m3u8")
+guard master.status == 200, case .bytes(let masterBytes)? = master.body.first else {
+    fail("origo-bench: master playlist failed: \(master.logReason ?? "")\n", status: 1)
+}
+let variant = String(decoding: masterBytes, as: UTF8.self).split(separator: "\n").first { !$0.hasPrefix("#") }.map(String.init) ?? ""
+row("HLS master playlist, warm", measure(iterations) { _ = get(".m3u8") })
+row("HLS media playlist, warm (\(variant))", measure(iterations) { _ = get(variant) })
+row("MPD, warm", measure(iterations) { _ = get(".mpd") })
+let base = String(ism.split(separator: "/").last?.split(separator: ".").first ?? "long")
+var n = 0
+row("DASH video segment ($Number$, rotating), warm", measure(iterations) {
+    n = n % 3000 + 1
+    _ = get("\(base)-video=2500000-n\(n).dash", "mpd.segment_template=number")
+})
+row("HLS fMP4 video segment (rotating), warm", measure(iterations) {
+    n = n % 1800 + 1
+    _ = get("\(base)-video=2500000-\(n).m4s", "hls.fmp4=true")
+})
+row("HLS TS segment, video 720p + audio (rotating), warm", measure(iterations) {
+    n = n % 1800 + 1
+    _ = get("\(base)-audio_eng=128000-video=2500000-\(n).ts")
+})
+print("")
+print("Resident memory added by loading the presentation (indexes of \(sources.isEmpty ? "its" : "all") files, segmentations): \((after - before) / 1024) KiB")

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Origo benchmark: the engine inside Apache against Apache serving the very same bytes as static
+# files, in the same run, on this machine. Builds in release mode, makes (or reuses) the 2-hour
+# presentation, starts Apache through the launcher, drives it with wrk over loopback and writes
+# bench/RESULTS.md.
+# Usage: bench/run.sh            Environment: ORIGO_BENCH_MEDIA (default /tmp/origo-bench-media),
+#        ORIGO_BENCH_SECONDS (per wrk run, default 20), ORIGO_BENCH_PORT (default 8099).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+media=${ORIGO_BENCH_MEDIA:-/tmp/origo-bench-media}
+seconds=${ORIGO_BENCH_SECONDS:-20}
+port=${ORIGO_BENCH_PORT:-8099}
+listen=127.0.0.1:$port
+base=http://$listen
+results=bench/RESULTS.md
+work=$(mktemp -d /tmp/origo-bench.XXXX)
+trap 'scripts/origo-httpd stop --listen "$listen" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+command -v swift >/dev/null 2>&1 || export PATH=/opt/swift/usr/bin:$PATH
+command -v wrk >/dev/null || { echo "bench: wrk is missing (scripts/install-deps.sh --test)" >&2; exit 1; }
+
+echo "==> release build"
+./apxs-build.sh >/dev/null
+swift build -c release --product OrigoBench >/dev/null
+bench_bin=$(swift build -c release --show-bin-path)/OrigoBench
+
+echo "==> media ($media)"
+bench/make-long-media.sh "$media"
+
+# Static copies of every segment the dynamic runs request, fetched once from the origin.
+static=$media/static
+rm -rf "$static"
+mkdir -p "$static"
+chmod a+rx "$static"
+
+start() { scripts/origo-httpd start --root "$media" --listen "$listen" --mpm event >/dev/null; }
+start
+
+# Segment URL lists: every 9th segment over the whole 2-hour timeline (400 each).
+list() { # name template(with %d) count step
+  local name=$1 template=$2 count=$3 step=$4 k
+  : >"$work/$name.dyn"
+  : >"$work/$name.static"
+  for ((k = 1; k <= count; k += step)); do
+    local path
+    path=$(printf "$template" "$k")
+    echo "/long.ism/$path" >>"$work/$name.dyn"
+    local file="$static/$name-$k"
+    curl -sf -o "$file" "$base/long.ism/$path"
+    echo "/static/$name-$k" >>"$work/$name.static"
+  done
+  chmod -R a+r "$static"
+}
+echo "==> fetching segments once for the static copies"
+list dash720 "long-video=2500000-n%d.dash" 3600 9
+list dash360 "long-video=500000-n%d.dash" 3600 9
+list fmp4720 "long-video=2500000-%d.m4s" 1800 9
+list fmp4360 "long-video=500000-%d.m4s" 1800 9
+list ts720 "long-video=2500000-%d.ts" 1800 9
+list ts360 "long-video=500000-%d.ts" 1800 9
+printf '/long.ism/.m3u8\n' >"$work/master.dyn"
+printf '/long.ism/long-video=2500000.m3u8\n' >"$work/media.dyn"
+printf '/long.ism/.mpd\n' >"$work/mpd.dyn"
+
+# wrk run -> "requests/s p50 p99" (latencies in ms)
+run_wrk() { # pathsfile connections
+  local out
+  out=$(ORIGO_PATHS=$1 wrk -t2 -c"$2" -d"${seconds}s" --latency -s bench/rotate.lua "$base" 2>&1)
+  if grep -q "Non-2xx" <<<"$out"; then echo "bench: non-2xx answers:" >&2; echo "$out" >&2; exit 1; fi
+  local rps p50 p99
+  rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  echo "$rps $(ms "$p50") $(ms "$p99")"
+}
+ms() { # wrk duration (e.g. 1.23ms, 850.00us, 1.02s) -> milliseconds
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
+}
+bytes_avg() { # average size of the static copies of a list
+  local total=0 count=0 f
+  for f in "$static/$1"-*; do total=$((total + $(stat -c %s "$f"))); count=$((count + 1)); done
+  echo $((total / count))
+}
+
+echo "==> segments: dynamic vs static (wrk, ${seconds}s each, 16 connections)"
+rows=""
+for name in dash720 dash360 fmp4720 fmp4360 ts720 ts360; do
+  read -r drps dp50 dp99 < <(run_wrk "$work/$name.dyn" 16)
+  read -r srps sp50 sp99 < <(run_wrk "$work/$name.static" 16)
+  ratio=$(awk -v a="$drps" -v b="$srps" 'BEGIN { printf "%.2f", a / b }')
+  size=$(( $(bytes_avg "$name") / 1024 ))
+  echo "  $name: origin $drps/s, static $srps/s, ratio $ratio"
+  rows+="| $name | $size KiB | $drps | $dp50 / $dp99 | $srps | $sp50 / $sp99 | **$ratio** |"$'\n'
+done
+
+echo "==> manifests (32 connections)"
+mrows=""
+for name in master media mpd; do
+  read -r rps p50 p99 < <(run_wrk "$work/$name.dyn" 32)
+  echo "  $name: $rps/s p99 $p99 ms"
+  mrows+="| $name | $(head -1 "$work/$name.dyn") | $rps | $p50 | $p99 |"$'\n'
+done
+
+echo "==> cold first segment (fresh Apache, index not built yet)"
+scripts/origo-httpd stop --listen "$listen" >/dev/null
+start
+cold=$(curl -s -o /dev/null -w '%{time_total}' "$base/long.ism/long-video=5000000-n1800.dash")
+warm=$(curl -s -o /dev/null -w '%{time_total}' "$base/long.ism/long-video=5000000-n1801.dash")
+cold_ms=$(awk -v t="$cold" 'BEGIN { printf "%.1f", t * 1000 }')
+warm_ms=$(awk -v t="$warm" 'BEGIN { printf "%.1f", t * 1000 }')
+echo "  cold $cold_ms ms, next segment $warm_ms ms"
+rss=$(ps -o rss= -C apache2 | sort -n | tail -1)
+
+echo "==> in-process engine timings"
+micro=$("$bench_bin" "$media/long.ism" 100)
+
+cpu=$(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//')
+{
+  echo "# Benchmark results"
+  echo
+  echo "Machine: $(nproc) cores ($cpu), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release; echo "$PRETTY_NAME"), $(apache2 -v | head -1 | sed 's/Server version: //')."
+  echo "Date: $(date -u +%Y-%m-%d). Commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources mod_glue || echo ' (with uncommitted changes)')."
+  echo "Command: \`bench/run.sh\` (wrk -t2, ${seconds} s per run, loopback; wrk and Apache share the same $(nproc) cores)."
+  echo
+  echo "Presentation: 2 hours, 5 H.264 renditions (360p 0.5 Mbit/s … 1080p 5 Mbit/s, 2 s GOPs, progressive MP4), AAC eng + fra; \`long.ism\`."
+  echo "Each segment run rotates over 400 segments spread over the whole timeline; the static run requests"
+  echo "the very same bytes (fetched once from the origin) as files from the same Apache."
+  echo
+  echo "## Segments: origin vs static (16 connections)"
+  echo
+  echo "| Segments | avg size | origin req/s | origin p50 / p99 ms | static req/s | static p50 / p99 ms | origin / static |"
+  echo "|---|---|---|---|---|---|---|"
+  printf '%s' "$rows"
+  echo
+  echo "dash = DASH \`\$Number\$\` segments, fmp4 = HLS fMP4 (4 s), ts = HLS MPEG-TS (4 s, video only: audio is a separate group); 720 = 2.5 Mbit/s, 360 = 0.5 Mbit/s."
+  echo
+  echo "## Manifests of the 2-hour presentation (32 connections)"
+  echo
+  echo "| Manifest | path | req/s | p50 ms | p99 ms |"
+  echo "|---|---|---|---|---|"
+  printf '%s' "$mrows"
+  echo
+  echo "## Cold start"
+  echo
+  echo "First 1080p DASH segment from a freshly started Apache (server manifest and all indexes read in that request): $cold_ms ms; the next segment: $warm_ms ms. Largest Apache process RSS afterwards: $((rss / 1024)) MiB."
+  echo
+  echo "## Engine in process (release build, \`OrigoBench\`)"
+  echo
+  echo "$micro"
+} >"$results"
+echo "==> wrote $results"
