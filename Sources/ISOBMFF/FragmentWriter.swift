@@ -12,8 +12,28 @@ public enum FragmentWriter {
     public struct Options: Sendable {
         /// Write `styp` before `moof` (DASH and CMAF segments; harmless for HLS).
         public var segmentType = true
+        /// Write every time of the fragment (`tfdt`, `trun` durations and composition offsets) in
+        /// this timescale instead of the track's. Times are rescaled from cumulative positions on
+        /// the fragment timeline, never per duration, so rounding does not drift (see
+        /// ``fragmentTime(_:sample:timescale:)``). Smooth Streaming needs its 10 MHz clock here.
+        public var timescale: UInt32? = nil
+        /// Write the PIFF `tfxd` box (fragment absolute time and duration) into `traf`.
+        public var piffFragmentTimes = false
         public init() {}
+
+        /// Smooth Streaming / PIFF 1.1: no `styp`, 10 MHz times, `tfxd`.
+        public static var smooth: Options {
+            var o = Options()
+            o.segmentType = false
+            o.timescale = 10_000_000
+            o.piffFragmentTimes = true
+            return o
+        }
     }
+
+    /// PIFF 1.1 `TfxdBox` extended type (`6D1D9B05-42D5-44E6-80E2-141DAFF757B2`).
+    public static let tfxdUUID: [UInt8] = [0x6D, 0x1D, 0x9B, 0x05, 0x42, 0xD5, 0x44, 0xE6,
+                                           0x80, 0xE2, 0x14, 0x1D, 0xAF, 0xF7, 0x57, 0xB2]
 
     public static func initSegment(for track: Track) -> [UInt8] {
         var w = ByteWriter(capacity: 1024 + track.sampleEntry.count)
@@ -109,6 +129,33 @@ public enum FragmentWriter {
         return Int64(track.samples.compositionOffset(0)) &- track.presentationOffset
     }
 
+    /// Decode time of sample `index` on the fragment timeline (see the type's notes), in
+    /// `timescale` (the track's when nil). A fragment starting at this sample has this `tfdt`.
+    public static func fragmentTime(_ track: Track, sample index: Int, timescale: UInt32? = nil) -> Int64 {
+        let s = track.samples
+        guard index >= 0, index < s.count else { return fragmentEnd(track, timescale: timescale) }
+        return scaled(s.decodeTimes[index] &+ decodeTimeShift(track), track, timescale)
+    }
+
+    /// Where the last sample of `track` ends on the fragment timeline, in `timescale`.
+    public static func fragmentEnd(_ track: Track, timescale: UInt32? = nil) -> Int64 {
+        let s = track.samples
+        guard let last = s.decodeTimes.last, let duration = s.durations.last else { return 0 }
+        return scaled(last &+ Int64(duration) &+ decodeTimeShift(track), track, timescale)
+    }
+
+    /// Start of the sample after `index` (its decode time; the track end after the last sample).
+    private static func nextTime(_ track: Track, after index: Int, timescale: UInt32?) -> Int64 {
+        index + 1 < track.samples.count
+            ? fragmentTime(track, sample: index + 1, timescale: timescale)
+            : fragmentEnd(track, timescale: timescale)
+    }
+
+    private static func scaled(_ value: Int64, _ track: Track, _ timescale: UInt32?) -> Int64 {
+        guard let timescale, timescale != track.timescale else { return value }
+        return MediaTime.rescale(value, from: track.timescale, to: timescale)
+    }
+
     /// One media segment holding `samples` of `track`; sample bytes are file ranges of the source.
     public static func mediaSegment(track: Track, samples range: Range<Int>, sequenceNumber: UInt32,
                                     options: Options = Options()) throws(ISOBMFFError) -> [BodyPiece] {
@@ -119,10 +166,13 @@ public enum FragmentWriter {
         let shift = decodeTimeShift(track)
         let firstCTO = s.compositionOffset(0)
         let hasCTO = s.hasCompositionOffsets
+        let rescaled = options.timescale.map { $0 != track.timescale } ?? false
+        let outTimescale = options.timescale ?? track.timescale
+        let startTime = fragmentTime(track, sample: range.lowerBound, timescale: outTimescale)
         var dataSize: UInt64 = 0
         for i in range { dataSize &+= UInt64(s.sizes[i]) }
 
-        var w = ByteWriter(capacity: 128 + range.count * 16)
+        var w = ByteWriter(capacity: 160 + range.count * 16)
         if options.segmentType {
             box(&w, "styp") { w in
                 w.writeFourCC("msdh")
@@ -137,18 +187,41 @@ public enum FragmentWriter {
             box(&w, "traf") { w in
                 fullBox(&w, "tfhd", version: 0, flags: 0x02_0000) { w in w.writeUInt32(track.trackID) }
                 fullBox(&w, "tfdt", version: 1, flags: 0) { w in
-                    w.writeUInt64(UInt64(clamping: s.decodeTimes[range.lowerBound] &+ shift))
+                    w.writeUInt64(UInt64(clamping: startTime))
                 }
                 let flags: UInt32 = 0x001 | 0x100 | 0x200 | 0x400 | (hasCTO ? 0x800 : 0)
                 fullBox(&w, "trun", version: hasCTO ? 1 : 0, flags: flags) { w in
                     w.writeUInt32(UInt32(range.count))
                     dataOffsetPosition = w.count
                     w.writeUInt32(0)                        // data_offset, patched below
+                    var time = startTime
                     for i in range {
-                        w.writeUInt32(s.durations[i])
-                        w.writeUInt32(s.sizes[i])
-                        w.writeUInt32(sampleFlags(track, i))
-                        if hasCTO { w.writeInt32(s.compositionOffset(i) &- firstCTO) }
+                        if rescaled {
+                            // Durations and offsets from rescaled positions: exact, no drift.
+                            let next = nextTime(track, after: i, timescale: outTimescale)
+                            w.writeUInt32(UInt32(clamping: next &- time))
+                            w.writeUInt32(s.sizes[i])
+                            w.writeUInt32(sampleFlags(track, i))
+                            if hasCTO {
+                                let presented = s.decodeTimes[i] &+ shift &+ Int64(s.compositionOffset(i) &- firstCTO)
+                                w.writeInt32(Int32(clamping: scaled(presented, track, outTimescale) &- time))
+                            }
+                            time = next
+                        } else {
+                            w.writeUInt32(s.durations[i])
+                            w.writeUInt32(s.sizes[i])
+                            w.writeUInt32(sampleFlags(track, i))
+                            if hasCTO { w.writeInt32(s.compositionOffset(i) &- firstCTO) }
+                        }
+                    }
+                }
+                if options.piffFragmentTimes {
+                    let end = nextTime(track, after: range.upperBound - 1, timescale: outTimescale)
+                    box(&w, "uuid") { w in
+                        w.write(tfxdUUID)
+                        w.writeUInt32(1 << 24)              // version 1, flags 0
+                        w.writeUInt64(UInt64(clamping: startTime))
+                        w.writeUInt64(UInt64(clamping: end &- startTime))
                     }
                 }
             }
