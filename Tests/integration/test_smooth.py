@@ -125,17 +125,19 @@ def test_manifest_structure(origin):
     assert len(chunks(video)) == DURATION * FPS // GOP
 
 
-PTS = re.compile(r"GstFakeSink:(v|a): last-message = chain.*?pts: (\d+):(\d+):([\d.]+)")
+# basesink logs every buffer synchronously; fakesink's `last-message` notifications can be
+# coalesced by gst-launch and lose buffers.
+PTS = re.compile(r"chain_unlocked:<(v|a)> got times start: (\d+):(\d+):([\d.]+)")
 
 
 def test_gstreamer_plays_to_eos(origin):
     need("gst-launch-1.0")
-    r = run(["timeout", "120", "gst-launch-1.0", "-v", "playbin3", f"uri={origin}/Manifest",
-             "video-sink=fakesink name=v silent=false sync=false",
-             "audio-sink=fakesink name=a silent=false sync=false"])
+    env = dict(os.environ, GST_DEBUG="basesink:5", GST_DEBUG_NO_COLOR="1")
+    r = run(["timeout", "120", "gst-launch-1.0", "playbin3", f"uri={origin}/Manifest",
+             "video-sink=fakesink name=v sync=false", "audio-sink=fakesink name=a sync=false"], env=env)
     out = r.stdout + r.stderr
     assert "Got EOS" in out, out[-3000:]
-    assert "ERROR" not in out, out[-3000:]
+    assert not re.search(r"^ERROR|\sERROR\s", out, re.M), out[-3000:]
     times = {"v": [], "a": []}
     for kind, h, m, s in PTS.findall(out):
         times[kind].append(int(h) * 3600 + int(m) * 60 + float(s))
@@ -145,12 +147,16 @@ def test_gstreamer_plays_to_eos(origin):
         assert ts[-1] - ts[0] >= DURATION - 1, f"{kind} span {ts[0]}..{ts[-1]}"
         gaps = [b - a for a, b in zip(ts, ts[1:])]
         assert max(gaps) < 1, f"{kind} gap {max(gaps)}"
+    # Every frame decoded once, whichever quality levels mssdemux switched between.
     assert len(times["v"]) == DURATION * FPS
+    assert len(set(times["v"])) == DURATION * FPS
 
 
-def test_vlc_remuxes(origin, tmp_path):
+def test_vlc_remuxes(origin):
     need("cvlc")
     need("ffprobe")
+    # VLC refuses to run as root and then runs as nobody: its directory must be reachable by it.
+    tmp_path = Path(tempfile.mkdtemp(prefix="origo-vlc-"))
     os.chmod(tmp_path, 0o777)
     out = tmp_path / "out.ts"
     cmd = ["cvlc", "-q", "--no-video-title-show", f"--sout=#std{{access=file,mux=ts,dst={out}}}",
@@ -168,6 +174,7 @@ def test_vlc_remuxes(origin, tmp_path):
             frames[kind] = int(n)
     assert frames.get("video", 0) >= DURATION * FPS * 0.95, probe.stdout + r.stderr[-2000:]
     assert frames.get("audio", 0) > 0, probe.stdout
+    shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 if __name__ == "__main__":
