@@ -177,5 +177,30 @@ def test_vlc_remuxes(origin):
     shutil.rmtree(tmp_path, ignore_errors=True)
 
 
+def test_ytdlp_downloads_every_quality_level(origin):
+    """A second opinion: yt-dlp's ISM downloader fetches every fragment of every quality level."""
+    ytdlp = os.environ.get("ORIGO_YTDLP") or shutil.which("yt-dlp")
+    if not ytdlp:
+        pytest.skip("yt-dlp not installed (pip install yt-dlp; ORIGO_YTDLP=path)")
+    need("ffprobe")
+    work = Path(tempfile.mkdtemp(prefix="origo-ytdlp-"))
+    try:
+        r = run(["timeout", "300", ytdlp, "--abort-on-unavailable-fragments", "-f", "all",
+                 "-o", "%(format_id)s.%(ext)s", f"{origin}/Manifest"], cwd=work)
+        assert r.returncode == 0, r.stderr[-3000:]
+        files = sorted(p.name for p in work.iterdir())
+        assert len(files) == 3, files
+        for name in files:
+            probe = run(["ffprobe", "-v", "error", "-count_frames", "-show_entries",
+                         "stream=codec_type,nb_read_frames", "-of", "csv=p=0", str(work / name)])
+            kind, _, n = probe.stdout.strip().partition(",")
+            if kind == "video":
+                assert int(n) == DURATION * FPS, (name, probe.stdout)
+            else:
+                assert abs(int(n) - DURATION * 48000 / 1024) <= 2, (name, probe.stdout)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
