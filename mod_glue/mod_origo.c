@@ -1,0 +1,160 @@
+/*
+ * mod_origo: just-in-time video packaging for Apache httpd 2.4.
+ *
+ * This file is the table of contents: the module record, the hooks and the handler's decision
+ * whether a request is ours. Directives live in origo_config.c, request/response plumbing in
+ * origo_bridge.c, and everything about media in the Swift engine (origo_engine.h).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* dladdr; apxs already defines it */
+#endif
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "apr_strings.h"
+
+#include <dlfcn.h>
+#include <string.h>
+#include <strings.h>
+
+#include "origo_bridge.h"
+#include "origo_config.h"
+#include "origo_engine.h"
+
+/* AP_DECLARE_MODULE at the end of this file also declares the log module index. */
+extern module AP_MODULE_DECLARE_DATA origo_module;
+
+/* Set in child_init once the engine answered with our ABI version. Per process. */
+static int engine_ready = 0;
+
+/* File name extensions whose path_info we serve (compared case-insensitively). */
+static const char *const handled_extensions[] = {
+    ".ism", ".isml", ".mp4", ".ismv", ".isma", ".cmfv", ".cmfa", ".m4v", ".m4a", NULL
+};
+
+static int has_handled_extension(const char *filename)
+{
+    size_t len = filename != NULL ? strlen(filename) : 0;
+    const char *const *ext;
+
+    for (ext = handled_extensions; *ext != NULL; ext++) {
+        size_t elen = strlen(*ext);
+        if (len > elen && strcasecmp(filename + len - elen, *ext) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The Swift runtime cannot be unloaded, and httpd unloads modules on every restart. The engine is
+ * linked with -z nodelete; marking it RTLD_NODELETE from here as well keeps it pinned even if a
+ * build forgets the flag.
+ */
+static void pin_engine(apr_pool_t *plog)
+{
+    Dl_info info;
+    void *handle;
+
+    memset(&info, 0, sizeof(info));
+    if (dladdr((void *)&origo_handle, &info) == 0 || info.dli_fname == NULL) {
+        ap_log_perror(APLOG_MARK, APLOG_WARNING, 0, plog, ORIGO_LOGNO(10001)
+                      "cannot locate the engine library to pin it");
+        return;
+    }
+    handle = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+    if (handle == NULL) {
+        ap_log_perror(APLOG_MARK, APLOG_WARNING, 0, plog, ORIGO_LOGNO(10002)
+                      "cannot pin the engine library %s: %s", info.dli_fname, dlerror());
+    }
+    /* The extra reference is deliberately kept: it is what pins the library. */
+}
+
+static int origo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf; (void)ptemp; (void)s;
+    /* Nothing of the engine runs in the parent: no Swift threads may exist before the fork. */
+    pin_engine(plog);
+    return OK;
+}
+
+/* Starts the engine in each child process (never in the parent, see post_config). */
+static void origo_child_init(apr_pool_t *p, server_rec *s)
+{
+    int abi;
+
+    (void)p;
+    abi = origo_engine_init();
+    if (abi != ORIGO_ABI_VERSION) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, ORIGO_LOGNO(10003)
+                     "engine ABI version %d does not match the module's %d (engine %s): "
+                     "all Origo requests will fail with 500; rebuild both with apxs-build.sh",
+                     abi, ORIGO_ABI_VERSION, origo_engine_version());
+        engine_ready = 0;
+        return;
+    }
+    engine_ready = 1;
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, ORIGO_LOGNO(10004)
+                 "engine %s ready (abi %d)", origo_engine_version(), abi);
+}
+
+static int origo_handler(request_rec *r)
+{
+    const origo_dir_config *conf;
+    origo_request request;
+
+    conf = origo_dir_config_get(r);
+    if (!origo_config_handles_ism(conf)) {
+        return DECLINED;
+    }
+    /* A plain x.mp4 (no virtual path) is a download for Apache's own static handler. */
+    if (r->path_info == NULL || r->path_info[0] == '\0' || !has_handled_extension(r->filename)) {
+        return DECLINED;
+    }
+    /* "GET" also announces HEAD; the list feeds both Allow on 405 and the core's OPTIONS answer. */
+    ap_allow_methods(r, REPLACE_ALLOW, "GET", "OPTIONS", NULL);
+    if (r->method_number == M_OPTIONS) {
+        return DECLINED;
+    }
+    if (r->method_number != M_GET) {
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    if (r->finfo.filetype != APR_REG) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ORIGO_LOGNO(10005)
+                      "server manifest or media file not found: %s (for %s)", r->filename, r->uri);
+        return HTTP_NOT_FOUND;
+    }
+    if (!engine_ready) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ORIGO_LOGNO(10006)
+                      "engine not initialised in this process; refusing %s", r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    origo_bridge_make_request(r, conf, &request);
+    return origo_bridge_respond(r, origo_handle(&request));
+}
+
+static void origo_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_post_config(origo_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(origo_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(origo_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(origo) = {
+    STANDARD20_MODULE_STUFF,
+    origo_create_dir_config,  /* per-directory config */
+    origo_merge_dir_config,   /* merge per-directory */
+    NULL,                     /* per-server config */
+    NULL,                     /* merge per-server */
+    origo_cmds,               /* directives */
+    origo_register_hooks,
+#ifdef AP_MODULE_FLAG_NONE
+    AP_MODULE_FLAG_NONE
+#endif
+};

@@ -1,0 +1,30 @@
+/*
+ * Directives of mod_origo and the per-directory configuration they fill in.
+ */
+#ifndef ORIGO_CONFIG_H
+#define ORIGO_CONFIG_H
+
+#include "httpd.h"
+#include "http_config.h"
+
+/* Per-directory (and per-location) configuration. Fields start "unset" so that merging inherits. */
+typedef struct origo_dir_config {
+    int handle_ism;                 /* UspHandleIsm: 1 on, 0 off, -1 unset (= off) */
+    int max_index_set;              /* whether OrigoMaxIndexSize was given in this scope */
+    apr_uint64_t max_index_bytes;   /* OrigoMaxIndexSize; 0 lets the engine choose */
+} origo_dir_config;
+
+/* The directive table registered by the module. */
+extern const command_rec origo_cmds[];
+
+/* Per-directory config constructor and merger for the module record. */
+void *origo_create_dir_config(apr_pool_t *p, char *dir);
+void *origo_merge_dir_config(apr_pool_t *p, void *base, void *add);
+
+/* The effective configuration of a request (never NULL once the module is loaded). */
+const origo_dir_config *origo_dir_config_get(const request_rec *r);
+
+/* Whether UspHandleIsm is on for this configuration. */
+int origo_config_handles_ism(const origo_dir_config *conf);
+
+#endif

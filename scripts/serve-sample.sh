@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Serves Origo's sample presentation: installs the packages, builds the module and engine, writes the
+# sample media into /tmp/origo-sample and starts a private Apache on 127.0.0.1:8080.
+# Usage: scripts/serve-sample.sh          Environment: ORIGO_SAMPLE_DIR, ORIGO_LISTEN (host:port).
+# Stop it with: scripts/origo-httpd stop --listen 127.0.0.1:8080
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=${ORIGO_SAMPLE_DIR:-/tmp/origo-sample}
+listen=${ORIGO_LISTEN:-127.0.0.1:8080}
+
+scripts/install-deps.sh
+if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then
+  export PATH=/opt/swift/usr/bin:$PATH
+fi
+./apxs-build.sh
+if [ ! -f "$dir/media.json" ]; then
+  scripts/make-media.sh "$dir"
+fi
+scripts/origo-httpd start --root "$dir" --listen "$listen"
+
+base="http://$listen"
+cat <<URLS
+
+Origo is serving $dir at $base
+
+  HLS (MPEG-TS)   $base/abr.ism/.m3u8
+  HLS (fMP4)      $base/abr.ism/.m3u8?hls.fmp4=true
+  DASH            $base/abr.ism/.mpd
+  One MP4 file    $base/faststart.mp4/.m3u8     $base/faststart.mp4/.mpd
+
+Try: ffplay '$base/abr.ism/.m3u8'   or   vlc '$base/abr.ism/.mpd'
+Stop: scripts/origo-httpd stop --listen $listen
+URLS
