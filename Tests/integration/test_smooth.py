@@ -23,7 +23,7 @@ TFXD = bytes.fromhex("6D1D9B0542D544E680E2141DAFF757B2")
 def manifest(server, query: str = "") -> ET.Element:
     r = clients.get(server.url(MANIFEST + query))
     assert r.status == 200, r.body[:500]
-    assert r.header("content-type", ).startswith("text/xml")
+    assert r.header("content-type").startswith("text/xml")
     return ET.fromstring(r.body)
 
 
