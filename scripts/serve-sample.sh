@@ -16,6 +16,10 @@ fi
 if [ ! -f "$dir/media.json" ]; then
   scripts/make-media.sh "$dir"
 fi
+# The browser page: Video.js from PyPI (js-videojs) in the project's venv, copied next to the media.
+[ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv
+.venv/bin/pip install -q --disable-pip-version-check js-videojs
+.venv/bin/python Tests/integration/clients.py install-player "$dir"
 scripts/origo-httpd start --root "$dir" --listen "$listen"
 
 base="http://$listen"
@@ -27,6 +31,10 @@ Origo is serving $dir at $base
   HLS (fMP4)      $base/abr.ism/.m3u8?hls.fmp4=true
   DASH            $base/abr.ism/.mpd
   One MP4 file    $base/faststart.mp4/.m3u8     $base/faststart.mp4/.mpd
+
+In a browser (Video.js):
+  HLS             $base/player.html?src=/abr.ism/.m3u8&type=application%2Fx-mpegURL
+  DASH            $base/player.html?src=/abr.ism/.mpd&type=application%2Fdash%2Bxml
 
 Try: ffplay '$base/abr.ism/.m3u8'   or   vlc '$base/abr.ism/.mpd'
 Stop: scripts/origo-httpd stop --listen $listen

@@ -46,7 +46,7 @@ public struct MPDWriter: Sendable {
         var maxSegment: (Int64, UInt32) = (0, 1)
         for t in presentation.tracks {
             let stats = SegmentStats(track: t.track, segmentation: segmentation)
-            let timeline = Timeline(stats)
+            let timeline = Timeline(stats, presentationTimeOffset: FragmentTiming(track: t.track).mediaTimeOffset)
             timelines[t.token] = timeline
             // Peak segment bitrate plus ~1% for moof/mdat headers: enough to play without stalls.
             bandwidths[t.token] = Int((Double(stats.peakBitrate) * 1.01).rounded(.up))
@@ -136,6 +136,9 @@ public struct MPDWriter: Sendable {
 
     private func writeTemplate(_ w: inout XMLWriter, _ timeline: Timeline) {
         var attributes: [(String, String)] = [("timescale", String(timeline.timescale))]
+        if timeline.presentationTimeOffset != 0 {
+            attributes.append(("presentationTimeOffset", String(timeline.presentationTimeOffset)))
+        }
         switch addressing {
         case .time:
             attributes += [("initialization", urls.dashInitTemplate), ("media", urls.dashTimeTemplate)]

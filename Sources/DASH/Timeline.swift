@@ -11,16 +11,20 @@ struct Timeline: Equatable, Sendable {
     }
 
     let timescale: UInt32
+    /// Media time at presentation time zero (`presentationTimeOffset`): segment times are media times.
+    let presentationTimeOffset: Int64
     let runs: [Run]
+    /// Presentation time where the last segment ends.
     let end: Int64
     let maxDuration: Int64
 
-    init(_ stats: SegmentStats) {
+    init(_ stats: SegmentStats, presentationTimeOffset: Int64 = 0) {
         timescale = stats.timescale
+        self.presentationTimeOffset = presentationTimeOffset
         var runs: [Run] = []
         var next: Int64? = nil
         for k in 0..<stats.count where !stats.ranges[k].isEmpty {
-            let start = stats.starts[k], duration = stats.durations[k]
+            let start = stats.starts[k] &+ presentationTimeOffset, duration = stats.durations[k]
             if var last = runs.last, next == start, last.duration == duration {
                 last.repeats += 1
                 runs[runs.count - 1] = last
@@ -30,7 +34,7 @@ struct Timeline: Equatable, Sendable {
             next = start &+ duration
         }
         self.runs = runs
-        end = next ?? 0
+        end = (next ?? presentationTimeOffset) &- presentationTimeOffset
         maxDuration = stats.maxDuration
     }
 

@@ -113,12 +113,15 @@ public final class Engine: Sendable {
                   SmoothCodec(track: track.track) != nil else {
                 throw EngineError.notFound("no Smooth quality level \(bitrate) of \(Sanitized.text(name))")
             }
+            let offset = SmoothTimeline.offset(for: presentation)
             guard let ranges = cut.ranges[track.token],
-                  let index = SmoothTimeline.segment(startingAt: time, track: track.track, ranges: ranges) else {
+                  let index = SmoothTimeline.segment(startingAt: time, track: track.track, ranges: ranges,
+                                                     offset: offset) else {
                 throw EngineError.notFound("no fragment of \(token) starts at \(time)")
             }
             let pieces = try FragmentWriter.mediaSegment(track: track.track, samples: ranges[index],
-                                                         sequenceNumber: UInt32(clamping: index + 1), options: .smooth)
+                                                         sequenceNumber: UInt32(clamping: index + 1),
+                                                         options: SmoothTimeline.fragmentOptions(offset: offset))
             response = segment(pieces, type: Self.mp4Type(track.kind))
         }
         response.lastModified = loaded.manifest.mtimeSeconds
@@ -195,17 +198,20 @@ public final class Engine: Sendable {
         return number - 1
     }
 
-    /// The segment whose first sample is presented at `time` (track timescale), by binary search.
+    /// The segment whose first sample is at media time `time` on the fragment timeline (the `$Time$`
+    /// of the MPD: presentation time plus the track's ``FragmentTiming/mediaTimeOffset``), by binary search.
     static func segment(startingAt time: Int64, ranges: [Range<Int>], track: Track) -> Int? {
+        let offset = FragmentTiming(track: track).mediaTimeOffset
+        func start(_ k: Int) -> Int64 {
+            let first = ranges[k].lowerBound
+            return first < track.samples.count ? track.presentationTime(of: first) &+ offset : Int64.max
+        }
         var lo = 0, hi = ranges.count
         while lo < hi {
             let mid = (lo + hi) / 2
-            // Empty ranges sort by their position: they sit between their neighbours' samples.
-            let first = ranges[mid].isEmpty ? ranges[mid].lowerBound : ranges[mid].lowerBound
-            let t = first < track.samples.count ? track.presentationTime(of: first) : Int64.max
-            if t < time { lo = mid + 1 } else { hi = mid }
+            if start(mid) < time { lo = mid + 1 } else { hi = mid }
         }
-        guard lo < ranges.count, !ranges[lo].isEmpty, track.presentationTime(of: ranges[lo].lowerBound) == time else { return nil }
+        guard lo < ranges.count, !ranges[lo].isEmpty, start(lo) == time else { return nil }
         return lo
     }
 }

@@ -4,30 +4,79 @@ import MediaModel
 /// Writes CMAF-style fragmented MP4: one init segment per track (`ftyp` + `moov` with `mvex`) and
 /// media segments (`styp` + `moof` + `mdat`) whose sample bytes stay in the source file.
 ///
-/// Timing: the fragment timeline is the presentation timeline. Decode times are shifted by one
-/// constant per track (`presentationOffset` minus the first sample's composition offset) so that
-/// `tfdt` runs on continuously across segments and composition offsets keep their pattern; offsets
-/// may become negative, hence `trun` version 1.
+/// Timing follows ``FragmentTiming``: decode times shifted by one constant per track, so `tfdt` runs on
+/// continuously across segments; composition offsets never negative (`trun` version 0, which every
+/// player reads the same way); an edit list in the init segment maps media time back to presentation
+/// time when B-frames make them differ.
+///
+/// Smooth Streaming fragments have no init segment, hence no edit list and no timescale of their
+/// own: they are written on a ``RescaledTimeline`` instead (see there).
 public enum FragmentWriter {
     public struct Options: Sendable {
         /// Write `styp` before `moof` (DASH and CMAF segments; harmless for HLS).
         public var segmentType = true
-        /// Write every time of the fragment (`tfdt`, `trun` durations and composition offsets) in
-        /// this timescale instead of the track's. Times are rescaled from cumulative positions on
-        /// the fragment timeline, never per duration, so rounding does not drift (see
-        /// ``fragmentTime(_:sample:timescale:)``). Smooth Streaming needs its 10 MHz clock here.
-        public var timescale: UInt32? = nil
+        /// Write every time of the fragment on this timeline instead of the track's own.
+        public var rescaled: RescaledTimeline? = nil
         /// Write the PIFF `tfxd` box (fragment absolute time and duration) into `traf`.
         public var piffFragmentTimes = false
         public init() {}
 
-        /// Smooth Streaming / PIFF 1.1: no `styp`, 10 MHz times, `tfxd`.
-        public static var smooth: Options {
+        /// Smooth Streaming / PIFF 1.1: no `styp`, times on a 10 MHz timeline, `tfxd`.
+        public static func smooth(offset: Int64) -> Options {
             var o = Options()
             o.segmentType = false
-            o.timescale = 10_000_000
+            o.rescaled = RescaledTimeline(timescale: 10_000_000, offset: offset)
             o.piffFragmentTimes = true
             return o
+        }
+    }
+
+    /// A timeline for fragments that no init segment describes (Smooth Streaming): presentation
+    /// time in `timescale` units plus `offset`, the same for every track of a presentation.
+    ///
+    /// A sample starts at `rescale(decode time + compositionBase - presentationOffset) + offset`
+    /// (its presentation time when it has the smallest composition offset) and its composition
+    /// offset is the rescaled presentation time minus that, never negative (`trun` version 0).
+    /// Durations are differences of rescaled start times, so nothing drifts however the
+    /// timescales divide. With B-frames the first decode time would fall before zero: the caller
+    /// picks one `offset` for the whole presentation that lifts every track to zero or later
+    /// (``RescaledTimeline/offset(lifting:timescale:)``), which keeps the tracks in sync.
+    public struct RescaledTimeline: Sendable, Equatable {
+        public var timescale: UInt32
+        public var offset: Int64
+        public init(timescale: UInt32, offset: Int64) {
+            self.timescale = timescale
+            self.offset = offset
+        }
+
+        /// The smallest offset that puts the first sample of every track at zero or later.
+        public static func offset(lifting tracks: [Track], timescale: UInt32) -> Int64 {
+            var offset: Int64 = 0
+            for track in tracks where !track.samples.isEmpty {
+                let start = RescaledTimeline(timescale: timescale, offset: 0).start(of: 0, in: track)
+                offset = max(offset, 0 &- start)
+            }
+            return offset
+        }
+
+        /// Start of sample `index` of `track`; `index == count` is where the last sample ends.
+        public func start(of index: Int, in track: Track) -> Int64 {
+            let s = track.samples
+            guard !s.isEmpty else { return offset }
+            let base = Int64(track.minimumCompositionOffset) &- track.presentationOffset
+            let t: Int64
+            if index >= 0 && index < s.count {
+                t = s.decodeTimes[index] &+ base
+            } else {
+                t = (s.decodeTimes.last ?? 0) &+ Int64(s.durations.last ?? 0) &+ base
+            }
+            return MediaTime.rescale(t, from: track.timescale, to: timescale) &+ offset
+        }
+
+        /// Composition offset of sample `index` (non-negative).
+        func compositionOffset(of index: Int, in track: Track, start: Int64) -> Int64 {
+            let presented = track.presentationTime(of: index)
+            return max(0, MediaTime.rescale(presented, from: track.timescale, to: timescale) &+ offset &- start)
         }
     }
 
@@ -62,6 +111,7 @@ public enum FragmentWriter {
                 }
             }
             box(&w, "trak") { w in
+                let timing = FragmentTiming(track: track)
                 fullBox(&w, "tkhd", version: 0, flags: 0x3) { w in
                     w.writeUInt32(0); w.writeUInt32(0)
                     w.writeUInt32(track.trackID)
@@ -75,6 +125,16 @@ public enum FragmentWriter {
                     writeMatrix(&w)
                     w.writeUInt32(UInt32(clamping: track.width) << 16)
                     w.writeUInt32(UInt32(clamping: track.height) << 16)
+                }
+                if timing.mediaTimeOffset > 0 {
+                    box(&w, "edts") { w in
+                        fullBox(&w, "elst", version: 1, flags: 0) { w in
+                            w.writeUInt32(1)
+                            w.writeUInt64(0)                // duration 0: the whole (fragmented) track
+                            w.writeInt64(timing.mediaTimeOffset)
+                            w.writeUInt32(0x0001_0000)      // rate 1.0
+                        }
+                    }
                 }
                 box(&w, "mdia") { w in
                     fullBox(&w, "mdhd", version: 0, flags: 0) { w in
@@ -123,39 +183,6 @@ public enum FragmentWriter {
         return w.take()
     }
 
-    /// The constant added to decode times of `track` on the fragment timeline (see the type's notes).
-    public static func decodeTimeShift(_ track: Track) -> Int64 {
-        guard !track.samples.isEmpty else { return 0 }
-        return Int64(track.samples.compositionOffset(0)) &- track.presentationOffset
-    }
-
-    /// Decode time of sample `index` on the fragment timeline (see the type's notes), in
-    /// `timescale` (the track's when nil). A fragment starting at this sample has this `tfdt`.
-    public static func fragmentTime(_ track: Track, sample index: Int, timescale: UInt32? = nil) -> Int64 {
-        let s = track.samples
-        guard index >= 0, index < s.count else { return fragmentEnd(track, timescale: timescale) }
-        return scaled(s.decodeTimes[index] &+ decodeTimeShift(track), track, timescale)
-    }
-
-    /// Where the last sample of `track` ends on the fragment timeline, in `timescale`.
-    public static func fragmentEnd(_ track: Track, timescale: UInt32? = nil) -> Int64 {
-        let s = track.samples
-        guard let last = s.decodeTimes.last, let duration = s.durations.last else { return 0 }
-        return scaled(last &+ Int64(duration) &+ decodeTimeShift(track), track, timescale)
-    }
-
-    /// Start of the sample after `index` (its decode time; the track end after the last sample).
-    private static func nextTime(_ track: Track, after index: Int, timescale: UInt32?) -> Int64 {
-        index + 1 < track.samples.count
-            ? fragmentTime(track, sample: index + 1, timescale: timescale)
-            : fragmentEnd(track, timescale: timescale)
-    }
-
-    private static func scaled(_ value: Int64, _ track: Track, _ timescale: UInt32?) -> Int64 {
-        guard let timescale, timescale != track.timescale else { return value }
-        return MediaTime.rescale(value, from: track.timescale, to: timescale)
-    }
-
     /// One media segment holding `samples` of `track`; sample bytes are file ranges of the source.
     public static func mediaSegment(track: Track, samples range: Range<Int>, sequenceNumber: UInt32,
                                     options: Options = Options()) throws(ISOBMFFError) -> [BodyPiece] {
@@ -163,12 +190,11 @@ public enum FragmentWriter {
         guard !range.isEmpty, range.lowerBound >= 0, range.upperBound <= s.count else {
             throw .malformed(box: "segment", reason: "sample range \(range) outside 0..<\(s.count)")
         }
-        let shift = decodeTimeShift(track)
-        let firstCTO = s.compositionOffset(0)
+        let timing = FragmentTiming(track: track)
         let hasCTO = s.hasCompositionOffsets
-        let rescaled = options.timescale.map { $0 != track.timescale } ?? false
-        let outTimescale = options.timescale ?? track.timescale
-        let startTime = fragmentTime(track, sample: range.lowerBound, timescale: outTimescale)
+        let rescaled = options.rescaled
+        let startTime = rescaled?.start(of: range.lowerBound, in: track)
+            ?? s.decodeTimes[range.lowerBound] &+ timing.decodeShift
         var dataSize: UInt64 = 0
         for i in range { dataSize &+= UInt64(s.sizes[i]) }
 
@@ -190,33 +216,32 @@ public enum FragmentWriter {
                     w.writeUInt64(UInt64(clamping: startTime))
                 }
                 let flags: UInt32 = 0x001 | 0x100 | 0x200 | 0x400 | (hasCTO ? 0x800 : 0)
-                fullBox(&w, "trun", version: hasCTO ? 1 : 0, flags: flags) { w in
+                fullBox(&w, "trun", version: 0, flags: flags) { w in
                     w.writeUInt32(UInt32(range.count))
                     dataOffsetPosition = w.count
                     w.writeUInt32(0)                        // data_offset, patched below
                     var time = startTime
                     for i in range {
-                        if rescaled {
-                            // Durations and offsets from rescaled positions: exact, no drift.
-                            let next = nextTime(track, after: i, timescale: outTimescale)
+                        if let rescaled {
+                            let next = rescaled.start(of: i + 1, in: track)
                             w.writeUInt32(UInt32(clamping: next &- time))
                             w.writeUInt32(s.sizes[i])
                             w.writeUInt32(sampleFlags(track, i))
                             if hasCTO {
-                                let presented = s.decodeTimes[i] &+ shift &+ Int64(s.compositionOffset(i) &- firstCTO)
-                                w.writeInt32(Int32(clamping: scaled(presented, track, outTimescale) &- time))
+                                w.writeUInt32(UInt32(clamping: rescaled.compositionOffset(of: i, in: track, start: time)))
                             }
                             time = next
                         } else {
                             w.writeUInt32(s.durations[i])
                             w.writeUInt32(s.sizes[i])
                             w.writeUInt32(sampleFlags(track, i))
-                            if hasCTO { w.writeInt32(s.compositionOffset(i) &- firstCTO) }
+                            if hasCTO { w.writeInt32(s.compositionOffset(i) &- timing.compositionBase) }
                         }
                     }
                 }
                 if options.piffFragmentTimes {
-                    let end = nextTime(track, after: range.upperBound - 1, timescale: outTimescale)
+                    let end = rescaled?.start(of: range.upperBound, in: track)
+                        ?? s.decodeTimes[range.upperBound - 1] &+ Int64(s.durations[range.upperBound - 1]) &+ timing.decodeShift
                     box(&w, "uuid") { w in
                         w.write(tfxdUUID)
                         w.writeUInt32(1 << 24)              // version 1, flags 0

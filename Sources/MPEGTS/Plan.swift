@@ -20,6 +20,10 @@ enum Timing {
     static let offset: Int64 = 900_000
     /// PCR runs this far (0.7 s at 90 kHz) ahead of the decode time of the PES that carries it.
     static let pcrLead: Int64 = 63_000
+    /// How long (50 ms) the video PID may go without a PCR before an audio PES gets a PCR-only packet
+    /// in front of it. Video at 20 fps or more never needs one; otherwise PCRs come at least once per
+    /// audio PES (about 100 ms), close to the 100 ms of ISO/IEC 13818-1.
+    static let maxPCRGap: Int64 = 4_500
 
     static func to90k(_ time: Int64, timescale: UInt32) -> Int64 {
         MediaTime.rescale(time, from: timescale, to: 90_000) &+ offset
@@ -64,6 +68,20 @@ enum Planner {
                 body(PESPlan(samples: first..<i, pts: pts, dts: pts, isSync: true, nominalPayload: payload))
             }
         }
+    }
+
+    /// The 90 kHz decode time of the sample right after the input's range (the first one of the next
+    /// segment), if the track has one: PCRs of this segment must not pass it (less the PCR lead), or
+    /// the clock would step back where the next segment starts.
+    static func nextDecodeTime(_ stream: ElementaryStream) -> Int64? {
+        let track = stream.input.track
+        let table = track.samples
+        let next = stream.input.samples.upperBound
+        guard next < table.decodeTimes.count, next < table.sizes.count,
+              table.compositionOffsets.isEmpty || next < table.compositionOffsets.count else { return nil }
+        let pt = track.presentationTime(of: next)
+        let pts = Timing.to90k(pt, timescale: track.timescale)
+        return min(pts, Timing.to90k(pt &- Int64(table.compositionOffset(next)), timescale: track.timescale))
     }
 
     static func plans(_ stream: ElementaryStream?) -> [PESPlan] {

@@ -9,6 +9,10 @@ import MediaModel
 /// Every packet count follows from sample sizes and codec configuration, so the continuity counters
 /// after a segment can be computed without reading media (``continuityAfter(inputs:start:)``).
 public enum TransportStreamWriter {
+    /// The largest segment this writer builds (sizes come from the index, which may be corrupt;
+    /// a 10 s segment at 100 Mbit/s is about 125 MB).
+    public static let maxSegmentBytes = 512 << 20
+
     /// One HLS segment holding the given sample ranges of up to one video and one audio track, muxed.
     /// `read(locator, offset, count)` returns sample bytes from a track's dataSource; its errors propagate.
     public static func segment(inputs: [TSInput], continuity: TSContinuity,
@@ -18,8 +22,8 @@ public enum TransportStreamWriter {
         let audioPlans = Planner.plans(audio)
         let audioCarriesPCR = video == nil
 
-        // Size the output once: PAT, PMT, a possible PCR-only packet, then every PES.
-        var packets = 3
+        // Size the output once: PAT, PMT, every PES, and a PCR-only packet per audio PES at most.
+        var packets = 2 &+ (video == nil ? 0 : audioPlans.count)
         var largestPES = 0
         for plan in videoPlans {
             packets &+= Packetizer.packetCount(plan.nominalSize, firstAdaptation: Packetizer.pcrAdaptationSize)
@@ -30,10 +34,14 @@ public enum TransportStreamWriter {
             packets &+= Packetizer.packetCount(plan.nominalSize, firstAdaptation: audioAdaptation)
             largestPES = max(largestPES, plan.nominalSize)
         }
+        let (estimate, overflow) = packets.multipliedReportingOverflow(by: Packetizer.packetSize)
+        guard !overflow, estimate >= 0, estimate <= maxSegmentBytes else {
+            throw MPEGTSError.invalidInput("segment of about \(packets) packets exceeds \(maxSegmentBytes) bytes")
+        }
         var out: [UInt8] = []
-        out.reserveCapacity(packets &* Packetizer.packetSize)
+        out.reserveCapacity(estimate)
         var pes: [UInt8] = []
-        pes.reserveCapacity(largestPES)
+        pes.reserveCapacity(max(0, largestPES))
 
         var counters = continuity
         let streams = [video, audio].compactMap { $0 }
@@ -44,16 +52,12 @@ public enum TransportStreamWriter {
                                  counter: counters.pmt, to: &out)
         counters.pmt = TSContinuity.advance(counters.pmt, by: 1)
 
-        // When audio leads (or the video range is empty) give the clock before the first PES.
-        if let video, let firstAudio = audioPlans.first, videoPlans.first.map({ $0.dts > firstAudio.dts }) ?? true {
-            Packetizer.appendPCROnly(pid: video.pid, pcrBase: firstAudio.dts &- Timing.pcrLead,
-                                     nextCounter: counters.video, to: &out)
-        }
-
         var videoFetcher = video.map { SampleFetcher($0.input) }
         var audioFetcher = audio.map { SampleFetcher($0.input) }
         var v = 0
         var a = 0
+        var lastPCR: Int64?
+        let clockLimit = video.flatMap(Planner.nextDecodeTime)
         while v < videoPlans.count || a < audioPlans.count {
             let takeVideo = a >= audioPlans.count || (v < videoPlans.count && videoPlans[v].dts <= audioPlans[a].dts)
             if takeVideo, let video, var fetcher = videoFetcher, case .annexB(let annexB) = video.framing {
@@ -70,9 +74,19 @@ public enum TransportStreamWriter {
                 videoFetcher = fetcher
                 write(&pes, plan: plan, pid: video.pid, randomAccess: plan.isSync,
                       pcr: plan.dts &- Timing.pcrLead, counter: &counters.video, to: &out)
+                lastPCR = plan.dts
             } else if let audio, var fetcher = audioFetcher, a < audioPlans.count {
                 let plan = audioPlans[a]
                 a += 1
+                // Audio ahead of the video (or no video in this range, or sparse video): keep the
+                // clock on the video PID going with packets that carry only a PCR, never past the
+                // first PCR of the next segment.
+                if let video, lastPCR.map({ plan.dts &- $0 > Timing.maxPCRGap }) ?? true {
+                    let clock = min(plan.dts, clockLimit ?? plan.dts)
+                    Packetizer.appendPCROnly(pid: video.pid, pcrBase: clock &- Timing.pcrLead,
+                                             nextCounter: counters.video, to: &out)
+                    lastPCR = plan.dts
+                }
                 pes.removeAll(keepingCapacity: true)
                 PES.appendHeader(streamID: audio.streamID, pts: plan.pts, dts: nil,
                                  payloadSize: plan.nominalPayload, unbounded: false, to: &pes)

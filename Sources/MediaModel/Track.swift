@@ -25,12 +25,14 @@ public struct Track: Sendable {
     /// Sampling rate and channel count for audio; 0 for other kinds.
     public var sampleRate: Int
     public var channels: Int
-    public var samples: SampleTable
+    public private(set) var samples: SampleTable
     /// The media time (track timescale) presented at presentation time zero, from the edit list:
     /// `presentation time = decode time + composition offset - presentationOffset`.
     public var presentationOffset: Int64
     /// Locator (local path or URL) of the object holding the sample bytes; sample offsets are absolute in it.
     public var dataSource: String
+    /// The smallest composition offset of any sample (0 without B-frames); computed at init.
+    public let minimumCompositionOffset: Int32
 
     public init(trackID: UInt32, kind: TrackKind, timescale: UInt32, language: String,
                 sampleEntryType: String, sampleEntry: [UInt8], codec: CodecConfiguration,
@@ -50,6 +52,7 @@ public struct Track: Sendable {
         self.samples = samples
         self.presentationOffset = presentationOffset
         self.dataSource = dataSource
+        self.minimumCompositionOffset = samples.compositionOffsets.min() ?? 0
     }
 
     /// Presentation time of sample `index` in the track timescale.

@@ -38,11 +38,12 @@ public struct SmoothManifestWriter: Sendable {
 
     /// Video streams first, then audio, each in server-manifest order.
     public var streams: [SmoothStream] {
+        let offset = SmoothTimeline.offset(for: presentation)
         var streams: [SmoothStream] = []
         for kind in [TrackKind.video, .audio] {
             for t in presentation.tracks(of: kind) {
                 guard let codec = SmoothCodec(track: t.track), let r = ranges[t.token] else { continue }
-                let timeline = SmoothTimeline(track: t.track, ranges: r)
+                let timeline = SmoothTimeline(track: t.track, ranges: r, offset: offset)
                 guard !timeline.fragments.isEmpty else { continue }
                 if let i = streams.firstIndex(where: { s in
                     s.kind == kind && s.trackName == t.name && s.language == t.language

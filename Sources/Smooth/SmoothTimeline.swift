@@ -3,10 +3,12 @@ import MediaModel
 
 /// The fragments of one track on the Smooth timeline (10 MHz), one per non-empty segment.
 ///
-/// A fragment starts at the rescaled fragment-timeline decode time of its first sample (exactly
-/// what its `tfdt` and `tfxd` say, see ``FragmentWriter/fragmentTime(_:sample:timescale:)``) and
-/// lasts until the next fragment starts. Times are rescaled from cumulative positions, so the
-/// chunk durations add up to the track's end without drift.
+/// Smooth fragments carry no init segment, so their times are those of a
+/// ``FragmentWriter/RescaledTimeline``: presentation time in 10 MHz units plus one offset for the
+/// whole presentation (``offset(for:)``), which lifts B-frame video whose first decode time precedes
+/// its first presentation time to zero without moving it against the audio. A fragment starts
+/// where its first sample starts (what its `tfdt` and `tfxd` say) and lasts until the next
+/// fragment starts, so the chunk durations add up without drift.
 public struct SmoothTimeline: Sendable, Equatable {
     /// The `TimeScale` of every manifest and fragment time.
     public static let timescale: UInt32 = 10_000_000
@@ -22,13 +24,25 @@ public struct SmoothTimeline: Sendable, Equatable {
 
     public let fragments: [Fragment]
 
+    /// The timeline offset of a presentation: the same for its manifest and every fragment.
+    public static func offset(for presentation: Presentation) -> Int64 {
+        let tracks = presentation.tracks.filter { SmoothCodec(track: $0.track) != nil }.map(\.track)
+        return FragmentWriter.RescaledTimeline.offset(lifting: tracks, timescale: timescale)
+    }
+
+    /// The fragment writer options for a presentation with timeline offset `offset`.
+    public static func fragmentOptions(offset: Int64) -> FragmentWriter.Options {
+        FragmentWriter.Options.smooth(offset: offset)
+    }
+
     /// `ranges` are the track's sample ranges per segment (``Segmentation/sampleRanges(for:)``).
-    public init(track: Track, ranges: [Range<Int>]) {
+    public init(track: Track, ranges: [Range<Int>], offset: Int64) {
+        let timeline = FragmentWriter.RescaledTimeline(timescale: Self.timescale, offset: offset)
         var fragments: [Fragment] = []
         fragments.reserveCapacity(ranges.count)
         for (k, range) in ranges.enumerated() where !range.isEmpty {
-            let start = FragmentWriter.fragmentTime(track, sample: range.lowerBound, timescale: Self.timescale)
-            let end = FragmentWriter.fragmentTime(track, sample: range.upperBound, timescale: Self.timescale)
+            let start = timeline.start(of: range.lowerBound, in: track)
+            let end = timeline.start(of: range.upperBound, in: track)
             fragments.append(Fragment(time: start, duration: max(end &- start, 0), segment: k))
         }
         self.fragments = fragments
@@ -47,10 +61,9 @@ public struct SmoothTimeline: Sendable, Equatable {
 
     /// The segment whose fragment of `track` starts at `time` (10 MHz), by binary search over the
     /// sample ranges without building the whole timeline; nil when no fragment starts there.
-    public static func segment(startingAt time: Int64, track: Track, ranges: [Range<Int>]) -> Int? {
-        func key(_ k: Int) -> Int64 {
-            FragmentWriter.fragmentTime(track, sample: ranges[k].lowerBound, timescale: timescale)
-        }
+    public static func segment(startingAt time: Int64, track: Track, ranges: [Range<Int>], offset: Int64) -> Int? {
+        let timeline = FragmentWriter.RescaledTimeline(timescale: timescale, offset: offset)
+        func key(_ k: Int) -> Int64 { timeline.start(of: ranges[k].lowerBound, in: track) }
         var lo = 0, hi = ranges.count
         while lo < hi {
             let mid = lo + (hi - lo) / 2

@@ -55,35 +55,58 @@ import Testing
         }
     }
 
+    /// All `t="…"` values of the first `SegmentTimeline` after `marker` in an MPD, expanded with `d`/`r`.
+    func segmentTimes(_ mpd: String, after marker: String) -> [Int64] {
+        guard let start = mpd.split(separator: "\n").firstIndex(where: { $0.contains(marker) }) else { return [] }
+        var times: [Int64] = []
+        var next: Int64 = 0
+        for line in mpd.split(separator: "\n")[start...] {
+            if line.contains("</SegmentTimeline>") { break }
+            guard line.contains("<S ") else { continue }
+            func value(_ name: String) -> Int64? {
+                let parts = line.split(separator: "\"")
+                guard let k = parts.firstIndex(where: { $0.hasSuffix(" \(name)=") }), k + 1 < parts.count else { return nil }
+                return Int64(parts[k + 1])
+            }
+            var t = value("t") ?? next
+            let d = value("d") ?? 0
+            for _ in 0...(value("r") ?? 0) {
+                times.append(t)
+                t += d
+            }
+            next = t
+        }
+        return times
+    }
+
     @Test func dashSegmentsRebuildTheTracks() throws {
         let mpd = get(".mpd")
         #expect(mpd.status == 200)
         #expect(mpd.contentType == "application/dash+xml")
-        let source = try Fixtures.index("progressive.mp4")
-        let presentationTokens = ["video=", "audio_fra="]
         let xml = text(mpd)
-        for (prefix, track) in zip(presentationTokens, [source.tracks[0], source.tracks[1]]) {
-            // Find the representation id in the MPD.
+        let source = try Fixtures.index("progressive.mp4")
+        for track in source.tracks {
+            let prefix = track.kind == .video ? "video=" : "audio_fra="
             guard let id = xml.split(separator: "\"").first(where: { $0.hasPrefix(prefix) }) else {
                 Issue.record("no representation \(prefix) in \(xml)"); continue
             }
+            let times = segmentTimes(xml, after: "contentType=\"\(track.kind == .video ? "video" : "audio")\"")
+            #expect(!times.isEmpty)
             var file = try body(get("progressive-\(id).dash"))
-            var t: Int64 = 0
-            var n = 0
-            while n < 100 {
+            for t in times {
                 let r = get("progressive-\(id)-\(t).dash")
-                guard r.status == 200 else { break }
-                let seg = try body(r)
-                file += seg
-                let index = try MP4Reader.read(MemoryReader(file), locator: "mem")
-                let samples = index.tracks[0].samples
-                // The next segment starts where this one's decode timeline ends (sync samples
-                // carry no composition offset on the fragment timeline).
-                t = samples.decodeTimes[samples.count - 1] &+ Int64(samples.durations[samples.count - 1])
-                n += 1
+                #expect(r.status == 200, "segment at \(t): \(r.logReason ?? "")")
+                file += try body(r)
             }
-            let rebuilt = try MP4Reader.read(MemoryReader(file), locator: "mem").tracks[0]
-            #expect(rebuilt.samples.count == track.samples.count, "\(prefix) rebuilt from \(n) segments")
+            #expect(get("progressive-\(id)-\((times.first ?? 0) + 1).dash").status == 404)
+            let rebuilt = try #require(try MP4Reader.read(MemoryReader(file), locator: "mem").tracks.first)
+            #expect(rebuilt.samples.count == track.samples.count)
+            for i in 0..<min(rebuilt.samples.count, track.samples.count) {
+                #expect(rebuilt.presentationTime(of: i) == track.presentationTime(of: i), "PT of \(prefix) sample \(i)")
+            }
+            // $Number$ addressing reaches the same segments.
+            #expect(try body(get("progressive-\(id)-n1.dash", "mpd.segment_template=number"))
+                    == body(get("progressive-\(id)-\(times.first ?? 0).dash")))
         }
     }
 

@@ -27,8 +27,12 @@ import PlayerURL
     @Test func staticTimelineWithTimeAddressing() throws {
         let text = try mpd(.time)
         #expect(text.contains("type=\"static\""))
-        // Video: 5 GOPs of 2 s at 12800 Hz in one run.
-        #expect(text.contains("<S t=\"0\" d=\"25600\" r=\"4\"/>"))
+        // Video: 5 GOPs of 2 s at 12800 Hz in one run. Its B-frames put fragment media time 1024
+        // units (two frames) ahead of presentation time; presentationTimeOffset takes them back.
+        #expect(text.contains("<S t=\"1024\" d=\"25600\" r=\"4\"/>"))
+        #expect(text.contains("presentationTimeOffset=\"1024\""))
+        // Audio has no composition offsets: media time is presentation time.
+        #expect(text.contains("<S t=\"0\" d=\"96256\""))
         #expect(text.contains("media=\"movie-$RepresentationID$-$Time$.dash?a=1&amp;b=2\""))
         #expect(text.contains("initialization=\"movie-$RepresentationID$.dash?a=1&amp;b=2\""))
         // Video comes first even though audio is first in the presentation.

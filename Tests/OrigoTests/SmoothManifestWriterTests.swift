@@ -63,10 +63,10 @@ import XML
         #expect(total == MediaTime.rescale(6000 * 1001, from: 30000, to: 10_000_000))
         for k in [0, 7, 399] {
             #expect(SmoothTimeline.segment(startingAt: fragments[k].time, track: track,
-                                           ranges: try writer([t]).ranges[t.token] ?? []) == k)
+                                           ranges: try writer([t]).ranges[t.token] ?? [], offset: 0) == k)
         }
         #expect(SmoothTimeline.segment(startingAt: fragments[7].time + 1, track: track,
-                                       ranges: try writer([t]).ranges[t.token] ?? []) == nil)
+                                       ranges: try writer([t]).ranges[t.token] ?? [], offset: 0) == nil)
     }
 
     @Test func unsupportedCodecsAreLeftOut() throws {

@@ -73,11 +73,13 @@ class FfmpegResult:
 _DECODED = re.compile(r"Input stream #\d+:\d+ \((video|audio|subtitle|data)\): .*?(\d+) frames decoded")
 
 
-def ffmpeg_decode(url: str, timeout: float = 300, extra_input_args: list[str] | None = None) -> FfmpegResult:
-    """Decodes every stream of `url` (`-map 0`) to null and counts decoded frames per stream."""
+def ffmpeg_decode(url: str, timeout: float = 300, extra_input_args: list[str] | None = None,
+                  map_spec: str = "0") -> FfmpegResult:
+    """Decodes the streams `map_spec` selects (every stream by default) to null and counts decoded
+    frames per stream."""
     cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-v", "verbose", "-nostats"]
     cmd += extra_input_args or []
-    cmd += ["-i", url, "-map", "0", "-f", "null", "-"]
+    cmd += ["-i", url, "-map", map_spec, "-f", "null", "-"]
     proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout)
     video, audio = [], []
     for kind, frames in _DECODED.findall(proc.stderr):
@@ -292,3 +294,11 @@ def browser_play(page_url: str, src: str, mime: str, timeout: float = 90) -> Bro
                                  console, failed)
         finally:
             ctx.close()
+
+
+if __name__ == "__main__":
+    # `python clients.py install-player DIR`: the sample server's browser page (scripts/serve-sample.sh).
+    import sys
+    if len(sys.argv) != 3 or sys.argv[1] != "install-player":
+        sys.exit("usage: clients.py install-player DIR")
+    install_player(sys.argv[2])

@@ -99,6 +99,7 @@ class DashRepresentation:
     initialization: str
     start_number: int
     segments: list[tuple[int, int]]   # (start time, duration) in timescale units, expanded
+    presentation_time_offset: int = 0
 
     @property
     def total_seconds(self) -> float:
@@ -142,7 +143,8 @@ def dash(url: str):
                     timescale=int(template.timescale or 1), media=template.media or "",
                     initialization=template.initialization or "",
                     start_number=int(template.start_number if template.start_number is not None else 1),
-                    segments=segments))
+                    segments=segments,
+                    presentation_time_offset=int(template.presentation_time_offset or 0)))
     return mpd, reps
 
 

@@ -25,6 +25,20 @@ def expected_audio_frames(media, sources: list[str]) -> int:
 
 
 def check_decode(url: str, expected_frames: int, renditions: int, min_audio_frames: int) -> None:
+    if ".mpd" in url and renditions > 1:
+        # ffmpeg 5.1's DASH demuxer stops every stream as soon as the first one reaches its end, so
+        # with several video representations ending on the same timestamp one of them loses its last
+        # frame in a `-map 0` run (each decodes completely on its own). Decode them one at a time.
+        for i in range(renditions):
+            result = clients.ffmpeg_decode(url, map_spec=f"0:v:{i}")
+            assert result.errors == [], f"{url} video {i}: ffmpeg reported errors\n{result.summary()}"
+            assert result.video_frames == [expected_frames], \
+                f"{url} video {i}: should decode {expected_frames} frames\n{result.summary()}"
+        result = clients.ffmpeg_decode(url, map_spec="0:a")
+        assert result.errors == [], f"{url} audio: ffmpeg reported errors\n{result.summary()}"
+        assert result.audio_frames and all(n >= min_audio_frames for n in result.audio_frames), \
+            f"{url}: audio streams decoded fewer than {min_audio_frames} frames\n{result.summary()}"
+        return
     result = clients.ffmpeg_decode(url)
     assert result.errors == [], f"{url}: ffmpeg reported errors\n{result.summary()}"
     assert len(result.video_frames) >= renditions, f"{url}: {renditions} video renditions expected\n{result.summary()}"
