@@ -160,6 +160,8 @@ def test_gstreamer_playbin3(server, media):
         ts.sort()
         assert ts[-1] - ts[0] >= media.clip_seconds - 1, f"{kind} spans {ts[0]:.2f}..{ts[-1]:.2f}"
         assert max(b - a for a, b in zip(ts, ts[1:])) <= 1.0, f"{kind}: gap over 1 s"
+    # Audio and video start together (the sources do): the timeline offset moves both alike.
+    assert abs(times["v"][0] - times["a"][0]) < 0.05, (times["v"][0], times["a"][0])
     # Every frame exactly once, whichever quality levels mssdemux switched between.
     expected = media.frames("abr-640x360.mp4")
     assert len(times["v"]) == expected and len(set(times["v"])) == expected, (len(times["v"]), expected)
