@@ -31,6 +31,8 @@ let package = Package(
         .target(name: "PlayerURL", dependencies: ["ByteIO"]),
         .target(name: "HLS", dependencies: ["MediaModel", "PlayerURL"]),
         .target(name: "DASH", dependencies: ["MediaModel", "PlayerURL", "XML"]),
+        // Smooth Streaming client manifests; fragments come from ISOBMFF's writer.
+        .target(name: "Smooth", dependencies: ["MediaModel", "PlayerURL", "XML", "ISOBMFF"]),
         // Locators, file readers and the bounded index cache.
         .target(name: "Storage", dependencies: ["ByteIO"]),
         // The C ABI header shared with mod_glue.
@@ -38,7 +40,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "MPEGTS", "ServerManifest", "PlayerURL",
-                           "HLS", "DASH", "Storage", "CEngineAPI"],
+                           "HLS", "DASH", "Smooth", "Storage", "CEngineAPI"],
             linkerSettings: engineLinkerSettings),
         .executableTarget(
             name: "OrigoCLI",
@@ -51,7 +53,7 @@ let package = Package(
         .testTarget(
             name: "OrigoTests",
             dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "MPEGTS", "XML", "ServerManifest", "PlayerURL",
-                           "HLS", "DASH", "Storage", "Engine"],
+                           "HLS", "DASH", "Smooth", "Storage", "Engine"],
             exclude: ["Fixtures"]),
     ]
 )

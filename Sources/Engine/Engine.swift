@@ -5,6 +5,7 @@ import ISOBMFF
 import MPEGTS
 import MediaModel
 import PlayerURL
+import Smooth
 import Storage
 
 /// The engine: one instance per process, shared by all worker threads.
@@ -101,6 +102,27 @@ public final class Engine: Sendable {
             let track = try Self.track(token, in: presentation)
             let index = try Self.segmentIndex(number, cut)
             response = try fragment(track, cut: cut, index: index, number: number)
+        case .smoothManifest:
+            let cut = try loaded.cut(options.smoothCut)
+            let writer = SmoothManifestWriter(presentation: presentation, ranges: cut.ranges, urls: urls)
+            response = manifest(writer.manifest(), type: "text/xml")
+        case .smoothFragment(let bitrate, let name, let time):
+            let cut = try loaded.cut(options.smoothCut)
+            let token = "\(name)=\(bitrate)"
+            guard let track = presentation.track(token: token), track.kind != .text,
+                  SmoothCodec(track: track.track) != nil else {
+                throw EngineError.notFound("no Smooth quality level \(bitrate) of \(Sanitized.text(name))")
+            }
+            let offset = SmoothTimeline.offset(for: presentation)
+            guard let ranges = cut.ranges[track.token],
+                  let index = SmoothTimeline.segment(startingAt: time, track: track.track, ranges: ranges,
+                                                     offset: offset) else {
+                throw EngineError.notFound("no fragment of \(token) starts at \(time)")
+            }
+            let pieces = try FragmentWriter.mediaSegment(track: track.track, samples: ranges[index],
+                                                         sequenceNumber: UInt32(clamping: index + 1),
+                                                         options: SmoothTimeline.fragmentOptions(offset: offset))
+            response = segment(pieces, type: Self.mp4Type(track.kind))
         }
         response.lastModified = loaded.manifest.mtimeSeconds
         if response.etag == nil {

@@ -8,12 +8,81 @@ import MediaModel
 /// continuously across segments; composition offsets never negative (`trun` version 0, which every
 /// player reads the same way); an edit list in the init segment maps media time back to presentation
 /// time when B-frames make them differ.
+///
+/// Smooth Streaming fragments have no init segment, hence no edit list and no timescale of their
+/// own: they are written on a ``RescaledTimeline`` instead (see there).
 public enum FragmentWriter {
     public struct Options: Sendable {
         /// Write `styp` before `moof` (DASH and CMAF segments; harmless for HLS).
         public var segmentType = true
+        /// Write every time of the fragment on this timeline instead of the track's own.
+        public var rescaled: RescaledTimeline? = nil
+        /// Write the PIFF `tfxd` box (fragment absolute time and duration) into `traf`.
+        public var piffFragmentTimes = false
         public init() {}
+
+        /// Smooth Streaming / PIFF 1.1: no `styp`, times on a 10 MHz timeline, `tfxd`.
+        public static func smooth(offset: Int64) -> Options {
+            var o = Options()
+            o.segmentType = false
+            o.rescaled = RescaledTimeline(timescale: 10_000_000, offset: offset)
+            o.piffFragmentTimes = true
+            return o
+        }
     }
+
+    /// A timeline for fragments that no init segment describes (Smooth Streaming): presentation
+    /// time in `timescale` units plus `offset`, the same for every track of a presentation.
+    ///
+    /// A sample starts at `rescale(decode time + compositionBase - presentationOffset) + offset`
+    /// (its presentation time when it has the smallest composition offset) and its composition
+    /// offset is the rescaled presentation time minus that, never negative (`trun` version 0).
+    /// Durations are differences of rescaled start times, so nothing drifts however the
+    /// timescales divide. With B-frames the first decode time would fall before zero: the caller
+    /// picks one `offset` for the whole presentation that lifts every track to zero or later
+    /// (``RescaledTimeline/offset(lifting:timescale:)``), which keeps the tracks in sync.
+    public struct RescaledTimeline: Sendable, Equatable {
+        public var timescale: UInt32
+        public var offset: Int64
+        public init(timescale: UInt32, offset: Int64) {
+            self.timescale = timescale
+            self.offset = offset
+        }
+
+        /// The smallest offset that puts the first sample of every track at zero or later.
+        public static func offset(lifting tracks: [Track], timescale: UInt32) -> Int64 {
+            var offset: Int64 = 0
+            for track in tracks where !track.samples.isEmpty {
+                let start = RescaledTimeline(timescale: timescale, offset: 0).start(of: 0, in: track)
+                offset = max(offset, 0 &- start)
+            }
+            return offset
+        }
+
+        /// Start of sample `index` of `track`; `index == count` is where the last sample ends.
+        public func start(of index: Int, in track: Track) -> Int64 {
+            let s = track.samples
+            guard !s.isEmpty else { return offset }
+            let base = Int64(track.minimumCompositionOffset) &- track.presentationOffset
+            let t: Int64
+            if index >= 0 && index < s.count {
+                t = s.decodeTimes[index] &+ base
+            } else {
+                t = (s.decodeTimes.last ?? 0) &+ Int64(s.durations.last ?? 0) &+ base
+            }
+            return MediaTime.rescale(t, from: track.timescale, to: timescale) &+ offset
+        }
+
+        /// Composition offset of sample `index` (non-negative).
+        func compositionOffset(of index: Int, in track: Track, start: Int64) -> Int64 {
+            let presented = track.presentationTime(of: index)
+            return max(0, MediaTime.rescale(presented, from: track.timescale, to: timescale) &+ offset &- start)
+        }
+    }
+
+    /// PIFF 1.1 `TfxdBox` extended type (`6D1D9B05-42D5-44E6-80E2-141DAFF757B2`).
+    public static let tfxdUUID: [UInt8] = [0x6D, 0x1D, 0x9B, 0x05, 0x42, 0xD5, 0x44, 0xE6,
+                                           0x80, 0xE2, 0x14, 0x1D, 0xAF, 0xF7, 0x57, 0xB2]
 
     public static func initSegment(for track: Track) -> [UInt8] {
         var w = ByteWriter(capacity: 1024 + track.sampleEntry.count)
@@ -123,10 +192,13 @@ public enum FragmentWriter {
         }
         let timing = FragmentTiming(track: track)
         let hasCTO = s.hasCompositionOffsets
+        let rescaled = options.rescaled
+        let startTime = rescaled?.start(of: range.lowerBound, in: track)
+            ?? s.decodeTimes[range.lowerBound] &+ timing.decodeShift
         var dataSize: UInt64 = 0
         for i in range { dataSize &+= UInt64(s.sizes[i]) }
 
-        var w = ByteWriter(capacity: 128 + range.count * 16)
+        var w = ByteWriter(capacity: 160 + range.count * 16)
         if options.segmentType {
             box(&w, "styp") { w in
                 w.writeFourCC("msdh")
@@ -141,18 +213,40 @@ public enum FragmentWriter {
             box(&w, "traf") { w in
                 fullBox(&w, "tfhd", version: 0, flags: 0x02_0000) { w in w.writeUInt32(track.trackID) }
                 fullBox(&w, "tfdt", version: 1, flags: 0) { w in
-                    w.writeUInt64(UInt64(clamping: s.decodeTimes[range.lowerBound] &+ timing.decodeShift))
+                    w.writeUInt64(UInt64(clamping: startTime))
                 }
                 let flags: UInt32 = 0x001 | 0x100 | 0x200 | 0x400 | (hasCTO ? 0x800 : 0)
                 fullBox(&w, "trun", version: 0, flags: flags) { w in
                     w.writeUInt32(UInt32(range.count))
                     dataOffsetPosition = w.count
                     w.writeUInt32(0)                        // data_offset, patched below
+                    var time = startTime
                     for i in range {
-                        w.writeUInt32(s.durations[i])
-                        w.writeUInt32(s.sizes[i])
-                        w.writeUInt32(sampleFlags(track, i))
-                        if hasCTO { w.writeInt32(s.compositionOffset(i) &- timing.compositionBase) }
+                        if let rescaled {
+                            let next = rescaled.start(of: i + 1, in: track)
+                            w.writeUInt32(UInt32(clamping: next &- time))
+                            w.writeUInt32(s.sizes[i])
+                            w.writeUInt32(sampleFlags(track, i))
+                            if hasCTO {
+                                w.writeUInt32(UInt32(clamping: rescaled.compositionOffset(of: i, in: track, start: time)))
+                            }
+                            time = next
+                        } else {
+                            w.writeUInt32(s.durations[i])
+                            w.writeUInt32(s.sizes[i])
+                            w.writeUInt32(sampleFlags(track, i))
+                            if hasCTO { w.writeInt32(s.compositionOffset(i) &- timing.compositionBase) }
+                        }
+                    }
+                }
+                if options.piffFragmentTimes {
+                    let end = rescaled?.start(of: range.upperBound, in: track)
+                        ?? s.decodeTimes[range.upperBound - 1] &+ Int64(s.durations[range.upperBound - 1]) &+ timing.decodeShift
+                    box(&w, "uuid") { w in
+                        w.write(tfxdUUID)
+                        w.writeUInt32(1 << 24)              // version 1, flags 0
+                        w.writeUInt64(UInt64(clamping: startTime))
+                        w.writeUInt64(UInt64(clamping: end &- startTime))
                     }
                 }
             }

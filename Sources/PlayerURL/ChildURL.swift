@@ -22,6 +22,12 @@ public struct ChildURL: Sendable {
     public var dashTimeTemplate: String { templateWithQuery("\(base)-$RepresentationID$-$Time$.dash") }
     public var dashNumberTemplate: String { templateWithQuery("\(base)-$RepresentationID$-n$Number$.dash") }
 
+    /// The Smooth `StreamIndex` `Url` template of one track name:
+    /// `QualityLevels({bitrate})/Fragments(<name>={start time})`, plus the query.
+    public func smoothFragmentTemplate(trackName: String) -> String {
+        withQuery("QualityLevels({bitrate})/Fragments(\(enc(trackName))={start time})")
+    }
+
     private func join(_ tokens: [String]) -> String { tokens.map(enc).joined(separator: "-") }
     private func enc(_ token: String) -> String { ChildURL.encodePathSegment(token) }
 

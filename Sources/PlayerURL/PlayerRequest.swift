@@ -15,6 +15,11 @@ public enum PlayerRequest: Equatable, Sendable {
     case dashSegmentAtTime(token: String, time: Int64)
     /// A DASH media segment addressed by number (from 1), `$Number$`.
     case dashSegmentNumber(token: String, number: Int)
+    /// The Smooth Streaming client manifest, `Manifest`.
+    case smoothManifest
+    /// A Smooth Streaming fragment, `QualityLevels(<bitrate>)/Fragments(<name>=<time>)`; `time` is
+    /// the fragment's start in the manifest's 10 MHz timescale.
+    case smoothFragment(bitrate: Int, name: String, time: Int64)
 }
 
 public struct PlayerURLError: StatusCodedError, Equatable {

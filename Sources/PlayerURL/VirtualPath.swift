@@ -8,6 +8,7 @@ public enum VirtualPath {
 
     public static func parse(_ path: String, trackNames: Set<String>) throws(PlayerURLError) -> PlayerRequest {
         guard !path.isEmpty, path.utf8.count <= 1024 else { throw .unknownPath(path) }
+        if let smooth = try SmoothPath.parse(path, trackNames: trackNames) { return smooth }
         guard !path.contains("/") else { throw .unknownPath(path) }
         guard let dot = path.lastIndex(of: ".") else { throw .unknownPath(path) }
         let stem = String(path[..<dot])
