@@ -19,6 +19,10 @@ public final class Engine: Sendable {
     public func handle(_ request: EngineRequest) -> EngineResponse {
         do {
             return try respond(request)
+        } catch let error as UpstreamError where error.code == .changed {
+            // The cached index no longer describes the object: rebuild on the next request.
+            loader.invalidate(manifestPath: request.manifestPath, query: request.query)
+            return .error(error.httpStatus, error.logReason)
         } catch let error as any StatusCodedError {
             return .error(error.httpStatus, error.logReason)
         } catch {
@@ -31,7 +35,10 @@ public final class Engine: Sendable {
             throw EngineError.methodNotAllowed(Sanitized.text(request.method, limit: 20))
         }
         let query = try QueryOptions(raw: request.query)
-        let loaded = try loader.load(manifestPath: request.manifestPath, maxIndexBytes: request.maxIndexBytes)
+        let loaded = try loader.load(manifestPath: request.manifestPath, query: request.query,
+                                     upstream: request.upstream, maxIndexBytes: request.maxIndexBytes)
+        let versions = Dictionary(loaded.sources.map { ($0.path, $0.etag) }, uniquingKeysWith: { a, _ in a })
+        let media = MediaBytes(upstream: request.upstream, versions: versions)
         let presentation = loaded.presentation
         let route = try VirtualPath.parse(request.virtualPath, trackNames: Set(presentation.tracks.map(\.name)))
         let options = try PlayoutOptions(query: query, presentation: presentation)
@@ -66,13 +73,10 @@ public final class Engine: Sendable {
                 throw EngineError.notFound("segment \(number) of \(tokens.joined(separator: "-")) is empty")
             }
             let continuity = loaded.continuity(before: index, tracks: tracks, key: options.hlsCut, cut: cut)
-            // Files are opened per request: a cached descriptor would keep reading a replaced file.
-            var readers: [String: LocalFileReader] = [:]
+            // Upstream samples: one coalesced ranged read per track before muxing.
+            var prefetched = try media.prefetch(inputs.map { ($0.track, $0.samples) })
             let bytes = try TransportStreamWriter.segment(inputs: inputs, continuity: continuity) { locator, offset, count in
-                if let reader = readers[locator] { return try reader.read(at: offset, count: count) }
-                let reader = try LocalFileReader(path: locator)
-                readers[locator] = reader
-                return try reader.read(at: offset, count: count)
+                try media.read(locator, at: offset, count: count, prefetched: &prefetched)
             }
             response = segment([.bytes(bytes)], type: "video/MP2T")
         case .hlsInit(let token), .dashInit(let token):
@@ -82,7 +86,7 @@ public final class Engine: Sendable {
             let cut = try loaded.cut(options.hlsCut)
             let track = try Self.track(token, in: presentation)
             let index = try Self.segmentIndex(number, cut)
-            response = try fragment(track, cut: cut, index: index, number: number)
+            response = try fragment(track, cut: cut, index: index, number: number, media: media)
         case .dashManifest:
             let cut = try loaded.cut(options.dashCut)
             let writer = MPDWriter(presentation: presentation, segmentation: cut.segmentation, urls: urls,
@@ -95,12 +99,12 @@ public final class Engine: Sendable {
                   let index = Self.segment(startingAt: time, ranges: ranges, track: track.track) else {
                 throw EngineError.notFound("no segment of \(token) starts at \(time)")
             }
-            response = try fragment(track, cut: cut, index: index, number: index + 1)
+            response = try fragment(track, cut: cut, index: index, number: index + 1, media: media)
         case .dashSegmentNumber(let token, let number):
             let cut = try loaded.cut(options.dashCut)
             let track = try Self.track(token, in: presentation)
             let index = try Self.segmentIndex(number, cut)
-            response = try fragment(track, cut: cut, index: index, number: number)
+            response = try fragment(track, cut: cut, index: index, number: number, media: media)
         }
         response.lastModified = loaded.manifest.mtimeSeconds
         if response.etag == nil {
@@ -111,6 +115,7 @@ public final class Engine: Sendable {
                 hash.add(Int64(clamping: source.size))
                 hash.add(source.mtimeSeconds)
                 hash.add(source.mtimeNanoseconds)
+                hash.add(source.etag)
             }
             hash.add(request.virtualPath)
             hash.add(query.raw)
@@ -133,13 +138,13 @@ public final class Engine: Sendable {
         EngineResponse(status: 200, contentType: type, etag: nil, lastModified: 0, logReason: nil, body: body)
     }
 
-    private func fragment(_ track: PresentationTrack, cut: Cut, index: Int, number: Int) throws -> EngineResponse {
+    private func fragment(_ track: PresentationTrack, cut: Cut, index: Int, number: Int, media: MediaBytes) throws -> EngineResponse {
         guard let range = cut.ranges[track.token]?[index], !range.isEmpty else {
             throw EngineError.notFound("segment \(number) of \(track.token) is empty")
         }
         let pieces = try FragmentWriter.mediaSegment(track: track.track, samples: range,
                                                      sequenceNumber: UInt32(clamping: number))
-        return segment(pieces, type: Self.mp4Type(track.kind))
+        return segment(try media.materialize(pieces), type: Self.mp4Type(track.kind))
     }
 
     // MARK: - Helpers
