@@ -74,9 +74,9 @@ public final class Engine: Sendable {
             }
             let continuity = loaded.continuity(before: index, tracks: tracks, key: options.hlsCut, cut: cut)
             // Upstream samples: one coalesced ranged read per track before muxing.
-            var prefetched = try media.prefetch(inputs.map { ($0.track, $0.samples) })
+            var reads = try media.prefetch(inputs.map { ($0.track, $0.samples) })
             let bytes = try TransportStreamWriter.segment(inputs: inputs, continuity: continuity) { locator, offset, count in
-                try media.read(locator, at: offset, count: count, prefetched: &prefetched)
+                try media.read(locator, at: offset, count: count, reads: &reads)
             }
             response = segment([.bytes(bytes)], type: "video/MP2T")
         case .hlsInit(let token), .dashInit(let token):

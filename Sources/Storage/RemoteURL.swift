@@ -23,8 +23,7 @@ public enum RemoteURL {
     /// relative to the base's directory. `.` and `..` segments are removed; `..` never climbs
     /// above the host. Returns nil for references that cannot be resolved (other schemes, empty).
     public static func resolve(_ reference: String, against base: String) -> String? {
-        guard !reference.isEmpty, !reference.contains("\0"), !reference.contains("\r"),
-              !reference.contains("\n") else { return nil }
+        guard !reference.isEmpty, !reference.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return nil }
         if isRemote(reference) { return normalized(reference) }
         if hasScheme(reference) { return nil }  // s3://, file://, data: ...: not ours to fetch
         guard let (origin, basePath) = split(withoutQuery(base)) else { return nil }

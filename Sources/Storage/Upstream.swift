@@ -122,7 +122,8 @@ extension Upstream {
         if length > 0 {
             let (end, overflow) = offset.addingReportingOverflow(length)
             guard !overflow else { throw UpstreamError(.shortBody, url: url, detail: "range overflows") }
-            wantedEnd = end
+            // A range running past the end of the object is answered up to its end.
+            wantedEnd = r.totalSize.map { min(end, max($0, offset)) } ?? end
         } else {
             wantedEnd = r.totalSize ?? bodyEnd.partialValue
         }
