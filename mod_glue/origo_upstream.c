@@ -275,11 +275,14 @@ static int fetch_subrequest(void *ctx_, const char *url, uint64_t offset, uint64
     status = sub->status;
 
     if (rc != OK && rc != DONE) {
+        /* mod_proxy_http answers a read timeout with 502 but leaves this note (as for failontimeout). */
+        int timed_out = rc == HTTP_GATEWAY_TIME_OUT || apr_table_get(sub->notes, "proxy_timedout") != NULL;
         ap_destroy_sub_req(sub);
         ap_remove_output_filter(f);
         free(c.data);
-        return fail(out, rc == HTTP_GATEWAY_TIME_OUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY,
-                    apr_psprintf(r->pool, "proxy subrequest returned %d (status %d)", rc, status));
+        return fail(out, timed_out ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY,
+                    apr_psprintf(r->pool, "proxy subrequest returned %d (status %d)%s", rc, status,
+                                 timed_out ? ", timed out" : ""));
     }
     if (c.failed || c.overflow) {
         ap_destroy_sub_req(sub);
@@ -335,6 +338,20 @@ static int fetch_subrequest(void *ctx_, const char *url, uint64_t offset, uint64
     return 0;
 }
 
+/* The access policy as text: IsmProxyPass's URL and the allowed hosts. */
+static const char *scope_of(request_rec *r, const origo_dir_config *conf)
+{
+    const char *scope = conf->proxy_url != NULL ? conf->proxy_url : "";
+    int i;
+
+    if (conf->allow_hosts != NULL) {
+        for (i = 0; i < conf->allow_hosts->nelts; i++) {
+            scope = apr_pstrcat(r->pool, scope, " ", APR_ARRAY_IDX(conf->allow_hosts, i, const char *), NULL);
+        }
+    }
+    return scope;
+}
+
 void origo_upstream_for_request(request_rec *r, const origo_dir_config *conf, origo_upstream *out)
 {
     fetch_ctx *ctx = apr_pcalloc(r->pool, sizeof(*ctx));
@@ -352,6 +369,7 @@ void origo_upstream_for_request(request_rec *r, const origo_dir_config *conf, or
     /* UspEnableSubreq off has no built-in client yet: subrequests are used either way. */
     out->ctx = ctx;
     out->fetch = fetch_subrequest;
+    out->scope = scope_of(r, conf);
 }
 
 /* Extensions that end the server manifest (or media file) part of a proxied path. */

@@ -116,6 +116,8 @@ enum CResponse {
 struct CUpstream: Upstream, @unchecked Sendable {
     let table: origo_upstream
 
+    var scope: String { table.scope.map { String(cString: $0) } ?? "" }
+
     func fetch(_ url: String, offset: UInt64, length: UInt64) throws(UpstreamError) -> UpstreamResponse {
         guard let fetch = table.fetch else { throw UpstreamError(.notConfigured, url: url) }
         var out = origo_fetch_result()

@@ -21,7 +21,7 @@ public final class Engine: Sendable {
             return try respond(request)
         } catch let error as UpstreamError where error.code == .changed {
             // The cached index no longer describes the object: rebuild on the next request.
-            loader.invalidate(manifestPath: request.manifestPath, query: request.query)
+            loader.invalidate(manifestPath: request.manifestPath, query: request.query, upstream: request.upstream)
             return .error(error.httpStatus, error.logReason)
         } catch let error as any StatusCodedError {
             return .error(error.httpStatus, error.logReason)

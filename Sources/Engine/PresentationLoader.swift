@@ -123,15 +123,23 @@ final class PresentationLoader: @unchecked Sendable {
         return Int64(ts.tv_sec)
     }
 
-    /// The cache key of a request's presentation: the path, or the URL with the query (a CMS may
-    /// answer every query differently).
-    static func key(manifestPath: String, query: String?) -> String {
+    /// The URL a remote manifest is fetched from: with the query (a CMS may answer every query
+    /// differently); a local path as it is.
+    static func fetchURL(manifestPath: String, query: String?) -> String {
         RemoteURL.isRemote(manifestPath) ? RemoteURL.appendingQuery(manifestPath, query) : manifestPath
     }
 
+    /// The presentation cache key: the fetch URL, plus the upstream's access scope when any part
+    /// may be remote (a presentation built where a host is allowed must not be served elsewhere).
+    static func key(manifestPath: String, query: String?, upstream: (any Upstream)?) -> String {
+        let url = fetchURL(manifestPath: manifestPath, query: query)
+        guard let upstream else { return url }
+        return upstream.scope + "\n" + url
+    }
+
     /// Forgets a presentation (an upstream object changed under it).
-    func invalidate(manifestPath: String, query: String?) {
-        presentations.remove(Self.key(manifestPath: manifestPath, query: query))
+    func invalidate(manifestPath: String, query: String?, upstream: (any Upstream)?) {
+        presentations.remove(Self.key(manifestPath: manifestPath, query: query, upstream: upstream))
     }
 
     func load(manifestPath: String, query: String? = nil, upstream: (any Upstream)? = nil,
@@ -139,7 +147,8 @@ final class PresentationLoader: @unchecked Sendable {
         let limits = ReadLimits(maxIndexBytes: maxIndexBytes > 0 ? maxIndexBytes : Self.defaultMaxIndexBytes,
                                 maxSamplesPerTrack: ReadLimits.default.maxSamplesPerTrack,
                                 maxBoxDepth: ReadLimits.default.maxBoxDepth)
-        let key = Self.key(manifestPath: manifestPath, query: query)
+        let key = Self.key(manifestPath: manifestPath, query: query, upstream: upstream)
+        let url = Self.fetchURL(manifestPath: manifestPath, query: query)
         let cached = presentations.value(for: key)
         let fresh = { (p: LoadedPresentation) in !p.hasRemote || self.now() &- p.loadedAt < self.remoteTTL }
         let context = LoadContext(upstream: upstream, limits: limits, revalidating: cached != nil, now: now())
@@ -147,18 +156,18 @@ final class PresentationLoader: @unchecked Sendable {
         if RemoteURL.isRemote(manifestPath) {
             if let cached, fresh(cached) { return cached }
             guard let upstream else { throw UpstreamError(.notConfigured, url: manifestPath) }
-            let answer = try upstream.fetchChecked(key, offset: 0, length: 0)
+            let answer = try upstream.fetchChecked(url, offset: 0, length: 0)
             guard answer.body.count <= Self.maxServerManifestBytes else {
-                throw UpstreamError(.tooLarge, url: key, detail: "larger than \(Self.maxServerManifestBytes) bytes")
+                throw UpstreamError(.tooLarge, url: url, detail: "larger than \(Self.maxServerManifestBytes) bytes")
             }
             if isServerManifest(manifestPath) {
                 var hash = FNV1a()
                 hash.add(answer.body)
-                let identity = FileIdentity(path: key, size: UInt64(answer.body.count), mtimeSeconds: answer.lastModified,
+                let identity = FileIdentity(path: url, size: UInt64(answer.body.count), mtimeSeconds: answer.lastModified,
                                             mtimeNanoseconds: 0, etag: (answer.etag ?? "") + "|" + hash.etag)
                 loaded = try loadServerManifest(identity, bytes: answer.body, base: .remote(manifestPath), context)
             } else {
-                loaded = try loadMediaFile(key, context)
+                loaded = try loadMediaFile(url, context)
             }
         } else {
             let identity = try LocalFile.identity(of: manifestPath)

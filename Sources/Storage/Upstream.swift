@@ -11,6 +11,14 @@ public protocol Upstream: Sendable {
     /// Any HTTP answer is returned, whatever its status; only a failure to get one (connection
     /// refused or reset, timeout, a host that is not allowed) throws.
     func fetch(_ url: String, offset: UInt64, length: UInt64) throws(UpstreamError) -> UpstreamResponse
+
+    /// The access policy this upstream enforces (e.g. its allowed hosts). Cached presentations are
+    /// only shared between upstreams with the same scope.
+    var scope: String { get }
+}
+
+extension Upstream {
+    public var scope: String { "" }
 }
 
 /// One upstream answer.

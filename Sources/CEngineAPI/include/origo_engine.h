@@ -60,6 +60,10 @@ typedef struct origo_upstream {
      * out->error then says why.
      */
     int (*fetch)(void *ctx, const char *url, uint64_t offset, uint64_t length, origo_fetch_result *out);
+    /* Identifies the access policy (which hosts fetch may reach). The engine shares cached
+       presentations only between requests with the same scope, so a presentation loaded where a
+       host is allowed is never served where it is not. NULL = "". */
+    const char *scope;
 } origo_upstream;
 
 /* One request, as the module hands it to the engine. */
