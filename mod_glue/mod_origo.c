@@ -75,6 +75,13 @@ static void pin_engine(apr_pool_t *plog)
     /* The extra reference is deliberately kept: it is what pins the library. */
 }
 
+static int origo_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    (void)pconf; (void)plog; (void)ptemp;
+    origo_config_reset();
+    return OK;
+}
+
 static int origo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     (void)pconf; (void)ptemp; (void)s;
@@ -146,6 +153,12 @@ static int origo_handler(request_rec *r)
         return DECLINED;
     }
     conf = origo_dir_config_get(r);
+    if (conf != NULL && conf->proxy_url == NULL && conf->handle_ism != 0) {
+        const origo_dir_config *dir = origo_config_proxy_directory(r);
+        if (dir != NULL) {
+            conf = dir;
+        }
+    }
     /* IsmProxyPass turns the engine on unless UspHandleIsm is explicitly off. */
     if (conf != NULL && conf->proxy_url != NULL && conf->handle_ism != 0) {
         return origo_proxy_handler(r, conf);
@@ -182,6 +195,7 @@ static int origo_handler(request_rec *r)
 
 static void origo_register_hooks(apr_pool_t *p)
 {
+    ap_hook_pre_config(origo_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(origo_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(origo_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(origo_handler, NULL, NULL, APR_HOOK_MIDDLE);

@@ -14,6 +14,15 @@
 
 extern module AP_MODULE_DECLARE_DATA origo_module;
 
+/* <Directory> sections with IsmProxyPass, from the configuration pool of the last config read. */
+static apr_array_header_t *proxy_directories = NULL;
+
+void origo_config_reset(void)
+{
+    /* pconf is cleared before every configuration read: forget the old array. */
+    proxy_directories = NULL;
+}
+
 void *origo_create_dir_config(apr_pool_t *p, char *dir)
 {
     origo_dir_config *conf = apr_pcalloc(p, sizeof(*conf));
@@ -165,6 +174,35 @@ static const char *set_proxy_pass(cmd_parms *cmd, void *dconf, const char *arg)
     }
     conf->proxy_url = apr_pstrdup(cmd->pool, arg);
     conf->proxy_prefix = apr_pstrdup(cmd->pool, cmd->path);
+    if (conf->proxy_prefix_is_dir) {
+        /* The directory is virtual (it must not exist), and httpd does not apply the <Directory>
+           section of a path that does not exist: the handler looks these up itself. */
+        if (proxy_directories == NULL) {
+            proxy_directories = apr_array_make(cmd->pool, 4, sizeof(origo_dir_config *));
+        }
+        APR_ARRAY_PUSH(proxy_directories, origo_dir_config *) = conf;
+    }
+    return NULL;
+}
+
+const origo_dir_config *origo_config_proxy_directory(const request_rec *r)
+{
+    const char *path = r->filename;
+    int i;
+
+    if (proxy_directories == NULL || path == NULL) {
+        return NULL;
+    }
+    for (i = 0; i < proxy_directories->nelts; i++) {
+        const origo_dir_config *conf = APR_ARRAY_IDX(proxy_directories, i, origo_dir_config *);
+        size_t len = strlen(conf->proxy_prefix);
+        while (len > 0 && conf->proxy_prefix[len - 1] == '/') {
+            len--;
+        }
+        if (strncmp(path, conf->proxy_prefix, len) == 0 && (path[len] == '/' || path[len] == '\0')) {
+            return conf;
+        }
+    }
     return NULL;
 }
 

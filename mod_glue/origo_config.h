@@ -37,6 +37,15 @@ const origo_dir_config *origo_dir_config_get(const request_rec *r);
 /* Whether an upstream read of `host` (lower case, "name" or "name:port") is allowed. */
 int origo_config_allows_host(const origo_dir_config *conf, const char *host, const char *hostport);
 
+/*
+ * The configuration of the <Directory> with IsmProxyPass that contains r->filename, or NULL.
+ * Such directories are virtual: httpd does not apply their sections, so the handler asks here.
+ */
+const origo_dir_config *origo_config_proxy_directory(const request_rec *r);
+
+/* Forgets what the previous configuration read registered (called from pre_config). */
+void origo_config_reset(void);
+
 /* Whether UspHandleIsm is on for this configuration. */
 int origo_config_handles_ism(const origo_dir_config *conf);
 

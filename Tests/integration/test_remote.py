@@ -241,6 +241,9 @@ LogLevel warn
 <Location "/denied">
   IsmProxyPass "http://"
 </Location>
+<Directory "{root}/dirproxy">
+  IsmProxyPass "http://127.0.0.1:{storage.port}/"
+</Directory>
 <Location "/bad">
   IsmProxyPass "http://127.0.0.1:{bad.port}/"
 </Location>
@@ -286,6 +289,12 @@ def test_cms_receives_the_query_and_its_smil_plays(remote, media):
     got = remote.cms_seen[before:]
     assert got, "the CMS was never asked"
     assert all(p == "/smil.php/CACHE_ID.ism?" + query for p in got), got
+
+
+def test_directory_prefix_maps_like_a_location(remote):
+    r = clients.get(remote.origo.url("dirproxy/abr.ism/.m3u8"))
+    assert r.status == 200, r.body[:300]
+    assert b"#EXTM3U" in r.body
 
 
 def test_direct_restream_needs_an_allowed_host(remote, media):
