@@ -24,6 +24,7 @@
 #include "origo_bridge.h"
 #include "origo_config.h"
 #include "origo_engine.h"
+#include "origo_upstream.h"
 
 /* AP_DECLARE_MODULE at the end of this file also declares the log module index. */
 extern module AP_MODULE_DECLARE_DATA origo_module;
@@ -74,6 +75,13 @@ static void pin_engine(apr_pool_t *plog)
     /* The extra reference is deliberately kept: it is what pins the library. */
 }
 
+static int origo_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    (void)pconf; (void)plog; (void)ptemp;
+    origo_config_reset();
+    return OK;
+}
+
 static int origo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     (void)pconf; (void)ptemp; (void)s;
@@ -102,12 +110,59 @@ static void origo_child_init(apr_pool_t *p, server_rec *s)
                  "engine %s ready (abi %d)", origo_engine_version(), abi);
 }
 
+/* IsmProxyPass: the manifest and its media are upstream; nothing is looked up on disk. */
+static int origo_proxy_handler(request_rec *r, const origo_dir_config *conf)
+{
+    origo_request request;
+    origo_upstream *upstream;
+    const char *manifest_url = NULL, *virtual_path = NULL;
+    int rc;
+
+    rc = origo_upstream_map(r, conf, &manifest_url, &virtual_path);
+    if (rc != OK) {
+        return rc;
+    }
+    ap_allow_methods(r, REPLACE_ALLOW, "GET", "OPTIONS", NULL);
+    if (r->method_number == M_OPTIONS) {
+        return DECLINED;
+    }
+    if (r->method_number != M_GET) {
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    if (!engine_ready) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ORIGO_LOGNO(10007)
+                      "engine not initialised in this process; refusing %s", r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    upstream = apr_pcalloc(r->pool, sizeof(*upstream));
+    origo_upstream_for_request(r, conf, upstream);
+    origo_bridge_make_request(r, conf, &request);
+    request.manifest_path = manifest_url;
+    request.virtual_path = virtual_path;
+    request.upstream = upstream;
+    return origo_bridge_respond(r, origo_handle(&request));
+}
+
 static int origo_handler(request_rec *r)
 {
     const origo_dir_config *conf;
     origo_request request;
 
+    /* Our own upstream subrequests belong to mod_proxy. */
+    if (r->proxyreq != PROXYREQ_NONE) {
+        return DECLINED;
+    }
     conf = origo_dir_config_get(r);
+    if (conf != NULL && conf->proxy_url == NULL && conf->handle_ism != 0) {
+        const origo_dir_config *dir = origo_config_proxy_directory(r);
+        if (dir != NULL) {
+            conf = dir;
+        }
+    }
+    /* IsmProxyPass turns the engine on unless UspHandleIsm is explicitly off. */
+    if (conf != NULL && conf->proxy_url != NULL && conf->handle_ism != 0) {
+        return origo_proxy_handler(r, conf);
+    }
     if (!origo_config_handles_ism(conf)) {
         return DECLINED;
     }
@@ -140,10 +195,11 @@ static int origo_handler(request_rec *r)
 
 static void origo_register_hooks(apr_pool_t *p)
 {
-    (void)p;
+    ap_hook_pre_config(origo_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(origo_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(origo_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(origo_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    origo_upstream_register(p);
 }
 
 AP_DECLARE_MODULE(origo) = {

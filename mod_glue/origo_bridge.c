@@ -28,6 +28,7 @@ void origo_bridge_make_request(request_rec *r, const origo_dir_config *conf, ori
     out->query = r->args;
     out->uri = r->uri;
     out->max_index_bytes = conf != NULL ? conf->max_index_bytes : 0;
+    out->upstream = NULL;
 }
 
 /* Pool cleanup: gives the response back to the engine when the request is done. */

@@ -5,11 +5,23 @@
 
 #include "apr_strings.h"
 #include "http_log.h"
+#include "httpd.h"
 
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
+#include <strings.h>
 
 extern module AP_MODULE_DECLARE_DATA origo_module;
+
+/* <Directory> sections with IsmProxyPass, from the configuration pool of the last config read. */
+static apr_array_header_t *proxy_directories = NULL;
+
+void origo_config_reset(void)
+{
+    /* pconf is cleared before every configuration read: forget the old array. */
+    proxy_directories = NULL;
+}
 
 void *origo_create_dir_config(apr_pool_t *p, char *dir)
 {
@@ -18,6 +30,7 @@ void *origo_create_dir_config(apr_pool_t *p, char *dir)
     conf->handle_ism = -1;
     conf->max_index_set = 0;
     conf->max_index_bytes = 0;
+    conf->enable_subreq = -1;
     return conf;
 }
 
@@ -36,12 +49,41 @@ void *origo_merge_dir_config(apr_pool_t *p, void *base_, void *add_)
         merged->max_index_set = base->max_index_set;
         merged->max_index_bytes = base->max_index_bytes;
     }
+    if (add->proxy_url != NULL) {
+        merged->proxy_url = add->proxy_url;
+        merged->proxy_prefix = add->proxy_prefix;
+        merged->proxy_prefix_is_dir = add->proxy_prefix_is_dir;
+    }
+    else {
+        merged->proxy_url = base->proxy_url;
+        merged->proxy_prefix = base->proxy_prefix;
+        merged->proxy_prefix_is_dir = base->proxy_prefix_is_dir;
+    }
+    merged->enable_subreq = add->enable_subreq != -1 ? add->enable_subreq : base->enable_subreq;
+    merged->allow_hosts = add->allow_hosts != NULL ? add->allow_hosts : base->allow_hosts;
     return merged;
 }
 
 const origo_dir_config *origo_dir_config_get(const request_rec *r)
 {
     return ap_get_module_config(r->per_dir_config, &origo_module);
+}
+
+int origo_config_allows_host(const origo_dir_config *conf, const char *host, const char *hostport)
+{
+    int i;
+
+    if (conf == NULL || conf->allow_hosts == NULL) {
+        return 0;
+    }
+    for (i = 0; i < conf->allow_hosts->nelts; i++) {
+        const char *allowed = APR_ARRAY_IDX(conf->allow_hosts, i, const char *);
+        if (strcmp(allowed, "*") == 0 || strcmp(allowed, host) == 0
+            || (hostport != NULL && strcmp(allowed, hostport) == 0)) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 int origo_config_handles_ism(const origo_dir_config *conf)
@@ -94,6 +136,101 @@ static const char *set_max_index_size(cmd_parms *cmd, void *dconf, const char *a
     return NULL;
 }
 
+/*
+ * IsmProxyPass <url>: only inside <Location> or <Directory> (their path is the virtual prefix),
+ * an http:// or https:// URL ending with '/', or exactly "http://" / "https://" (the host is then
+ * the first path segment after the prefix: re-streaming from any allowed host).
+ */
+static const char *set_proxy_pass(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    origo_dir_config *conf = dconf;
+    const char *section;
+    size_t len = strlen(arg);
+
+    if (cmd->path == NULL || cmd->directive == NULL || cmd->directive->parent == NULL) {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, " must be inside <Location> or <Directory>", NULL);
+    }
+    section = cmd->directive->parent->directive;
+    if (strcasecmp(section, "<Location") == 0) {
+        conf->proxy_prefix_is_dir = 0;
+    }
+    else if (strcasecmp(section, "<Directory") == 0) {
+        conf->proxy_prefix_is_dir = 1;
+    }
+    else {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, " must be inside <Location> or <Directory> "
+                           "(not ", section, ">: a regular expression has no path prefix)", NULL);
+    }
+    if (strncasecmp(arg, "http://", 7) != 0 && strncasecmp(arg, "https://", 8) != 0) {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", arg,
+                           " is not an http:// or https:// URL", NULL);
+    }
+    if (len == 0 || arg[len - 1] != '/') {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": the URL must end with '/' (", arg,
+                           " -> ", arg, "/): the request path after the prefix is appended to it", NULL);
+    }
+    if (strchr(arg, '?') != NULL || strchr(arg, '#') != NULL) {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", arg, " must not have a query or fragment", NULL);
+    }
+    conf->proxy_url = apr_pstrdup(cmd->pool, arg);
+    conf->proxy_prefix = apr_pstrdup(cmd->pool, cmd->path);
+    if (conf->proxy_prefix_is_dir) {
+        /* The directory is virtual (it must not exist), and httpd does not apply the <Directory>
+           section of a path that does not exist: the handler looks these up itself. */
+        if (proxy_directories == NULL) {
+            proxy_directories = apr_array_make(cmd->pool, 4, sizeof(origo_dir_config *));
+        }
+        APR_ARRAY_PUSH(proxy_directories, origo_dir_config *) = conf;
+    }
+    return NULL;
+}
+
+const origo_dir_config *origo_config_proxy_directory(const request_rec *r)
+{
+    const char *path = r->filename;
+    int i;
+
+    if (proxy_directories == NULL || path == NULL) {
+        return NULL;
+    }
+    for (i = 0; i < proxy_directories->nelts; i++) {
+        const origo_dir_config *conf = APR_ARRAY_IDX(proxy_directories, i, origo_dir_config *);
+        size_t len = strlen(conf->proxy_prefix);
+        while (len > 0 && conf->proxy_prefix[len - 1] == '/') {
+            len--;
+        }
+        if (strncmp(path, conf->proxy_prefix, len) == 0 && (path[len] == '/' || path[len] == '\0')) {
+            return conf;
+        }
+    }
+    return NULL;
+}
+
+static const char *set_enable_subreq(cmd_parms *cmd, void *dconf, int flag)
+{
+    origo_dir_config *conf = dconf;
+    (void)cmd;
+    conf->enable_subreq = flag ? 1 : 0;
+    return NULL;
+}
+
+/* OrigoProxyAllowHost host[:port] ...: repeated arguments and directives accumulate. */
+static const char *add_allow_host(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    origo_dir_config *conf = dconf;
+    char *host = apr_pstrdup(cmd->pool, arg);
+
+    if (*host == '\0' || strchr(host, '/') != NULL) {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": give a host or host:port, not ", arg, NULL);
+    }
+    ap_str_tolower(host);
+    if (conf->allow_hosts == NULL) {
+        conf->allow_hosts = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(conf->allow_hosts, const char *) = host;
+    return NULL;
+}
+
 const command_rec origo_cmds[] = {
     AP_INIT_FLAG("UspHandleIsm", set_handle_ism, NULL, RSRC_CONF | ACCESS_CONF,
                  "On to serve virtual paths after .ism/.isml/.mp4 (and similar) files "
@@ -101,5 +238,13 @@ const command_rec origo_cmds[] = {
     AP_INIT_TAKE1("OrigoMaxIndexSize", set_max_index_size, NULL, RSRC_CONF | ACCESS_CONF,
                   "Largest media index (moov) the engine reads into memory, in bytes "
                   "(suffix K, M or G allowed); 0 = engine default"),
+    AP_INIT_TAKE1("IsmProxyPass", set_proxy_pass, NULL, ACCESS_CONF,
+                  "Upstream base URL (with a trailing '/') that the <Location>/<Directory> path "
+                  "maps onto: server manifests and media are read from there"),
+    AP_INIT_FLAG("UspEnableSubreq", set_enable_subreq, NULL, RSRC_CONF | ACCESS_CONF,
+                 "On (default) to read upstream objects through Apache subrequests handled by mod_proxy"),
+    AP_INIT_ITERATE("OrigoProxyAllowHost", add_allow_host, NULL, RSRC_CONF | ACCESS_CONF,
+                    "Hosts (name or name:port) that upstream reads may reach besides IsmProxyPass's "
+                    "own host; '*' allows any (an open proxy)"),
     { NULL }
 };

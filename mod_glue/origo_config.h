@@ -12,6 +12,16 @@ typedef struct origo_dir_config {
     int handle_ism;                 /* UspHandleIsm: 1 on, 0 off, -1 unset (= off) */
     int max_index_set;              /* whether OrigoMaxIndexSize was given in this scope */
     apr_uint64_t max_index_bytes;   /* OrigoMaxIndexSize; 0 lets the engine choose */
+    /* IsmProxyPass: upstream base URL (ends with '/'), or NULL. `proxy_prefix` is the path of the
+       <Location> (URL path) or <Directory> (file system path) it was given in; the part of the
+       request after that prefix is appended to the URL. */
+    const char *proxy_url;
+    const char *proxy_prefix;
+    int proxy_prefix_is_dir;
+    int enable_subreq;              /* UspEnableSubreq: 1 on, 0 off, -1 unset (= on) */
+    /* OrigoProxyAllowHost: hosts ("name" or "name:port", lower case) upstream reads may reach
+       besides IsmProxyPass's own host; "*" allows any. NULL when never set in this scope. */
+    apr_array_header_t *allow_hosts;
 } origo_dir_config;
 
 /* The directive table registered by the module. */
@@ -23,6 +33,18 @@ void *origo_merge_dir_config(apr_pool_t *p, void *base, void *add);
 
 /* The effective configuration of a request (never NULL once the module is loaded). */
 const origo_dir_config *origo_dir_config_get(const request_rec *r);
+
+/* Whether an upstream read of `host` (lower case, "name" or "name:port") is allowed. */
+int origo_config_allows_host(const origo_dir_config *conf, const char *host, const char *hostport);
+
+/*
+ * The configuration of the <Directory> with IsmProxyPass that contains r->filename, or NULL.
+ * Such directories are virtual: httpd does not apply their sections, so the handler asks here.
+ */
+const origo_dir_config *origo_config_proxy_directory(const request_rec *r);
+
+/* Forgets what the previous configuration read registered (called from pre_config). */
+void origo_config_reset(void);
 
 /* Whether UspHandleIsm is on for this configuration. */
 int origo_config_handles_ism(const origo_dir_config *conf);

@@ -1,5 +1,6 @@
 import CEngineAPI
 import MediaModel
+import Storage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,7 +17,7 @@ public func origoEngineInit() -> Int32 {
 @_cdecl("origo_engine_version")
 public func origoEngineVersion() -> UnsafePointer<CChar> {
     // A literal lives in static storage for the life of the process (the library is never unloaded).
-    let version: StaticString = "origo-engine/0.1 (abi 1)"
+    let version: StaticString = "origo-engine/0.2 (abi 2)"
     return UnsafeRawPointer(version.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 
@@ -29,7 +30,8 @@ public func origoHandle(_ request: UnsafePointer<origo_request>?) -> UnsafeMutab
             manifestPath: manifest,
             virtualPath: r.virtual_path.map(String.init(cString:)) ?? "",
             query: r.query.map(String.init(cString:)),
-            maxIndexBytes: r.max_index_bytes))
+            maxIndexBytes: r.max_index_bytes,
+            upstream: r.upstream.map { CUpstream(table: $0.pointee) }))
     } else {
         response = .error(500, "engine called without a request")
     }
@@ -106,5 +108,40 @@ enum CResponse {
     /// Log reasons must stay on one line: control characters become spaces.
     private static func oneLine(_ s: String) -> String {
         String(String.UnicodeScalarView(s.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }))
+    }
+}
+
+/// The module's fetch callback table as an ``Upstream``. Only used during the `origo_handle` call
+/// that received it (the context points into the module's request), on that call's thread.
+struct CUpstream: Upstream, @unchecked Sendable {
+    let table: origo_upstream
+
+    var scope: String { table.scope.map { String(cString: $0) } ?? "" }
+
+    func fetch(_ url: String, offset: UInt64, length: UInt64) throws(UpstreamError) -> UpstreamResponse {
+        guard let fetch = table.fetch else { throw UpstreamError(.notConfigured, url: url) }
+        var out = origo_fetch_result()
+        let rc = url.withCString { fetch(table.ctx, $0, offset, length, &out) }
+        defer {
+            if let data = out.data { Glibc.free(data) }
+            if let etag = out.etag { Glibc.free(etag) }
+            if let error = out.error { Glibc.free(error) }
+        }
+        let detail = out.error.map { String(cString: $0) } ?? ""
+        guard rc == 0 else {
+            switch rc {
+            case 403: throw UpstreamError(.forbidden, url: url, detail: detail)
+            case 504: throw UpstreamError(.unreachable(gatewayStatus: 504), url: url, detail: detail)
+            default: throw UpstreamError(.unreachable(gatewayStatus: 502), url: url, detail: detail)
+            }
+        }
+        var body: [UInt8] = []
+        if let data = out.data, out.length > 0 {
+            guard out.length <= UInt64(Int.max) else { throw UpstreamError(.tooLarge, url: url) }
+            body = Array(UnsafeBufferPointer(start: data, count: Int(out.length)))
+        }
+        return UpstreamResponse(status: Int(out.status), body: body, bodyOffset: out.data_offset,
+                                totalSize: out.total_size > 0 ? out.total_size : nil,
+                                etag: out.etag.map { String(cString: $0) }, lastModified: out.last_modified)
     }
 }

@@ -20,6 +20,10 @@ public final class Engine: Sendable {
     public func handle(_ request: EngineRequest) -> EngineResponse {
         do {
             return try respond(request)
+        } catch let error as UpstreamError where error.code == .changed {
+            // The cached index no longer describes the object: rebuild on the next request.
+            loader.invalidate(manifestPath: request.manifestPath, query: request.query, upstream: request.upstream)
+            return .error(error.httpStatus, error.logReason)
         } catch let error as any StatusCodedError {
             return .error(error.httpStatus, error.logReason)
         } catch {
@@ -32,7 +36,10 @@ public final class Engine: Sendable {
             throw EngineError.methodNotAllowed(Sanitized.text(request.method, limit: 20))
         }
         let query = try QueryOptions(raw: request.query)
-        let loaded = try loader.load(manifestPath: request.manifestPath, maxIndexBytes: request.maxIndexBytes)
+        let loaded = try loader.load(manifestPath: request.manifestPath, query: request.query,
+                                     upstream: request.upstream, maxIndexBytes: request.maxIndexBytes)
+        let versions = Dictionary(loaded.sources.map { ($0.path, $0.etag) }, uniquingKeysWith: { a, _ in a })
+        let media = MediaBytes(upstream: request.upstream, versions: versions)
         let presentation = loaded.presentation
         let route = try VirtualPath.parse(request.virtualPath, trackNames: Set(presentation.tracks.map(\.name)))
         let options = try PlayoutOptions(query: query, presentation: presentation)
@@ -67,13 +74,10 @@ public final class Engine: Sendable {
                 throw EngineError.notFound("segment \(number) of \(tokens.joined(separator: "-")) is empty")
             }
             let continuity = loaded.continuity(before: index, tracks: tracks, key: options.hlsCut, cut: cut)
-            // Files are opened per request: a cached descriptor would keep reading a replaced file.
-            var readers: [String: LocalFileReader] = [:]
+            // Upstream samples: one coalesced ranged read per track before muxing.
+            var reads = try media.prefetch(inputs.map { ($0.track, $0.samples) })
             let bytes = try TransportStreamWriter.segment(inputs: inputs, continuity: continuity) { locator, offset, count in
-                if let reader = readers[locator] { return try reader.read(at: offset, count: count) }
-                let reader = try LocalFileReader(path: locator)
-                readers[locator] = reader
-                return try reader.read(at: offset, count: count)
+                try media.read(locator, at: offset, count: count, reads: &reads)
             }
             response = segment([.bytes(bytes)], type: "video/MP2T")
         case .hlsInit(let token), .dashInit(let token):
@@ -83,7 +87,7 @@ public final class Engine: Sendable {
             let cut = try loaded.cut(options.hlsCut)
             let track = try Self.track(token, in: presentation)
             let index = try Self.segmentIndex(number, cut)
-            response = try fragment(track, cut: cut, index: index, number: number)
+            response = try fragment(track, cut: cut, index: index, number: number, media: media)
         case .dashManifest:
             let cut = try loaded.cut(options.dashCut)
             let writer = MPDWriter(presentation: presentation, segmentation: cut.segmentation, urls: urls,
@@ -96,12 +100,12 @@ public final class Engine: Sendable {
                   let index = Self.segment(startingAt: time, ranges: ranges, track: track.track) else {
                 throw EngineError.notFound("no segment of \(token) starts at \(time)")
             }
-            response = try fragment(track, cut: cut, index: index, number: index + 1)
+            response = try fragment(track, cut: cut, index: index, number: index + 1, media: media)
         case .dashSegmentNumber(let token, let number):
             let cut = try loaded.cut(options.dashCut)
             let track = try Self.track(token, in: presentation)
             let index = try Self.segmentIndex(number, cut)
-            response = try fragment(track, cut: cut, index: index, number: number)
+            response = try fragment(track, cut: cut, index: index, number: number, media: media)
         case .smoothManifest:
             let cut = try loaded.cut(options.smoothCut)
             let writer = SmoothManifestWriter(presentation: presentation, ranges: cut.ranges, urls: urls)
@@ -122,7 +126,7 @@ public final class Engine: Sendable {
             let pieces = try FragmentWriter.mediaSegment(track: track.track, samples: ranges[index],
                                                          sequenceNumber: UInt32(clamping: index + 1),
                                                          options: SmoothTimeline.fragmentOptions(offset: offset))
-            response = segment(pieces, type: Self.mp4Type(track.kind))
+            response = segment(try media.materialize(pieces), type: Self.mp4Type(track.kind))
         }
         response.lastModified = loaded.manifest.mtimeSeconds
         if response.etag == nil {
@@ -133,6 +137,7 @@ public final class Engine: Sendable {
                 hash.add(Int64(clamping: source.size))
                 hash.add(source.mtimeSeconds)
                 hash.add(source.mtimeNanoseconds)
+                hash.add(source.etag)
             }
             hash.add(request.virtualPath)
             hash.add(query.raw)
@@ -155,13 +160,13 @@ public final class Engine: Sendable {
         EngineResponse(status: 200, contentType: type, etag: nil, lastModified: 0, logReason: nil, body: body)
     }
 
-    private func fragment(_ track: PresentationTrack, cut: Cut, index: Int, number: Int) throws -> EngineResponse {
+    private func fragment(_ track: PresentationTrack, cut: Cut, index: Int, number: Int, media: MediaBytes) throws -> EngineResponse {
         guard let range = cut.ranges[track.token]?[index], !range.isEmpty else {
             throw EngineError.notFound("segment \(number) of \(track.token) is empty")
         }
         let pieces = try FragmentWriter.mediaSegment(track: track.track, samples: range,
                                                      sequenceNumber: UInt32(clamping: number))
-        return segment(pieces, type: Self.mp4Type(track.kind))
+        return segment(try media.materialize(pieces), type: Self.mp4Type(track.kind))
     }
 
     // MARK: - Helpers

@@ -1,22 +1,28 @@
 import ByteIO
 import MediaModel
+import Storage
 
 /// One request, as the module hands it over (see `origo_engine.h`).
 public struct EngineRequest: Sendable {
     public var method: String
-    /// Local path of the server manifest (`.ism`/`.isml`) or of a media file addressed directly.
+    /// Local path of the server manifest (`.ism`/`.isml`) or of a media file addressed directly, or
+    /// its `http(s)://` URL (without the query) when it lives upstream.
     public var manifestPath: String
     /// The part after `<manifest>/`, URL-decoded, without a leading slash.
     public var virtualPath: String
     public var query: String?
     public var maxIndexBytes: UInt64
+    /// Upstream reads for remote manifests and sources (IsmProxyPass); nil: local files only.
+    public var upstream: (any Upstream)?
 
-    public init(method: String, manifestPath: String, virtualPath: String, query: String?, maxIndexBytes: UInt64 = 0) {
+    public init(method: String, manifestPath: String, virtualPath: String, query: String?, maxIndexBytes: UInt64 = 0,
+                upstream: (any Upstream)? = nil) {
         self.method = method
         self.manifestPath = manifestPath
         self.virtualPath = virtualPath
         self.query = query
         self.maxIndexBytes = maxIndexBytes
+        self.upstream = upstream
     }
 }
 

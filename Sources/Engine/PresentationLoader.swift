@@ -3,7 +3,11 @@ import ISOBMFF
 import MediaModel
 import MPEGTS
 import ServerManifest
+import PlayerURL
 import Storage
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A loaded presentation plus what it was built from, so a changed file is noticed.
 final class LoadedPresentation: @unchecked Sendable {
@@ -14,10 +18,18 @@ final class LoadedPresentation: @unchecked Sendable {
     /// TS continuity counters at the start of every segment, per cut and muxed track combination.
     private let continuities: BoundedCache<String, [TSContinuity]>
 
-    init(manifest: FileIdentity, sources: [FileIdentity], presentation: Presentation) {
+    /// Monotonic seconds when it was built; presentations with upstream parts expire after
+    /// ``PresentationLoader/remoteTTL`` and are then revalidated.
+    let loadedAt: Int64
+    /// Whether the manifest or any source lives upstream.
+    let hasRemote: Bool
+
+    init(manifest: FileIdentity, sources: [FileIdentity], presentation: Presentation, loadedAt: Int64 = 0) {
         self.manifest = manifest
         self.sources = sources
         self.presentation = presentation
+        self.loadedAt = loadedAt
+        self.hasRemote = ([manifest] + sources).contains { RemoteURL.isRemote($0.path) }
         self.cuts = BoundedCache(capacity: 16)
         self.continuities = BoundedCache(capacity: 1 << 20)
     }
@@ -80,76 +92,181 @@ struct Cut: Sendable {
 }
 
 /// Builds presentations from server manifests and media files, with two bounded caches: parsed
-/// media indexes per file version, and assembled presentations per server manifest.
+/// media indexes per object version, and assembled presentations per server manifest.
+///
+/// Local files are checked with `stat` on every request. Upstream objects are keyed by URL plus
+/// size, ETag and Last-Modified, and a presentation with upstream parts is trusted for
+/// ``remoteTTL`` seconds; after that the manifest is fetched again and every source probed with a
+/// one-byte ranged GET, and only sources whose version changed are parsed again.
 final class PresentationLoader: @unchecked Sendable {
     static let maxServerManifestBytes = 4 << 20
     static let defaultMaxIndexBytes: UInt64 = 256 << 20
 
     private let indexes: BoundedCache<FileIdentity, MP4Index>
     private let presentations: BoundedCache<String, LoadedPresentation>
+    /// Seconds a presentation with upstream parts is used without asking upstream again.
+    let remoteTTL: Int64
+    /// Monotonic clock in seconds (injectable for tests).
+    private let now: @Sendable () -> Int64
 
-    init(indexCacheBytes: Int, presentationCacheBytes: Int) {
+    init(indexCacheBytes: Int, presentationCacheBytes: Int, remoteTTL: Int64 = 60,
+         now: @escaping @Sendable () -> Int64 = PresentationLoader.monotonicSeconds) {
         indexes = BoundedCache(capacity: indexCacheBytes)
         presentations = BoundedCache(capacity: presentationCacheBytes)
+        self.remoteTTL = remoteTTL
+        self.now = now
     }
 
-    func load(manifestPath: String, maxIndexBytes: UInt64) throws -> LoadedPresentation {
-        let identity = try LocalFile.identity(of: manifestPath)
-        if let cached = presentations.value(for: manifestPath), cached.manifest == identity,
-           try cached.sources.allSatisfy({ try LocalFile.identity(of: $0.path) == $0 }) {
-            return cached
-        }
+    static func monotonicSeconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec)
+    }
+
+    /// The URL a remote manifest is fetched from: with the query (a CMS may answer every query
+    /// differently); a local path as it is.
+    static func fetchURL(manifestPath: String, query: String?) -> String {
+        RemoteURL.isRemote(manifestPath) ? RemoteURL.appendingQuery(manifestPath, query) : manifestPath
+    }
+
+    /// The presentation cache key: the fetch URL, plus the upstream's access scope when any part
+    /// may be remote (a presentation built where a host is allowed must not be served elsewhere).
+    static func key(manifestPath: String, query: String?, upstream: (any Upstream)?) -> String {
+        let url = fetchURL(manifestPath: manifestPath, query: query)
+        guard let upstream else { return url }
+        return upstream.scope + "\n" + url
+    }
+
+    /// Forgets a presentation (an upstream object changed under it).
+    func invalidate(manifestPath: String, query: String?, upstream: (any Upstream)?) {
+        presentations.remove(Self.key(manifestPath: manifestPath, query: query, upstream: upstream))
+    }
+
+    func load(manifestPath: String, query: String? = nil, upstream: (any Upstream)? = nil,
+              maxIndexBytes: UInt64) throws -> LoadedPresentation {
         let limits = ReadLimits(maxIndexBytes: maxIndexBytes > 0 ? maxIndexBytes : Self.defaultMaxIndexBytes,
                                 maxSamplesPerTrack: ReadLimits.default.maxSamplesPerTrack,
                                 maxBoxDepth: ReadLimits.default.maxBoxDepth)
+        let key = Self.key(manifestPath: manifestPath, query: query, upstream: upstream)
+        let url = Self.fetchURL(manifestPath: manifestPath, query: query)
+        let cached = presentations.value(for: key)
+        let fresh = { (p: LoadedPresentation) in !p.hasRemote || self.now() &- p.loadedAt < self.remoteTTL }
+        let context = LoadContext(upstream: upstream, limits: limits, revalidating: cached != nil, now: now())
         let loaded: LoadedPresentation
-        if isServerManifest(manifestPath) {
-            loaded = try loadServerManifest(identity, limits: limits)
+        if RemoteURL.isRemote(manifestPath) {
+            if let cached, fresh(cached) { return cached }
+            guard let upstream else { throw UpstreamError(.notConfigured, url: manifestPath) }
+            let answer = try upstream.fetchChecked(url, offset: 0, length: 0)
+            guard answer.body.count <= Self.maxServerManifestBytes else {
+                throw UpstreamError(.tooLarge, url: url, detail: "larger than \(Self.maxServerManifestBytes) bytes")
+            }
+            if isServerManifest(manifestPath) {
+                var hash = FNV1a()
+                hash.add(answer.body)
+                let identity = FileIdentity(path: url, size: UInt64(answer.body.count), mtimeSeconds: answer.lastModified,
+                                            mtimeNanoseconds: 0, etag: (answer.etag ?? "") + "|" + hash.etag)
+                loaded = try loadServerManifest(identity, bytes: answer.body, base: .remote(manifestPath), context)
+            } else {
+                loaded = try loadMediaFile(url, context)
+            }
         } else {
-            loaded = try loadMediaFile(identity, limits: limits)
+            let identity = try LocalFile.identity(of: manifestPath)
+            if let cached, cached.manifest == identity, fresh(cached),
+               try cached.sources.allSatisfy({ try RemoteURL.isRemote($0.path) || LocalFile.identity(of: $0.path) == $0 }) {
+                return cached
+            }
+            if isServerManifest(manifestPath) {
+                let bytes = try LocalFile.contents(of: identity.path, limit: Self.maxServerManifestBytes)
+                loaded = try loadServerManifest(identity, bytes: bytes,
+                                                base: .local(Self.directory(of: identity.path)), context)
+            } else {
+                loaded = try loadMediaFile(manifestPath, context)
+            }
         }
-        presentations.insert(loaded, for: manifestPath, cost: loaded.cost)
+        presentations.insert(loaded, for: key, cost: loaded.cost)
         return loaded
     }
 
+    /// What one load needs besides the locator.
+    struct LoadContext {
+        var upstream: (any Upstream)?
+        var limits: ReadLimits
+        /// A previous version is cached: probe upstream sources before reading them.
+        var revalidating: Bool
+        var now: Int64
+    }
+
+    /// Where relative `src` attributes are resolved.
+    enum SourceBase {
+        case local(String)   // directory
+        case remote(String)  // manifest URL without query
+    }
+
     private func isServerManifest(_ path: String) -> Bool {
-        let lower = path.lowercased()
+        let lower = RemoteURL.withoutQuery(path).lowercased()
         return lower.hasSuffix(".ism") || lower.hasSuffix(".isml") || lower.hasSuffix(".smil")
     }
 
-    private func index(_ identity: FileIdentity, limits: ReadLimits) throws -> MP4Index {
-        if let cached = indexes.value(for: identity) { return cached }
-        let reader = try LocalFileReader(path: identity.path)
-        let index = try MP4Reader.read(reader, locator: identity.path, limits: limits)
+    /// The index of one source, from the cache when its version is unchanged.
+    private func index(_ locator: String, _ context: LoadContext) throws -> (FileIdentity, MP4Index) {
+        guard RemoteURL.isRemote(locator) else {
+            let identity = try LocalFile.identity(of: locator)
+            if let cached = indexes.value(for: identity) { return (identity, cached) }
+            let reader = try LocalFileReader(path: identity.path)
+            return (identity, try parse(reader, identity: identity, context))
+        }
+        guard let upstream = context.upstream else { throw UpstreamError(.notConfigured, url: locator) }
+        if context.revalidating {
+            // One byte tells size and version; the index is usually still cached.
+            let probe = try upstream.fetchChecked(locator, offset: 0, length: 1)
+            let size = probe.totalSize ?? (probe.status == 200 ? UInt64(probe.body.count) : 0)
+            let identity = FileIdentity(path: locator, size: size, mtimeSeconds: probe.lastModified,
+                                        mtimeNanoseconds: 0, etag: probe.etag ?? "")
+            if let cached = indexes.value(for: identity) { return (identity, cached) }
+        }
+        let reader = try RemoteReader(url: locator, upstream: upstream)
+        let identity = reader.identity
+        if let cached = indexes.value(for: identity) { return (identity, cached) }
+        return (identity, try parse(reader, identity: identity, context))
+    }
+
+    private func parse(_ reader: some RandomAccessReader, identity: FileIdentity, _ context: LoadContext) throws -> MP4Index {
+        let index = try MP4Reader.read(reader, locator: identity.path, limits: context.limits)
         let cost = index.tracks.reduce(1024) { $0 + $1.samples.count * 33 + $1.sampleEntry.count }
         indexes.insert(index, for: identity, cost: cost)
         return index
     }
 
-    private func loadMediaFile(_ identity: FileIdentity, limits: ReadLimits) throws -> LoadedPresentation {
-        let index = try index(identity, limits: limits)
+    private func loadMediaFile(_ locator: String, _ context: LoadContext) throws -> LoadedPresentation {
+        let (identity, index) = try index(locator, context)
         let tracks = index.tracks.map { track in
             PresentationTrack(track: track, name: Self.defaultName(track.kind, track.language),
                               bitrate: max(track.averageBitrate, 1), language: track.language)
         }
-        guard !tracks.isEmpty else { throw EngineError.notFound("no playable tracks in \(identity.path)") }
+        guard !tracks.isEmpty else { throw EngineError.notFound("no playable tracks in \(RemoteURL.withoutQuery(locator))") }
         return LoadedPresentation(manifest: identity, sources: [identity],
-                                  presentation: Presentation(tracks: Self.uniqueTokens(tracks)))
+                                  presentation: Presentation(tracks: Self.uniqueTokens(tracks)), loadedAt: context.now)
     }
 
-    private func loadServerManifest(_ identity: FileIdentity, limits: ReadLimits) throws -> LoadedPresentation {
-        let bytes = try LocalFile.contents(of: identity.path, limit: Self.maxServerManifestBytes)
+    private func loadServerManifest(_ identity: FileIdentity, bytes: [UInt8], base: SourceBase,
+                                    _ context: LoadContext) throws -> LoadedPresentation {
         let manifest = try ServerManifest.parse(bytes)
-        let directory = Self.directory(of: identity.path)
         var sources: [FileIdentity] = []
         var tracks: [PresentationTrack] = []
+        var indexes: [String: MP4Index] = [:]
         // Entries without a trackID take the next unused track of their kind in their file.
         var used: [String: Set<UInt32>] = [:]
         for entry in manifest.tracks {
-            let path = try Self.resolve(entry.src, relativeTo: directory)
-            let fileIdentity = try LocalFile.identity(of: path)
-            if !sources.contains(fileIdentity) { sources.append(fileIdentity) }
-            let index = try index(fileIdentity, limits: limits)
+            let path = try Self.resolve(entry.src, base: base)
+            let index: MP4Index
+            if let known = indexes[path] {
+                index = known
+            } else {
+                let (fileIdentity, loaded) = try self.index(path, context)
+                if !sources.contains(fileIdentity) { sources.append(fileIdentity) }
+                indexes[path] = loaded
+                index = loaded
+            }
             let kind: TrackKind = switch entry.kind {
             case .video: .video
             case .audio: .audio
@@ -173,7 +290,8 @@ final class PresentationLoader: @unchecked Sendable {
                 bitrate: entry.systemBitrate ?? max(track.averageBitrate, 1), language: language))
         }
         return LoadedPresentation(manifest: identity, sources: sources,
-                                  presentation: Presentation(tracks: Self.uniqueTokens(tracks), options: manifest.options))
+                                  presentation: Presentation(tracks: Self.uniqueTokens(tracks), options: manifest.options),
+                                  loadedAt: context.now)
     }
 
     /// `video`, `audio_eng`, `textstream_fra`: the reference origin's track names.
@@ -198,11 +316,31 @@ final class PresentationLoader: @unchecked Sendable {
         return String(path[..<slash])
     }
 
-    /// Resolves a server manifest's `src` against its directory. Remote URLs need remote storage.
+    /// Resolves a server manifest's `src`: absolute http(s) URLs as they are; otherwise relative to
+    /// the manifest's directory (local) or URL (remote).
+    static func resolve(_ src: String, base: SourceBase) throws -> String {
+        if RemoteURL.isRemote(src) {
+            guard let url = RemoteURL.resolve(src, against: src) else {
+                throw EngineError.serverManifest("cannot resolve src \(Sanitized.text(src))")
+            }
+            return url
+        }
+        switch base {
+        case .local(let directory):
+            return try resolve(src, relativeTo: directory)
+        case .remote(let manifestURL):
+            guard src.lowercased().hasPrefix("s3://") == false, let url = RemoteURL.resolve(src, against: manifestURL) else {
+                throw EngineError.serverManifest("cannot resolve src \(Sanitized.text(src)) against the manifest URL")
+            }
+            return url
+        }
+    }
+
+    /// Resolves a local server manifest's `src` against its directory.
     static func resolve(_ src: String, relativeTo directory: String) throws -> String {
         let lower = src.lowercased()
-        if lower.hasPrefix("http://") || lower.hasPrefix("https://") || lower.hasPrefix("s3://") {
-            throw EngineError.notImplemented("remote source \(src) needs IsmProxyPass/remote storage, not supported yet")
+        if lower.hasPrefix("s3://") {
+            throw EngineError.notImplemented("remote source \(src) needs S3 support, not supported yet")
         }
         let decoded = src.hasPrefix("file://") ? String(src.dropFirst(7)) : src
         guard !decoded.isEmpty, !decoded.contains("\0") else { throw EngineError.serverManifest("empty src in server manifest") }

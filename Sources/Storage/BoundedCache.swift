@@ -70,6 +70,13 @@ public final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: @unc
         }
     }
 
+    /// Forgets the entry for `key`, if any.
+    public func remove(_ key: Key) {
+        locked {
+            if let old = entries.removeValue(forKey: key) { totalCost -= old.cost }
+        }
+    }
+
     public func removeAll() { locked { entries.removeAll(); totalCost = 0 } }
 
     public var count: Int { locked { entries.count } }

@@ -4,12 +4,23 @@ import Glibc
 #endif
 
 /// Identity of a stored object at one moment: caches are keyed by it, so a changed file is re-read.
+/// For an upstream object `path` is its URL and `mtimeSeconds` its Last-Modified.
 public struct FileIdentity: Hashable, Sendable {
     public let path: String
     public let size: UInt64
     /// Modification time, seconds and nanoseconds.
     public let mtimeSeconds: Int64
     public let mtimeNanoseconds: Int64
+    /// The upstream ETag (remote objects; empty for local files).
+    public var etag: String = ""
+
+    public init(path: String, size: UInt64, mtimeSeconds: Int64, mtimeNanoseconds: Int64, etag: String = "") {
+        self.path = path
+        self.size = size
+        self.mtimeSeconds = mtimeSeconds
+        self.mtimeNanoseconds = mtimeNanoseconds
+        self.etag = etag
+    }
 }
 
 public struct StorageError: StatusCodedError, Equatable {

@@ -1,0 +1,409 @@
+"""Remote storage through IsmProxyPass (issue #4 points 1, 2, 3, 7).
+
+A plain Apache serves the test media as "storage" (Range works there) and logs every request with its
+Range header and client port; a tiny CMS (python http.server) returns SMIL for `?url=`; a misbehaving
+server answers with errors, resets, short bodies and delays. A private Origo Apache maps
+`/proxy`, `/cms`, `/direct`, `/denied` and `/bad` onto them (UspEnableSubreq on, one child process so
+its caches are shared by every request of a test)."""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import os
+import re
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.parse
+
+import pytest
+
+import clients
+from conftest import CRASH_PATTERN, LAUNCHER, _free_port
+from test_decode import ABR_RENDITIONS, FORMATS, check_decode, expected_audio_frames
+
+HTTPD = "/usr/sbin/apache2"
+MODULES = "/usr/lib/apache2/modules"
+ACCESS = re.compile(r'^"(?P<method>\S+) (?P<path>\S+) [^"]*" (?P<status>\d+) \S+ range="(?P<range>[^"]*)" '
+                    r'port=(?P<port>\d+)$')
+
+
+# ---------------------------------------------------------------------------------------- servers
+
+class Storage:
+    """A plain Apache serving the media directory; its access log is the upstream request count."""
+
+    def __init__(self, root: str):
+        self.port = _free_port()
+        self.dir = tempfile.mkdtemp(prefix="origo-storage-")
+        self.log = os.path.join(self.dir, "access.log")
+        conf = os.path.join(self.dir, "httpd.conf")
+        user = "User www-data\nGroup www-data\n" if os.getuid() == 0 else ""
+        with open(conf, "w") as f:
+            f.write(f"""ServerRoot "{self.dir}"
+ServerName 127.0.0.1
+Listen 127.0.0.1:{self.port}
+PidFile "{self.dir}/httpd.pid"
+DefaultRuntimeDir "{self.dir}"
+ErrorLog "{self.dir}/error.log"
+LoadModule mpm_event_module {MODULES}/mod_mpm_event.so
+LoadModule authz_core_module {MODULES}/mod_authz_core.so
+LoadModule mime_module {MODULES}/mod_mime.so
+{user}TypesConfig /etc/mime.types
+LogFormat "\\"%r\\" %>s %b range=\\"%{{Range}}i\\" port=%{{remote}}p" storage
+CustomLog "{self.log}" storage
+KeepAlive On
+KeepAliveTimeout 60
+MaxKeepAliveRequests 0
+DocumentRoot "{root}"
+<Directory />
+  Require all denied
+</Directory>
+<Directory "{root}">
+  Require all granted
+</Directory>
+<Files "forbidden.mp4">
+  Require all denied
+</Files>
+""")
+        self.conf = conf
+        subprocess.run([HTTPD, "-f", conf, "-k", "start"], check=True, capture_output=True)
+        _wait_for(self.port)
+
+    def stop(self) -> None:
+        subprocess.run([HTTPD, "-f", self.conf, "-k", "stop"], capture_output=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}"
+
+    def lines(self) -> list[dict]:
+        time.sleep(0.3)  # Apache writes the access log after the response
+        try:
+            with open(self.log) as f:
+                return [m.groupdict() for m in map(ACCESS.match, f.read().splitlines()) if m]
+        except OSError:
+            return []
+
+    def mark(self) -> int:
+        return len(self.lines())
+
+    def since(self, mark: int) -> list[dict]:
+        return self.lines()[mark:]
+
+
+def _wait_for(port: int, timeout: float = 10) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+class Threaded:
+    """A python HTTP server in a thread."""
+
+    def __init__(self, handler):
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def cms_handler(seen: list[str]):
+    class CMS(http.server.BaseHTTPRequestHandler):
+        """The seed's smil.php: a SMIL whose audio and video point at `?url=`."""
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            seen.append(self.path)
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            src = query.get("url", [""])[0].replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+            body = (f'<?xml version="1.0" encoding="utf-8"?>\n<smil xmlns="http://www.w3.org/2001/SMIL20/Language">'
+                    f'<head></head><body><switch><audio src="{src}" systemBitrate="1"/>'
+                    f'<video src="{src}" systemBitrate="1"/></switch></body></smil>\n').encode()
+            self.send_response(200 if src else 400)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+    return CMS
+
+
+class BadHandler(http.server.BaseHTTPRequestHandler):
+    """Misbehaviour chosen by the first path segment: /status/<code>/..., /reset/..., /short/...,
+    /slow/..."""
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        parts = self.path.lstrip("/").split("/")
+        kind = parts[0]
+        if kind == "status":
+            body = b"nope"
+            self.send_response(int(parts[1]))
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif kind == "reset":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            self.close_connection = True
+            self.connection.close()
+        elif kind == "short":
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"\0" * 1000)
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+        elif kind == "slow":
+            time.sleep(5)
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class Origo:
+    """A private Origo Apache (scripts/origo-httpd) with the remote locations included."""
+
+    def __init__(self, include: str, root: str):
+        self.port = _free_port()
+        self.listen = f"127.0.0.1:{self.port}"
+        proc = subprocess.run([str(LAUNCHER), "start", "--root", root, "--listen", self.listen,
+                               "--include", include], capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise RuntimeError(f"origo-httpd start failed:\n{proc.stdout}\n{proc.stderr}")
+        self.error_log = f"/tmp/origo-httpd/{self.port}/logs/error.log"
+
+    def url(self, path: str) -> str:
+        return f"http://{self.listen}/{path.lstrip('/')}"
+
+    def log_size(self) -> int:
+        return os.path.getsize(self.error_log) if os.path.exists(self.error_log) else 0
+
+    def log_since(self, offset: int) -> str:
+        time.sleep(0.2)
+        with open(self.error_log, errors="replace") as f:
+            f.seek(offset)
+            return f.read()
+
+    def stop(self) -> str:
+        subprocess.run([str(LAUNCHER), "stop", "--listen", self.listen], capture_output=True, timeout=120)
+        return self.log_since(0)
+
+
+@pytest.fixture(scope="module")
+def remote(media):
+    storage = Storage(media.root)
+    seen: list[str] = []
+    cms = Threaded(cms_handler(seen))
+    bad = Threaded(BadHandler)
+    root = tempfile.mkdtemp(prefix="origo-remote-root-")
+    os.chmod(root, 0o755)
+    include = os.path.join(root, "remote.conf")
+    with open(include, "w") as f:
+        f.write(f"""# One child process: every request of a test sees the same caches.
+ServerLimit 1
+StartServers 1
+ThreadsPerChild 25
+MaxRequestWorkers 25
+MinSpareThreads 1
+MaxSpareThreads 25
+LogLevel warn
+<Location "/proxy">
+  IsmProxyPass "http://127.0.0.1:{storage.port}/"
+  UspEnableSubreq on
+</Location>
+<Location "/cms">
+  IsmProxyPass "http://127.0.0.1:{cms.port}/smil.php/"
+  OrigoProxyAllowHost 127.0.0.1:{storage.port}
+</Location>
+<Location "/direct">
+  IsmProxyPass "http://"
+  OrigoProxyAllowHost 127.0.0.1:{storage.port}
+</Location>
+<Location "/denied">
+  IsmProxyPass "http://"
+</Location>
+<Directory "{root}/dirproxy">
+  IsmProxyPass "http://127.0.0.1:{storage.port}/"
+</Directory>
+<Location "/bad">
+  IsmProxyPass "http://127.0.0.1:{bad.port}/"
+</Location>
+<Proxy "http://127.0.0.1:{storage.port}/">
+  ProxySet connectiontimeout=5 enablereuse=on keepalive=on retry=0 timeout=30 ttl=300
+</Proxy>
+<Proxy "http://127.0.0.1:{bad.port}/">
+  ProxySet timeout=2 retry=0
+</Proxy>
+""")
+    origo = Origo(include, root)
+    yield type("Remote", (), {"storage": storage, "cms": cms, "cms_seen": seen, "bad": bad, "origo": origo})
+    log = origo.stop()
+    storage.stop()
+    cms.stop()
+    bad.stop()
+    crashes = [line for line in log.splitlines() if CRASH_PATTERN.search(line)]
+    assert not crashes, "Apache children crashed:\n" + "\n".join(crashes[:20])
+
+
+# ------------------------------------------------------------------------------------------ tests
+
+@pytest.mark.parametrize("fmt", FORMATS.keys())
+def test_decode_abr_through_ismproxypass(remote, media, fmt):
+    frames = {media.frames(r) for r in ABR_RENDITIONS}
+    check_decode(remote.origo.url("proxy/abr.ism/" + FORMATS[fmt]), frames.pop(), len(ABR_RENDITIONS),
+                 expected_audio_frames(media, ["audio-eng.mp4", "audio-fra.mp4"]))
+
+
+@pytest.mark.parametrize("name", ["moov-at-end.mp4", "cmaf.mp4"])
+@pytest.mark.parametrize("fmt", ["hls-ts", "dash-time"])
+def test_decode_single_file_through_ismproxypass(remote, media, name, fmt):
+    check_decode(remote.origo.url(f"proxy/{name}/" + FORMATS[fmt]), media.frames(name), 1,
+                 expected_audio_frames(media, [name]))
+
+
+def test_cms_receives_the_query_and_its_smil_plays(remote, media):
+    src = remote.storage.url("faststart.mp4")
+    query = "url=" + urllib.parse.quote(src, safe="")
+    before = len(remote.cms_seen)
+    url = remote.origo.url("cms/CACHE_ID.ism/.m3u8?" + query)
+    check_decode(url, media.frames("faststart.mp4"), 1, expected_audio_frames(media, ["faststart.mp4"]))
+    got = remote.cms_seen[before:]
+    assert got, "the CMS was never asked"
+    assert all(p == "/smil.php/CACHE_ID.ism?" + query for p in got), got
+
+
+def test_directory_prefix_maps_like_a_location(remote):
+    r = clients.get(remote.origo.url("dirproxy/abr.ism/.m3u8"))
+    assert r.status == 200, r.body[:300]
+    assert b"#EXTM3U" in r.body
+
+
+def test_direct_restream_needs_an_allowed_host(remote, media):
+    ok = clients.get(remote.origo.url(f"direct/127.0.0.1:{remote.storage.port}/faststart.mp4/.mpd"))
+    assert ok.status == 200, ok.body[:300]
+    offset = remote.origo.log_size()
+    denied = clients.get(remote.origo.url(f"denied/127.0.0.1:{remote.storage.port}/faststart.mp4/.mpd"))
+    assert denied.status == 403
+    assert "not allowed" in remote.origo.log_since(offset)
+
+
+@pytest.mark.parametrize("path,status", [
+    ("proxy/missing.ism/.m3u8", 404),
+    ("proxy/forbidden.mp4/.m3u8", 403),
+    ("bad/status/404/x.ism/.m3u8", 404),
+    ("bad/status/403/x.ism/.m3u8", 403),
+    ("bad/status/500/x.ism/.m3u8", 502),
+    ("bad/status/503/x.mp4/.mpd", 502),
+    ("bad/reset/x.ism/.m3u8", 502),
+    ("bad/short/x.mp4/.m3u8", 502),
+    ("bad/slow/x.ism/.m3u8", 504),
+])
+def test_upstream_failures(remote, path, status):
+    offset = remote.origo.log_size()
+    r = clients.get(remote.origo.url(path))
+    assert r.status == status, f"{path}: {r.status}"
+    log = [line for line in remote.origo.log_since(offset).splitlines() if "ORIGO10110" in line]
+    assert len(log) == 1, f"one error-log line expected:\n{log}"
+    # The child keeps serving, and nothing broken was cached.
+    assert clients.get(remote.origo.url("proxy/faststart.mp4/.m3u8")).status == 200
+
+
+def test_refuses_a_url_without_trailing_slash(media, tmp_path):
+    conf = tmp_path / "bad.conf"
+    conf.write_text('<Location "/x">\n  IsmProxyPass "http://127.0.0.1:1/videos"\n</Location>\n')
+    port = _free_port()
+    proc = subprocess.run([str(LAUNCHER), "start", "--root", str(tmp_path), "--listen", f"127.0.0.1:{port}",
+                           "--include", str(conf)], capture_output=True, text=True, timeout=120)
+    subprocess.run([str(LAUNCHER), "stop", "--listen", f"127.0.0.1:{port}"], capture_output=True, timeout=60)
+    assert proc.returncode != 0
+    assert "must end with '/'" in proc.stdout + proc.stderr
+
+
+def _ts_segments(origo, manifest: str) -> list[str]:
+    """TS segment names of the first variant of the HLS master playlist."""
+    master = clients.get(origo.url(f"proxy/{manifest}/.m3u8")).body.decode()
+    variant = next(line for line in master.splitlines() if line and not line.startswith("#"))
+    playlist = clients.get(origo.url(f"proxy/{manifest}/{variant}")).body.decode()
+    return [line for line in playlist.splitlines() if line and not line.startswith("#")]
+
+
+def _warm_reads(remote, manifest: str, segments: list[str]) -> list[dict]:
+    """Storage requests made by segments[1] after segments[0] warmed the presentation."""
+    assert len(segments) >= 2
+    clients.get(remote.origo.url(f"proxy/{manifest}/{segments[0]}"))  # warm (revalidates if the TTL ran out)
+    mark = remote.storage.mark()
+    r = clients.get(remote.origo.url(f"proxy/{manifest}/{segments[1]}"))
+    assert r.status == 200, r.body[:300]
+    reads = remote.storage.since(mark)
+    assert all(line["range"].startswith("bytes=") and line["status"] == "206" for line in reads), reads
+    return reads
+
+
+def test_warm_segment_costs_one_ranged_read_per_track(remote):
+    # abr.ism's TS variants carry video only (audio is an alternate rendition): one track, one read.
+    reads = _warm_reads(remote, "abr.ism", _ts_segments(remote.origo, "abr.ism"))
+    assert len(reads) == 1, reads
+    # An audio rendition of abr.ism lives in its own file: one read.
+    master = clients.get(remote.origo.url("proxy/abr.ism/.m3u8")).body.decode()
+    audio = re.search(r'TYPE=AUDIO[^\n]*URI="([^"]+)"', master).group(1)
+    playlist = clients.get(remote.origo.url(f"proxy/abr.ism/{audio}")).body.decode()
+    segments = [line for line in playlist.splitlines() if line and not line.startswith("#")]
+    assert len(_warm_reads(remote, "abr.ism", segments)) == 1
+    # Video and audio muxed from one interleaved file: both tracks' samples in one coalesced read.
+    reads = _warm_reads(remote, "faststart.mp4", _ts_segments(remote.origo, "faststart.mp4"))
+    assert len(reads) == 1, reads
+    # DASH: one track per segment, one read.
+    mpd = clients.get(remote.origo.url("proxy/faststart.mp4/.mpd?mpd.segment_template=number")).body.decode()
+    template = re.search(r'media="([^"]+)"', mpd).group(1)
+    rep = re.search(r'<Representation[^>]*id="([^"]+)"', mpd).group(1)
+    name = template.replace("$RepresentationID$", rep)
+    numbered = [name.replace("$Number$", str(n)) for n in (1, 2)]
+    assert len(_warm_reads(remote, "faststart.mp4", numbered)) == 1
+    # Nothing but media ranges: the manifest and indexes came from the cache.
+    assert not any(line["path"].endswith(".ism") for line in reads)
+
+
+def _time_wait(port: int) -> int:
+    out = subprocess.run(["ss", "-Htan", "state", "time-wait", f"( dport = :{port} or sport = :{port} )"],
+                         capture_output=True, text=True).stdout
+    return len([line for line in out.splitlines() if line.strip()])
+
+
+def test_time_wait_flat_and_connections_reused(remote):
+    storage, origo = remote.storage, remote.origo
+    ts = _ts_segments(origo, "abr.ism")
+    before = _time_wait(storage.port)
+    mark = storage.mark()
+    conn = http.client.HTTPConnection("127.0.0.1", origo.port, timeout=30)
+    for i in range(1000):
+        conn.request("GET", f"/proxy/abr.ism/{ts[i % len(ts)]}")
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == 200
+    conn.close()
+    after = _time_wait(storage.port)
+    reads = storage.since(mark)
+    ports = {line["port"] for line in reads}
+    assert len(reads) >= 1000
+    assert after - before < 20, f"TIME_WAIT towards the storage grew from {before} to {after}"
+    assert len(ports) <= 25, f"{len(reads)} upstream reads used {len(ports)} connections"
+    print(f"{len(reads)} upstream reads over {len(ports)} connections; TIME_WAIT {before} -> {after}")

@@ -1,0 +1,29 @@
+/*
+ * Upstream reads for the engine (IsmProxyPass): each fetch is an Apache subrequest handled by
+ * mod_proxy, so <Proxy>/ProxySet connection pools, mod_cache and balancers apply.
+ */
+#ifndef ORIGO_UPSTREAM_H
+#define ORIGO_UPSTREAM_H
+
+#include "httpd.h"
+#include "origo_config.h"
+#include "origo_engine.h"
+
+/* Registers the capture filter (called from register_hooks). */
+void origo_upstream_register(apr_pool_t *p);
+
+/*
+ * Fills `out` with the callback table for request `r` (allocated from r->pool; valid while the
+ * request lives). Reads are limited to the hosts the configuration allows.
+ */
+void origo_upstream_for_request(request_rec *r, const origo_dir_config *conf, origo_upstream *out);
+
+/*
+ * Maps the request onto its upstream server manifest for IsmProxyPass: sets *manifest_url (the
+ * URL without query) and *virtual_path. Returns OK, or DECLINED when the path has no
+ * "<name>.<ext>/" manifest boundary, or HTTP_NOT_FOUND when it is outside the configured prefix.
+ */
+int origo_upstream_map(request_rec *r, const origo_dir_config *conf, const char **manifest_url,
+                       const char **virtual_path);
+
+#endif
