@@ -11,12 +11,16 @@ public struct MPDWriter: Sendable {
     public let segmentation: Segmentation
     public let urls: ChildURL
     public let addressing: Addressing
+    /// Per-track segment statistics computed ahead (by token); missing ones are computed here.
+    public let stats: [String: SegmentStats]
 
-    public init(presentation: Presentation, segmentation: Segmentation, urls: ChildURL, addressing: Addressing) {
+    public init(presentation: Presentation, segmentation: Segmentation, urls: ChildURL, addressing: Addressing,
+                stats: [String: SegmentStats] = [:]) {
         self.presentation = presentation
         self.segmentation = segmentation
         self.urls = urls
         self.addressing = addressing
+        self.stats = stats
     }
 
     /// Tracks grouped into adaptation sets: same kind, codec family (sample entry type) and language.
@@ -45,7 +49,7 @@ public struct MPDWriter: Sendable {
         var longest: (Int64, UInt32) = (0, 1)
         var maxSegment: (Int64, UInt32) = (0, 1)
         for t in presentation.tracks {
-            let stats = SegmentStats(track: t.track, segmentation: segmentation)
+            let stats = self.stats[t.token] ?? SegmentStats(track: t.track, segmentation: segmentation)
             let timeline = Timeline(stats, presentationTimeOffset: FragmentTiming(track: t.track).mediaTimeOffset)
             timelines[t.token] = timeline
             // Peak segment bitrate plus ~1% for moof/mdat headers: enough to play without stalls.

@@ -44,18 +44,22 @@ public final class Engine: Sendable {
         let route = try VirtualPath.parse(request.virtualPath, trackNames: Set(presentation.tracks.map(\.name)))
         let options = try PlayoutOptions(query: query, presentation: presentation)
         let urls = ChildURL(base: Self.baseName(request.manifestPath), query: query.raw)
+        // Manifests are built once per presentation version and query; a changed file makes a new
+        // LoadedPresentation and so drops them.
+        let manifestKey = route.isManifest ? request.virtualPath + "?" + query.raw : nil
+        if let key = manifestKey, let cached = loaded.manifests.value(for: key) { return cached }
 
         var response: EngineResponse
         switch route {
         case .hlsMaster:
             let cut = try loaded.cut(options.hlsCut)
             let writer = HLSPlaylistWriter(presentation: presentation, segmentation: cut.segmentation,
-                                           container: options.hlsContainer, urls: urls)
+                                           container: options.hlsContainer, urls: urls, stats: cut.stats)
             response = manifest(writer.master(), type: "application/vnd.apple.mpegurl")
         case .hlsMediaPlaylist(let tokens):
             let cut = try loaded.cut(options.hlsCut)
             let writer = HLSPlaylistWriter(presentation: presentation, segmentation: cut.segmentation,
-                                           container: options.hlsContainer, urls: urls)
+                                           container: options.hlsContainer, urls: urls, stats: cut.stats)
             let tracks = try Self.tracks(tokens, in: presentation)
             guard writer.layout.offers(tokens) || HLSLayout(presentation: presentation, container: .transportStream).offers(tokens)
                     || HLSLayout(presentation: presentation, container: .fragmentedMP4).offers(tokens) else {
@@ -91,7 +95,7 @@ public final class Engine: Sendable {
         case .dashManifest:
             let cut = try loaded.cut(options.dashCut)
             let writer = MPDWriter(presentation: presentation, segmentation: cut.segmentation, urls: urls,
-                                   addressing: options.dashAddressing)
+                                   addressing: options.dashAddressing, stats: cut.stats)
             response = manifest(writer.mpd(), type: "application/dash+xml")
         case .dashSegmentAtTime(let token, let time):
             let cut = try loaded.cut(options.dashCut)
@@ -142,6 +146,9 @@ public final class Engine: Sendable {
             hash.add(request.virtualPath)
             hash.add(query.raw)
             response.etag = hash.etag
+        }
+        if let key = manifestKey {
+            loaded.manifests.insert(response, for: key, cost: Int(clamping: response.body.totalLength) + key.utf8.count)
         }
         return response
     }
@@ -218,5 +225,15 @@ public final class Engine: Sendable {
         }
         guard lo < ranges.count, !ranges[lo].isEmpty, start(lo) == time else { return nil }
         return lo
+    }
+}
+
+extension PlayerRequest {
+    /// Playlists and manifests: small, derived from the index only, worth caching whole.
+    var isManifest: Bool {
+        switch self {
+        case .hlsMaster, .hlsMediaPlaylist, .dashManifest, .smoothManifest: true
+        default: false
+        }
     }
 }

@@ -17,6 +17,8 @@ final class LoadedPresentation: @unchecked Sendable {
     private let cuts: BoundedCache<CutKey, Cut>
     /// TS continuity counters at the start of every segment, per cut and muxed track combination.
     private let continuities: BoundedCache<String, [TSContinuity]>
+    /// Finished manifest responses by virtual path and query (bounded by their bytes).
+    let manifests: BoundedCache<String, EngineResponse>
 
     /// Monotonic seconds when it was built; presentations with upstream parts expire after
     /// ``PresentationLoader/remoteTTL`` and are then revalidated.
@@ -32,6 +34,7 @@ final class LoadedPresentation: @unchecked Sendable {
         self.hasRemote = ([manifest] + sources).contains { RemoteURL.isRemote($0.path) }
         self.cuts = BoundedCache(capacity: 16)
         self.continuities = BoundedCache(capacity: 1 << 20)
+        self.manifests = BoundedCache(capacity: 8 << 20)
     }
 
     /// Continuity counters at the start of TS segment `index`, so counters run on across segments.
@@ -67,8 +70,13 @@ final class LoadedPresentation: @unchecked Sendable {
             throw .notFound("presentation has no samples to segment")
         }
         var ranges: [String: [Range<Int>]] = [:]
-        for t in presentation.tracks { ranges[t.token] = segmentation.sampleRanges(for: t.track) }
-        let cut = Cut(segmentation: segmentation, ranges: ranges)
+        var stats: [String: SegmentStats] = [:]
+        for t in presentation.tracks {
+            let s = SegmentStats(track: t.track, segmentation: segmentation)
+            ranges[t.token] = s.ranges
+            stats[t.token] = s
+        }
+        let cut = Cut(segmentation: segmentation, ranges: ranges, stats: stats)
         cuts.insert(cut, for: key, cost: 1)
         return cut
     }
@@ -89,6 +97,8 @@ struct Cut: Sendable {
     let segmentation: Segmentation
     /// Sample ranges per track token, one per segment.
     let ranges: [String: [Range<Int>]]
+    /// Durations and sizes of every track's segments, for manifests.
+    let stats: [String: SegmentStats]
 }
 
 /// Builds presentations from server manifests and media files, with two bounded caches: parsed

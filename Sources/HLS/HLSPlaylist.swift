@@ -7,12 +7,20 @@ public struct HLSPlaylistWriter: Sendable {
     public let segmentation: Segmentation
     public let layout: HLSLayout
     public let urls: ChildURL
+    /// Per-track segment statistics computed ahead (by token); missing ones are computed here.
+    public let stats: [String: SegmentStats]
 
-    public init(presentation: Presentation, segmentation: Segmentation, container: HLSLayout.Container, urls: ChildURL) {
+    public init(presentation: Presentation, segmentation: Segmentation, container: HLSLayout.Container, urls: ChildURL,
+                stats: [String: SegmentStats] = [:]) {
         self.presentation = presentation
         self.segmentation = segmentation
         self.layout = HLSLayout(presentation: presentation, container: container)
         self.urls = urls
+        self.stats = stats
+    }
+
+    private func stats(_ t: PresentationTrack) -> SegmentStats {
+        stats[t.token] ?? SegmentStats(track: t.track, segmentation: segmentation)
     }
 
     /// `EXT-X-VERSION`: 3 for TS (decimal `EXTINF`), 7 for fMP4 (`EXT-X-MAP` in non-I-frame playlists).
@@ -24,7 +32,7 @@ public struct HLSPlaylistWriter: Sendable {
         for group in layout.audioGroups {
             var peak = 0, average = 0
             for (i, audio) in group.tracks.enumerated() {
-                let stats = SegmentStats(track: audio.track, segmentation: segmentation)
+                let stats = stats(audio)
                 peak = max(peak, containerBitrate(stats.peakBitrate, track: audio.track))
                 average = max(average, containerBitrate(stats.averageBitrate, track: audio.track))
                 out += "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"\(group.id)\""
@@ -41,16 +49,16 @@ public struct HLSPlaylistWriter: Sendable {
         }
         for variant in layout.variants {
             var peak = 0, average = 0
-            var stats: [SegmentStats] = []
+            var variantStats: [SegmentStats] = []
             for t in variant.tracks {
-                let s = SegmentStats(track: t.track, segmentation: segmentation)
-                stats.append(s)
+                let s = stats(t)
+                variantStats.append(s)
                 average += containerBitrate(s.averageBitrate, track: t.track)
             }
             // Peak of the muxed segments: per segment, all tracks' bits over the longest duration.
             for k in 0..<segmentation.count {
                 var bits = 0.0, seconds = 0.0
-                for (s, t) in zip(stats, variant.tracks) {
+                for (s, t) in zip(variantStats, variant.tracks) {
                     bits += Double(s.bytes[k]) * 8 * overheadFactor(t.track)
                     seconds = max(seconds, MediaTime.seconds(s.durations[k], timescale: s.timescale))
                 }
@@ -82,7 +90,7 @@ public struct HLSPlaylistWriter: Sendable {
     /// follows the first video track when there is one, else the first track.
     public func media(tracks: [PresentationTrack]) -> String {
         guard let timing = tracks.first(where: { $0.kind == .video }) ?? tracks.first else { return "" }
-        let stats = SegmentStats(track: timing.track, segmentation: segmentation)
+        let stats = stats(timing)
         let tokens = tracks.map(\.token)
         var target: Int64 = 1
         for d in stats.durations {

@@ -79,13 +79,21 @@ row("presentation load + first MPD (cold engine)", measure(1) {
 })
 let after = residentBytes()
 func get(_ path: String, _ query: String? = nil) -> EngineResponse {
-    engine.handle(EngineRequest(method: "GET", manifestPath: ism, virtualPath: path, query: query))
+    let r = engine.handle(EngineRequest(method: "GET", manifestPath: ism, virtualPath: path, query: query))
+    if r.status != 200 { fail("origo-bench: \(path): \(r.status) \(r.logReason ?? "")\n", status: 1) }
+    return r
 }
 let master = get(".m3u8")
 guard master.status == 200, case .bytes(let masterBytes)? = master.body.first else {
     fail("origo-bench: master playlist failed: \(master.logReason ?? "")\n", status: 1)
 }
 let variant = String(decoding: masterBytes, as: UTF8.self).split(separator: "\n").first { !$0.hasPrefix("#") }.map(String.init) ?? ""
+// Manifests are cached per query: a new query each time measures the build itself.
+var q = 0
+row("HLS master playlist, built", measure(iterations) { q += 1; _ = get(".m3u8", "bench=\(q)") })
+row("HLS media playlist, built", measure(iterations) { q += 1; _ = get(variant, "bench=\(q)") })
+row("MPD, built", measure(iterations) { q += 1; _ = get(".mpd", "bench=\(q)") })
+_ = get(".m3u8"); _ = get(variant); _ = get(".mpd")
 row("HLS master playlist, warm", measure(iterations) { _ = get(".m3u8") })
 row("HLS media playlist, warm (\(variant))", measure(iterations) { _ = get(variant) })
 row("MPD, warm", measure(iterations) { _ = get(".mpd") })
