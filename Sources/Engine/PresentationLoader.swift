@@ -2,6 +2,7 @@ import ByteIO
 import ISOBMFF
 import MediaModel
 import MPEGTS
+import PlayerURL
 import ServerManifest
 import Storage
 
@@ -99,9 +100,7 @@ final class PresentationLoader: @unchecked Sendable {
            try cached.sources.allSatisfy({ try LocalFile.identity(of: $0.path) == $0 }) {
             return cached
         }
-        let limits = ReadLimits(maxIndexBytes: maxIndexBytes > 0 ? maxIndexBytes : Self.defaultMaxIndexBytes,
-                                maxSamplesPerTrack: ReadLimits.default.maxSamplesPerTrack,
-                                maxBoxDepth: ReadLimits.default.maxBoxDepth)
+        let limits = Self.limits(maxIndexBytes: maxIndexBytes)
         let loaded: LoadedPresentation
         if isServerManifest(manifestPath) {
             loaded = try loadServerManifest(identity, limits: limits)
@@ -110,6 +109,19 @@ final class PresentationLoader: @unchecked Sendable {
         }
         presentations.insert(loaded, for: manifestPath, cost: loaded.cost)
         return loaded
+    }
+
+    /// Read limits for one file. Sample counts follow the index size the operator allows
+    /// (`OrigoMaxIndexSize`): a real table spends at least 4 bytes per sample (`stsz` or `trun`
+    /// sizes), so a file claiming more samples than a quarter of its allowed index bytes is refused
+    /// before anything is allocated for them. Memory per file is then about 6 × the index bytes.
+    static func limits(maxIndexBytes: UInt64) -> ReadLimits {
+        let indexBytes = maxIndexBytes > 0 ? maxIndexBytes : defaultMaxIndexBytes
+        let perFile = min(ReadLimits.default.maxSamplesPerFile, Int(clamping: indexBytes / 4))
+        return ReadLimits(maxIndexBytes: indexBytes,
+                          maxSamplesPerTrack: min(ReadLimits.default.maxSamplesPerTrack, perFile),
+                          maxBoxDepth: ReadLimits.default.maxBoxDepth,
+                          maxSamplesPerFile: perFile)
     }
 
     private func isServerManifest(_ path: String) -> Bool {
@@ -128,7 +140,7 @@ final class PresentationLoader: @unchecked Sendable {
 
     private func loadMediaFile(_ identity: FileIdentity, limits: ReadLimits) throws -> LoadedPresentation {
         let index = try index(identity, limits: limits)
-        let tracks = index.tracks.map { track in
+        let tracks = index.tracks.filter(Self.isServable).map { track in
             PresentationTrack(track: track, name: Self.defaultName(track.kind, track.language),
                               bitrate: max(track.averageBitrate, 1), language: track.language)
         }
@@ -166,6 +178,10 @@ final class PresentationLoader: @unchecked Sendable {
                 throw EngineError.serverManifest("server manifest names a \(entry.kind.rawValue) track"
                     + (entry.trackID.map { " with trackID \($0)" } ?? "") + " that \(entry.src) does not have")
             }
+            guard Self.isServable(track) else {
+                throw EngineError.notImplemented("track \(track.trackID) of \(entry.src): unsupported codec "
+                    + Sanitized.text(track.sampleEntryType, limit: 8))
+            }
             used[path, default: []].insert(track.trackID)
             let language = entry.systemLanguage ?? track.language
             tracks.append(PresentationTrack(
@@ -174,6 +190,13 @@ final class PresentationLoader: @unchecked Sendable {
         }
         return LoadedPresentation(manifest: identity, sources: sources,
                                   presentation: Presentation(tracks: Self.uniqueTokens(tracks), options: manifest.options))
+    }
+
+    /// Audio and video need a codec the writers understand (an unknown sample entry, or an `avc1`
+    /// without `avcC`, would give players segments they cannot decode); text is carried as is.
+    static func isServable(_ track: Track) -> Bool {
+        if case .other = track.codec { return track.kind == .text }
+        return true
     }
 
     /// `video`, `audio_eng`, `textstream_fra`: the reference origin's track names.
