@@ -49,8 +49,9 @@ class Box:
         return node
 
 
-def parse(data: bytes, start: int = 0, end: int | None = None) -> list[Box]:
-    """Boxes between `start` and `end`, recursing into containers. Stops quietly at damage."""
+def parse(data: bytes, start: int = 0, end: int | None = None, depth: int = 0) -> list[Box]:
+    """Boxes between `start` and `end`, recursing into containers (at most 64 deep). Stops quietly
+    at damage."""
     end = len(data) if end is None else end
     boxes: list[Box] = []
     pos = start
@@ -67,10 +68,10 @@ def parse(data: bytes, start: int = 0, end: int | None = None) -> list[Box]:
         if size < header or pos + size > end:
             break
         box = Box(kind, pos, size, header)
-        if kind in CONTAINERS:
-            box.children = parse(data, pos + header, pos + size)
-        elif kind == b"stsd":
-            box.children = parse(data, pos + header + 8, pos + size)
+        if depth < 64 and kind in CONTAINERS:
+            box.children = parse(data, pos + header, pos + size, depth + 1)
+        elif depth < 64 and kind == b"stsd":
+            box.children = parse(data, pos + header + 8, pos + size, depth + 1)
         boxes.append(box)
         pos += size
     return boxes
@@ -110,24 +111,27 @@ def put64(data: bytes, offset: int, value: int) -> bytes:
     return data[:offset] + struct.pack(">Q", value & 0xFFFFFFFFFFFFFFFF) + data[offset + 8:]
 
 
-def resize_ancestors(data: bytes, target: Box, delta: int) -> bytes:
-    """Adds `delta` to the 32-bit size of every box that contains `target` (and to `target`)."""
-    def walk(boxes: list[Box]) -> bytes:
-        nonlocal data
-        for b in boxes:
-            if b.offset <= target.offset and target.end <= b.end:
-                data = put32(data, b.offset, b.size + delta)
-                walk(b.children)
-        return data
-    return walk(parse(data))
+def ancestors(data: bytes, target: Box) -> list[Box]:
+    """Every box (from the top level down) that contains `target`, `target` included."""
+    out: list[Box] = []
+    level = parse(data)
+    while True:
+        holder = next((b for b in level if b.offset <= target.offset and target.end <= b.end), None)
+        if holder is None:
+            return out
+        out.append(holder)
+        level = holder.children
 
 
 def replace_payload(data: bytes, box: Box, payload: bytes) -> bytes:
-    """Replaces a box's payload, fixing its size and its ancestors' sizes (chunk offsets are not
-    fixed: use it on boxes after mdat, or accept that samples move)."""
+    """Replaces a box's payload, fixing its size and its ancestors' 32-bit sizes (chunk offsets are
+    not fixed: use it on boxes after mdat, or accept that samples move)."""
     delta = len(payload) - (box.size - box.header)
+    holders = ancestors(data, box)
     out = data[:box.payload] + payload + data[box.end:]
-    return resize_ancestors(out, box, delta) if delta else out
+    for b in holders:   # every holder starts at or before `box`, so its header did not move
+        out = put32(out, b.offset, b.size + delta)
+    return out
 
 
 def nest(kind: bytes, depth: int, inner: bytes = b"") -> bytes:
@@ -225,6 +229,29 @@ def amplified_sample_count(count: int) -> Mutation:
         body += full_box(b"stsz", struct.pack(">II", 1, count))
         body += full_box(b"stco", struct.pack(">II", 1, first))
         return replace_payload(data, stbl, body)
+    return mutate
+
+
+def amplified_tracks(count: int, copies: int) -> Mutation:
+    """The video track's stbl replaced by `count` one-byte samples in 8 chunks that all start at the
+    mdat payload (every sample lies inside the file), and that trak repeated `copies` times: a few
+    hundred bytes of moov claiming `count * copies` samples."""
+    def mutate(data: bytes) -> bytes:
+        mdat = top(data, "mdat")
+        stbl = track_box(data, b"vide", "mdia/minf/stbl")
+        stsd = stbl.find("stsd")
+        chunks = 8
+        per_chunk = -(-count // chunks)
+        body = data[stsd.offset:stsd.end]
+        body += full_box(b"stts", struct.pack(">III", 1, count, 1))
+        body += full_box(b"stsc", struct.pack(">IIII", 1, 1, per_chunk, 1))
+        body += full_box(b"stsz", struct.pack(">II", 1, count))
+        body += full_box(b"stco", struct.pack(">I", chunks) + struct.pack(">I", mdat.payload) * chunks)
+        data = replace_payload(data, stbl, body)
+        trak = next(t for t in tracks(data) if handler(t, data) == b"vide")
+        moov = top(data, "moov")
+        extra = data[trak.offset:trak.end] * (copies - 1)
+        return replace_payload(data, moov, data[moov.payload:moov.end] + extra)
     return mutate
 
 
