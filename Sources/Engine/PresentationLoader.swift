@@ -2,6 +2,7 @@ import ByteIO
 import ISOBMFF
 import MediaModel
 import MPEGTS
+import PlayerURL
 import ServerManifest
 import PlayerURL
 import Storage
@@ -154,9 +155,7 @@ final class PresentationLoader: @unchecked Sendable {
 
     func load(manifestPath: String, query: String? = nil, upstream: (any Upstream)? = nil,
               maxIndexBytes: UInt64) throws -> LoadedPresentation {
-        let limits = ReadLimits(maxIndexBytes: maxIndexBytes > 0 ? maxIndexBytes : Self.defaultMaxIndexBytes,
-                                maxSamplesPerTrack: ReadLimits.default.maxSamplesPerTrack,
-                                maxBoxDepth: ReadLimits.default.maxBoxDepth)
+        let limits = Self.limits(maxIndexBytes: maxIndexBytes)
         let key = Self.key(manifestPath: manifestPath, query: query, upstream: upstream)
         let url = Self.fetchURL(manifestPath: manifestPath, query: query)
         let cached = presentations.value(for: key)
@@ -212,6 +211,19 @@ final class PresentationLoader: @unchecked Sendable {
         case remote(String)  // manifest URL without query
     }
 
+    /// Read limits for one file. Sample counts follow the index size the operator allows
+    /// (`OrigoMaxIndexSize`): a real table spends at least 4 bytes per sample (`stsz` or `trun`
+    /// sizes), so a file claiming more samples than a quarter of its allowed index bytes is refused
+    /// before anything is allocated for them. Memory per file is then about 6 × the index bytes.
+    static func limits(maxIndexBytes: UInt64) -> ReadLimits {
+        let indexBytes = maxIndexBytes > 0 ? maxIndexBytes : defaultMaxIndexBytes
+        let perFile = min(ReadLimits.default.maxSamplesPerFile, Int(clamping: indexBytes / 4))
+        return ReadLimits(maxIndexBytes: indexBytes,
+                          maxSamplesPerTrack: min(ReadLimits.default.maxSamplesPerTrack, perFile),
+                          maxBoxDepth: ReadLimits.default.maxBoxDepth,
+                          maxSamplesPerFile: perFile)
+    }
+
     private func isServerManifest(_ path: String) -> Bool {
         let lower = RemoteURL.withoutQuery(path).lowercased()
         return lower.hasSuffix(".ism") || lower.hasSuffix(".isml") || lower.hasSuffix(".smil")
@@ -249,7 +261,7 @@ final class PresentationLoader: @unchecked Sendable {
 
     private func loadMediaFile(_ locator: String, _ context: LoadContext) throws -> LoadedPresentation {
         let (identity, index) = try index(locator, context)
-        let tracks = index.tracks.map { track in
+        let tracks = index.tracks.filter(Self.isServable).map { track in
             PresentationTrack(track: track, name: Self.defaultName(track.kind, track.language),
                               bitrate: max(track.averageBitrate, 1), language: track.language)
         }
@@ -293,6 +305,10 @@ final class PresentationLoader: @unchecked Sendable {
                 throw EngineError.serverManifest("server manifest names a \(entry.kind.rawValue) track"
                     + (entry.trackID.map { " with trackID \($0)" } ?? "") + " that \(entry.src) does not have")
             }
+            guard Self.isServable(track) else {
+                throw EngineError.notImplemented("track \(track.trackID) of \(entry.src): unsupported codec "
+                    + Sanitized.text(track.sampleEntryType, limit: 8))
+            }
             used[path, default: []].insert(track.trackID)
             let language = entry.systemLanguage ?? track.language
             tracks.append(PresentationTrack(
@@ -302,6 +318,13 @@ final class PresentationLoader: @unchecked Sendable {
         return LoadedPresentation(manifest: identity, sources: sources,
                                   presentation: Presentation(tracks: Self.uniqueTokens(tracks), options: manifest.options),
                                   loadedAt: context.now)
+    }
+
+    /// Audio and video need a codec the writers understand (an unknown sample entry, or an `avc1`
+    /// without `avcC`, would give players segments they cannot decode); text is carried as is.
+    static func isServable(_ track: Track) -> Bool {
+        if case .other = track.codec { return track.kind == .text }
+        return true
     }
 
     /// `video`, `audio_eng`, `textstream_fra`: the reference origin's track names.

@@ -33,14 +33,22 @@ public struct ReadLimits: Sendable, Equatable {
     public var maxSamplesPerTrack: Int
     /// Nesting depth of boxes.
     public var maxBoxDepth: Int
+    /// Samples in all tracks of one file together. A few bytes of `stsz`/`stts`/`stsc` (or of a
+    /// `trun` with default sizes) can claim millions of samples, and a `moov` can repeat such a
+    /// track many times: without this bound, memory would grow with the number of tracks.
+    public var maxSamplesPerFile: Int
 
-    public init(maxIndexBytes: UInt64, maxSamplesPerTrack: Int, maxBoxDepth: Int) {
+    public init(maxIndexBytes: UInt64, maxSamplesPerTrack: Int, maxBoxDepth: Int, maxSamplesPerFile: Int? = nil) {
         self.maxIndexBytes = maxIndexBytes
         self.maxSamplesPerTrack = maxSamplesPerTrack
         self.maxBoxDepth = maxBoxDepth
+        self.maxSamplesPerFile = maxSamplesPerFile ?? maxSamplesPerTrack.multipliedReportingOverflow(by: 4).partialValue
     }
 
-    public static let `default` = ReadLimits(maxIndexBytes: 256 << 20, maxSamplesPerTrack: 8_000_000, maxBoxDepth: 16)
+    /// 8 million samples per track (a day of 60 fps video is 5.2 million), 32 million per file:
+    /// about 24 bytes each in memory, so one file's index stays below ~800 MB.
+    public static let `default` = ReadLimits(maxIndexBytes: 256 << 20, maxSamplesPerTrack: 8_000_000, maxBoxDepth: 16,
+                                             maxSamplesPerFile: 32_000_000)
 }
 
 extension ByteReaderError {

@@ -20,6 +20,7 @@ public enum MP4Reader {
         var majorBrand = ""
         var movie: MovieBox?
         var fragments: [(offset: UInt64, bytes: [UInt8])] = []
+        var mediaData: [Range<UInt64>] = []
         var topLevelBoxes = 0
 
         while size - position >= 8 {
@@ -44,6 +45,8 @@ public enum MP4Reader {
                 } else {
                     fragments.append((position, payload))
                 }
+            case "mdat":
+                mediaData.append(position + UInt64(header.headerSize) ..< position + header.size)
             default:
                 break
             }
@@ -67,22 +70,49 @@ public enum MP4Reader {
             guard !header.hasExternalData else {
                 throw ISOBMFFError.unsupported("track \(header.trackID) keeps its samples in another file (data reference)")
             }
-            try checkInside(header, fileSize: size)
+            try checkInside(header, mediaData: mediaData)
             do { try header.samples.validate() } catch { throw ISOBMFFError.malformed(box: "track \(header.trackID)", reason: "\(error)") }
+            try checkCompositionOffsets(header)
             tracks.append(makeTrack(header, movieTimescale: movie.timescale, locator: locator))
         }
         return MP4Index(tracks: tracks, isFragmented: movie.isFragmented || !fragments.isEmpty,
                         majorBrand: majorBrand, movieTimescale: movie.timescale)
     }
 
-    /// Every sample must lie inside the file: a segment is never cut from bytes that do not exist.
-    private static func checkInside(_ header: TrackHeader, fileSize: UInt64) throws(ISOBMFFError) {
+    /// Every sample must lie inside the payload of a top-level `mdat`: a segment is never cut from
+    /// bytes that do not exist, nor from other boxes (a `trun` pointing past an emptied `mdat` into
+    /// the next `moof` would otherwise be served as media). Empty samples may sit anywhere.
+    private static func checkInside(_ header: TrackHeader, mediaData: [Range<UInt64>]) throws(ISOBMFFError) {
         let s = header.samples
-        for i in 0..<s.count {
+        var hint = 0   // samples mostly ascend: try the previous sample's mdat first
+        for i in 0..<s.count where s.sizes[i] > 0 {
             let (end, overflow) = s.offsets[i].addingReportingOverflow(UInt64(s.sizes[i]))
-            guard !overflow, end <= fileSize else {
-                throw .malformed(box: "track \(header.trackID)", reason: "sample \(i + 1) lies outside the file (\(fileSize) bytes)")
+            let start = s.offsets[i]
+            func holds(_ k: Int) -> Bool { mediaData[k].lowerBound <= start && end <= mediaData[k].upperBound }
+            if !overflow, hint < mediaData.count, holds(hint) { continue }
+            // mdats are in file order and do not overlap: binary search for the last one starting <= start.
+            var lo = 0, hi = mediaData.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if mediaData[mid].lowerBound <= start { lo = mid + 1 } else { hi = mid }
             }
+            guard !overflow, lo > 0, holds(lo - 1) else {
+                throw .malformed(box: "track \(header.trackID)",
+                                 reason: "sample \(i + 1) (\(s.sizes[i]) bytes at \(start)) lies outside every mdat")
+            }
+            hint = lo - 1
+        }
+    }
+
+    /// A composition offset larger than the whole track is a broken `ctts`/`trun`, not B-frames:
+    /// it would put a sample days away from its neighbours and break every timeline built on it.
+    private static func checkCompositionOffsets(_ header: TrackHeader) throws(ISOBMFFError) {
+        let s = header.samples
+        guard !s.compositionOffsets.isEmpty else { return }
+        let bound = s.totalDuration &+ Int64(header.timescale)
+        for i in 0..<s.compositionOffsets.count where Int64(s.compositionOffsets[i]).magnitude > bound.magnitude {
+            throw .malformed(box: "track \(header.trackID)",
+                             reason: "composition offset \(s.compositionOffsets[i]) of sample \(i + 1) exceeds the track's duration")
         }
     }
 

@@ -33,6 +33,7 @@ struct MovieBox {
 
     static func parse(_ moov: ByteReader, limits: ReadLimits) throws(ISOBMFFError) -> MovieBox {
         var movie = MovieBox()
+        var totalSamples = 0
         var it = BoxIterator(moov)
         while let (h, r) = try it.next() {
             switch h.type {
@@ -44,7 +45,13 @@ struct MovieBox {
                     return try r.readUInt32()
                 }
             case "trak":
-                if let track = try parseTrak(r, limits: limits) { movie.tracks.append(track) }
+                if let track = try parseTrak(r, limits: limits) {
+                    totalSamples &+= track.samples.count
+                    guard totalSamples <= limits.maxSamplesPerFile else {
+                        throw .limitExceeded("more than \(limits.maxSamplesPerFile) samples in one file")
+                    }
+                    movie.tracks.append(track)
+                }
             case "mvex":
                 movie.isFragmented = true
                 for trex in try BoxIterator.children(r, "trex") {

@@ -61,6 +61,10 @@ enum MovieFragment {
                 guard count <= limits.maxSamplesPerTrack - table.count else {
                     throw ISOBMFFError.limitExceeded("more than \(limits.maxSamplesPerTrack) samples in track \(trackID)")
                 }
+                let total = tables.values.reduce(table.count) { $0 &+ $1.count }
+                guard count <= limits.maxSamplesPerFile &- total else {
+                    throw ISOBMFFError.limitExceeded("more than \(limits.maxSamplesPerFile) samples in one file")
+                }
                 let perSample = (flags & 0x100 != 0 ? 4 : 0) + (flags & 0x200 != 0 ? 4 : 0)
                     + (flags & 0x400 != 0 ? 4 : 0) + (flags & 0x800 != 0 ? 4 : 0)
                 var offset = dataEnd

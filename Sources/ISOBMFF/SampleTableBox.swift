@@ -209,6 +209,10 @@ enum SampleTableBox {
                 guard first >= 1, first > (runs.last?.firstChunk ?? 0) else {
                     throw ISOBMFFError.malformed(box: "stsc", reason: "first_chunk \(first) out of order")
                 }
+                // A chunk cannot hold more samples than the whole track has (stsz disagrees).
+                guard perChunk <= sizes.count else {
+                    throw ISOBMFFError.malformed(box: "stsc", reason: "\(perChunk) samples per chunk but \(sizes.count) in the track")
+                }
                 runs.append((first, perChunk))
             }
             var offsets = [UInt64]()

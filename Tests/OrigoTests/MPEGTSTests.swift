@@ -403,12 +403,16 @@ struct SyntheticMedia {
     }
 
     @Test func refusesAbsurdSegmentSizesBeforeReading() throws {
-        var track = media.video
-        track.samples = SampleTable()
+        let video = media.video
+        var samples = SampleTable()
         for i in 0..<200 {
-            track.samples.append(decodeTime: Int64(i) * 512, duration: 512, compositionOffset: 0,
-                                 size: UInt32.max, offset: 0, isSync: true)
+            samples.append(decodeTime: Int64(i) * 512, duration: 512, compositionOffset: 0,
+                           size: UInt32.max, offset: 0, isSync: true)
         }
+        // `samples` has a private setter since composition offsets are derived from it: rebuild.
+        let track = Track(trackID: video.trackID, kind: video.kind, timescale: video.timescale, language: video.language,
+                          sampleEntryType: video.sampleEntryType, sampleEntry: video.sampleEntry, codec: video.codec,
+                          width: video.width, height: video.height, samples: samples, dataSource: video.dataSource)
         var reads = 0
         #expect(throws: MPEGTSError.self) {
             try TransportStreamWriter.segment(inputs: [TSInput(track: track, samples: 0..<200)], continuity: .zero) { _, _, _ in

@@ -1,0 +1,27 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// libFuzzer targets for Origo's parsers of outside bytes. A separate package, because these
+// executables only link with `-sanitize=fuzzer` (libFuzzer supplies the driver): a plain
+// `swift build` of the main package must never see them. The parser modules are the main
+// package's own sources (Sources/* symlinked), compiled here with the sanitizers.
+// Build and run through scripts/fuzz.sh TARGET SECONDS.
+
+let package = Package(
+    name: "OrigoFuzz",
+    targets: [
+        .target(name: "ByteIO"),
+        .target(name: "MediaModel", dependencies: ["ByteIO"]),
+        .target(name: "ISOBMFF", dependencies: ["ByteIO", "MediaModel"]),
+        .target(name: "XML", dependencies: ["ByteIO"]),
+        .target(name: "ServerManifest", dependencies: ["ByteIO", "XML"]),
+        .target(name: "PlayerURL", dependencies: ["ByteIO"]),
+        .target(name: "FuzzDriver", path: "Targets/FuzzDriver"),
+        // The ISO-BMFF reader and the media index built from it (segmentation over the result).
+        .executableTarget(name: "FuzzMP4", dependencies: ["FuzzDriver", "ByteIO", "MediaModel", "ISOBMFF"], path: "Targets/FuzzMP4"),
+        // The SMIL server manifest parser (and the XML reader under it).
+        .executableTarget(name: "FuzzServerManifest", dependencies: ["FuzzDriver", "ServerManifest"], path: "Targets/FuzzServerManifest"),
+        // The player URL grammar: virtual path and query string.
+        .executableTarget(name: "FuzzPlayerURL", dependencies: ["FuzzDriver", "PlayerURL"], path: "Targets/FuzzPlayerURL"),
+    ]
+)

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs one libFuzzer target of Origo's parsers for a given time (address sanitizer on).
+#
+#   scripts/fuzz.sh TARGET SECONDS [libFuzzer options...]
+#   scripts/fuzz.sh list
+#
+# Targets (Fuzz/Package.swift): FuzzMP4 (ISO-BMFF reader + segmentation), FuzzServerManifest
+# (.ism SMIL/XML), FuzzPlayerURL (virtual path + query). The corpus grows in
+# out/fuzz/corpus/TARGET, seeded from the test fixtures; crashes land in out/fuzz/artifacts/TARGET/
+# (keep each as a regression test, see docs/FUZZING.md). One job, one core: the machine is shared.
+# Environment: FUZZ_SCRATCH=DIR (SwiftPM scratch path, default .build-fuzz).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+targets=(FuzzMP4 FuzzServerManifest FuzzPlayerURL)
+
+if [[ "${1:-}" == list ]]; then printf '%s\n' "${targets[@]}"; exit 0; fi
+[[ $# -ge 2 ]] || { sed -n '4,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+target=$1 seconds=$2
+shift 2
+[[ " ${targets[*]} " == *" $target "* ]] || { echo "fuzz.sh: unknown target $target (try: list)" >&2; exit 2; }
+[[ "$seconds" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: SECONDS must be a number" >&2; exit 2; }
+command -v swift >/dev/null || PATH="/opt/swift/usr/bin:$PATH"
+
+scratch=${FUZZ_SCRATCH:-$repo/.build-fuzz}
+(cd Fuzz && swift build --scratch-path "$scratch" --product "$target" \
+    -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -use-ld=lld)
+binary="$scratch/debug/$target"
+
+corpus="$repo/out/fuzz/corpus/$target"
+artifacts="$repo/out/fuzz/artifacts/$target"
+mkdir -p "$corpus" "$artifacts"
+seed() { [[ -f "$1" ]] && cp -n "$1" "$corpus/seed-$(basename "$1")" || true; }
+case "$target" in
+  FuzzMP4)
+    for f in Tests/OrigoTests/Fixtures/*.mp4 Tests/OrigoTests/Fixtures/malformed/*; do seed "$f"; done ;;
+  FuzzServerManifest)
+    for f in vhost-examples/*.ism Tests/OrigoTests/Fixtures/*.ism; do seed "$f"; done
+    printf '%s' '<?xml version="1.0"?><smil xmlns="http://www.w3.org/2001/SMIL20/Language"><head><meta name="hls_fmp4" content="true"/></head><body><switch><video src="a.mp4" systemBitrate="300000"><param name="trackID" value="1" valueType="data"/></video><audio src="b.mp4" systemLanguage="eng"/></switch></body></smil>' >"$corpus/seed-smil.ism" ;;
+  FuzzPlayerURL)
+    for u in ".m3u8" "x-video=600000.m3u8" "x-audio_eng=128000-video=600000-12.ts" "x-video=600000.m4s" \
+             "x-video=600000-3.m4s" "x-video=600000-n7.dash" "x-audio_fra=96000-96256.dash" ".mpd?mpd.segment_template=number" \
+             ".m3u8?hls.minimum_fragment_length=48/25&hls.fmp4=true" "x-textstream_zh-Hans=1000.m3u8?a=%20b+c"; do
+      printf '%s' "$u" >"$corpus/seed-$(printf '%s' "$u" | md5sum | cut -c1-12)"
+    done ;;
+esac
+
+echo "fuzz.sh: $target for $seconds s (corpus $corpus)"
+start=$(date +%s)
+status=0
+"$binary" "$corpus" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len=262144 \
+    -artifact_prefix="$artifacts/" -print_final_stats=1 "$@" || status=$?
+echo "fuzz.sh: $target ran $(( $(date +%s) - start )) s, exit $status, artifacts in $artifacts"
+exit $status
