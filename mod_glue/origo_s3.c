@@ -302,9 +302,20 @@ static void canonical_uri(sbuf *b, const url_parts *u)
     }
 }
 
-static int compare_strings(const void *a, const void *b)
+/* Orders canonical "name=value" items by name, then by value (an encoded name has no '='). */
+static int compare_query_items(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    size_t xn = strcspn(x, "="), yn = strcspn(y, "=");
+    int c = memcmp(x, y, xn < yn ? xn : yn);
+
+    if (c != 0) {
+        return c;
+    }
+    if (xn != yn) {
+        return xn < yn ? -1 : 1;
+    }
+    return strcmp(x + xn, y + yn);
 }
 
 /*
@@ -361,7 +372,7 @@ static int canonical_query(sbuf *out, const url_parts *u, char *const *extra, si
         }
         n++;
     }
-    qsort(items, n, sizeof(*items), compare_strings);
+    qsort(items, n, sizeof(*items), compare_query_items);
     for (i = 0; i < n; i++) {
         if (i > 0) {
             sb_char(out, '&');
@@ -472,6 +483,7 @@ int origo_s3_sign(const origo_s3_credentials *cred, const origo_s3_request *req,
     const char *service, *token, *payload;
     char date[9], scope_hash[2 * SHA256_LEN + 1], expires[24];
     char *host = NULL, *scope = NULL, *credential = NULL, *signed_headers = NULL;
+    char *path = NULL, *query = NULL;
     char *extra_query[6];
     size_t extra_count = 0, header_count = 0, i;
     canon_header *headers = NULL;
@@ -594,12 +606,18 @@ int origo_s3_sign(const origo_s3_credentials *cred, const origo_s3_request *req,
     }
 
     /* Stage 1: the canonical request. */
-    sb_str(&b, req->method); sb_char(&b, '\n');
-    canonical_uri(&b, &u); sb_char(&b, '\n');
-    if (!canonical_query(&b, &u, extra_query, extra_count)) {
+    canonical_uri(&b, &u);
+    if ((path = sb_take(&b)) == NULL) {
         goto done;
     }
-    sb_char(&b, '\n');
+    memset(&b, 0, sizeof(b));
+    if (!canonical_query(&b, &u, extra_query, extra_count) || (query = sb_take(&b)) == NULL) {
+        goto done;
+    }
+    memset(&b, 0, sizeof(b));
+    sb_str(&b, req->method); sb_char(&b, '\n');
+    sb_str(&b, path); sb_char(&b, '\n');
+    sb_str(&b, query); sb_char(&b, '\n');
     for (i = 0; i < header_count; i++) {
         sb_str(&b, headers[i].name); sb_char(&b, ':'); sb_str(&b, headers[i].value); sb_char(&b, '\n');
     }
@@ -633,23 +651,15 @@ int origo_s3_sign(const origo_s3_credentials *cred, const origo_s3_request *req,
     }
     hex_encode(sig, SHA256_LEN, out->signature);
 
-    /* What goes on the wire. */
-    sb_put(&b, req->url, u.base_len);
+    /* What goes on the wire: the canonical path and query themselves, so that a server that
+       checks against the raw request line (rather than decoding and re-encoding) agrees too. */
+    sb_put(&b, req->url, (size_t)(u.authority + u.authority_len - req->url));
+    sb_str(&b, path);
+    if (*query != '\0') {
+        sb_char(&b, '?');
+        sb_str(&b, query);
+    }
     if (req->mode == ORIGO_S3_QUERY) {
-        char last = u.base_len > 0 ? req->url[u.base_len - 1] : '\0';
-        if (u.query == NULL) {
-            sb_char(&b, '?');
-        }
-        else if (last != '?' && last != '&') {
-            sb_char(&b, '&');
-        }
-        /* In the documented order; X-Amz-Signature last. */
-        for (i = 0; i < extra_count; i++) {
-            if (i > 0) {
-                sb_char(&b, '&');
-            }
-            sb_str(&b, extra_query[i]);
-        }
         sb_str(&b, "&X-Amz-Signature=");
         sb_str(&b, out->signature);
     }
@@ -677,6 +687,8 @@ done:
         free(extra_query[i]);
     }
     free(host);
+    free(path);
+    free(query);
     free(scope);
     free(credential);
     free(signed_headers);

@@ -60,8 +60,10 @@ typedef struct origo_s3_signed {
     char signature[65];           /* lower-case hex */
     const char *payload_hash;     /* the value to send as x-amz-content-sha256 (headers mode) */
     char *authorization;          /* headers mode: the Authorization value; NULL in query mode */
-    char *url;                    /* query mode: the URL with the X-Amz-* parameters; headers
-                                     mode: a copy of the URL (fragment removed) */
+    /* The URL to send: scheme and authority as given, then the canonical path and query (each
+       part decoded and AWS-encoded, parameters sorted), in query mode with the X-Amz-*
+       parameters and X-Amz-Signature last. No fragment. */
+    char *url;
     char *canonical_request;      /* for tests and debugging (contains no secret) */
     char *string_to_sign;
 } origo_s3_signed;

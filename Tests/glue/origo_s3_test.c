@@ -126,7 +126,8 @@ static void test_canonical_forms(void)
               "GET\n/bucket/a%20b/c%3Ad/%2Fx%2By~~\na=%3D&a=1&b=2\nhost:127.0.0.1:9000\n"
               "x-amz-content-sha256:UNSIGNED-PAYLOAD\nx-amz-date:20130524T000000Z\n\n"
               "host;x-amz-content-sha256;x-amz-date\nUNSIGNED-PAYLOAD");
-    check_str("canonical: url kept", s.url, r.url);
+    check_str("canonical: wire url is the canonical form", s.url,
+              "http://127.0.0.1:9000/bucket/a%20b/c%3Ad/%2Fx%2By~~?a=%3D&a=1&b=2");
     origo_s3_signed_free(&s);
 
     r.url = "https://Example.COM:443";
@@ -140,12 +141,26 @@ static void test_canonical_forms(void)
     r.mode = ORIGO_S3_QUERY;
     r.expires = 300;
     check(origo_s3_sign(&c, &r, &s) == ORIGO_S3_OK, "query token: signs", NULL, NULL);
-    check(s.url != NULL && strstr(s.url, "http://h:81/k?x=1&X-Amz-Algorithm=") == s.url
-          && strstr(s.url, "&X-Amz-Security-Token=token%2Fwith%2Bchars%3D&X-Amz-Signature=") != NULL,
-          "query token: url", s.url, "...?x=1&X-Amz-Algorithm=...&X-Amz-Security-Token=token%2Fwith%2Bchars%3D&X-Amz-Signature=...");
+    check(s.url != NULL && strstr(s.url, "http://h:81/k?X-Amz-Algorithm=") == s.url
+          && strstr(s.url, "&X-Amz-Security-Token=token%2Fwith%2Bchars%3D&X-Amz-SignedHeaders=host&x=1"
+                           "&X-Amz-Signature=") != NULL,
+          "query token: url", s.url, "...?X-Amz-Algorithm=...&X-Amz-Security-Token=token%2Fwith%2Bchars%3D"
+          "&X-Amz-SignedHeaders=host&x=1&X-Amz-Signature=...");
     check(s.canonical_request != NULL
           && strstr(s.canonical_request, "&X-Amz-SignedHeaders=host&x=1\nhost:h:81\n\nhost\nUNSIGNED-PAYLOAD") != NULL,
           "query token: canonical query sorted, host only", s.canonical_request, "");
+    origo_s3_signed_free(&s);
+
+    /* Names sort before values: "a" < "a-b" although "a=" > "a-b=" byte-wise. */
+    c.security_token = NULL;
+    r.url = "http://h/k?a-b=1&a=2";
+    check(origo_s3_sign(&c, &r, &s) == ORIGO_S3_OK, "query order: signs", NULL, NULL);
+    check(s.canonical_request != NULL && strstr(s.canonical_request, "\na=2&a-b=1&X-Amz-Algorithm=") == NULL
+          && strstr(s.canonical_request, "\nX-Amz-Algorithm=") != NULL
+          && strstr(s.canonical_request, "&X-Amz-SignedHeaders=host&a=2&a-b=1\n") != NULL,
+          "query order: by name then value", s.canonical_request, "...&X-Amz-SignedHeaders=host&a=2&a-b=1");
+    c.security_token = "token/with+chars=";
+    r.url = "http://h:81/k?x=1";
     origo_s3_signed_free(&s);
 
     r.mode = ORIGO_S3_HEADERS;
