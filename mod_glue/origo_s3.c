@@ -466,6 +466,31 @@ static int valid_credentials(const origo_s3_credentials *cred)
         && (cred->service == NULL || (*cred->service != '\0' && strchr(cred->service, '/') == NULL));
 }
 
+int origo_s3_fingerprint(const char *secret, char out[17])
+{
+    static const char prefix[] = "origo-s3-scope\n";
+    char hex[2 * SHA256_LEN + 1];
+    sbuf b = { 0 };
+    int ok;
+
+    out[0] = '\0';
+    sb_str(&b, prefix);
+    sb_str(&b, secret != NULL ? secret : "");
+    if (b.failed) {
+        sb_drop(&b);
+        return 0;
+    }
+    ok = sha256_hex(b.data, b.len, hex);
+    OPENSSL_cleanse(b.data, b.len);
+    sb_drop(&b);
+    if (!ok) {
+        return 0;
+    }
+    memcpy(out, hex, 16);
+    out[16] = '\0';
+    return 1;
+}
+
 void origo_s3_signed_free(origo_s3_signed *s)
 {
     if (s == NULL) {

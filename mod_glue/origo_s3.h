@@ -79,6 +79,13 @@ typedef struct origo_s3_signed {
  */
 int origo_s3_sign(const origo_s3_credentials *cred, const origo_s3_request *req, origo_s3_signed *out);
 
+/*
+ * A short fingerprint of a secret for cache partitioning: the first 16 hex digits of
+ * SHA-256("origo-s3-scope\n" + secret). Never reversible into the secret; still, not logged.
+ * Returns 1, or 0 when libcrypto failed (out is then "").
+ */
+int origo_s3_fingerprint(const char *secret, char out[17]);
+
 /* Frees the strings of `s` (safe on a zeroed struct, and twice). */
 void origo_s3_signed_free(origo_s3_signed *s);
 

@@ -180,6 +180,18 @@ const char *origo_s3_sign_proxy_request(request_rec *pr, const origo_dir_config 
     return NULL;
 }
 
+const char *origo_s3_scope(apr_pool_t *p, const origo_dir_config *conf)
+{
+    char fingerprint[17];
+
+    if (!origo_s3_enabled(conf)) {
+        return "";
+    }
+    origo_s3_fingerprint(conf->s3_secret_key, fingerprint);
+    return apr_pstrcat(p, " s3=", conf->s3_access_key, "/", conf->s3_region != NULL ? conf->s3_region : "",
+                       "/", fingerprint, NULL);
+}
+
 /* Ordinary mod_proxy requests: sign after mod_proxy's own fixup made the final URL. */
 static int origo_s3_fixup(request_rec *r)
 {

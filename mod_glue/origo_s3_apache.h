@@ -30,6 +30,13 @@ int origo_s3_enabled(const origo_dir_config *conf);
 const char *origo_s3_sign_proxy_request(request_rec *pr, const origo_dir_config *s3, const char *url,
                                         const char **wire_url);
 
+/*
+ * The S3 part of the engine's cache scope for a request with configuration `conf`: "" without
+ * credentials, else " s3=<access key>/<region>/<secret fingerprint>", so that a presentation read
+ * with one set of credentials is never served where other (or no) credentials are configured.
+ */
+const char *origo_s3_scope(apr_pool_t *p, const origo_dir_config *conf);
+
 /* A fixups hook (registered from register_hooks): signs ordinary mod_proxy requests (ProxyPass,
    RewriteRule [P]) whose configuration has S3 credentials, as mod_unified_s3_auth does. */
 void origo_s3_register(apr_pool_t *p);

@@ -352,11 +352,14 @@ static int fetch_subrequest(void *ctx_, const char *url, uint64_t offset, uint64
     return 0;
 }
 
-/* The access policy as text: IsmProxyPass's URL and the allowed hosts. */
+/* The access policy as text: IsmProxyPass's URL, the S3 identity and the allowed hosts. */
 static const char *scope_of(request_rec *r, const origo_dir_config *conf)
 {
     const char *scope = conf->proxy_url != NULL ? conf->proxy_url : "";
     int i;
+
+    /* Credentials are part of the access policy: no sharing between different S3 settings. */
+    scope = apr_pstrcat(r->pool, scope, origo_s3_scope(r->pool, conf), NULL);
 
     if (conf->allow_hosts != NULL) {
         for (i = 0; i < conf->allow_hosts->nelts; i++) {

@@ -172,6 +172,16 @@ static void test_canonical_forms(void)
     origo_s3_signed_free(&s);
 }
 
+static void test_fingerprint(void)
+{
+    char a[17], b[17], c[17];
+
+    check(origo_s3_fingerprint(SECRET, a) && origo_s3_fingerprint(SECRET, b)
+          && origo_s3_fingerprint("other", c), "fingerprint: computes", NULL, NULL);
+    check(strlen(a) == 16 && strcmp(a, b) == 0 && strcmp(a, c) != 0, "fingerprint: stable, differs", a, c);
+    check(strstr(SECRET, a) == NULL, "fingerprint: not the secret", a, NULL);
+}
+
 static void test_bad_input(void)
 {
     origo_s3_credentials c = example_credentials();
@@ -282,6 +292,7 @@ int main(int argc, char **argv)
     test_bucket_examples();
     test_presigned();
     test_canonical_forms();
+    test_fingerprint();
     test_bad_input();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
