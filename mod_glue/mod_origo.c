@@ -24,6 +24,7 @@
 #include "origo_bridge.h"
 #include "origo_config.h"
 #include "origo_engine.h"
+#include "origo_s3_apache.h"
 #include "origo_upstream.h"
 
 /* AP_DECLARE_MODULE at the end of this file also declares the log module index. */
@@ -200,6 +201,7 @@ static void origo_register_hooks(apr_pool_t *p)
     ap_hook_child_init(origo_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(origo_handler, NULL, NULL, APR_HOOK_MIDDLE);
     origo_upstream_register(p);
+    origo_s3_register(p);
 }
 
 AP_DECLARE_MODULE(origo) = {

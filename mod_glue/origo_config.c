@@ -31,6 +31,7 @@ void *origo_create_dir_config(apr_pool_t *p, char *dir)
     conf->max_index_set = 0;
     conf->max_index_bytes = 0;
     conf->enable_subreq = -1;
+    conf->s3_use_headers = -1;
     return conf;
 }
 
@@ -61,7 +62,17 @@ void *origo_merge_dir_config(apr_pool_t *p, void *base_, void *add_)
     }
     merged->enable_subreq = add->enable_subreq != -1 ? add->enable_subreq : base->enable_subreq;
     merged->allow_hosts = add->allow_hosts != NULL ? add->allow_hosts : base->allow_hosts;
+    origo_config_merge_s3(merged, base, add);
     return merged;
+}
+
+void origo_config_merge_s3(origo_dir_config *out, const origo_dir_config *base, const origo_dir_config *add)
+{
+    out->s3_access_key = add->s3_access_key != NULL ? add->s3_access_key : base->s3_access_key;
+    out->s3_secret_key = add->s3_secret_key != NULL ? add->s3_secret_key : base->s3_secret_key;
+    out->s3_region = add->s3_region != NULL ? add->s3_region : base->s3_region;
+    out->s3_security_token = add->s3_security_token != NULL ? add->s3_security_token : base->s3_security_token;
+    out->s3_use_headers = add->s3_use_headers != -1 ? add->s3_use_headers : base->s3_use_headers;
 }
 
 const origo_dir_config *origo_dir_config_get(const request_rec *r)
@@ -231,6 +242,63 @@ static const char *add_allow_host(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+/* Whether `s` has a control character or a blank (none belongs in a key, region or token). */
+static int has_blank_or_control(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if ((unsigned char)*s <= 0x20 || *s == 0x7f) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * S3AccessKey, S3SecretKey, S3SecurityToken, S3Region. Error messages never repeat the value:
+ * it may be a secret.
+ */
+static const char *set_s3_value(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    origo_dir_config *conf = dconf;
+    const char *name = cmd->cmd->name;
+
+    if (*arg == '\0' || has_blank_or_control(arg)) {
+        return apr_pstrcat(cmd->pool, name, ": the value must be non-empty, without blanks or control "
+                           "characters", NULL);
+    }
+    if (strcasecmp(name, "S3AccessKey") == 0) {
+        if (strchr(arg, '/') != NULL) {
+            return apr_pstrcat(cmd->pool, name, ": an access key id has no '/'", NULL);
+        }
+        conf->s3_access_key = apr_pstrdup(cmd->pool, arg);
+    }
+    else if (strcasecmp(name, "S3SecretKey") == 0) {
+        conf->s3_secret_key = apr_pstrdup(cmd->pool, arg);
+    }
+    else if (strcasecmp(name, "S3SecurityToken") == 0) {
+        conf->s3_security_token = apr_pstrdup(cmd->pool, arg);
+    }
+    else {
+        const char *c;
+        for (c = arg; *c != '\0'; c++) {
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-')) {
+                return apr_pstrcat(cmd->pool, name, ": ", arg, " is not a region name "
+                                   "(lower-case letters, digits and '-', e.g. eu-central-1)", NULL);
+            }
+        }
+        conf->s3_region = apr_pstrdup(cmd->pool, arg);
+    }
+    return NULL;
+}
+
+static const char *set_s3_use_headers(cmd_parms *cmd, void *dconf, int flag)
+{
+    origo_dir_config *conf = dconf;
+    (void)cmd;
+    conf->s3_use_headers = flag ? 1 : 0;
+    return NULL;
+}
+
 const command_rec origo_cmds[] = {
     AP_INIT_FLAG("UspHandleIsm", set_handle_ism, NULL, RSRC_CONF | ACCESS_CONF,
                  "On to serve virtual paths after .ism/.isml/.mp4 (and similar) files "
@@ -246,5 +314,17 @@ const command_rec origo_cmds[] = {
     AP_INIT_ITERATE("OrigoProxyAllowHost", add_allow_host, NULL, RSRC_CONF | ACCESS_CONF,
                     "Hosts (name or name:port) that upstream reads may reach besides IsmProxyPass's "
                     "own host; '*' allows any (an open proxy)"),
+    AP_INIT_TAKE1("S3AccessKey", set_s3_value, NULL, RSRC_CONF | ACCESS_CONF,
+                  "AWS access key id: upstream reads are signed with AWS Signature Version 4 "
+                  "(with S3SecretKey; in <Location>, <Directory> or <Proxy>)"),
+    AP_INIT_TAKE1("S3SecretKey", set_s3_value, NULL, RSRC_CONF | ACCESS_CONF,
+                  "AWS secret access key for S3AccessKey (never logged)"),
+    AP_INIT_TAKE1("S3Region", set_s3_value, NULL, RSRC_CONF | ACCESS_CONF,
+                  "AWS region of the bucket for SigV4 signing (default us-east-1)"),
+    AP_INIT_TAKE1("S3SecurityToken", set_s3_value, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Session token of temporary AWS credentials (sent as x-amz-security-token)"),
+    AP_INIT_FLAG("S3UseHeaders", set_s3_use_headers, NULL, RSRC_CONF | ACCESS_CONF,
+                 "On to sign upstream reads with an Authorization header, Off (default) to sign "
+                 "them in the query string"),
     { NULL }
 };

@@ -22,6 +22,15 @@ typedef struct origo_dir_config {
     /* OrigoProxyAllowHost: hosts ("name" or "name:port", lower case) upstream reads may reach
        besides IsmProxyPass's own host; "*" allows any. NULL when never set in this scope. */
     apr_array_header_t *allow_hosts;
+    /* S3AccessKey, S3SecretKey, S3Region, S3SecurityToken: NULL when not set in this scope.
+       Upstream reads are signed (AWS SigV4) when the merged access and secret key are set. The
+       secret is never logged. Also valid inside <Proxy>/<ProxyMatch>: see origo_s3_apache.h. */
+    const char *s3_access_key;
+    const char *s3_secret_key;
+    const char *s3_region;
+    const char *s3_security_token;
+    int s3_use_headers;             /* S3UseHeaders: 1 on (Authorization header), 0 off (query
+                                       string), -1 unset (= off) */
 } origo_dir_config;
 
 /* The directive table registered by the module. */
@@ -45,6 +54,9 @@ const origo_dir_config *origo_config_proxy_directory(const request_rec *r);
 
 /* Forgets what the previous configuration read registered (called from pre_config). */
 void origo_config_reset(void);
+
+/* Merges the S3* fields of `add` over `base` into `out` (field by field: a set field wins). */
+void origo_config_merge_s3(origo_dir_config *out, const origo_dir_config *base, const origo_dir_config *add);
 
 /* Whether UspHandleIsm is on for this configuration. */
 int origo_config_handles_ism(const origo_dir_config *conf);

@@ -32,6 +32,7 @@
 #include <strings.h>
 
 #include "origo_bridge.h"
+#include "origo_s3_apache.h"
 
 APLOG_USE_MODULE(origo);
 
@@ -225,6 +226,7 @@ static int fetch_subrequest(void *ctx_, const char *url, uint64_t offset, uint64
     ap_filter_t *f;
     request_rec *sub;
     const char *value;
+    const origo_dir_config *s3;
     int rc, status;
     apr_uint64_t total = 0;
 
@@ -269,6 +271,18 @@ static int fetch_subrequest(void *ctx_, const char *url, uint64_t offset, uint64
         apr_table_setn(sub->headers_in, "Range", length > 0
             ? apr_psprintf(r->pool, "bytes=%" APR_UINT64_T_FMT "-%" APR_UINT64_T_FMT, offset, offset + length - 1)
             : apr_psprintf(r->pool, "bytes=%" APR_UINT64_T_FMT "-", offset));
+    }
+    s3 = origo_s3_config_for_url(r, ctx->conf, url);
+    if (origo_s3_enabled(s3)) {
+        const char *wire = url;
+        const char *error = origo_s3_sign_proxy_request(sub, s3, url, &wire);
+        if (error != NULL) {
+            ap_destroy_sub_req(sub);
+            ap_remove_output_filter(f);
+            free(c.data);
+            return fail(out, HTTP_INTERNAL_SERVER_ERROR, error);
+        }
+        sub->filename = apr_pstrcat(sub->pool, "proxy:", wire, NULL);
     }
 
     rc = ap_run_sub_req(sub);
@@ -338,11 +352,14 @@ static int fetch_subrequest(void *ctx_, const char *url, uint64_t offset, uint64
     return 0;
 }
 
-/* The access policy as text: IsmProxyPass's URL and the allowed hosts. */
+/* The access policy as text: IsmProxyPass's URL, the S3 identity and the allowed hosts. */
 static const char *scope_of(request_rec *r, const origo_dir_config *conf)
 {
     const char *scope = conf->proxy_url != NULL ? conf->proxy_url : "";
     int i;
+
+    /* Credentials are part of the access policy: no sharing between different S3 settings. */
+    scope = apr_pstrcat(r->pool, scope, origo_s3_scope(r->pool, conf), NULL);
 
     if (conf->allow_hosts != NULL) {
         for (i = 0; i < conf->allow_hosts->nelts; i++) {

@@ -43,6 +43,9 @@ if [ "${CI:-}" = "true" ]; then
   junit_int=(--junitxml "$repo/out/test-results/integration.xml")
 fi
 
+step "C unit tests (scripts/test-glue.sh)"
+scripts/test-glue.sh || status=1
+
 step "Unit tests (swift test)"
 swift test "${junit_unit[@]}" || status=1
 

@@ -1,0 +1,44 @@
+/*
+ * S3 signing of upstream requests in Apache terms: which S3* settings apply to a URL (the
+ * request's own plus those of matching <Proxy>/<ProxyMatch> sections), and signing a mod_proxy
+ * request in place. The signature itself comes from the pure core in origo_s3.c.
+ */
+#ifndef ORIGO_S3_APACHE_H
+#define ORIGO_S3_APACHE_H
+
+#include "httpd.h"
+#include "origo_config.h"
+
+/*
+ * The S3 settings for an upstream read of `url` made on behalf of a request whose configuration
+ * is `conf`: conf's S3* fields, overridden field by field by every <Proxy>/<ProxyMatch> section
+ * that matches `url` (matched and ordered like mod_proxy's own walk), so a <Proxy> section for a
+ * bucket wins over a <Location>. Returns `conf` itself when no section adds anything.
+ */
+const origo_dir_config *origo_s3_config_for_url(request_rec *r, const origo_dir_config *conf, const char *url);
+
+/* Whether S3 signing is configured (an access key and a secret key). */
+int origo_s3_enabled(const origo_dir_config *conf);
+
+/*
+ * Signs the proxy request `pr` that will fetch `url`: drops inherited Authorization and x-amz-*
+ * headers, then with S3UseHeaders on sets Authorization, x-amz-date, x-amz-content-sha256 (and
+ * x-amz-security-token), or else sets *wire_url to `url` plus the X-Amz-* query parameters
+ * (*wire_url is `url` in header mode). Returns NULL, or a reason for the error log that names the
+ * access key id at most.
+ */
+const char *origo_s3_sign_proxy_request(request_rec *pr, const origo_dir_config *s3, const char *url,
+                                        const char **wire_url);
+
+/*
+ * The S3 part of the engine's cache scope for a request with configuration `conf`: "" without
+ * credentials, else " s3=<access key>/<region>/<secret fingerprint>", so that a presentation read
+ * with one set of credentials is never served where other (or no) credentials are configured.
+ */
+const char *origo_s3_scope(apr_pool_t *p, const origo_dir_config *conf);
+
+/* A fixups hook (registered from register_hooks): signs ordinary mod_proxy requests (ProxyPass,
+   RewriteRule [P]) whose configuration has S3 credentials, as mod_unified_s3_auth does. */
+void origo_s3_register(apr_pool_t *p);
+
+#endif
