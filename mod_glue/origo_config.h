@@ -22,6 +22,9 @@ typedef struct origo_dir_config {
     /* OrigoProxyAllowHost: hosts ("name" or "name:port", lower case) upstream reads may reach
        besides IsmProxyPass's own host; "*" allows any. NULL when never set in this scope. */
     apr_array_header_t *allow_hosts;
+    /* OrigoUpstreamTimeout: seconds for connecting to and each read from upstream with the
+       built-in client (UspEnableSubreq off); -1 unset (= 30). Subrequests use ProxySet timeout. */
+    int upstream_timeout;
 } origo_dir_config;
 
 /* The directive table registered by the module. */
@@ -48,5 +51,8 @@ void origo_config_reset(void);
 
 /* Whether UspHandleIsm is on for this configuration. */
 int origo_config_handles_ism(const origo_dir_config *conf);
+
+/* The built-in client's upstream timeout of this configuration. */
+apr_interval_time_t origo_config_upstream_timeout(const origo_dir_config *conf);
 
 #endif
