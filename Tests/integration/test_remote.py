@@ -230,6 +230,15 @@ LogLevel warn
   IsmProxyPass "http://127.0.0.1:{storage.port}/"
   UspEnableSubreq on
 </Location>
+<Location "/builtin">
+  IsmProxyPass "http://127.0.0.1:{storage.port}/"
+  UspEnableSubreq off
+</Location>
+<Location "/badbuiltin">
+  IsmProxyPass "http://127.0.0.1:{bad.port}/"
+  UspEnableSubreq off
+  OrigoUpstreamTimeout 2
+</Location>
 <Location "/cms">
   IsmProxyPass "http://127.0.0.1:{cms.port}/smil.php/"
   OrigoProxyAllowHost 127.0.0.1:{storage.port}
@@ -266,17 +275,19 @@ LogLevel warn
 
 # ------------------------------------------------------------------------------------------ tests
 
+@pytest.mark.parametrize("prefix", ["proxy", "builtin"])
 @pytest.mark.parametrize("fmt", FORMATS.keys())
-def test_decode_abr_through_ismproxypass(remote, media, fmt):
+def test_decode_abr_through_ismproxypass(remote, media, fmt, prefix):
     frames = {media.frames(r) for r in ABR_RENDITIONS}
-    check_decode(remote.origo.url("proxy/abr.ism/" + FORMATS[fmt]), frames.pop(), len(ABR_RENDITIONS),
+    check_decode(remote.origo.url(f"{prefix}/abr.ism/" + FORMATS[fmt]), frames.pop(), len(ABR_RENDITIONS),
                  expected_audio_frames(media, ["audio-eng.mp4", "audio-fra.mp4"]))
 
 
+@pytest.mark.parametrize("prefix", ["proxy", "builtin"])
 @pytest.mark.parametrize("name", ["moov-at-end.mp4", "cmaf.mp4"])
 @pytest.mark.parametrize("fmt", ["hls-ts", "dash-time"])
-def test_decode_single_file_through_ismproxypass(remote, media, name, fmt):
-    check_decode(remote.origo.url(f"proxy/{name}/" + FORMATS[fmt]), media.frames(name), 1,
+def test_decode_single_file_through_ismproxypass(remote, media, name, fmt, prefix):
+    check_decode(remote.origo.url(f"{prefix}/{name}/" + FORMATS[fmt]), media.frames(name), 1,
                  expected_audio_frames(media, [name]))
 
 
@@ -316,6 +327,15 @@ def test_direct_restream_needs_an_allowed_host(remote, media):
     ("bad/reset/x.ism/.m3u8", 502),
     ("bad/short/x.mp4/.m3u8", 502),
     ("bad/slow/x.ism/.m3u8", 504),
+    ("builtin/missing.ism/.m3u8", 404),
+    ("builtin/forbidden.mp4/.m3u8", 403),
+    ("badbuiltin/status/404/x.ism/.m3u8", 404),
+    ("badbuiltin/status/403/x.ism/.m3u8", 403),
+    ("badbuiltin/status/500/x.ism/.m3u8", 502),
+    ("badbuiltin/status/503/x.mp4/.mpd", 502),
+    ("badbuiltin/reset/x.ism/.m3u8", 502),
+    ("badbuiltin/short/x.mp4/.m3u8", 502),
+    ("badbuiltin/slow/x.ism/.m3u8", 504),
 ])
 def test_upstream_failures(remote, path, status):
     offset = remote.origo.log_size()
@@ -338,11 +358,11 @@ def test_refuses_a_url_without_trailing_slash(media, tmp_path):
     assert "must end with '/'" in proc.stdout + proc.stderr
 
 
-def _ts_segments(origo, manifest: str) -> list[str]:
+def _ts_segments(origo, manifest: str, prefix: str = "proxy") -> list[str]:
     """TS segment names of the first variant of the HLS master playlist."""
-    master = clients.get(origo.url(f"proxy/{manifest}/.m3u8")).body.decode()
+    master = clients.get(origo.url(f"{prefix}/{manifest}/.m3u8")).body.decode()
     variant = next(line for line in master.splitlines() if line and not line.startswith("#"))
-    playlist = clients.get(origo.url(f"proxy/{manifest}/{variant}")).body.decode()
+    playlist = clients.get(origo.url(f"{prefix}/{manifest}/{variant}")).body.decode()
     return [line for line in playlist.splitlines() if line and not line.startswith("#")]
 
 
@@ -388,14 +408,17 @@ def _time_wait(port: int) -> int:
     return len([line for line in out.splitlines() if line.strip()])
 
 
-def test_time_wait_flat_and_connections_reused(remote):
+@pytest.mark.parametrize("prefix", ["proxy", "builtin"])
+def test_time_wait_flat_and_connections_reused(remote, prefix):
+    """Subrequests through mod_proxy (UspEnableSubreq on) and the built-in client (off) both
+    reuse their upstream connections."""
     storage, origo = remote.storage, remote.origo
-    ts = _ts_segments(origo, "abr.ism")
+    ts = _ts_segments(origo, "abr.ism", prefix)
     before = _time_wait(storage.port)
     mark = storage.mark()
     conn = http.client.HTTPConnection("127.0.0.1", origo.port, timeout=30)
     for i in range(1000):
-        conn.request("GET", f"/proxy/abr.ism/{ts[i % len(ts)]}")
+        conn.request("GET", f"/{prefix}/abr.ism/{ts[i % len(ts)]}")
         resp = conn.getresponse()
         resp.read()
         assert resp.status == 200
