@@ -145,8 +145,10 @@ def cms_handler(seen: list[str]):
 
 class BadHandler(http.server.BaseHTTPRequestHandler):
     """Misbehaviour chosen by the first path segment: /status/<code>/..., /reset/..., /short/...,
-    /slow/..."""
+    /slow/..., and /closing/<file>: a file of `root` (ranges honoured) answered as if the connection
+    stayed open, after which the server hangs up."""
     protocol_version = "HTTP/1.1"
+    root = ""
 
     def do_GET(self):
         parts = self.path.lstrip("/").split("/")
@@ -169,6 +171,22 @@ class BadHandler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
+        elif kind == "closing":
+            with open(os.path.join(self.root, *parts[1:]), "rb") as f:
+                data = f.read()
+            m = re.match(r"bytes=(\d+)-(\d*)$", self.headers.get("Range", ""))
+            if m:
+                first = int(m.group(1))
+                last = min(int(m.group(2)) if m.group(2) else len(data) - 1, len(data) - 1)
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {first}-{last}/{len(data)}")
+                data = data[first:last + 1]
+            else:
+                self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            self.close_connection = True
         elif kind == "slow":
             time.sleep(5)
             self.send_response(404)
@@ -213,6 +231,7 @@ def remote(media):
     storage = Storage(media.root)
     seen: list[str] = []
     cms = Threaded(cms_handler(seen))
+    BadHandler.root = media.root
     bad = Threaded(BadHandler)
     root = tempfile.mkdtemp(prefix="origo-remote-root-")
     os.chmod(root, 0o755)
@@ -345,6 +364,15 @@ def test_upstream_failures(remote, path, status):
     assert len(log) == 1, f"one error-log line expected:\n{log}"
     # The child keeps serving, and nothing broken was cached.
     assert clients.get(remote.origo.url("proxy/faststart.mp4/.m3u8")).status == 200
+
+
+def test_builtin_client_survives_servers_that_hang_up(remote, media):
+    """Every kept-alive connection is closed by the server after one answer: the built-in client
+    notices it (or retries once) and playback is still exact."""
+    offset = remote.origo.log_size()
+    check_decode(remote.origo.url("badbuiltin/closing/faststart.mp4/.m3u8"), media.frames("faststart.mp4"), 1,
+                 expected_audio_frames(media, ["faststart.mp4"]))
+    assert "ORIGO10110" not in remote.origo.log_since(offset)
 
 
 def test_refuses_a_url_without_trailing_slash(media, tmp_path):
