@@ -62,9 +62,11 @@ printf '/long.ism/.m3u8\n' >"$work/master.dyn"
 printf '/long.ism/long-video=2500000.m3u8\n' >"$work/media.dyn"
 printf '/long.ism/.mpd\n' >"$work/mpd.dyn"
 
-# wrk run -> "requests/s p50 p99" (latencies in ms)
+# wrk run -> "requests/s p50 p99" (latencies in ms). A short unmeasured run first warms every
+# Apache child (each process has its own caches: the first request per child loads the presentation).
 run_wrk() { # pathsfile connections
   local out
+  ORIGO_PATHS=$1 wrk -t2 -c"$2" -d2s -s bench/rotate.lua "$base" >/dev/null 2>&1
   out=$(ORIGO_PATHS=$1 wrk -t2 -c"$2" -d"${seconds}s" --latency -s bench/rotate.lua "$base" 2>&1)
   if grep -q "Non-2xx" <<<"$out"; then echo "bench: non-2xx answers:" >&2; echo "$out" >&2; exit 1; fi
   local rps p50 p99

@@ -26,6 +26,7 @@
 #include "origo_engine.h"
 #include "origo_s3_apache.h"
 #include "origo_upstream.h"
+#include "origo_http.h"
 
 /* AP_DECLARE_MODULE at the end of this file also declares the log module index. */
 extern module AP_MODULE_DECLARE_DATA origo_module;
@@ -96,7 +97,7 @@ static void origo_child_init(apr_pool_t *p, server_rec *s)
 {
     int abi;
 
-    (void)p;
+    origo_http_child_init(p);
     abi = origo_engine_init();
     if (abi != ORIGO_ABI_VERSION) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, ORIGO_LOGNO(10003)

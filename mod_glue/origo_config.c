@@ -32,6 +32,7 @@ void *origo_create_dir_config(apr_pool_t *p, char *dir)
     conf->max_index_bytes = 0;
     conf->enable_subreq = -1;
     conf->s3_use_headers = -1;
+    conf->upstream_timeout = -1;
     return conf;
 }
 
@@ -61,6 +62,7 @@ void *origo_merge_dir_config(apr_pool_t *p, void *base_, void *add_)
         merged->proxy_prefix_is_dir = base->proxy_prefix_is_dir;
     }
     merged->enable_subreq = add->enable_subreq != -1 ? add->enable_subreq : base->enable_subreq;
+    merged->upstream_timeout = add->upstream_timeout != -1 ? add->upstream_timeout : base->upstream_timeout;
     merged->allow_hosts = add->allow_hosts != NULL ? add->allow_hosts : base->allow_hosts;
     origo_config_merge_s3(merged, base, add);
     return merged;
@@ -225,6 +227,25 @@ static const char *set_enable_subreq(cmd_parms *cmd, void *dconf, int flag)
     return NULL;
 }
 
+static const char *set_upstream_timeout(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    origo_dir_config *conf = dconf;
+    char *end;
+    apr_int64_t seconds = apr_strtoi64(arg, &end, 10);
+
+    if (end == arg || *end != '\0' || seconds < 1 || seconds > 3600) {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": give seconds between 1 and 3600, not ", arg, NULL);
+    }
+    conf->upstream_timeout = (int)seconds;
+    return NULL;
+}
+
+apr_interval_time_t origo_config_upstream_timeout(const origo_dir_config *conf)
+{
+    int seconds = conf != NULL && conf->upstream_timeout > 0 ? conf->upstream_timeout : 30;
+    return apr_time_from_sec(seconds);
+}
+
 /* OrigoProxyAllowHost host[:port] ...: repeated arguments and directives accumulate. */
 static const char *add_allow_host(cmd_parms *cmd, void *dconf, const char *arg)
 {
@@ -310,7 +331,11 @@ const command_rec origo_cmds[] = {
                   "Upstream base URL (with a trailing '/') that the <Location>/<Directory> path "
                   "maps onto: server manifests and media are read from there"),
     AP_INIT_FLAG("UspEnableSubreq", set_enable_subreq, NULL, RSRC_CONF | ACCESS_CONF,
-                 "On (default) to read upstream objects through Apache subrequests handled by mod_proxy"),
+                 "On (default) to read upstream objects through Apache subrequests handled by mod_proxy; "
+                 "Off for the built-in HTTP/1.1 client with its own keep-alive connection pool"),
+    AP_INIT_TAKE1("OrigoUpstreamTimeout", set_upstream_timeout, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Seconds the built-in upstream client (UspEnableSubreq off) waits to connect and "
+                  "for each read; default 30"),
     AP_INIT_ITERATE("OrigoProxyAllowHost", add_allow_host, NULL, RSRC_CONF | ACCESS_CONF,
                     "Hosts (name or name:port) that upstream reads may reach besides IsmProxyPass's "
                     "own host; '*' allows any (an open proxy)"),

@@ -31,6 +31,9 @@ typedef struct origo_dir_config {
     const char *s3_security_token;
     int s3_use_headers;             /* S3UseHeaders: 1 on (Authorization header), 0 off (query
                                        string), -1 unset (= off) */
+    /* OrigoUpstreamTimeout: seconds for connecting to and each read from upstream with the
+       built-in client (UspEnableSubreq off); -1 unset (= 30). Subrequests use ProxySet timeout. */
+    int upstream_timeout;
 } origo_dir_config;
 
 /* The directive table registered by the module. */
@@ -60,5 +63,8 @@ void origo_config_merge_s3(origo_dir_config *out, const origo_dir_config *base, 
 
 /* Whether UspHandleIsm is on for this configuration. */
 int origo_config_handles_ism(const origo_dir_config *conf);
+
+/* The built-in client's upstream timeout of this configuration. */
+apr_interval_time_t origo_config_upstream_timeout(const origo_dir_config *conf);
 
 #endif

@@ -32,6 +32,7 @@
 #include <strings.h>
 
 #include "origo_bridge.h"
+#include "origo_http.h"
 #include "origo_s3_apache.h"
 
 APLOG_USE_MODULE(origo);
@@ -158,8 +159,7 @@ static int fail(origo_fetch_result *out, int status, const char *text)
     return status;
 }
 
-/* "bytes a-b/total": start and total (0 when '*'). Returns 1 when it parses. */
-static int parse_content_range(const char *value, apr_uint64_t *start, apr_uint64_t *last, apr_uint64_t *total)
+int origo_parse_content_range(const char *value, apr_uint64_t *start, apr_uint64_t *last, apr_uint64_t *total)
 {
     char *end;
     apr_int64_t a, b, t = 0;
@@ -308,7 +308,7 @@ static int fetch_subrequest(void *ctx_, const char *url, uint64_t offset, uint64
     out->status = status;
     if (status == HTTP_PARTIAL_CONTENT) {
         apr_uint64_t start, last;
-        if (!parse_content_range(apr_table_get(sub->headers_out, "Content-Range"), &start, &last, &total)
+        if (!origo_parse_content_range(apr_table_get(sub->headers_out, "Content-Range"), &start, &last, &total)
             || c.len != last - start + 1) {
             ap_destroy_sub_req(sub);
             ap_remove_output_filter(f);
@@ -352,6 +352,33 @@ static int fetch_subrequest(void *ctx_, const char *url, uint64_t offset, uint64
     return 0;
 }
 
+/*
+ * UspEnableSubreq off: the built-in client with its own keep-alive pool (origo_http.c). It has
+ * no TLS: https URLs still go through mod_proxy subrequests (which need SSLProxyEngine).
+ */
+static int fetch_builtin(void *ctx_, const char *url, uint64_t offset, uint64_t length,
+                         origo_fetch_result *out)
+{
+    fetch_ctx *ctx = ctx_;
+    apr_uri_t uri;
+
+    if (url == NULL || apr_uri_parse(ctx->r->pool, url, &uri) != APR_SUCCESS || uri.scheme == NULL
+        || uri.hostname == NULL || *uri.hostname == '\0'
+        || (strcasecmp(uri.scheme, "http") != 0 && strcasecmp(uri.scheme, "https") != 0)) {
+        return fail(out, HTTP_BAD_GATEWAY, "not an http(s) URL");
+    }
+    /* https needs TLS and S3 needs signing: both are done on the subrequest path. */
+    if (strcasecmp(uri.scheme, "https") == 0
+        || origo_s3_enabled(origo_s3_config_for_url(ctx->r, ctx->conf, url))) {
+        return fetch_subrequest(ctx_, url, offset, length, out);
+    }
+    if (!host_allowed(ctx, &uri)) {
+        return fail(out, HTTP_FORBIDDEN, apr_psprintf(ctx->r->pool, "host %s is not allowed "
+                    "(IsmProxyPass host or OrigoProxyAllowHost)", uri.hostname));
+    }
+    return origo_http_fetch(ctx->r, url, offset, length, origo_config_upstream_timeout(ctx->conf), out);
+}
+
 /* The access policy as text: IsmProxyPass's URL, the S3 identity and the allowed hosts. */
 static const char *scope_of(request_rec *r, const origo_dir_config *conf)
 {
@@ -383,9 +410,8 @@ void origo_upstream_for_request(request_rec *r, const origo_dir_config *conf, or
         ap_str_tolower(host);
         ctx->own_host = host;
     }
-    /* UspEnableSubreq off has no built-in client yet: subrequests are used either way. */
     out->ctx = ctx;
-    out->fetch = fetch_subrequest;
+    out->fetch = conf->enable_subreq == 0 ? fetch_builtin : fetch_subrequest;
     out->scope = scope_of(r, conf);
 }
 

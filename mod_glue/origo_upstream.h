@@ -1,6 +1,7 @@
 /*
- * Upstream reads for the engine (IsmProxyPass): each fetch is an Apache subrequest handled by
- * mod_proxy, so <Proxy>/ProxySet connection pools, mod_cache and balancers apply.
+ * Upstream reads for the engine (IsmProxyPass): with UspEnableSubreq on (the default) each fetch is
+ * an Apache subrequest handled by mod_proxy, so <Proxy>/ProxySet connection pools, mod_cache and
+ * balancers apply; with it off, the built-in client of origo_http.c.
  */
 #ifndef ORIGO_UPSTREAM_H
 #define ORIGO_UPSTREAM_H
@@ -25,5 +26,8 @@ void origo_upstream_for_request(request_rec *r, const origo_dir_config *conf, or
  */
 int origo_upstream_map(request_rec *r, const origo_dir_config *conf, const char **manifest_url,
                        const char **virtual_path);
+
+/* "bytes a-b/total" of a Content-Range: start, last and total (0 when '*'). 1 when it parses. */
+int origo_parse_content_range(const char *value, apr_uint64_t *start, apr_uint64_t *last, apr_uint64_t *total);
 
 #endif

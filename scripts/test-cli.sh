@@ -29,6 +29,20 @@ grep -q '<paramGroup id="hls">' vod/movie.ism || fail "hls paramGroup"
 "$origo" info vod/movie.ism | grep -q '^  audio_fra=23683  track 2  audio  mp4a.40.2' || fail "info on ism"
 "$origo" info ../media/progressive.mp4 | grep -q '^  track 1  video  avc1.640009  96x64 25 fps' || fail "info on mp4"
 
+# Index MP4s (--use_dref_no_subs): sample tables plus a relative data reference, no media data.
+"$origo" create -o vod/fragmented-index.mp4 --use_dref_no_subs ../media/fragmented.mp4
+[ "$(wc -c <vod/fragmented-index.mp4)" -lt 4096 ] || fail "index MP4 too large"
+grep -q '../../media/fragmented.mp4' vod/fragmented-index.mp4 || fail "index MP4 data reference"
+"$origo" info vod/fragmented-index.mp4 | grep -q 'data in ../../media/fragmented.mp4' || fail "info on index MP4"
+"$origo" create -o vod/index.ism vod/fragmented-index.mp4
+grep -q '<video src="fragmented-index.mp4"' vod/index.ism || fail "ism over index MP4"
+"$origo" info vod/index.ism | grep -q '^  audio_fra=23683  track 2  audio  mp4a.40.2' || fail "info on ism over index"
+# An index of an index refers to the media, not to the first index.
+"$origo" create -o again-index.mp4 --index vod/fragmented-index.mp4 --track_type=video
+"$origo" info again-index.mp4 | grep -q 'data in ../media/fragmented.mp4' || fail "index of an index"
+expect_status 2 "$origo" create -o x.mp4 ../media/progressive.mp4
+expect_status 2 "$origo" create -o x-index.mp4 --use_dref_no_subs --hls.fmp4 ../media/progressive.mp4
+
 expect_status 2 "$origo"
 expect_status 2 "$origo" frob
 expect_status 2 "$origo" create ../media/progressive.mp4
@@ -39,5 +53,5 @@ expect_status 1 "$origo" create -o x.ism missing.mp4
 expect_status 1 "$origo" info vod/missing.ism
 printf '<smil>\n<body>' > broken.ism
 expect_status 1 "$origo" info broken.ism
-[ ! -e x.ism ] || fail "x.ism written despite errors"
+[ ! -e x.ism ] && [ ! -e x.mp4 ] && [ ! -e x-index.mp4 ] || fail "output written despite errors"
 echo "CLI smoke test passed"

@@ -253,10 +253,35 @@ final class PresentationLoader: @unchecked Sendable {
     }
 
     private func parse(_ reader: some RandomAccessReader, identity: FileIdentity, _ context: LoadContext) throws -> MP4Index {
-        let index = try MP4Reader.read(reader, locator: identity.path, limits: context.limits)
+        let index = try MP4Reader.read(reader, locator: identity.path, limits: context.limits,
+                                       resolver: Self.dataReferenceResolver(for: identity.path))
         let cost = index.tracks.reduce(1024) { $0 + $1.samples.count * 33 + $1.sampleEntry.count }
         indexes.insert(index, for: identity, cost: cost)
         return index
+    }
+
+    /// Resolves an index MP4's data references against the index file's locator: a local target
+    /// must exist (its size bounds the samples), a remote one is fetched when samples are needed.
+    static func dataReferenceResolver(for indexLocator: String) -> DataReferenceResolver {
+        { reference in
+            guard let target = Locator.resolve(reference, against: indexLocator) else {
+                throw ISOBMFFError.unsupported("data reference \(Sanitized.text(reference)) of "
+                    + "\(RemoteURL.withoutQuery(indexLocator)) cannot be resolved")
+            }
+            if RemoteURL.isRemote(target) { return ResolvedDataReference(locator: target, size: nil) }
+            return ResolvedDataReference(locator: target, size: try LocalFile.identity(of: target).size)
+        }
+    }
+
+    /// Local files an index MP4's tracks point at: part of what a presentation is built from, so
+    /// a replaced media file is noticed like a replaced manifest.
+    static func referencedFiles(_ index: MP4Index, of identity: FileIdentity) throws -> [FileIdentity] {
+        var out: [FileIdentity] = []
+        for track in index.tracks where track.dataSource != identity.path && !RemoteURL.isRemote(track.dataSource) {
+            let file = try LocalFile.identity(of: track.dataSource)
+            if !out.contains(file) { out.append(file) }
+        }
+        return out
     }
 
     private func loadMediaFile(_ locator: String, _ context: LoadContext) throws -> LoadedPresentation {
@@ -266,7 +291,7 @@ final class PresentationLoader: @unchecked Sendable {
                               bitrate: max(track.averageBitrate, 1), language: track.language)
         }
         guard !tracks.isEmpty else { throw EngineError.notFound("no playable tracks in \(RemoteURL.withoutQuery(locator))") }
-        return LoadedPresentation(manifest: identity, sources: [identity],
+        return LoadedPresentation(manifest: identity, sources: [identity] + (try Self.referencedFiles(index, of: identity)),
                                   presentation: Presentation(tracks: Self.uniqueTokens(tracks)), loadedAt: context.now)
     }
 
@@ -285,7 +310,9 @@ final class PresentationLoader: @unchecked Sendable {
                 index = known
             } else {
                 let (fileIdentity, loaded) = try self.index(path, context)
-                if !sources.contains(fileIdentity) { sources.append(fileIdentity) }
+                for file in [fileIdentity] + (try Self.referencedFiles(loaded, of: fileIdentity)) where !sources.contains(file) {
+                    sources.append(file)
+                }
                 indexes[path] = loaded
                 index = loaded
             }

@@ -7,13 +7,36 @@ public struct MP4Index: Sendable {
     public var isFragmented: Bool
     public var majorBrand: String
     public var movieTimescale: UInt32
+    /// Track ID → the raw `dref` location, for tracks whose samples live in another file (index MP4s).
+    public var dataReferences: [UInt32: String] = [:]
 }
+
+/// Where an external data reference points, as the caller resolved it.
+public struct ResolvedDataReference: Sendable, Equatable {
+    /// Locator (local path or URL) of the file holding the samples; becomes ``Track/dataSource``.
+    public var locator: String
+    /// Its size when cheaply known (local files): every sample is then checked to lie inside it.
+    public var size: UInt64?
+    public init(locator: String, size: UInt64?) {
+        self.locator = locator
+        self.size = size
+    }
+}
+
+/// Resolves a `dref` location (usually relative, e.g. `movie-video.cmfv`) against the locator of the
+/// index file being read. Throwing refuses the reference.
+public typealias DataReferenceResolver = (_ reference: String) throws -> ResolvedDataReference
 
 /// Reads progressive and fragmented MP4 (ISO/IEC 14496-12/-14/-15; CMAF, ismv/isma) into the media
 /// model. Only index boxes are read (`ftyp`, `moov`, `moof`); `mdat` is skipped by its size, so a file
 /// costs one small read per top-level box plus the index bytes themselves.
+///
+/// Index MP4s (sample tables whose `dref` names another file, no `mdat`) are read when a
+/// `resolver` is given: each track's ``Track/dataSource`` becomes the resolved reference and its
+/// sample offsets refer to that file. Without a resolver they are refused as unsupported.
 public enum MP4Reader {
-    public static func read(_ file: some RandomAccessReader, locator: String, limits: ReadLimits = .default) throws -> MP4Index {
+    public static func read(_ file: some RandomAccessReader, locator: String, limits: ReadLimits = .default,
+                            resolver: DataReferenceResolver? = nil) throws -> MP4Index {
         let size = file.size
         var position: UInt64 = 0
         var indexBytes: UInt64 = 0
@@ -66,17 +89,49 @@ public enum MP4Reader {
         }
 
         var tracks: [Track] = []
+        var references: [UInt32: String] = [:]
+        var resolved: [String: ResolvedDataReference] = [:]
         for header in movie.tracks where !header.samples.isEmpty {
-            guard !header.hasExternalData else {
-                throw ISOBMFFError.unsupported("track \(header.trackID) keeps its samples in another file (data reference)")
+            var source = locator
+            var sourceSize: UInt64? = size
+            if let reference = header.dataReference {
+                guard let resolver else {
+                    throw ISOBMFFError.unsupported("track \(header.trackID) keeps its samples in another file (data reference)")
+                }
+                let target: ResolvedDataReference
+                if let known = resolved[reference] {
+                    target = known
+                } else {
+                    target = try resolver(reference)
+                    resolved[reference] = target
+                }
+                source = target.locator
+                sourceSize = target.size
+                references[header.trackID] = reference
             }
-            try checkInside(header, mediaData: mediaData)
+            if header.dataReference == nil {
+                try checkInside(header, mediaData: mediaData)
+            } else if let sourceSize {
+                // Index files: the samples live in the referenced file; its size is all we know.
+                try checkInside(header, fileSize: sourceSize)
+            }
             do { try header.samples.validate() } catch { throw ISOBMFFError.malformed(box: "track \(header.trackID)", reason: "\(error)") }
             try checkCompositionOffsets(header)
-            tracks.append(makeTrack(header, movieTimescale: movie.timescale, locator: locator))
+            tracks.append(makeTrack(header, movieTimescale: movie.timescale, locator: source))
         }
         return MP4Index(tracks: tracks, isFragmented: movie.isFragmented || !fragments.isEmpty,
-                        majorBrand: majorBrand, movieTimescale: movie.timescale)
+                        majorBrand: majorBrand, movieTimescale: movie.timescale, dataReferences: references)
+    }
+
+    /// Every sample of an index file's track must lie inside the referenced file.
+    private static func checkInside(_ header: TrackHeader, fileSize: UInt64) throws(ISOBMFFError) {
+        let s = header.samples
+        for i in 0..<s.count {
+            let (end, overflow) = s.offsets[i].addingReportingOverflow(UInt64(s.sizes[i]))
+            guard !overflow, end <= fileSize else {
+                throw .malformed(box: "track \(header.trackID)", reason: "sample \(i + 1) lies outside the file (\(fileSize) bytes)")
+            }
+        }
     }
 
     /// Every sample must lie inside the payload of a top-level `mdat`: a segment is never cut from

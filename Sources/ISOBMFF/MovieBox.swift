@@ -14,7 +14,9 @@ struct TrackHeader {
     /// From `elst`: the media time shown at presentation zero, and an initial empty edit (movie timescale).
     var editMediaTime: Int64?
     var editDelay: UInt64
-    var hasExternalData: Bool
+    /// The `dref` location of the samples when they live in another file (an index MP4's
+    /// `url ` entry without the self-contained flag), nil when they are in this file.
+    var dataReference: String?
 }
 
 /// Defaults for fragments from `mvex/trex`.
@@ -117,7 +119,7 @@ struct MovieBox {
         guard let stsd = try BoxIterator.first(stbl, "stsd") else { throw .malformed(box: "stbl", reason: "no stsd") }
         let entry = try SampleEntryParser.parse(stsd: stsd)
         let samples = try SampleTableBox.parse(stbl, limits: limits)
-        let external = try hasExternalData(minf)
+        let reference = try dataReference(minf)
 
         var editMediaTime: Int64?
         var editDelay: UInt64 = 0
@@ -126,7 +128,7 @@ struct MovieBox {
         }
         return TrackHeader(trackID: trackID, kind: kind, timescale: timescale, language: language, entry: entry,
                            tkhdWidth: width, tkhdHeight: height, samples: samples,
-                           editMediaTime: editMediaTime, editDelay: editDelay, hasExternalData: external)
+                           editMediaTime: editMediaTime, editDelay: editDelay, dataReference: reference)
     }
 
     /// The first non-empty edit's media time, and the duration of empty edits before it.
@@ -151,20 +153,29 @@ struct MovieBox {
         }
     }
 
-    /// True when `dinf/dref` points the samples at another file (index MP4s; not served yet).
-    private static func hasExternalData(_ minf: ByteReader) throws(ISOBMFFError) -> Bool {
+    /// The location in the first `dref` entry (the one sample entries point at with
+    /// data_reference_index 1) when it is external, nil when the samples are in this file.
+    /// `urn ` entries and empty locations are refused: there is nothing to resolve them against.
+    static func dataReference(_ minf: ByteReader) throws(ISOBMFFError) -> String? {
         guard let dinf = try BoxIterator.first(minf, "dinf"), let dref = try BoxIterator.first(dinf, "dref") else {
-            return false
+            return nil
         }
         var r = dref
         try within("dref") { _ = try r.readFullBoxHeader(); _ = try r.readUInt32() }
         var it = BoxIterator(r.restReader())
-        while let (_, entry) = try it.next() {
-            var e = entry
-            let flags = try within("dref") { try e.readFullBoxHeader().flags }
-            if flags & 1 == 0 { return true }
+        guard let (header, entry) = try it.next() else { return nil }
+        var e = entry
+        let flags = try within("dref") { try e.readFullBoxHeader().flags }
+        if flags & 1 != 0 { return nil }
+        guard header.type == "url " else {
+            throw .unsupported("data reference of type \(header.type) (only url entries are resolved)")
         }
-        return false
+        let location = e.readCString()
+        guard !location.isEmpty, location.utf8.count <= 4096,
+              !location.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            throw .malformed(box: "dref", reason: "external url entry without a usable location")
+        }
+        return location
     }
 
     /// ISO 639-2/T from mdhd's packed 3 × 5 bits.

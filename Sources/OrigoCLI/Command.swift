@@ -24,6 +24,7 @@ struct CLIError: Error {
 enum Command {
     static let usage = """
         usage: origo create -o OUT.ism [--GROUP.NAME[=VALUE] | --NAME=VALUE ...] INPUT.mp4 [TRACK OPTIONS] ...
+               origo create -o OUT-index.mp4 --use_dref_no_subs INPUT.mp4 [TRACK OPTIONS] ...
                origo info FILE.mp4|FILE.ism ...
 
         create   writes a server manifest with one entry per selected track of each input.
@@ -31,6 +32,9 @@ enum Command {
                  <paramGroup id="hls"><meta name="fmp4" content="true"/>, --dvr_window_length=30 a head meta.
                  Track options apply to the input they follow:
                    --track_type=video|audio|text   --track_id=N   --track_language=CODE
+                 With --use_dref_no_subs (alias --index) the output is an index MP4: the sample
+                 tables of the selected tracks and a relative reference to each input, no media.
+                 A server manifest over index MP4s is then made from the index files.
         info     prints one line per track: id, kind, codec, size or rate, language, duration,
                  samples, average bitrate (for a server manifest: its options and the tracks it names).
 

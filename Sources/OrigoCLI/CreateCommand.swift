@@ -3,7 +3,8 @@ import MediaModel
 import ServerManifest
 import Storage
 
-/// `origo create`: builds an `.ism` from MP4 inputs.
+/// `origo create`: builds an `.ism` from MP4 inputs, or with `--use_dref_no_subs` an index MP4
+/// (sample tables plus a data reference to each input, no media data).
 enum CreateCommand {
     /// One input file and the track options that followed it.
     struct Input: Equatable {
@@ -18,6 +19,8 @@ enum CreateCommand {
         /// Presentation options in command-line order (`hls.fmp4` → `true`).
         var settings: [(String, String)] = []
         var inputs: [Input] = []
+        /// `--use_dref_no_subs` (or `--index`): write an index MP4 instead of a server manifest.
+        var index = false
 
         /// Parses `-o OUT [--opt[=v] ...] in1 [--track_*=v ...] in2 ...`.
         static func parse(_ arguments: [String]) throws(CLIError) -> Options {
@@ -44,7 +47,10 @@ enum CreateCommand {
                         value = "true"
                     }
                     guard !name.isEmpty else { throw .usage("empty option \(argument)") }
-                    if name.hasPrefix("track_") {
+                    if name == "use_dref_no_subs" || name == "use_dref" || name == "index" {
+                        guard value == "true" else { throw .usage("--\(name) takes no value") }
+                        options.index = true
+                    } else if name.hasPrefix("track_") {
                         try options.applyTrackOption(name, value)
                     } else {
                         options.settings.append((name, value))
@@ -57,6 +63,14 @@ enum CreateCommand {
             }
             guard !options.output.isEmpty else { throw .usage("create needs -o OUT.ism") }
             guard !options.inputs.isEmpty else { throw .usage("create needs at least one input file") }
+            let lower = options.output.lowercased()
+            if options.index {
+                guard options.settings.isEmpty else {
+                    throw .usage("an index MP4 has no presentation options (\(options.settings[0].0))")
+                }
+            } else if lower.hasSuffix(".mp4") || lower.hasSuffix(".m4v") || lower.hasSuffix(".m4a") {
+                throw .usage("an MP4 output is an index MP4: add --use_dref_no_subs")
+            }
             return options
         }
 
@@ -84,6 +98,7 @@ enum CreateCommand {
     }
 
     static func run(_ options: Options) throws(CLIError) {
+        if options.index { return try writeIndex(options) }
         var manifest = ServerManifest()
         manifest.setOption("creator", "Origo")
         for (name, value) in options.settings { manifest.setOption(name, value) }
@@ -91,7 +106,7 @@ enum CreateCommand {
         for input in options.inputs {
             let index: MP4Index
             do {
-                index = try MP4Reader.read(try LocalFileReader(path: input.path), locator: input.path, limits: .default)
+                index = try read(input.path)
             } catch {
                 throw CLIError.from(error, context: input.path)
             }
@@ -113,6 +128,55 @@ enum CreateCommand {
             }
         }
         try Paths.writeAtomically(manifest.serialize(), to: options.output)
+    }
+
+    /// Reads an MP4, index MP4s included (their data references resolved next to them).
+    static func read(_ path: String) throws -> MP4Index {
+        try MP4Reader.read(try LocalFileReader(path: path), locator: path, limits: .default, resolver: resolver(for: path))
+    }
+
+    /// Local resolution of data references: relative to the index file, which must exist.
+    static func resolver(for path: String) -> DataReferenceResolver {
+        { reference in
+            guard let target = Locator.resolve(reference, against: path) else {
+                throw CLIError.failed("\(path): cannot resolve its data reference \(reference)")
+            }
+            if RemoteURL.isRemote(target) { return ResolvedDataReference(locator: target, size: nil) }
+            return ResolvedDataReference(locator: target, size: try LocalFile.identity(of: target).size)
+        }
+    }
+
+    /// Writes one index MP4 holding the selected tracks of every input. Each track's data
+    /// reference names the file its samples are in (for an input that is itself an index, the file
+    /// it refers to), relative to the output when they share a directory branch. Track IDs are
+    /// kept unless two inputs share one; then all are numbered from 1 in input order.
+    static func writeIndex(_ options: Options) throws(CLIError) {
+        var entries: [IndexWriter.Entry] = []
+        for input in options.inputs {
+            let index: MP4Index
+            do {
+                index = try read(input.path)
+            } catch {
+                throw CLIError.from(error, context: input.path)
+            }
+            let selected = index.tracks.filter { select($0, input) }
+            guard !selected.isEmpty else { throw .failed("\(input.path): no track matches the track options") }
+            for track in selected {
+                let reference = RemoteURL.isRemote(track.dataSource)
+                    ? track.dataSource : try Paths.source(for: track.dataSource, manifestPath: options.output)
+                entries.append(IndexWriter.Entry(track: track, reference: reference))
+            }
+        }
+        if Set(entries.map(\.track.trackID)).count != entries.count {
+            for i in entries.indices { entries[i].track.trackID = UInt32(i + 1) }
+        }
+        let bytes: [UInt8]
+        do {
+            bytes = try IndexWriter.write(entries)
+        } catch {
+            throw CLIError.from(error, context: options.output)
+        }
+        try Paths.writeAtomically(bytes, to: options.output)
     }
 
     static func select(_ track: Track, _ input: Input) -> Bool {

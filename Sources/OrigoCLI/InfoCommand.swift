@@ -14,14 +14,17 @@ enum InfoCommand {
                 let index = try read(path)
                 let layout = index.isFragmented ? "fragmented" : "progressive"
                 Command.writeOut("\(path): \(layout) MP4, brand \(index.majorBrand), \(index.tracks.count) track(s)\n")
-                for track in index.tracks { Command.writeOut("  " + describe(track) + "\n") }
+                for track in index.tracks {
+                    let data = index.dataReferences[track.trackID].map { "  data in \($0)" } ?? ""
+                    Command.writeOut("  " + describe(track) + data + "\n")
+                }
             }
         }
     }
 
     static func read(_ path: String) throws(CLIError) -> MP4Index {
         do {
-            return try MP4Reader.read(try LocalFileReader(path: path), locator: path, limits: .default)
+            return try CreateCommand.read(path)
         } catch {
             throw CLIError.from(error, context: path)
         }

@@ -145,8 +145,10 @@ def cms_handler(seen: list[str]):
 
 class BadHandler(http.server.BaseHTTPRequestHandler):
     """Misbehaviour chosen by the first path segment: /status/<code>/..., /reset/..., /short/...,
-    /slow/..."""
+    /slow/..., and /closing/<file>: a file of `root` (ranges honoured) answered as if the connection
+    stayed open, after which the server hangs up."""
     protocol_version = "HTTP/1.1"
+    root = ""
 
     def do_GET(self):
         parts = self.path.lstrip("/").split("/")
@@ -169,6 +171,22 @@ class BadHandler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
+        elif kind == "closing":
+            with open(os.path.join(self.root, *parts[1:]), "rb") as f:
+                data = f.read()
+            m = re.match(r"bytes=(\d+)-(\d*)$", self.headers.get("Range", ""))
+            if m:
+                first = int(m.group(1))
+                last = min(int(m.group(2)) if m.group(2) else len(data) - 1, len(data) - 1)
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {first}-{last}/{len(data)}")
+                data = data[first:last + 1]
+            else:
+                self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            self.close_connection = True
         elif kind == "slow":
             time.sleep(5)
             self.send_response(404)
@@ -213,6 +231,7 @@ def remote(media):
     storage = Storage(media.root)
     seen: list[str] = []
     cms = Threaded(cms_handler(seen))
+    BadHandler.root = media.root
     bad = Threaded(BadHandler)
     root = tempfile.mkdtemp(prefix="origo-remote-root-")
     os.chmod(root, 0o755)
@@ -229,6 +248,15 @@ LogLevel warn
 <Location "/proxy">
   IsmProxyPass "http://127.0.0.1:{storage.port}/"
   UspEnableSubreq on
+</Location>
+<Location "/builtin">
+  IsmProxyPass "http://127.0.0.1:{storage.port}/"
+  UspEnableSubreq off
+</Location>
+<Location "/badbuiltin">
+  IsmProxyPass "http://127.0.0.1:{bad.port}/"
+  UspEnableSubreq off
+  OrigoUpstreamTimeout 2
 </Location>
 <Location "/cms">
   IsmProxyPass "http://127.0.0.1:{cms.port}/smil.php/"
@@ -266,17 +294,19 @@ LogLevel warn
 
 # ------------------------------------------------------------------------------------------ tests
 
+@pytest.mark.parametrize("prefix", ["proxy", "builtin"])
 @pytest.mark.parametrize("fmt", FORMATS.keys())
-def test_decode_abr_through_ismproxypass(remote, media, fmt):
+def test_decode_abr_through_ismproxypass(remote, media, fmt, prefix):
     frames = {media.frames(r) for r in ABR_RENDITIONS}
-    check_decode(remote.origo.url("proxy/abr.ism/" + FORMATS[fmt]), frames.pop(), len(ABR_RENDITIONS),
+    check_decode(remote.origo.url(f"{prefix}/abr.ism/" + FORMATS[fmt]), frames.pop(), len(ABR_RENDITIONS),
                  expected_audio_frames(media, ["audio-eng.mp4", "audio-fra.mp4"]))
 
 
+@pytest.mark.parametrize("prefix", ["proxy", "builtin"])
 @pytest.mark.parametrize("name", ["moov-at-end.mp4", "cmaf.mp4"])
 @pytest.mark.parametrize("fmt", ["hls-ts", "dash-time"])
-def test_decode_single_file_through_ismproxypass(remote, media, name, fmt):
-    check_decode(remote.origo.url(f"proxy/{name}/" + FORMATS[fmt]), media.frames(name), 1,
+def test_decode_single_file_through_ismproxypass(remote, media, name, fmt, prefix):
+    check_decode(remote.origo.url(f"{prefix}/{name}/" + FORMATS[fmt]), media.frames(name), 1,
                  expected_audio_frames(media, [name]))
 
 
@@ -316,6 +346,15 @@ def test_direct_restream_needs_an_allowed_host(remote, media):
     ("bad/reset/x.ism/.m3u8", 502),
     ("bad/short/x.mp4/.m3u8", 502),
     ("bad/slow/x.ism/.m3u8", 504),
+    ("builtin/missing.ism/.m3u8", 404),
+    ("builtin/forbidden.mp4/.m3u8", 403),
+    ("badbuiltin/status/404/x.ism/.m3u8", 404),
+    ("badbuiltin/status/403/x.ism/.m3u8", 403),
+    ("badbuiltin/status/500/x.ism/.m3u8", 502),
+    ("badbuiltin/status/503/x.mp4/.mpd", 502),
+    ("badbuiltin/reset/x.ism/.m3u8", 502),
+    ("badbuiltin/short/x.mp4/.m3u8", 502),
+    ("badbuiltin/slow/x.ism/.m3u8", 504),
 ])
 def test_upstream_failures(remote, path, status):
     offset = remote.origo.log_size()
@@ -325,6 +364,15 @@ def test_upstream_failures(remote, path, status):
     assert len(log) == 1, f"one error-log line expected:\n{log}"
     # The child keeps serving, and nothing broken was cached.
     assert clients.get(remote.origo.url("proxy/faststart.mp4/.m3u8")).status == 200
+
+
+def test_builtin_client_survives_servers_that_hang_up(remote, media):
+    """Every kept-alive connection is closed by the server after one answer: the built-in client
+    notices it (or retries once) and playback is still exact."""
+    offset = remote.origo.log_size()
+    check_decode(remote.origo.url("badbuiltin/closing/faststart.mp4/.m3u8"), media.frames("faststart.mp4"), 1,
+                 expected_audio_frames(media, ["faststart.mp4"]))
+    assert "ORIGO10110" not in remote.origo.log_since(offset)
 
 
 def test_refuses_a_url_without_trailing_slash(media, tmp_path):
@@ -338,11 +386,11 @@ def test_refuses_a_url_without_trailing_slash(media, tmp_path):
     assert "must end with '/'" in proc.stdout + proc.stderr
 
 
-def _ts_segments(origo, manifest: str) -> list[str]:
+def _ts_segments(origo, manifest: str, prefix: str = "proxy") -> list[str]:
     """TS segment names of the first variant of the HLS master playlist."""
-    master = clients.get(origo.url(f"proxy/{manifest}/.m3u8")).body.decode()
+    master = clients.get(origo.url(f"{prefix}/{manifest}/.m3u8")).body.decode()
     variant = next(line for line in master.splitlines() if line and not line.startswith("#"))
-    playlist = clients.get(origo.url(f"proxy/{manifest}/{variant}")).body.decode()
+    playlist = clients.get(origo.url(f"{prefix}/{manifest}/{variant}")).body.decode()
     return [line for line in playlist.splitlines() if line and not line.startswith("#")]
 
 
@@ -388,14 +436,17 @@ def _time_wait(port: int) -> int:
     return len([line for line in out.splitlines() if line.strip()])
 
 
-def test_time_wait_flat_and_connections_reused(remote):
+@pytest.mark.parametrize("prefix", ["proxy", "builtin"])
+def test_time_wait_flat_and_connections_reused(remote, prefix):
+    """Subrequests through mod_proxy (UspEnableSubreq on) and the built-in client (off) both
+    reuse their upstream connections."""
     storage, origo = remote.storage, remote.origo
-    ts = _ts_segments(origo, "abr.ism")
+    ts = _ts_segments(origo, "abr.ism", prefix)
     before = _time_wait(storage.port)
     mark = storage.mark()
     conn = http.client.HTTPConnection("127.0.0.1", origo.port, timeout=30)
     for i in range(1000):
-        conn.request("GET", f"/proxy/abr.ism/{ts[i % len(ts)]}")
+        conn.request("GET", f"/{prefix}/abr.ism/{ts[i % len(ts)]}")
         resp = conn.getresponse()
         resp.read()
         assert resp.status == 200
