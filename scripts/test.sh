@@ -49,6 +49,9 @@ scripts/test-glue.sh || status=1
 step "Unit tests (swift test)"
 swift test "${junit_unit[@]}" || status=1
 
+step "Command-line tool (scripts/test-cli.sh)"
+scripts/test-cli.sh || status=1
+
 step "Integration tests (pytest Tests/integration)"
 .venv/bin/python -m pytest Tests/integration -p no:cacheprovider -rfE "${junit_int[@]}" "$@" || status=1
 
