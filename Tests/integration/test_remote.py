@@ -16,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 import time
 import urllib.parse
 
@@ -444,17 +445,26 @@ def test_time_wait_flat_and_connections_reused(remote, prefix):
     ts = _ts_segments(origo, "abr.ism", prefix)
     before = _time_wait(storage.port)
     mark = storage.mark()
-    conn = http.client.HTTPConnection("127.0.0.1", origo.port, timeout=30)
-    for i in range(1000):
-        conn.request("GET", f"/{prefix}/abr.ism/{ts[i % len(ts)]}")
-        resp = conn.getresponse()
-        resp.read()
-        assert resp.status == 200
-    conn.close()
+
+    def client(worker: int) -> list[int]:
+        # 8 client connections, 250 segment requests each: 2,000 in all.
+        conn = http.client.HTTPConnection("127.0.0.1", origo.port, timeout=30)
+        statuses = []
+        for i in range(250):
+            conn.request("GET", f"/{prefix}/abr.ism/{ts[(worker * 250 + i) % len(ts)]}")
+            resp = conn.getresponse()
+            resp.read()
+            statuses.append(resp.status)
+        conn.close()
+        return statuses
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = [s for batch in pool.map(client, range(8)) for s in batch]
+    assert statuses == [200] * 2000
     after = _time_wait(storage.port)
     reads = storage.since(mark)
     ports = {line["port"] for line in reads}
-    assert len(reads) >= 1000
+    assert len(reads) >= 2000
     assert after - before < 20, f"TIME_WAIT towards the storage grew from {before} to {after}"
     assert len(ports) <= 25, f"{len(reads)} upstream reads used {len(ports)} connections"
     print(f"{len(reads)} upstream reads over {len(ports)} connections; TIME_WAIT {before} -> {after}")
