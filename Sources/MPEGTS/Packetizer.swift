@@ -72,22 +72,25 @@ enum Packetizer {
                           counter: inout UInt8, to out: inout [UInt8]) {
         let firstAdaptation = pcrBase != nil ? pcrAdaptationSize : (randomAccess ? flagsAdaptationSize : 0)
         var position = 0
-        for index in 0..<packets {
-            let remaining = pes.count - position
-            let capacity = index == 0 ? payloadCapacity - firstAdaptation : payloadCapacity
-            // Leave at least one byte for each packet still to come.
-            let take = max(1, min(capacity, remaining - (packets - 1 - index)))
-            let adaptation = payloadCapacity - take
-            appendHeader(pid: pid, unitStart: index == 0, adaptation: adaptation > 0, payload: true,
-                         counter: counter, to: &out)
-            if adaptation > 0 {
-                appendAdaptation(size: adaptation, randomAccess: index == 0 && randomAccess,
-                                 pcrBase: index == 0 ? pcrBase : nil, to: &out)
+        // One buffer view for the whole PES: a slice per packet would retain and release the array.
+        pes.withUnsafeBufferPointer { source in
+            for index in 0..<packets {
+                let remaining = source.count - position
+                let capacity = index == 0 ? payloadCapacity - firstAdaptation : payloadCapacity
+                // Leave at least one byte for each packet still to come.
+                let take = max(1, min(capacity, remaining - (packets - 1 - index)))
+                let adaptation = payloadCapacity - take
+                appendHeader(pid: pid, unitStart: index == 0, adaptation: adaptation > 0, payload: true,
+                             counter: counter, to: &out)
+                if adaptation > 0 {
+                    appendAdaptation(size: adaptation, randomAccess: index == 0 && randomAccess,
+                                     pcrBase: index == 0 ? pcrBase : nil, to: &out)
+                }
+                let end = min(position + take, source.count)
+                if position < end { out.append(contentsOf: UnsafeBufferPointer(rebasing: source[position..<end])) }
+                position = max(position, end)
+                counter = (counter &+ 1) & 0x0F
             }
-            let end = min(position + take, pes.count)
-            out.append(contentsOf: pes[position..<end])
-            position = end
-            counter = (counter &+ 1) & 0x0F
         }
     }
 }

@@ -103,18 +103,20 @@ public final class LocalFileReader: RandomAccessReader, @unchecked Sendable {
             throw StorageError(code: .shortRead, path: path, detail: "\(count) bytes at \(offset) beyond size \(size)")
         }
         if count == 0 { return [] }
-        var result = [UInt8](repeating: 0, count: count)
         let fd = self.fd
-        let done = result.withUnsafeMutableBytes { buffer -> Int in
-            guard let base = buffer.baseAddress else { return 0 }
-            var done = 0
+        var done = 0
+        // Uninitialized storage: pread fills it, so the bytes are not zeroed first.
+        let result = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            guard let base = buffer.baseAddress else { return }
             while done < count {
                 let n = pread(fd, base + done, count - done, off_t(offset) + off_t(done))
                 if n < 0 && errno == EINTR { continue }
                 guard n > 0 else { break }
                 done += n
             }
-            return done
+            // Whatever pread did not fill is zeroed, so the array never exposes uninitialized memory.
+            if done < count { (base + done).initialize(repeating: 0, count: count - done) }
+            initialized = count
         }
         guard done == count else {
             throw StorageError(code: .shortRead, path: path, detail: "\(count - done) bytes missing at \(offset + UInt64(done))")

@@ -31,7 +31,13 @@ func residentBytes() -> Int {
     return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
 }
 
-/// Median and 99th percentile of `iterations` runs of `body`, in milliseconds.
+/// Median and 99th percentile of `iterations` runs of `body`, in milliseconds, printed as a row
+/// (only when the row is selected).
+func timed(_ name: String, _ iterations: Int, _ body: () throws -> Void) rethrows {
+    guard only.isEmpty || name.contains(only) else { return }
+    row(name, try measure(iterations, body))
+}
+
 func measure(_ iterations: Int, _ body: () throws -> Void) rethrows -> (median: Double, p99: Double) {
     var samples: [Double] = []
     samples.reserveCapacity(iterations)
@@ -55,6 +61,8 @@ guard args.count >= 2 else {
 }
 let ism = args[1]
 let iterations = args.count > 2 ? max(1, Int(args[2]) ?? 50) : 50
+/// A third argument keeps only the rows whose name contains it (for profiling one path).
+let only = args.count > 3 ? args[3] : ""
 let directory = ism.split(separator: "/").dropLast().joined(separator: "/")
 let prefix = ism.hasPrefix("/") ? "/" : ""
 
@@ -66,17 +74,17 @@ for name in ["v360.mp4", "v1080.mp4", "audio-eng.mp4"] {
     let path = prefix + directory + "/" + name
     guard (try? LocalFile.identity(of: path)) != nil else { continue }
     sources.append(path)
-    row("index build, cold (\(name))", try measure(max(3, iterations / 10)) {
+    try timed("index build, cold (\(name))", max(3, iterations / 10)) {
         _ = try MP4Reader.read(LocalFileReader(path: path), locator: path)
-    })
+    }
 }
 
 // Presentation load (server manifest + every source index) in a fresh engine, then warm requests.
 let before = residentBytes()
 let engine = Engine()
-row("presentation load + first MPD (cold engine)", measure(1) {
+timed("presentation load + first MPD (cold engine)", 1) {
     _ = engine.handle(EngineRequest(method: "GET", manifestPath: ism, virtualPath: ".mpd", query: nil))
-})
+}
 let after = residentBytes()
 func get(_ path: String, _ query: String? = nil) -> EngineResponse {
     let r = engine.handle(EngineRequest(method: "GET", manifestPath: ism, virtualPath: path, query: query))
@@ -90,26 +98,26 @@ guard master.status == 200, case .bytes(let masterBytes)? = master.body.first el
 let variant = String(decoding: masterBytes, as: UTF8.self).split(separator: "\n").first { !$0.hasPrefix("#") }.map(String.init) ?? ""
 // Manifests are cached per query: a new query each time measures the build itself.
 var q = 0
-row("HLS master playlist, built", measure(iterations) { q += 1; _ = get(".m3u8", "bench=\(q)") })
-row("HLS media playlist, built", measure(iterations) { q += 1; _ = get(variant, "bench=\(q)") })
-row("MPD, built", measure(iterations) { q += 1; _ = get(".mpd", "bench=\(q)") })
+timed("HLS master playlist, built", iterations) { q += 1; _ = get(".m3u8", "bench=\(q)") }
+timed("HLS media playlist, built", iterations) { q += 1; _ = get(variant, "bench=\(q)") }
+timed("MPD, built", iterations) { q += 1; _ = get(".mpd", "bench=\(q)") }
 _ = get(".m3u8"); _ = get(variant); _ = get(".mpd")
-row("HLS master playlist, warm", measure(iterations) { _ = get(".m3u8") })
-row("HLS media playlist, warm (\(variant))", measure(iterations) { _ = get(variant) })
-row("MPD, warm", measure(iterations) { _ = get(".mpd") })
+timed("HLS master playlist, warm", iterations) { _ = get(".m3u8") }
+timed("HLS media playlist, warm (\(variant))", iterations) { _ = get(variant) }
+timed("MPD, warm", iterations) { _ = get(".mpd") }
 let base = String(ism.split(separator: "/").last?.split(separator: ".").first ?? "long")
 var n = 0
-row("DASH video segment ($Number$, rotating), warm", measure(iterations) {
+timed("DASH video segment ($Number$, rotating), warm", iterations) {
     n = n % 3000 + 1
     _ = get("\(base)-video=2500000-n\(n).dash", "mpd.segment_template=number")
-})
-row("HLS fMP4 video segment (rotating), warm", measure(iterations) {
+}
+timed("HLS fMP4 video segment (rotating), warm", iterations) {
     n = n % 1800 + 1
     _ = get("\(base)-video=2500000-\(n).m4s", "hls.fmp4=true")
-})
-row("HLS TS segment, video 720p + audio (rotating), warm", measure(iterations) {
+}
+timed("HLS TS segment, video 720p + audio (rotating), warm", iterations) {
     n = n % 1800 + 1
     _ = get("\(base)-audio_eng=128000-video=2500000-\(n).ts")
-})
+}
 print("")
 print("Resident memory added by loading the presentation (indexes of \(sources.isEmpty ? "its" : "all") files, segmentations): \((after - before) / 1024) KiB")
