@@ -15,7 +15,11 @@ public struct SampleTiming: Sendable, Equatable {
     /// Number of samples.
     @usableFromInline var count: Int = 0
 
-    @usableFromInline init() {}
+    /// An empty column; fill it with ``append(decodeTime:duration:)``.
+    public init() {}
+
+    /// Number of samples.
+    public var sampleCount: Int { count }
 
     /// Index of the run holding sample `i` (0 ≤ i < count).
     @inlinable @inline(__always) func run(containing i: Int) -> Int {
@@ -39,7 +43,9 @@ public struct SampleTiming: Sendable, Equatable {
         return runDuration[run(containing: i)]
     }
 
-    mutating func append(decodeTime: Int64, duration: UInt32) {
+    /// Appends one sample; it extends the last run when it has the same duration and starts where
+    /// the previous sample ends.
+    public mutating func append(decodeTime: Int64, duration: UInt32) {
         if let r = runFirst.indices.last, runDuration[r] == duration {
             let (step, o1) = Int64(count &- runFirst[r]).multipliedReportingOverflow(by: Int64(duration))
             let (expected, o2) = runStart[r].addingReportingOverflow(step)
@@ -121,7 +127,8 @@ public struct SampleOffsets: RandomAccessCollection, Sendable, Equatable {
     @usableFromInline var wide: [UInt64] = []
     @usableFromInline var isWide = false
 
-    @usableFromInline init() {}
+    /// An empty column; fill it with ``append(_:)``.
+    public init() {}
 
     @inlinable public var startIndex: Int { 0 }
     @inlinable public var endIndex: Int { isWide ? wide.count : deltas.count }
@@ -130,7 +137,8 @@ public struct SampleOffsets: RandomAccessCollection, Sendable, Equatable {
         return bases[i >> Self.blockShift] &+ UInt64(deltas[i])
     }
 
-    mutating func append(_ offset: UInt64) {
+    /// Appends the offset of the next sample.
+    public mutating func append(_ offset: UInt64) {
         if isWide {
             wide.append(offset)
             return
@@ -157,7 +165,8 @@ public struct SampleOffsets: RandomAccessCollection, Sendable, Equatable {
         deltas = []
     }
 
-    mutating func reserveCapacity(_ n: Int) {
+    /// Reserves room for `n` offsets.
+    public mutating func reserveCapacity(_ n: Int) {
         if isWide {
             wide.reserveCapacity(n)
         } else {
@@ -174,7 +183,13 @@ public struct SyncFlags: RandomAccessCollection, Sendable, Equatable {
     @usableFromInline var words: [UInt64] = []
     @usableFromInline var count_: Int = 0
 
-    @usableFromInline init() {}
+    /// An empty column; fill it with ``append(_:)``.
+    public init() {}
+
+    /// `count` flags, all equal to `flag`.
+    public init(repeating flag: Bool, count n: Int) {
+        append(repeating: flag, count: n)
+    }
 
     @inlinable public var startIndex: Int { 0 }
     @inlinable public var endIndex: Int { count_ }
@@ -183,13 +198,32 @@ public struct SyncFlags: RandomAccessCollection, Sendable, Equatable {
         return words[i >> 6] & (1 << UInt64(i & 63)) != 0
     }
 
-    mutating func append(_ flag: Bool) {
+    /// Appends the flag of the next sample.
+    public mutating func append(_ flag: Bool) {
         if count_ & 63 == 0 { words.append(0) }
         if flag { words[words.count &- 1] |= 1 << UInt64(count_ & 63) }
         count_ &+= 1
     }
 
-    mutating func append(repeating flag: Bool, count n: Int) {
+    /// Appends `n` equal flags.
+    public mutating func append(repeating flag: Bool, count n: Int) {
         for _ in 0..<Swift.max(n, 0) { append(flag) }
+    }
+
+    /// Sets the flag of sample `i`; an index outside the column is ignored.
+    public mutating func set(_ i: Int, to flag: Bool) {
+        guard i >= 0, i < count_ else { return }
+        let bit: UInt64 = 1 << UInt64(i & 63)
+        if flag { words[i >> 6] |= bit } else { words[i >> 6] &= ~bit }
+    }
+
+    /// True when every flag is set.
+    public var allSet: Bool {
+        for (k, w) in words.enumerated() {
+            let bits = Swift.min(count_ &- k &* 64, 64)
+            let mask: UInt64 = bits == 64 ? ~0 : (1 << UInt64(bits)) &- 1
+            if w & mask != mask { return false }
+        }
+        return true
     }
 }

@@ -51,6 +51,17 @@ public struct SampleTable: Sendable, Equatable {
         }
     }
 
+    /// A table from columns built by a parser. An all-zero `compositionOffsets` and an all-set
+    /// `syncFlags` are dropped (stored empty); columns of different lengths make ``validate()`` throw.
+    public init(timing: SampleTiming, sizes: [UInt32], offsets: SampleOffsets,
+                compositionOffsets: [Int32], syncFlags: SyncFlags) {
+        self.timing = timing
+        self.sizes = sizes
+        self.offsets = offsets
+        self.compositionOffsets = compositionOffsets.contains { $0 != 0 } ? compositionOffsets : []
+        self.syncFlags = syncFlags.allSet ? SyncFlags() : syncFlags
+    }
+
     public var count: Int { sizes.count }
     public var isEmpty: Bool { sizes.isEmpty }
 
