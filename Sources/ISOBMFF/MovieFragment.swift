@@ -109,10 +109,6 @@ extension SampleTable {
     }
 
     mutating func reserve(additional: Int) {
-        let n = count &+ additional
-        decodeTimes.reserveCapacity(n)
-        durations.reserveCapacity(n)
-        sizes.reserveCapacity(n)
-        offsets.reserveCapacity(n)
+        reserveCapacity(count &+ additional)
     }
 }

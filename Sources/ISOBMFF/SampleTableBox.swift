@@ -23,9 +23,9 @@ enum SampleTableBox {
         guard count > 0 else { return SampleTable() }
 
         guard let stts = boxes["stts"] else { throw .malformed(box: "stbl", reason: "no stts") }
-        let (decodeTimes, durations) = try readSTTS(stts, count: count)
+        let timing = try readSTTS(stts, count: count)
         let offsets: [Int32] = try boxes["ctts"].map { b throws(ISOBMFFError) in try readCTTS(b, count: count) } ?? []
-        let sync: [Bool] = try boxes["stss"].map { b throws(ISOBMFFError) in try readSTSS(b, count: count) } ?? []
+        let sync: SyncFlags = try boxes["stss"].map { b throws(ISOBMFFError) in try readSTSS(b, count: count) } ?? SyncFlags()
         let chunkOffsets: [UInt64]
         if let stco = boxes["stco"] {
             chunkOffsets = try readChunkOffsets(stco, wide: false)
@@ -37,10 +37,8 @@ enum SampleTableBox {
         guard let stsc = boxes["stsc"] else { throw .malformed(box: "stbl", reason: "no stsc") }
         let sampleOffsets = try placeSamples(stsc, chunkOffsets: chunkOffsets, sizes: sizes)
 
-        let table = SampleTable(decodeTimes: decodeTimes, durations: durations,
-                                compositionOffsets: offsets.contains { $0 != 0 } ? offsets : [],
-                                sizes: sizes, offsets: sampleOffsets,
-                                syncFlags: sync.allSatisfy { $0 } ? [] : sync)
+        let table = SampleTable(timing: timing, sizes: sizes, offsets: sampleOffsets,
+                                compositionOffsets: offsets, syncFlags: sync)
         do {
             try table.validate()
         } catch {
@@ -106,7 +104,7 @@ enum SampleTableBox {
 
     /// Decode times and durations of `count` samples. Extra `stts` entries past `count` are ignored
     /// (some muxers write a trailing zero-count entry); too few is an error.
-    static func readSTTS(_ box: ByteReader, count: Int) throws(ISOBMFFError) -> ([Int64], [UInt32]) {
+    static func readSTTS(_ box: ByteReader, count: Int) throws(ISOBMFFError) -> SampleTiming {
         try within("stts") {
             var r = box
             _ = try r.readFullBoxHeader()
@@ -114,23 +112,22 @@ enum SampleTableBox {
             guard entries <= r.remaining / 8 else {
                 throw ISOBMFFError.malformed(box: "stts", reason: "\(entries) entries but only \(r.remaining) bytes")
             }
-            var times = [Int64](), durations = [UInt32]()
-            times.reserveCapacity(count)
-            durations.reserveCapacity(count)
+            var timing = SampleTiming()
+            var covered = 0
             var t: Int64 = 0
-            for _ in 0..<entries where durations.count < count {
+            for _ in 0..<entries where covered < count {
                 let n = Int(try r.readUInt32())
                 let d = try r.readUInt32()
-                for _ in 0..<min(n, count - durations.count) {
-                    times.append(t)
-                    durations.append(d)
+                for _ in 0..<min(n, count - covered) {
+                    timing.append(decodeTime: t, duration: d)
+                    covered += 1
                     t &+= Int64(d)   // at most 2^32 samples of 2^32 units: fits in Int64
                 }
             }
-            guard durations.count == count else {
-                throw ISOBMFFError.malformed(box: "stts", reason: "covers \(durations.count) of \(count) samples")
+            guard covered == count else {
+                throw ISOBMFFError.malformed(box: "stts", reason: "covers \(covered) of \(count) samples")
             }
-            return (times, durations)
+            return timing
         }
     }
 
@@ -157,7 +154,7 @@ enum SampleTableBox {
         }
     }
 
-    static func readSTSS(_ box: ByteReader, count: Int) throws(ISOBMFFError) -> [Bool] {
+    static func readSTSS(_ box: ByteReader, count: Int) throws(ISOBMFFError) -> SyncFlags {
         try within("stss") {
             var r = box
             _ = try r.readFullBoxHeader()
@@ -165,11 +162,11 @@ enum SampleTableBox {
             guard entries <= r.remaining / 4 else {
                 throw ISOBMFFError.malformed(box: "stss", reason: "\(entries) entries but only \(r.remaining) bytes")
             }
-            var sync = [Bool](repeating: false, count: count)
+            var sync = SyncFlags(repeating: false, count: count)
             for _ in 0..<entries {
                 let n = Int(try r.readUInt32())
                 // Sample numbers are 1-based; out-of-range entries are ignored rather than fatal.
-                if n >= 1 && n <= count { sync[n - 1] = true }
+                if n >= 1 && n <= count { sync.set(n - 1, to: true) }
             }
             return sync
         }
@@ -192,7 +189,7 @@ enum SampleTableBox {
     }
 
     /// Absolute offset of every sample from the sample-to-chunk runs and the chunk offsets.
-    static func placeSamples(_ box: ByteReader, chunkOffsets: [UInt64], sizes: [UInt32]) throws(ISOBMFFError) -> [UInt64] {
+    static func placeSamples(_ box: ByteReader, chunkOffsets: [UInt64], sizes: [UInt32]) throws(ISOBMFFError) -> SampleOffsets {
         try within("stsc") {
             var r = box
             _ = try r.readFullBoxHeader()
@@ -215,7 +212,7 @@ enum SampleTableBox {
                 }
                 runs.append((first, perChunk))
             }
-            var offsets = [UInt64]()
+            var offsets = SampleOffsets()
             offsets.reserveCapacity(sizes.count)
             for (k, run) in runs.enumerated() {
                 let lastChunk = k + 1 < runs.count ? runs[k + 1].firstChunk - 1 : chunkOffsets.count
