@@ -97,6 +97,19 @@ enum CreateCommand {
         }
     }
 
+    /// The tracks of one input that its track options select; an input selecting nothing is an error.
+    static func selectedTracks(_ input: Input) throws(CLIError) -> [Track] {
+        let index: MP4Index
+        do {
+            index = try read(input.path)
+        } catch {
+            throw CLIError.from(error, context: input.path)
+        }
+        let selected = index.tracks.filter { select($0, input) }
+        guard !selected.isEmpty else { throw .failed("\(input.path): no track matches the track options") }
+        return selected
+    }
+
     static func run(_ options: Options) throws(CLIError) {
         if options.index { return try writeIndex(options) }
         var manifest = ServerManifest()
@@ -104,14 +117,7 @@ enum CreateCommand {
         for (name, value) in options.settings { manifest.setOption(name, value) }
         var tokens = Set<String>()
         for input in options.inputs {
-            let index: MP4Index
-            do {
-                index = try read(input.path)
-            } catch {
-                throw CLIError.from(error, context: input.path)
-            }
-            let selected = index.tracks.filter { select($0, input) }
-            guard !selected.isEmpty else { throw .failed("\(input.path): no track matches the track options") }
+            let selected = try selectedTracks(input)
             let src = try Paths.source(for: input.path, manifestPath: options.output)
             for track in selected {
                 var entry = ManifestTrack(kind: kind(track.kind), src: src, systemBitrate: max(track.averageBitrate, 1))
@@ -153,14 +159,7 @@ enum CreateCommand {
     static func writeIndex(_ options: Options) throws(CLIError) {
         var entries: [IndexWriter.Entry] = []
         for input in options.inputs {
-            let index: MP4Index
-            do {
-                index = try read(input.path)
-            } catch {
-                throw CLIError.from(error, context: input.path)
-            }
-            let selected = index.tracks.filter { select($0, input) }
-            guard !selected.isEmpty else { throw .failed("\(input.path): no track matches the track options") }
+            let selected = try selectedTracks(input)
             for track in selected {
                 let reference = RemoteURL.isRemote(track.dataSource)
                     ? track.dataSource : try Paths.source(for: track.dataSource, manifestPath: options.output)
