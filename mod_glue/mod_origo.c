@@ -96,6 +96,7 @@ static int origo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
 static void origo_child_init(apr_pool_t *p, server_rec *s)
 {
     int abi;
+    origo_engine_config config;
 
     origo_http_child_init(p);
     abi = origo_engine_init();
@@ -108,6 +109,9 @@ static void origo_child_init(apr_pool_t *p, server_rec *s)
         return;
     }
     engine_ready = 1;
+    config.index_cache_bytes = origo_config_index_cache_bytes();
+    config.presentation_cache_bytes = 0;
+    origo_engine_configure(&config);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, ORIGO_LOGNO(10004)
                  "engine %s ready (abi %d)", origo_engine_version(), abi);
 }

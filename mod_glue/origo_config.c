@@ -17,10 +17,19 @@ extern module AP_MODULE_DECLARE_DATA origo_module;
 /* <Directory> sections with IsmProxyPass, from the configuration pool of the last config read. */
 static apr_array_header_t *proxy_directories = NULL;
 
+/* OrigoIndexCacheSize: process-wide, so it lives outside the per-directory configuration. */
+static apr_uint64_t index_cache_bytes = 0;
+
 void origo_config_reset(void)
 {
     /* pconf is cleared before every configuration read: forget the old array. */
     proxy_directories = NULL;
+    index_cache_bytes = 0;
+}
+
+apr_uint64_t origo_config_index_cache_bytes(void)
+{
+    return index_cache_bytes;
 }
 
 void *origo_create_dir_config(apr_pool_t *p, char *dir)
@@ -113,12 +122,11 @@ static const char *set_handle_ism(cmd_parms *cmd, void *dconf, int flag)
 }
 
 /*
- * OrigoMaxIndexSize <bytes>[K|M|G]: a positive byte count, optionally with a binary suffix
- * (K = 1024). 0 means "engine default".
+ * A byte count for `cmd`'s directive: digits with an optional binary suffix K, M or G (K = 1024).
+ * Returns NULL and sets *out, or an error message.
  */
-static const char *set_max_index_size(cmd_parms *cmd, void *dconf, const char *arg)
+static const char *parse_byte_count(cmd_parms *cmd, const char *arg, apr_uint64_t *out)
 {
-    origo_dir_config *conf = dconf;
     char *end = NULL;
     apr_uint64_t unit = 1;
     apr_int64_t value;
@@ -144,9 +152,36 @@ static const char *set_max_index_size(cmd_parms *cmd, void *dconf, const char *a
     if ((apr_uint64_t)value > UINT64_MAX / unit) {
         return apr_pstrcat(cmd->pool, cmd->cmd->name, ": too large: ", arg, NULL);
     }
-    conf->max_index_bytes = (apr_uint64_t)value * unit;
-    conf->max_index_set = 1;
+    *out = (apr_uint64_t)value * unit;
     return NULL;
+}
+
+/* OrigoMaxIndexSize <bytes>[K|M|G]: the largest index read into memory; 0 = engine default. */
+static const char *set_max_index_size(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    origo_dir_config *conf = dconf;
+    const char *error = parse_byte_count(cmd, arg, &conf->max_index_bytes);
+
+    if (error == NULL) {
+        conf->max_index_set = 1;
+    }
+    return error;
+}
+
+/*
+ * OrigoIndexCacheSize <bytes>[K|M|G]: parsed media indexes kept per child process; assembled
+ * presentations get half as much. Only in the main server configuration: the caches are shared
+ * by every virtual host of a process. 0 = engine default.
+ */
+static const char *set_index_cache_size(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    const char *error = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    (void)dconf;
+
+    if (error != NULL) {
+        return error;
+    }
+    return parse_byte_count(cmd, arg, &index_cache_bytes);
 }
 
 /*
@@ -327,6 +362,9 @@ const command_rec origo_cmds[] = {
     AP_INIT_TAKE1("OrigoMaxIndexSize", set_max_index_size, NULL, RSRC_CONF | ACCESS_CONF,
                   "Largest media index (moov) the engine reads into memory, in bytes "
                   "(suffix K, M or G allowed); 0 = engine default"),
+    AP_INIT_TAKE1("OrigoIndexCacheSize", set_index_cache_size, NULL, RSRC_CONF,
+                  "Memory for parsed media indexes per child process, in bytes (suffix K, M or G); "
+                  "presentations get half as much; server config only; 0 = engine default (512M)"),
     AP_INIT_TAKE1("IsmProxyPass", set_proxy_pass, NULL, ACCESS_CONF,
                   "Upstream base URL (with a trailing '/') that the <Location>/<Directory> path "
                   "maps onto: server manifests and media are read from there"),

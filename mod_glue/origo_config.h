@@ -36,6 +36,9 @@ typedef struct origo_dir_config {
     int upstream_timeout;
 } origo_dir_config;
 
+/* OrigoIndexCacheSize (server config only: the caches are per process): bytes, 0 = default. */
+apr_uint64_t origo_config_index_cache_bytes(void);
+
 /* The directive table registered by the module. */
 extern const command_rec origo_cmds[];
 

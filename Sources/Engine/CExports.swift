@@ -17,8 +17,14 @@ public func origoEngineInit() -> Int32 {
 @_cdecl("origo_engine_version")
 public func origoEngineVersion() -> UnsafePointer<CChar> {
     // A literal lives in static storage for the life of the process (the library is never unloaded).
-    let version: StaticString = "origo-engine/0.2 (abi 2)"
+    let version: StaticString = "origo-engine/0.3 (abi 3)"
     return UnsafeRawPointer(version.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+@_cdecl("origo_engine_configure")
+public func origoEngineConfigure(_ config: UnsafePointer<origo_engine_config>?) {
+    guard let c = config?.pointee else { return }
+    Engine.shared.configure(indexCacheBytes: c.index_cache_bytes, presentationCacheBytes: c.presentation_cache_bytes)
 }
 
 @_cdecl("origo_handle")

@@ -12,9 +12,20 @@ import Storage
 public final class Engine: Sendable {
     public static let shared = Engine()
 
-    let loader = PresentationLoader(indexCacheBytes: 512 << 20, presentationCacheBytes: 256 << 20)
+    static let defaultIndexCacheBytes: UInt64 = 512 << 20
+
+    let loader = PresentationLoader(indexCacheBytes: Int(defaultIndexCacheBytes),
+                                    presentationCacheBytes: Int(defaultIndexCacheBytes / 2))
 
     public init() {}
+
+    /// Sets the process-wide cache bounds (`OrigoIndexCacheSize`); 0 keeps the default. The
+    /// presentation cache defaults to half the index cache.
+    public func configure(indexCacheBytes: UInt64, presentationCacheBytes: UInt64 = 0) {
+        let index = indexCacheBytes > 0 ? indexCacheBytes : Self.defaultIndexCacheBytes
+        let presentations = presentationCacheBytes > 0 ? presentationCacheBytes : index / 2
+        loader.setCacheBounds(indexBytes: Int(clamping: index), presentationBytes: Int(clamping: presentations))
+    }
 
     /// Answers one request. Never throws: every error becomes a status and a log line.
     public func handle(_ request: EngineRequest) -> EngineResponse {

@@ -84,7 +84,7 @@ final class LoadedPresentation: @unchecked Sendable {
 
     /// Approximate bytes held, for the cache bound: the sample tables dominate.
     var cost: Int {
-        presentation.tracks.reduce(4096) { $0 + $1.track.samples.count * 33 + $1.track.sampleEntry.count }
+        presentation.tracks.reduce(4096) { $0 &+ $1.track.memoryFootprint }
     }
 }
 
@@ -127,6 +127,15 @@ final class PresentationLoader: @unchecked Sendable {
         self.remoteTTL = remoteTTL
         self.now = now
     }
+
+    /// Changes both cache bounds; entries beyond them are evicted.
+    func setCacheBounds(indexBytes: Int, presentationBytes: Int) {
+        indexes.setCapacity(indexBytes)
+        presentations.setCapacity(presentationBytes)
+    }
+
+    /// Current bounds and use of the two caches (for tests and diagnostics).
+    var cacheBounds: (indexBytes: Int, presentationBytes: Int) { (indexes.capacity, presentations.capacity) }
 
     static func monotonicSeconds() -> Int64 {
         var ts = timespec()
@@ -255,7 +264,7 @@ final class PresentationLoader: @unchecked Sendable {
     private func parse(_ reader: some RandomAccessReader, identity: FileIdentity, _ context: LoadContext) throws -> MP4Index {
         let index = try MP4Reader.read(reader, locator: identity.path, limits: context.limits,
                                        resolver: Self.dataReferenceResolver(for: identity.path))
-        let cost = index.tracks.reduce(1024) { $0 + $1.samples.count * 33 + $1.sampleEntry.count }
+        let cost = index.tracks.reduce(1024) { $0 &+ $1.memoryFootprint }
         indexes.insert(index, for: identity, cost: cost)
         return index
     }

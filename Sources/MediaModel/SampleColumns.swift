@@ -227,3 +227,17 @@ public struct SyncFlags: RandomAccessCollection, Sendable, Equatable {
         return true
     }
 }
+
+// MARK: - Memory accounting
+
+extension SampleTiming {
+    var byteCount: Int { runFirst.count &* 8 &+ runStart.count &* 8 &+ runDuration.count &* 4 }
+}
+
+extension SampleOffsets {
+    var byteCount: Int { bases.count &* 8 &+ deltas.count &* 4 &+ wide.count &* 8 }
+}
+
+extension SyncFlags {
+    var byteCount: Int { words.count &* 8 }
+}

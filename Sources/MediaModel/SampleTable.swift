@@ -125,6 +125,11 @@ public struct SampleTable: Sendable, Equatable {
         offsets.reserveCapacity(n)
     }
 
+    /// Bytes the columns hold (element storage only): what caches charge for keeping the table.
+    public var memoryFootprint: Int {
+        timing.byteCount &+ sizes.count &* 4 &+ offsets.byteCount &+ compositionOffsets.count &* 4 &+ syncFlags.byteCount
+    }
+
     public static func == (a: SampleTable, b: SampleTable) -> Bool {
         a.count == b.count && a.sizes == b.sizes && a.offsets == b.offsets
             && a.compositionOffsets == b.compositionOffsets && a.syncFlags == b.syncFlags

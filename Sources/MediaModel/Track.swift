@@ -72,6 +72,9 @@ public struct Track: Sendable {
         guard seconds > 0 else { return 0 }
         return Int((Double(samples.totalSize) * 8 / seconds).rounded())
     }
+
+    /// Approximate bytes this track keeps in memory (sample table and sample entry).
+    public var memoryFootprint: Int { samples.memoryFootprint &+ sampleEntry.count &+ 256 }
 }
 
 /// Codec configuration parsed from the sample entry, as the output formats need it.

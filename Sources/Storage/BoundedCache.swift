@@ -19,14 +19,14 @@ public final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: @unc
     private var totalCost = 0
     private var clock: UInt64 = 0
     private let lock: UnsafeMutablePointer<pthread_mutex_t>
-    public let capacity: Int
+    private var bound: Int
 
     public private(set) var hits = 0
     public private(set) var misses = 0
     public private(set) var evictions = 0
 
     public init(capacity: Int) {
-        self.capacity = capacity
+        bound = max(capacity, 0)
         lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
         pthread_mutex_init(lock, nil)
     }
@@ -57,16 +57,29 @@ public final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: @unc
     /// costing more than the whole capacity is not kept.
     public func insert(_ value: Value, for key: Key, cost: Int) {
         locked {
-            guard cost <= capacity else { return }
+            guard cost <= bound else { return }
             clock &+= 1
             if let old = entries.removeValue(forKey: key) { totalCost -= old.cost }
-            while totalCost + cost > capacity, let victim = entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
-                entries.removeValue(forKey: victim.key)
-                totalCost -= victim.value.cost
-                evictions += 1
-            }
+            evict(toFit: bound - cost)
             entries[key] = Entry(value: value, cost: cost, lastUse: clock)
             totalCost += cost
+        }
+    }
+
+    /// Changes the bound; entries beyond it are evicted, least recently used first.
+    public func setCapacity(_ newCapacity: Int) {
+        locked {
+            bound = max(newCapacity, 0)
+            evict(toFit: bound)
+        }
+    }
+
+    /// Evicts least recently used entries until the total cost is at most `limit` (lock held).
+    private func evict(toFit limit: Int) {
+        while totalCost > limit, let victim = entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
+            entries.removeValue(forKey: victim.key)
+            totalCost -= victim.value.cost
+            evictions += 1
         }
     }
 
@@ -79,6 +92,8 @@ public final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: @unc
 
     public func removeAll() { locked { entries.removeAll(); totalCost = 0 } }
 
+    /// The bound on the total cost.
+    public var capacity: Int { locked { bound } }
     public var count: Int { locked { entries.count } }
     public var cost: Int { locked { totalCost } }
 }

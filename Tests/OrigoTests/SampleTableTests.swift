@@ -103,6 +103,20 @@ private func expectMatches(_ table: SampleTable, _ ref: Reference) {
         #expect(table.durations.allSatisfy { $0 == 1024 } && table.decodeTimes[999] == 999 * 1024)
     }
 
+    @Test func memoryFootprintCountsTheCompactColumns() {
+        var plain = SampleTable(), full = SampleTable()
+        for i in 0..<1000 {
+            plain.append(decodeTime: Int64(i) * 1024, duration: 1024, compositionOffset: 0,
+                         size: 300, offset: UInt64(i) * 300, isSync: true)
+            full.append(decodeTime: Int64(i) * 1024, duration: 1024, compositionOffset: Int32(i % 3) * 1024,
+                        size: 300, offset: UInt64(i) * 300, isSync: i % 48 == 0)
+        }
+        // One timing run, 4-byte sizes, 64-sample offset blocks of 4-byte deltas.
+        #expect(plain.memoryFootprint == 20 + 4000 + 16 * 8 + 4000)
+        // Plus 4-byte composition offsets and a 1-bit sync flag per sample.
+        #expect(full.memoryFootprint == plain.memoryFootprint + 4000 + 16 * 8)
+    }
+
     @Test func explicitDefaultColumnsAreKept() {
         let table = SampleTable(decodeTimes: [0, 10], durations: [10, 10], compositionOffsets: [0, 0],
                                 sizes: [1, 2], offsets: [0, 1], syncFlags: [true, true])

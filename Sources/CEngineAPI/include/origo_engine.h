@@ -1,11 +1,12 @@
 /*
- * Origo engine C ABI (version 2).
+ * Origo engine C ABI (version 3).
  *
  * The only interface between the Apache module (mod_glue) and the Swift engine. Plain C types,
  * explicit ownership: the engine allocates an origo_response, the caller releases it with
  * origo_response_free() once the body has been sent. All strings are NUL-terminated UTF-8.
  *
- * Version 2 appended `upstream` to origo_request (remote storage: IsmProxyPass). Fields are only
+ * Version 2 appended `upstream` to origo_request (remote storage: IsmProxyPass); version 3 added
+ * origo_engine_configure (process-wide cache sizes: OrigoIndexCacheSize). Fields are only
  * ever appended, never reordered; module and engine must still agree on ORIGO_ABI_VERSION (the
  * module checks it in child_init).
  */
@@ -19,7 +20,7 @@
 extern "C" {
 #endif
 
-#define ORIGO_ABI_VERSION 2
+#define ORIGO_ABI_VERSION 3
 
 /* Log levels used by the engine's log callback (same order as syslog / Apache). */
 enum origo_log_level {
@@ -103,6 +104,17 @@ typedef struct origo_response {
 
 /* Called once per process (idempotent). Returns ORIGO_ABI_VERSION. */
 int origo_engine_init(void);
+
+/* Process-wide settings (ABI 3). A zero field keeps the engine's default. */
+typedef struct origo_engine_config {
+    uint64_t index_cache_bytes;        /* parsed media indexes kept per process (default 512 MiB) */
+    uint64_t presentation_cache_bytes; /* assembled presentations kept per process (default: half
+                                          of index_cache_bytes) */
+} origo_engine_config;
+
+/* Applies `config` (called in each child after origo_engine_init, before any request; may be
+   called again: caches shrink by evicting least recently used entries). */
+void origo_engine_configure(const origo_engine_config *config);
 
 /* Handles one request. Never returns NULL. Thread-safe. */
 origo_response *origo_handle(const origo_request *request);
