@@ -15,6 +15,7 @@
  * an unmanaged APR pool, so threads never share a pool.
  */
 #include "origo_http.h"
+#include "origo_upstream.h"
 
 #include "apr_atomic.h"
 #include "apr_date.h"
@@ -210,9 +211,8 @@ static apr_status_t fill(http_conn *c)
 /* Where the body goes: the engine's fetch semantics (keep 2xx, slice a 200 to a ranged GET). */
 typedef struct sink {
     int keep, sliced, overflow;
-    apr_uint64_t want_offset, want_length, seen, max;
-    unsigned char *data;
-    apr_size_t len, cap;
+    apr_uint64_t want_offset, want_length, seen;
+    origo_body_buffer body;     /* the engine takes body.data */
 } sink;
 
 static void sink_put(sink *s, const char *bytes, apr_size_t n)
@@ -234,26 +234,9 @@ static void sink_put(sink *s, const char *bytes, apr_size_t n)
         bytes += lo - start;
         n = (apr_size_t)(hi - lo);
     }
-    if ((apr_uint64_t)s->len + n > s->max) {
+    if (!origo_body_append(&s->body, bytes, n)) {
         s->overflow = 1;
-        return;
     }
-    if (s->len + n > s->cap) {
-        apr_size_t cap = s->cap > 0 ? s->cap : 64 * 1024;
-        unsigned char *grown;
-        while (cap < s->len + n) {
-            cap *= 2;
-        }
-        grown = realloc(s->data, cap);
-        if (grown == NULL) {
-            s->overflow = 1;
-            return;
-        }
-        s->data = grown;
-        s->cap = cap;
-    }
-    memcpy(s->data + s->len, bytes, n);
-    s->len += n;
 }
 
 /* Moves up to `want` buffered body bytes into the sink; reads when the buffer is empty. */
@@ -550,11 +533,11 @@ int origo_http_fetch(request_rec *r, const char *url, apr_uint64_t offset, apr_u
     s.sliced = s.keep && ranged && h.status == HTTP_OK;
     s.want_offset = offset;
     s.want_length = length;
-    s.max = length > 0 && !s.sliced ? length : ORIGO_HTTP_MAX_WHOLE;
+    s.body.max = length > 0 && !s.sliced ? length : ORIGO_HTTP_MAX_WHOLE;
     rv = read_body(c, &h, &s, &reusable);
     if (rv != APR_SUCCESS || s.overflow) {
         conn_close(c);
-        free(s.data);
+        free(s.body.data);
         if (rv == APR_SUCCESS) {
             out->error = strdup("upstream body larger than asked for");
             return HTTP_BAD_GATEWAY;
@@ -571,8 +554,8 @@ int origo_http_fetch(request_rec *r, const char *url, apr_uint64_t offset, apr_u
     out->status = h.status;
     if (h.status == HTTP_PARTIAL_CONTENT) {
         apr_uint64_t start, last, total = 0;
-        if (!origo_parse_content_range(h.content_range, &start, &last, &total) || s.len != last - start + 1) {
-            free(s.data);
+        if (!origo_parse_content_range(h.content_range, &start, &last, &total) || s.body.len != last - start + 1) {
+            free(s.body.data);
             out->error = strdup("206 with a missing or inconsistent Content-Range");
             return HTTP_BAD_GATEWAY;
         }
@@ -581,15 +564,15 @@ int origo_http_fetch(request_rec *r, const char *url, apr_uint64_t offset, apr_u
     }
     else if (h.status == HTTP_OK) {
         if (h.content_length >= 0 && (apr_uint64_t)h.content_length != s.seen) {
-            free(s.data);
+            free(s.body.data);
             out->error = strdup("200 body shorter than its Content-Length");
             return HTTP_BAD_GATEWAY;
         }
         out->total_size = s.seen;
         out->data_offset = s.sliced ? offset : 0;
     }
-    out->data = s.data;
-    out->length = s.len;
+    out->data = s.body.data;
+    out->length = s.body.len;
     if (h.etag != NULL) {
         out->etag = strdup(h.etag);
     }
@@ -599,7 +582,7 @@ int origo_http_fetch(request_rec *r, const char *url, apr_uint64_t offset, apr_u
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ORIGO_LOGNO(10301)
                   "upstream (built-in) %s (%" APR_UINT64_T_FMT "+%" APR_UINT64_T_FMT "): %d, %" APR_SIZE_T_FMT
-                  " bytes; %u connections opened by this process", url, offset, length, h.status, s.len,
+                  " bytes; %u connections opened by this process", url, offset, length, h.status, s.body.len,
                   apr_atomic_read32(&opened));
     return 0;
 }

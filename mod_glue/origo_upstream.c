@@ -54,37 +54,41 @@ typedef struct capture {
     int failed;                 /* an error bucket arrived (backend reset mid-body) */
     int overflow;               /* more body than allowed */
     apr_uint64_t seen;          /* body bytes seen */
-    unsigned char *data;        /* malloc: the engine takes it */
-    apr_size_t len;
-    apr_size_t cap;
-    apr_uint64_t max;
+    origo_body_buffer body;     /* the engine takes body.data */
 } capture;
 
-static int append(capture *c, const char *bytes, apr_size_t n)
+int origo_body_append(origo_body_buffer *b, const char *bytes, apr_size_t n)
 {
     if (n == 0) {
         return 1;
     }
-    if ((apr_uint64_t)c->len + n > c->max) {
+    if ((apr_uint64_t)b->len + n > b->max) {
+        return 0;
+    }
+    if (b->len + n > b->cap) {
+        apr_size_t cap = b->cap > 0 ? b->cap : 64 * 1024;
+        unsigned char *grown;
+        while (cap < b->len + n) {
+            cap *= 2;
+        }
+        grown = realloc(b->data, cap);
+        if (grown == NULL) {
+            return 0;
+        }
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, bytes, n);
+    b->len += n;
+    return 1;
+}
+
+static int append(capture *c, const char *bytes, apr_size_t n)
+{
+    if (!origo_body_append(&c->body, bytes, n)) {
         c->overflow = 1;
         return 0;
     }
-    if (c->len + n > c->cap) {
-        apr_size_t cap = c->cap > 0 ? c->cap : 64 * 1024;
-        unsigned char *grown;
-        while (cap < c->len + n) {
-            cap *= 2;
-        }
-        grown = realloc(c->data, cap);
-        if (grown == NULL) {
-            c->overflow = 1;
-            return 0;
-        }
-        c->data = grown;
-        c->cap = cap;
-    }
-    memcpy(c->data + c->len, bytes, n);
-    c->len += n;
     return 1;
 }
 
@@ -244,7 +248,7 @@ static int fetch_subrequest(void *ctx_, const char *url, uint64_t offset, uint64
     c.want_offset = offset;
     c.want_length = length;
     c.ranged = offset > 0 || length > 0;
-    c.max = length > 0 ? length : ORIGO_MAX_WHOLE_BODY;
+    c.body.max = length > 0 ? length : ORIGO_MAX_WHOLE_BODY;
 
     f = ap_add_output_filter_handle(capture_filter_handle, &c, r, r->connection);
     if (f == NULL) {
@@ -257,7 +261,7 @@ static int fetch_subrequest(void *ctx_, const char *url, uint64_t offset, uint64
             ap_destroy_sub_req(sub);
         }
         ap_remove_output_filter(f);
-        free(c.data);
+        free(c.body.data);
         return fail(out, HTTP_BAD_GATEWAY, apr_psprintf(r->pool, "subrequest lookup failed with %d", status));
     }
     c.sub = sub;
@@ -279,7 +283,7 @@ static int fetch_subrequest(void *ctx_, const char *url, uint64_t offset, uint64
         if (error != NULL) {
             ap_destroy_sub_req(sub);
             ap_remove_output_filter(f);
-            free(c.data);
+            free(c.body.data);
             return fail(out, HTTP_INTERNAL_SERVER_ERROR, error);
         }
         sub->filename = apr_pstrcat(sub->pool, "proxy:", wire, NULL);
@@ -293,7 +297,7 @@ static int fetch_subrequest(void *ctx_, const char *url, uint64_t offset, uint64
         int timed_out = rc == HTTP_GATEWAY_TIME_OUT || apr_table_get(sub->notes, "proxy_timedout") != NULL;
         ap_destroy_sub_req(sub);
         ap_remove_output_filter(f);
-        free(c.data);
+        free(c.body.data);
         return fail(out, timed_out ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY,
                     apr_psprintf(r->pool, "proxy subrequest returned %d (status %d)%s", rc, status,
                                  timed_out ? ", timed out" : ""));
@@ -301,7 +305,7 @@ static int fetch_subrequest(void *ctx_, const char *url, uint64_t offset, uint64
     if (c.failed || c.overflow) {
         ap_destroy_sub_req(sub);
         ap_remove_output_filter(f);
-        free(c.data);
+        free(c.body.data);
         return fail(out, HTTP_BAD_GATEWAY, c.failed ? "upstream body broke off" : "upstream body larger than asked for");
     }
 
@@ -309,10 +313,10 @@ static int fetch_subrequest(void *ctx_, const char *url, uint64_t offset, uint64
     if (status == HTTP_PARTIAL_CONTENT) {
         apr_uint64_t start, last;
         if (!origo_parse_content_range(apr_table_get(sub->headers_out, "Content-Range"), &start, &last, &total)
-            || c.len != last - start + 1) {
+            || c.body.len != last - start + 1) {
             ap_destroy_sub_req(sub);
             ap_remove_output_filter(f);
-            free(c.data);
+            free(c.body.data);
             return fail(out, HTTP_BAD_GATEWAY, "206 with a missing or inconsistent Content-Range");
         }
         out->data_offset = start;
@@ -325,7 +329,7 @@ static int fetch_subrequest(void *ctx_, const char *url, uint64_t offset, uint64
             if (end == value || *end != '\0' || cl < 0 || (apr_uint64_t)cl != c.seen) {
                 ap_destroy_sub_req(sub);
                 ap_remove_output_filter(f);
-                free(c.data);
+                free(c.body.data);
                 return fail(out, HTTP_BAD_GATEWAY, "200 body shorter than its Content-Length");
             }
         }
@@ -333,8 +337,8 @@ static int fetch_subrequest(void *ctx_, const char *url, uint64_t offset, uint64
         out->data_offset = c.sliced ? offset : 0;
     }
     out->total_size = total;
-    out->data = c.data;
-    out->length = c.len;
+    out->data = c.body.data;
+    out->length = c.body.len;
     value = apr_table_get(sub->headers_out, "ETag");
     if (value != NULL) {
         out->etag = strdup(value);
@@ -346,7 +350,7 @@ static int fetch_subrequest(void *ctx_, const char *url, uint64_t offset, uint64
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ORIGO_LOGNO(10201)
                   "upstream %s (%" APR_UINT64_T_FMT "+%" APR_UINT64_T_FMT "): %d, %" APR_SIZE_T_FMT " bytes",
-                  url, offset, length, status, c.len);
+                  url, offset, length, status, c.body.len);
     ap_destroy_sub_req(sub);
     ap_remove_output_filter(f);
     return 0;
