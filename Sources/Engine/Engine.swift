@@ -225,17 +225,9 @@ public final class Engine: Sendable {
     /// of the MPD: presentation time plus the track's ``FragmentTiming/mediaTimeOffset``), by binary search.
     static func segment(startingAt time: Int64, ranges: [Range<Int>], track: Track) -> Int? {
         let offset = FragmentTiming(track: track).mediaTimeOffset
-        func start(_ k: Int) -> Int64 {
-            let first = ranges[k].lowerBound
-            return first < track.samples.count ? track.presentationTime(of: first) &+ offset : Int64.max
+        return Segmentation.segment(startingAt: time, ranges: ranges) { first in
+            first < track.samples.count ? track.presentationTime(of: first) &+ offset : Int64.max
         }
-        var lo = 0, hi = ranges.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if start(mid) < time { lo = mid + 1 } else { hi = mid }
-        }
-        guard lo < ranges.count, !ranges[lo].isEmpty, start(lo) == time else { return nil }
-        return lo
     }
 }
 

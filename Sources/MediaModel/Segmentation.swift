@@ -81,6 +81,21 @@ public struct Segmentation: Sendable, Equatable {
         return (0..<count).map { splits[$0]..<max(splits[$0], splits[$0 + 1]) }
     }
 
+    /// The segment of one track whose first sample starts at `time`, by binary search over its
+    /// sample ranges (``sampleRanges(for:)``); `start` maps a sample index to its time on whatever
+    /// timeline the caller addresses (a DASH `$Time$`, a Smooth fragment time) and must be
+    /// non-decreasing. Empty ranges are skipped (they share their start with the next range).
+    public static func segment(startingAt time: Int64, ranges: [Range<Int>], start: (Int) -> Int64) -> Int? {
+        var lo = 0, hi = ranges.count
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2
+            if start(ranges[mid].lowerBound) < time { lo = mid + 1 } else { hi = mid }
+        }
+        while lo < ranges.count, ranges[lo].isEmpty { lo += 1 }
+        guard lo < ranges.count, start(ranges[lo].lowerBound) == time else { return nil }
+        return lo
+    }
+
     /// The segment whose start equals `time` (reference timescale), by binary search.
     public func index(ofStart time: Int64) -> Int? {
         var lo = 0, hi = starts.count

@@ -63,15 +63,6 @@ public struct SmoothTimeline: Sendable, Equatable {
     /// sample ranges without building the whole timeline; nil when no fragment starts there.
     public static func segment(startingAt time: Int64, track: Track, ranges: [Range<Int>], offset: Int64) -> Int? {
         let timeline = FragmentWriter.RescaledTimeline(timescale: timescale, offset: offset)
-        func key(_ k: Int) -> Int64 { timeline.start(of: ranges[k].lowerBound, in: track) }
-        var lo = 0, hi = ranges.count
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2
-            if key(mid) < time { lo = mid + 1 } else { hi = mid }
-        }
-        // An empty range shares its start with the next non-empty one.
-        while lo < ranges.count, ranges[lo].isEmpty { lo += 1 }
-        guard lo < ranges.count, key(lo) == time else { return nil }
-        return lo
+        return Segmentation.segment(startingAt: time, ranges: ranges) { timeline.start(of: $0, in: track) }
     }
 }

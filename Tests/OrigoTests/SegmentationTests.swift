@@ -69,4 +69,16 @@ func syntheticTracks(seconds: Int, gop: Int) -> (video: Track, audio: Track) {
         #expect(FragmentLength(parsing: "-1") == nil)
         #expect(FragmentLength(parsing: "1/0") == nil)
     }
+
+    @Test func segmentLookupByStartTimeSkipsEmptyRanges() {
+        // Samples start every 10 units; segment 1 is empty (shares its start with segment 2).
+        let ranges = [0..<3, 3..<3, 3..<5, 5..<9, 9..<9]
+        let start = { (i: Int) -> Int64 in i < 9 ? Int64(i) * 10 : Int64.max }
+        #expect(Segmentation.segment(startingAt: 0, ranges: ranges, start: start) == 0)
+        #expect(Segmentation.segment(startingAt: 30, ranges: ranges, start: start) == 2)
+        #expect(Segmentation.segment(startingAt: 50, ranges: ranges, start: start) == 3)
+        #expect(Segmentation.segment(startingAt: 10, ranges: ranges, start: start) == nil)
+        #expect(Segmentation.segment(startingAt: 90, ranges: ranges, start: start) == nil)
+        #expect(Segmentation.segment(startingAt: -5, ranges: [], start: start) == nil)
+    }
 }
