@@ -60,22 +60,23 @@ public enum TransportStreamWriter {
         let clockLimit = video.flatMap(Planner.nextDecodeTime)
         while v < videoPlans.count || a < audioPlans.count {
             let takeVideo = a >= audioPlans.count || (v < videoPlans.count && videoPlans[v].dts <= audioPlans[a].dts)
-            if takeVideo, let video, var fetcher = videoFetcher, case .annexB(let annexB) = video.framing {
+            // Fetchers are used in place (optional chaining): a copy would retain every column of
+            // the sample table and the read buffer once per PES.
+            if takeVideo, let video, videoFetcher != nil, case .annexB(let annexB) = video.framing {
                 let plan = videoPlans[v]
                 v += 1
                 pes.removeAll(keepingCapacity: true)
                 PES.appendHeader(streamID: video.streamID, pts: plan.pts, dts: plan.hasDTS ? plan.dts : nil,
                                  payloadSize: 0, unbounded: true, to: &pes)
                 for index in plan.samples {
-                    let sample = try fetcher.sample(index, read: read)
+                    guard let sample = try videoFetcher?.sample(index, read: read) else { break }
                     try annexB.append(sample: sample, isSync: plan.isSync, trackID: video.input.track.trackID,
                                       index: index, to: &pes)
                 }
-                videoFetcher = fetcher
                 write(&pes, plan: plan, pid: video.pid, randomAccess: plan.isSync,
                       pcr: plan.dts &- Timing.pcrLead, counter: &counters.video, to: &out)
                 lastPCR = plan.dts
-            } else if let audio, var fetcher = audioFetcher, a < audioPlans.count {
+            } else if let audio, audioFetcher != nil, a < audioPlans.count {
                 let plan = audioPlans[a]
                 a += 1
                 // Audio ahead of the video (or no video in this range, or sparse video): keep the
@@ -91,7 +92,7 @@ public enum TransportStreamWriter {
                 PES.appendHeader(streamID: audio.streamID, pts: plan.pts, dts: nil,
                                  payloadSize: plan.nominalPayload, unbounded: false, to: &pes)
                 for index in plan.samples {
-                    let sample = try fetcher.sample(index, read: read)
+                    guard let sample = try audioFetcher?.sample(index, read: read) else { break }
                     if case .adts(let header) = audio.framing {
                         guard sample.remaining &+ ADTSHeader.size <= ADTSHeader.maxFrameLength else {
                             throw MPEGTSError.malformedAudioFrame(
@@ -102,7 +103,6 @@ public enum TransportStreamWriter {
                     }
                     pes.append(contentsOf: sample.remainingBytes)
                 }
-                audioFetcher = fetcher
                 write(&pes, plan: plan, pid: audio.pid, randomAccess: audioCarriesPCR,
                       pcr: audioCarriesPCR ? plan.dts &- Timing.pcrLead : nil, counter: &counters.audio, to: &out)
             } else {
