@@ -60,7 +60,24 @@ struct AnnexB {
     /// Appends the Annex B form of one sample (`sample` covers exactly its bytes) to `out`.
     func append(sample: ByteReader, isSync: Bool, trackID: UInt32, index: Int,
                 to out: inout [UInt8]) throws(MPEGTSError) {
-        // First pass: check every length and note which parameter sets the sample carries.
+        var units: [Range<Int>] = []
+        try gather(sample: sample, isSync: isSync, trackID: trackID, index: index, head: &out, units: &units)
+        for unit in units {
+            out.append(contentsOf: Self.startCode)
+            out.append(contentsOf: sample.bytes[unit])
+        }
+    }
+
+    /// The four-byte start code written before every NAL unit.
+    static let startCode: [UInt8] = [0, 0, 0, 1]
+
+    /// The Annex B form of one sample without copying its NAL units: what comes before them (the
+    /// delimiter, and parameter sets when a sync sample lacks them) is appended to `head`, and the
+    /// ranges of `sample.bytes` holding the NAL units to write, each behind ``startCode``, to
+    /// `units` (in-band delimiters are dropped: ours starts the access unit). Every length is
+    /// checked against the sample first.
+    func gather(sample: ByteReader, isSync: Bool, trackID: UInt32, index: Int,
+                head: inout [UInt8], units: inout [Range<Int>]) throws(MPEGTSError) {
         var scan = sample
         var carried: UInt8 = 0  // bit 0 VPS, bit 1 SPS, bit 2 PPS
         while !scan.isAtEnd {
@@ -69,33 +86,22 @@ struct AnnexB {
                 throw .malformedNALUnit(trackID: trackID, sample: index,
                                         reason: "NAL unit of \(length) bytes with \(scan.remaining) left in the sample")
             }
-            if length > 0, let header = scan.remainingBytes.first {
-                switch (isHEVC, nalType(header)) {
-                case (true, 32): carried |= 1
-                case (true, 33), (false, 7): carried |= 2
-                case (true, 34), (false, 8): carried |= 4
-                default: break
-                }
-            }
+            let start = scan.position
             try skip(&scan, length, trackID: trackID, index: index)
+            guard length > 0 else { continue }
+            let type = nalType(scan.bytes[start])
+            switch (isHEVC, type) {
+            case (true, 32): carried |= 1
+            case (true, 33), (false, 7): carried |= 2
+            case (true, 34), (false, 8): carried |= 4
+            default: break
+            }
+            if type != delimiterType { units.append(start..<scan.position) }
         }
-        out.append(contentsOf: delimiter)
+        head.append(contentsOf: delimiter)
         let complete: UInt8 = isHEVC ? 7 : 6
         if isSync && carried & complete != complete {
-            out.append(contentsOf: parameterSets)
-        }
-        // Second pass: copy, dropping in-band delimiters (ours starts the access unit).
-        var copy = sample
-        while !copy.isAtEnd {
-            let length = try readLength(&copy, trackID: trackID, index: index)
-            let start = copy.position
-            try skip(&copy, length, trackID: trackID, index: index)
-            guard length > 0, nalType(copy.bytes[start]) != delimiterType else { continue }
-            out.append(0)
-            out.append(0)
-            out.append(0)
-            out.append(1)
-            out.append(contentsOf: copy.bytes[start..<copy.position])
+            head.append(contentsOf: parameterSets)
         }
     }
 

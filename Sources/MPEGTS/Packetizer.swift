@@ -66,30 +66,120 @@ enum Packetizer {
     }
 
     /// Splits a whole PES packet into exactly `packets` transport packets (the caller guarantees
-    /// `packetCount(pes.count, …) <= packets <= pes.count`). The first packet carries the PCR and
-    /// random access indicator when asked; adaptation field stuffing fills what the payload leaves.
-    static func appendPES(_ pes: [UInt8], packets: Int, pid: UInt16, randomAccess: Bool, pcrBase: Int64?,
+    /// `packetCount(pes.count, …) <= packets`; a PES shorter than `packets` bytes is padded with
+    /// zeros, one payload byte per packet). The first packet carries the PCR and random access
+    /// indicator when asked; adaptation field stuffing fills what the payload leaves.
+    static func appendPES(_ pes: inout some PESBytes, packets: Int, pid: UInt16, randomAccess: Bool, pcrBase: Int64?,
                           counter: inout UInt8, to out: inout [UInt8]) {
         let firstAdaptation = pcrBase != nil ? pcrAdaptationSize : (randomAccess ? flagsAdaptationSize : 0)
+        let total = max(pes.count, packets)
         var position = 0
-        // One buffer view for the whole PES: a slice per packet would retain and release the array.
-        pes.withUnsafeBufferPointer { source in
-            for index in 0..<packets {
-                let remaining = source.count - position
-                let capacity = index == 0 ? payloadCapacity - firstAdaptation : payloadCapacity
-                // Leave at least one byte for each packet still to come.
-                let take = max(1, min(capacity, remaining - (packets - 1 - index)))
-                let adaptation = payloadCapacity - take
-                appendHeader(pid: pid, unitStart: index == 0, adaptation: adaptation > 0, payload: true,
-                             counter: counter, to: &out)
-                if adaptation > 0 {
-                    appendAdaptation(size: adaptation, randomAccess: index == 0 && randomAccess,
-                                     pcrBase: index == 0 ? pcrBase : nil, to: &out)
+        for index in 0..<packets {
+            let remaining = total - position
+            let capacity = index == 0 ? payloadCapacity - firstAdaptation : payloadCapacity
+            // Leave at least one byte for each packet still to come.
+            let take = max(1, min(capacity, remaining - (packets - 1 - index)))
+            let adaptation = payloadCapacity - take
+            appendHeader(pid: pid, unitStart: index == 0, adaptation: adaptation > 0, payload: true,
+                         counter: counter, to: &out)
+            if adaptation > 0 {
+                appendAdaptation(size: adaptation, randomAccess: index == 0 && randomAccess,
+                                 pcrBase: index == 0 ? pcrBase : nil, to: &out)
+            }
+            pes.appendNext(take, to: &out)
+            position += take
+            counter = (counter &+ 1) & 0x0F
+        }
+    }
+}
+
+/// The bytes of one PES packet, handed to the packetizer in order.
+protocol PESBytes {
+    /// Bytes in the PES, header included.
+    var count: Int { get }
+    /// Appends the next `n` bytes to `out`; zeros once the PES is used up.
+    mutating func appendNext(_ n: Int, to out: inout [UInt8])
+}
+
+/// A PES assembled in one array (audio: PES header, ADTS headers and frames).
+struct ContiguousPES: PESBytes {
+    let bytes: [UInt8]
+    private var position = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    var count: Int { bytes.count }
+
+    mutating func appendNext(_ n: Int, to out: inout [UInt8]) {
+        let end = min(position &+ n, bytes.count)
+        if position < end {
+            // One buffer view: an ArraySlice per packet would retain and release the array.
+            bytes.withUnsafeBufferPointer { out.append(contentsOf: UnsafeBufferPointer(rebasing: $0[position..<end])) }
+        }
+        let padding = n - max(end - position, 0)
+        if padding > 0 { out.append(contentsOf: repeatElement(0, count: padding)) }
+        position = max(position, end)
+    }
+}
+
+/// A video PES gathered rather than copied: `head` (PES header, delimiter, parameter sets), then
+/// each NAL unit of the sample behind a start code, read straight from the sample's read buffer.
+/// The NAL unit bytes are copied once, into the transport packets.
+struct GatheredPES: PESBytes {
+    let head: [UInt8]
+    /// Ranges of `source` (checked against the sample by ``AnnexB/gather``).
+    let units: [Range<Int>]
+    let source: UnsafeBufferPointer<UInt8>
+    let count: Int
+    /// -1 while in `head`, else the index of the unit being written.
+    private var piece = -1
+    /// Position in the current piece (for a unit, its start code's four bytes come first).
+    private var offset = 0
+
+    init(head: [UInt8], units: [Range<Int>], source: UnsafeBufferPointer<UInt8>) {
+        self.head = head
+        self.units = units
+        self.source = source
+        count = units.reduce(head.count) { $0 &+ AnnexB.startCode.count &+ $1.count }
+    }
+
+    mutating func appendNext(_ n: Int, to out: inout [UInt8]) {
+        var n = n
+        while n > 0 {
+            if piece < 0 {
+                let k = min(head.count - offset, n)
+                if k > 0 {
+                    out.append(contentsOf: head[offset..<(offset + k)])
+                    offset += k
+                    n -= k
+                } else {
+                    piece = 0
+                    offset = 0
                 }
-                let end = min(position + take, source.count)
-                if position < end { out.append(contentsOf: UnsafeBufferPointer(rebasing: source[position..<end])) }
-                position = max(position, end)
-                counter = (counter &+ 1) & 0x0F
+                continue
+            }
+            guard piece < units.count else {
+                out.append(contentsOf: repeatElement(0, count: n))
+                return
+            }
+            let unit = units[piece]
+            let codeLength = AnnexB.startCode.count
+            if offset < codeLength {
+                let k = min(codeLength - offset, n)
+                out.append(contentsOf: AnnexB.startCode[offset..<(offset + k)])
+                offset += k
+                n -= k
+                continue
+            }
+            let from = unit.lowerBound &+ (offset - codeLength)
+            let k = min(unit.upperBound - from, n)
+            if k > 0, from >= 0, from &+ k <= source.count {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: source[from..<(from + k)]))
+                offset += k
+                n -= k
+            } else {
+                piece += 1
+                offset = 0
             }
         }
     }

@@ -42,6 +42,7 @@ public enum TransportStreamWriter {
         out.reserveCapacity(estimate)
         var pes: [UInt8] = []
         pes.reserveCapacity(max(0, largestPES))
+        var units: [Range<Int>] = []
 
         var counters = continuity
         let streams = [video, audio].compactMap { $0 }
@@ -66,15 +67,22 @@ public enum TransportStreamWriter {
                 let plan = videoPlans[v]
                 v += 1
                 pes.removeAll(keepingCapacity: true)
+                units.removeAll(keepingCapacity: true)
                 PES.appendHeader(streamID: video.streamID, pts: plan.pts, dts: plan.hasDTS ? plan.dts : nil,
                                  payloadSize: 0, unbounded: true, to: &pes)
-                for index in plan.samples {
-                    guard let sample = try videoFetcher?.sample(index, read: read) else { break }
-                    try annexB.append(sample: sample, isSync: plan.isSync, trackID: video.input.track.trackID,
-                                      index: index, to: &pes)
+                // One access unit per video PES (Planner): its NAL units go from the read buffer
+                // straight into the packets.
+                guard plan.samples.count == 1, let index = plan.samples.first,
+                      let sample = try videoFetcher?.sample(index, read: read) else {
+                    throw MPEGTSError.invalidInput("video PES of \(plan.samples.count) samples")
                 }
-                write(&pes, plan: plan, pid: video.pid, randomAccess: plan.isSync,
-                      pcr: plan.dts &- Timing.pcrLead, counter: &counters.video, to: &out)
+                try annexB.gather(sample: sample, isSync: plan.isSync, trackID: video.input.track.trackID,
+                                  index: index, head: &pes, units: &units)
+                sample.bytes.withUnsafeBufferPointer { source in
+                    var gathered = GatheredPES(head: pes, units: units, source: source)
+                    write(&gathered, plan: plan, pid: video.pid, randomAccess: plan.isSync,
+                          pcr: plan.dts &- Timing.pcrLead, counter: &counters.video, to: &out)
+                }
                 lastPCR = plan.dts
             } else if let audio, audioFetcher != nil, a < audioPlans.count {
                 let plan = audioPlans[a]
@@ -103,7 +111,8 @@ public enum TransportStreamWriter {
                     }
                     pes.append(contentsOf: sample.remainingBytes)
                 }
-                write(&pes, plan: plan, pid: audio.pid, randomAccess: audioCarriesPCR,
+                var contiguous = ContiguousPES(pes)
+                write(&contiguous, plan: plan, pid: audio.pid, randomAccess: audioCarriesPCR,
                       pcr: audioCarriesPCR ? plan.dts &- Timing.pcrLead : nil, counter: &counters.audio, to: &out)
             } else {
                 break
@@ -114,15 +123,14 @@ public enum TransportStreamWriter {
 
     /// Packetizes one PES into as many packets as its nominal size needs, so that packet counts (and
     /// continuity counters) never depend on what the sample bytes turned out to contain.
-    private static func write(_ pes: inout [UInt8], plan: PESPlan, pid: UInt16, randomAccess: Bool, pcr: Int64?,
+    private static func write(_ pes: inout some PESBytes, plan: PESPlan, pid: UInt16, randomAccess: Bool, pcr: Int64?,
                               counter: inout UInt8, to out: inout [UInt8]) {
         let adaptation = pcr != nil ? Packetizer.pcrAdaptationSize : (randomAccess ? Packetizer.flagsAdaptationSize : 0)
+        // Only when a sample shrank to almost nothing does the PES need fewer packets than planned:
+        // the packetizer pads it with zero bytes (valid after Annex B NAL units).
         let packets = max(Packetizer.packetCount(pes.count, firstAdaptation: adaptation),
                           Packetizer.packetCount(plan.nominalSize, firstAdaptation: adaptation))
-        // Only when a sample shrank to almost nothing: trailing zero bytes are valid after Annex B
-        // NAL units, and each packet needs one payload byte.
-        while pes.count < packets { pes.append(0) }
-        Packetizer.appendPES(pes, packets: packets, pid: pid, randomAccess: randomAccess, pcrBase: pcr,
+        Packetizer.appendPES(&pes, packets: packets, pid: pid, randomAccess: randomAccess, pcrBase: pcr,
                              counter: &counter, to: &out)
     }
 
