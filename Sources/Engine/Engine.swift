@@ -149,8 +149,16 @@ public final class Engine: Sendable {
                 throw EngineError.notFound("no HDS fragment muxes \(tokens.joined(separator: "-"))")
             }
             let index = try Self.segmentIndex(number, cut)
-            let inputs = tracks.map { F4FWriter.Input(track: $0.track, samples: cut.ranges[$0.token]?[index] ?? 0..<0) }
             let timeline = HDSTimeline(presentation: presentation, segmentation: cut.segmentation)
+            let video = tracks.first { $0.kind == .video }
+            let inputs = tracks.map { t -> F4FWriter.Input in
+                let ranges = cut.ranges[t.token] ?? []
+                if t.kind == .audio, let video, let videoRanges = cut.ranges[video.token] {
+                    return F4FWriter.Input(track: t.track, samples: F4FWriter.audioSamples(
+                        t.track, ranges: ranges, muxedWith: video.track, ranges: videoRanges, index: index, timeline: timeline))
+                }
+                return F4FWriter.Input(track: t.track, samples: index < ranges.count ? ranges[index] : 0..<0)
+            }
             let pieces = try F4FWriter.fragment(inputs, number: number, timeline: timeline)
             response = segment(try media.materialize(pieces), type: "video/f4f")
         }
