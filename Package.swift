@@ -33,6 +33,8 @@ let package = Package(
         .target(name: "DASH", dependencies: ["MediaModel", "PlayerURL", "XML"]),
         // Smooth Streaming client manifests; fragments come from ISOBMFF's writer.
         .target(name: "Smooth", dependencies: ["MediaModel", "PlayerURL", "XML", "ISOBMFF"]),
+        // HDS: F4M manifests with inline bootstraps and F4F fragments of FLV tags.
+        .target(name: "HDS", dependencies: ["ByteIO", "MediaModel", "PlayerURL", "XML", "ISOBMFF"]),
         // Locators, file readers and the bounded index cache.
         .target(name: "Storage", dependencies: ["ByteIO"]),
         // The C ABI header shared with mod_glue.
@@ -40,7 +42,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "MPEGTS", "ServerManifest", "PlayerURL",
-                           "HLS", "DASH", "Smooth", "Storage", "CEngineAPI"],
+                           "HLS", "DASH", "Smooth", "HDS", "Storage", "CEngineAPI"],
             linkerSettings: engineLinkerSettings),
         .executableTarget(
             name: "OrigoCLI",
@@ -53,7 +55,7 @@ let package = Package(
         .testTarget(
             name: "OrigoTests",
             dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "MPEGTS", "XML", "ServerManifest", "PlayerURL",
-                           "HLS", "DASH", "Smooth", "Storage", "Engine"],
+                           "HLS", "DASH", "Smooth", "HDS", "Storage", "Engine"],
             exclude: ["Fixtures"]),
     ]
 )

@@ -1,5 +1,6 @@
 import ByteIO
 import DASH
+import HDS
 import HLS
 import ISOBMFF
 import MPEGTS
@@ -142,6 +143,35 @@ public final class Engine: Sendable {
                                                          sequenceNumber: UInt32(clamping: index + 1),
                                                          options: SmoothTimeline.fragmentOptions(offset: offset))
             response = segment(try media.materialize(pieces), type: Self.mp4Type(track.kind))
+        case .hdsManifest:
+            let cut = try loaded.cut(options.hdsCut)
+            let writer = F4MWriter(presentation: presentation,
+                                   timeline: HDSTimeline(presentation: presentation, segmentation: cut.segmentation),
+                                   urls: urls)
+            guard !writer.layout.media.isEmpty else {
+                throw EngineError.notFound("no track HDS can carry (H.264 video or AAC audio)")
+            }
+            response = manifest(writer.manifest(), type: "application/f4m+xml")
+        case .hdsFragment(let tokens, let hdsSegment, let number):
+            guard hdsSegment == 1 else { throw EngineError.notFound("HDS segment \(hdsSegment) does not exist (only Seg1)") }
+            let cut = try loaded.cut(options.hdsCut)
+            let tracks = try Self.tracks(tokens, in: presentation)
+            guard HDSLayout.accepts(tracks) else {
+                throw EngineError.notFound("no HDS fragment muxes \(tokens.joined(separator: "-"))")
+            }
+            let index = try Self.segmentIndex(number, cut)
+            let timeline = HDSTimeline(presentation: presentation, segmentation: cut.segmentation)
+            let video = tracks.first { $0.kind == .video }
+            let inputs = tracks.map { t -> F4FWriter.Input in
+                let ranges = cut.ranges[t.token] ?? []
+                if t.kind == .audio, let video, let videoRanges = cut.ranges[video.token] {
+                    return F4FWriter.Input(track: t.track, samples: F4FWriter.audioSamples(
+                        t.track, ranges: ranges, muxedWith: video.track, ranges: videoRanges, index: index, timeline: timeline))
+                }
+                return F4FWriter.Input(track: t.track, samples: index < ranges.count ? ranges[index] : 0..<0)
+            }
+            let pieces = try F4FWriter.fragment(inputs, number: number, timeline: timeline)
+            response = segment(try media.materialize(pieces), type: "video/f4f")
         }
         response.lastModified = loaded.manifest.mtimeSeconds
         if response.etag == nil {
@@ -235,7 +265,7 @@ extension PlayerRequest {
     /// Playlists and manifests: small, derived from the index only, worth caching whole.
     var isManifest: Bool {
         switch self {
-        case .hlsMaster, .hlsMediaPlaylist, .dashManifest, .smoothManifest: true
+        case .hlsMaster, .hlsMediaPlaylist, .dashManifest, .smoothManifest, .hdsManifest: true
         default: false
         }
     }

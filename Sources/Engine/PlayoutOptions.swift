@@ -4,8 +4,8 @@ import MediaModel
 import PlayerURL
 
 /// Format options for one request: the query string overrides the server manifest, which
-/// overrides the defaults (HLS 4 s segments in TS; DASH and Smooth one GOP per segment, `$Time$`;
-/// 2 s for audio-only DASH and Smooth, as the reference origin does).
+/// overrides the defaults (HLS 4 s segments in TS; DASH, Smooth and HDS one GOP per segment,
+/// `$Time$`; 2 s for audio-only DASH, Smooth and HDS, as the reference origin does).
 struct PlayoutOptions {
     var hlsContainer: HLSLayout.Container
     var hlsCut: CutKey
@@ -13,6 +13,8 @@ struct PlayoutOptions {
     var dashAddressing: MPDWriter.Addressing
     /// Smooth Streaming: `iss.minimum_fragment_length` (`iss_minimum_fragment_length` as a meta).
     var smoothCut: CutKey
+    /// HDS: `hds.minimum_fragment_length` (`hds_minimum_fragment_length` as a meta).
+    var hdsCut: CutKey
 
     init(query: QueryOptions, presentation: Presentation) throws {
         func setting(_ group: String, _ name: String) -> String? {
@@ -37,6 +39,7 @@ struct PlayoutOptions {
         hlsCut = CutKey(minimumLength: try length("hls") ?? .seconds(4), fallbackLength: .seconds(4))
         dashCut = CutKey(minimumLength: try length("mpd"), fallbackLength: .seconds(2))
         smoothCut = CutKey(minimumLength: try length("iss"), fallbackLength: .seconds(2))
+        hdsCut = CutKey(minimumLength: try length("hds"), fallbackLength: .seconds(2))
         switch setting("mpd", "segment_template")?.lowercased() {
         case nil, "time": dashAddressing = .time
         case "number": dashAddressing = .number

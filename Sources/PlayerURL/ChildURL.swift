@@ -28,6 +28,14 @@ public struct ChildURL: Sendable {
         withQuery("QualityLevels({bitrate})/Fragments(\(enc(trackName))={start time})")
     }
 
+    /// The HDS `media@url` of a rendition, `<base>-<tokens>-`, to which clients append
+    /// `Seg1-Frag<N>`. No query: clients build fragment URLs by appending to this string.
+    public func hdsMediaPrefix(tokens: [String]) -> String { "\(base)-\(join(tokens))-" }
+    /// An HDS fragment URL, `<base>-<tokens>-Seg<segment>-Frag<fragment>`, plus the query.
+    public func hdsFragment(tokens: [String], segment: Int = 1, fragment: Int) -> String {
+        withQuery("\(hdsMediaPrefix(tokens: tokens))Seg\(segment)-Frag\(fragment)")
+    }
+
     private func join(_ tokens: [String]) -> String { tokens.map(enc).joined(separator: "-") }
     private func enc(_ token: String) -> String { ChildURL.encodePathSegment(token) }
 

@@ -20,6 +20,10 @@ public enum PlayerRequest: Equatable, Sendable {
     /// A Smooth Streaming fragment, `QualityLevels(<bitrate>)/Fragments(<name>=<time>)`; `time` is
     /// the fragment's start in the manifest's 10 MHz timescale.
     case smoothFragment(bitrate: Int, name: String, time: Int64)
+    /// The HDS manifest, `<any name>.f4m`.
+    case hdsManifest
+    /// An HDS fragment, `<base>-<tokens>-Seg<segment>-Frag<fragment>`; `fragment` from 1.
+    case hdsFragment(tokens: [String], segment: Int, fragment: Int)
 }
 
 public struct PlayerURLError: StatusCodedError, Equatable {

@@ -10,6 +10,7 @@ public enum VirtualPath {
         guard !path.isEmpty, path.utf8.count <= 1024 else { throw .unknownPath(path) }
         if let smooth = try SmoothPath.parse(path, trackNames: trackNames) { return smooth }
         guard !path.contains("/") else { throw .unknownPath(path) }
+        if let hds = try HDSPath.parse(path, trackNames: trackNames) { return hds }
         guard let dot = path.lastIndex(of: ".") else { throw .unknownPath(path) }
         let stem = String(path[..<dot])
         let ext = path[path.index(after: dot)...]
@@ -19,6 +20,8 @@ public enum VirtualPath {
             return tokens.isEmpty ? .hlsMaster : .hlsMediaPlaylist(tokens: tokens)
         case "mpd":
             return .dashManifest
+        case "f4m":
+            return .hdsManifest
         case "ts":
             let (rest, number) = try splitNumber(stem)
             guard let number else { throw .malformed("segment name without a number: \(Sanitized.text(path))") }
@@ -48,7 +51,7 @@ public enum VirtualPath {
         return value
     }
 
-    private static func requireTokens(_ stem: String, trackNames: Set<String>, path: String) throws(PlayerURLError) -> [String] {
+    static func requireTokens(_ stem: String, trackNames: Set<String>, path: String) throws(PlayerURLError) -> [String] {
         let tokens = try trailingTokens(stem, trackNames: trackNames)
         guard !tokens.isEmpty else { throw .malformed("no track token in \(Sanitized.text(path))") }
         return tokens
