@@ -14,12 +14,10 @@ import Glibc
 final class LoadedPresentation: @unchecked Sendable {
     let manifest: FileIdentity
     let sources: [FileIdentity]
-    let presentation: Presentation
-    private let cuts: BoundedCache<CutKey, Cut>
-    /// TS continuity counters at the start of every segment, per cut and muxed track combination.
-    private let continuities: BoundedCache<String, [TSContinuity]>
-    /// Finished manifest responses by virtual path and query (bounded by their bytes).
-    let manifests: BoundedCache<String, EngineResponse>
+    /// The whole presentation, as the server manifest describes it.
+    let whole: PresentationView
+    /// Presentations derived by a ``Selection`` (filter, max_bitrate, subclip), by ``Selection/key``.
+    private let views: BoundedCache<String, PresentationView>
 
     /// Monotonic seconds when it was built; presentations with upstream parts expire after
     /// ``PresentationLoader/remoteTTL`` and are then revalidated.
@@ -27,15 +25,62 @@ final class LoadedPresentation: @unchecked Sendable {
     /// Whether the manifest or any source lives upstream.
     let hasRemote: Bool
 
+    /// Bytes of derived presentations kept per loaded presentation (sliced sample tables).
+    static let viewCacheBytes = 32 << 20
+
     init(manifest: FileIdentity, sources: [FileIdentity], presentation: Presentation, loadedAt: Int64 = 0) {
         self.manifest = manifest
         self.sources = sources
-        self.presentation = presentation
+        self.whole = PresentationView(presentation: presentation)
         self.loadedAt = loadedAt
         self.hasRemote = ([manifest] + sources).contains { RemoteURL.isRemote($0.path) }
+        self.views = BoundedCache(capacity: Self.viewCacheBytes)
+    }
+
+    /// The whole presentation (no selection).
+    var presentation: Presentation { whole.presentation }
+
+    /// The presentation a request with `selection` sees, derived once per canonical selection and
+    /// kept with its own cuts, TS continuity counters and manifests: requests that differ only in
+    /// options the selection does not consume (`session_id`) share it.
+    func view(for selection: Selection) throws -> PresentationView {
+        let key = selection.key
+        guard !key.isEmpty else { return whole }
+        if let cached = views.value(for: key) { return cached }
+        let view = PresentationView(presentation: try whole.presentation.selecting(selection))
+        views.insert(view, for: key, cost: view.cost(sliced: selection.subclip != nil) + key.utf8.count)
+        return view
+    }
+
+    /// Approximate bytes held, for the cache bound: the sample tables dominate.
+    var cost: Int {
+        presentation.tracks.reduce(4096) { $0 + $1.track.samples.count * 33 + $1.track.sampleEntry.count }
+    }
+}
+
+/// One presentation as requests see it (the whole one or a selection of it) with what is
+/// computed from it once: cuts per segmentation option, TS continuity counters, finished manifests.
+/// Nothing here is shared between views: a cut of the whole presentation is never used for a subclip.
+final class PresentationView: @unchecked Sendable {
+    let presentation: Presentation
+    private let cuts: BoundedCache<CutKey, Cut>
+    /// TS continuity counters at the start of every segment, per cut and muxed track combination.
+    private let continuities: BoundedCache<String, [TSContinuity]>
+    /// Finished manifest responses by virtual path and query (bounded by their bytes).
+    let manifests: BoundedCache<String, EngineResponse>
+
+    init(presentation: Presentation) {
+        self.presentation = presentation
         self.cuts = BoundedCache(capacity: 16)
         self.continuities = BoundedCache(capacity: 1 << 20)
         self.manifests = BoundedCache(capacity: 8 << 20)
+    }
+
+    /// Approximate bytes of its own: sliced sample tables when `sliced`, otherwise the tracks share
+    /// their tables with the whole presentation.
+    func cost(sliced: Bool) -> Int {
+        guard sliced else { return 1024 + presentation.tracks.count * 256 }
+        return presentation.tracks.reduce(4096) { $0 + $1.track.samples.count * 33 + $1.track.sampleEntry.count }
     }
 
     /// Continuity counters at the start of TS segment `index`, so counters run on across segments.
@@ -80,11 +125,6 @@ final class LoadedPresentation: @unchecked Sendable {
         let cut = Cut(segmentation: segmentation, ranges: ranges, stats: stats)
         cuts.insert(cut, for: key, cost: 1)
         return cut
-    }
-
-    /// Approximate bytes held, for the cache bound: the sample tables dominate.
-    var cost: Int {
-        presentation.tracks.reduce(4096) { $0 + $1.track.samples.count * 33 + $1.track.sampleEntry.count }
     }
 }
 
