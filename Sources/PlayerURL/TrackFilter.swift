@@ -95,8 +95,8 @@ public struct TrackFilter: Sendable, Equatable, CustomStringConvertible {
     }
 
     private static func evaluate(_ e: Expression, _ a: TrackAttributes, depth: Int) -> Bool {
-        // The parser bounds the depth; this guard only keeps a hand-built tree from recursing forever.
-        guard depth <= maxDepth * 4 + 8 else { return false }
+        // A parsed tree has fewer nodes than its text has bytes; this only stops a hand-built monster.
+        guard depth <= maxLength * 2 else { return false }
         switch e {
         case .not(let inner): return !evaluate(inner, a, depth: depth + 1)
         case .and(let l, let r): return evaluate(l, a, depth: depth + 1) && evaluate(r, a, depth: depth + 1)
@@ -136,17 +136,32 @@ public struct TrackFilter: Sendable, Equatable, CustomStringConvertible {
 
     static func fold(_ b: UInt8) -> UInt8 { b >= 0x41 && b <= 0x5A ? b | 0x20 : b }
 
-    /// A canonical spelling: fully parenthesised, attribute names as documented, no spaces.
-    /// Equal filters written differently (`( type=="video" )`, `type=="video"`) give the same text,
-    /// which the engine uses as a cache key.
+    /// A canonical spelling: attribute names as documented, no spaces, parentheses only where the
+    /// tree needs them. Equal filters written differently (`( type=="video" )`, `TYPE=="video"`)
+    /// give the same text, which the engine uses as a cache key, and the text parses back to the
+    /// same filter (never nested deeper than the original).
     public var description: String { Self.render(expression, depth: 0) }
 
-    private static func render(_ e: Expression, depth: Int) -> String {
-        guard depth <= maxDepth * 4 + 8 else { return "" }
+    private static func precedence(_ e: Expression) -> Int {
         switch e {
-        case .not(let inner): return "!(" + render(inner, depth: depth + 1) + ")"
-        case .and(let l, let r): return "(" + render(l, depth: depth + 1) + "&&" + render(r, depth: depth + 1) + ")"
-        case .or(let l, let r): return "(" + render(l, depth: depth + 1) + "||" + render(r, depth: depth + 1) + ")"
+        case .or: 1
+        case .and: 2
+        case .not, .compare: 3
+        }
+    }
+
+    private static func render(_ e: Expression, depth: Int) -> String {
+        guard depth <= maxLength * 2 else { return "" }
+        func child(_ c: Expression, parenthesisedBelow level: Int) -> String {
+            let text = render(c, depth: depth + 1)
+            return precedence(c) < level ? "(" + text + ")" : text
+        }
+        switch e {
+        case .not(let inner): return "!" + child(inner, parenthesisedBelow: 3)
+        // Chains are left-nested by the parser; a right operand of the same operator came from
+        // parentheses and keeps them.
+        case .and(let l, let r): return child(l, parenthesisedBelow: 2) + "&&" + child(r, parenthesisedBelow: 3)
+        case .or(let l, let r): return child(l, parenthesisedBelow: 1) + "||" + child(r, parenthesisedBelow: 2)
         case .compare(let attribute, let op, let value):
             switch value {
             case .integer(let v): return attribute.rawValue + op.rawValue + String(v)

@@ -71,8 +71,15 @@ import PlayerURL
         let a = try TrackFilter(parsing: #" ( type == "video" ) && systemBitrate<900000 "#)
         let b = try TrackFilter(parsing: #"TYPE=="video"&&SystemBitrate<900000"#)
         #expect(a.description == b.description)
-        #expect(a.description == #"(type=="video"&&systemBitrate<900000)"#)
-        #expect(try TrackFilter(parsing: a.description) == a)
+        #expect(a.description == #"type=="video"&&systemBitrate<900000"#)
+        for text in [#"a==1"#, #"!(type=="a"||type=="b")&&MaxWidth>3"#, #"type=="a"||(type=="b"||type=="c")"#,
+                     #"(type=="a"||type=="b")&&(type=="c"&&!!MaxHeight<3)"#, #"!(!(type=="a"))"#] {
+            guard let f = try? TrackFilter(parsing: text) else { continue }
+            #expect(try TrackFilter(parsing: f.description) == f, "\(text) → \(f.description)")
+        }
+        let chain = Array(repeating: #"type=="video""#, count: 60).joined(separator: "&&")
+        let long = try TrackFilter(parsing: chain)
+        #expect(try TrackFilter(parsing: long.description) == long)
     }
 
     @Test func selectionFromQuery() throws {
