@@ -122,13 +122,15 @@ def test_smooth_subclip(server, media):
     r = clients.get(server.url("abr.ism/Manifest?" + query))
     assert r.status == 200
     root = ET.fromstring(r.body)
-    assert abs(int(root.get("Duration")) / 1e7 - seconds) < 0.05, root.get("Duration")
+    # Like the whole presentation's, the Duration includes the timeline lift for B-frames (40 ms here)
+    # and the audio frame that starts just before the clip's end.
+    assert abs(int(root.get("Duration")) / 1e7 - seconds) < 0.1, root.get("Duration")
     for stream in root.findall("StreamIndex"):
         assert stream.get("Url").endswith("?" + query)
         first = stream.find("c")
         assert int(first.get("t")) < 1_000_000, "not rebased"   # video at 0, audio within a frame
         total = sum(int(c.get("d")) for c in stream.findall("c"))
-        assert abs(total / 1e7 - seconds) < 0.05
+        assert abs(total / 1e7 - seconds) < 0.06, (stream.get("Name"), total)
     ytdlp = os.environ.get("ORIGO_YTDLP") or os.path.join(os.path.dirname(sys.executable), "yt-dlp")
     assert os.access(ytdlp, os.X_OK), f"{ytdlp} missing: pip install -r Tests/integration/requirements.txt"
     with tempfile.TemporaryDirectory(prefix="origo-ytdlp-", dir="/tmp") as work:
