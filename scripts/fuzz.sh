@@ -40,7 +40,9 @@ case "$target" in
   FuzzPlayerURL)
     for u in ".m3u8" "x-video=600000.m3u8" "x-audio_eng=128000-video=600000-12.ts" "x-video=600000.m4s" \
              "x-video=600000-3.m4s" "x-video=600000-n7.dash" "x-audio_fra=96000-96256.dash" ".mpd?mpd.segment_template=number" \
-             ".m3u8?hls.minimum_fragment_length=48/25&hls.fmp4=true" "x-textstream_zh-Hans=1000.m3u8?a=%20b+c"; do
+             ".m3u8?hls.minimum_fragment_length=48/25&hls.fmp4=true" "x-textstream_zh-Hans=1000.m3u8?a=%20b+c" \
+             '.mpd?filter=(type%3D%3D"audio"%26%26systemBitrate<100000)||!(MaxHeight>%3D576)&max_bitrate=800000' \
+             ".m3u8?vbegin=00:01:00.5&vend=90" "Manifest?t=npt:60,90" ".m3u8?t=60-90" ".m3u8?t=,90"; do
       printf '%s' "$u" >"$corpus/seed-$(printf '%s' "$u" | md5sum | cut -c1-12)"
     done ;;
 esac

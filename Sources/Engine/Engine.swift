@@ -48,28 +48,32 @@ public final class Engine: Sendable {
             throw EngineError.methodNotAllowed(Sanitized.text(request.method, limit: 20))
         }
         let query = try QueryOptions(raw: request.query)
+        // The consumed options (filter, max_bitrate, subclip) are checked before anything is loaded.
+        let selection = try Selection(query: query)
         let loaded = try loader.load(manifestPath: request.manifestPath, query: request.query,
                                      upstream: request.upstream, maxIndexBytes: request.maxIndexBytes)
         let versions = Dictionary(loaded.sources.map { ($0.path, $0.etag) }, uniquingKeysWith: { a, _ in a })
         let media = MediaBytes(upstream: request.upstream, versions: versions)
-        let presentation = loaded.presentation
+        // The one selection step: every format below sees only the selected presentation.
+        let view = try loaded.view(for: selection)
+        let presentation = view.presentation
         let route = try VirtualPath.parse(request.virtualPath, trackNames: Set(presentation.tracks.map(\.name)))
         let options = try PlayoutOptions(query: query, presentation: presentation)
         let urls = ChildURL(base: Self.baseName(request.manifestPath), query: query.raw)
         // Manifests are built once per presentation version and query; a changed file makes a new
         // LoadedPresentation and so drops them.
         let manifestKey = route.isManifest ? request.virtualPath + "?" + query.raw : nil
-        if let key = manifestKey, let cached = loaded.manifests.value(for: key) { return cached }
+        if let key = manifestKey, let cached = view.manifests.value(for: key) { return cached }
 
         var response: EngineResponse
         switch route {
         case .hlsMaster:
-            let cut = try loaded.cut(options.hlsCut)
+            let cut = try view.cut(options.hlsCut)
             let writer = HLSPlaylistWriter(presentation: presentation, segmentation: cut.segmentation,
                                            container: options.hlsContainer, urls: urls, stats: cut.stats)
             response = manifest(writer.master(), type: "application/vnd.apple.mpegurl")
         case .hlsMediaPlaylist(let tokens):
-            let cut = try loaded.cut(options.hlsCut)
+            let cut = try view.cut(options.hlsCut)
             let writer = HLSPlaylistWriter(presentation: presentation, segmentation: cut.segmentation,
                                            container: options.hlsContainer, urls: urls, stats: cut.stats)
             let tracks = try Self.tracks(tokens, in: presentation)
@@ -79,7 +83,7 @@ public final class Engine: Sendable {
             }
             response = manifest(writer.media(tracks: tracks), type: "application/vnd.apple.mpegurl")
         case .hlsTSSegment(let tokens, let number):
-            let cut = try loaded.cut(options.hlsCut)
+            let cut = try view.cut(options.hlsCut)
             let tracks = try Self.tracks(tokens, in: presentation)
             guard tracks.count <= 2, Set(tracks.map(\.kind)).count == tracks.count else {
                 throw EngineError.notFound("no TS segment muxes \(tokens.joined(separator: "-"))")
@@ -89,7 +93,7 @@ public final class Engine: Sendable {
             guard inputs.contains(where: { !$0.samples.isEmpty }) else {
                 throw EngineError.notFound("segment \(number) of \(tokens.joined(separator: "-")) is empty")
             }
-            let continuity = loaded.continuity(before: index, tracks: tracks, key: options.hlsCut, cut: cut)
+            let continuity = view.continuity(before: index, tracks: tracks, key: options.hlsCut, cut: cut)
             // Upstream samples: one coalesced ranged read per track before muxing.
             var reads = try media.prefetch(inputs.map { ($0.track, $0.samples) })
             let bytes = try TransportStreamWriter.segment(inputs: inputs, continuity: continuity) { locator, offset, count in
@@ -100,17 +104,17 @@ public final class Engine: Sendable {
             let track = try Self.track(token, in: presentation)
             response = segment([.bytes(FragmentWriter.initSegment(for: track.track))], type: Self.mp4Type(track.kind))
         case .hlsFMP4Segment(let token, let number):
-            let cut = try loaded.cut(options.hlsCut)
+            let cut = try view.cut(options.hlsCut)
             let track = try Self.track(token, in: presentation)
             let index = try Self.segmentIndex(number, cut)
             response = try fragment(track, cut: cut, index: index, number: number, media: media)
         case .dashManifest:
-            let cut = try loaded.cut(options.dashCut)
+            let cut = try view.cut(options.dashCut)
             let writer = MPDWriter(presentation: presentation, segmentation: cut.segmentation, urls: urls,
                                    addressing: options.dashAddressing, stats: cut.stats)
             response = manifest(writer.mpd(), type: "application/dash+xml")
         case .dashSegmentAtTime(let token, let time):
-            let cut = try loaded.cut(options.dashCut)
+            let cut = try view.cut(options.dashCut)
             let track = try Self.track(token, in: presentation)
             guard let ranges = cut.ranges[track.token],
                   let index = Self.segment(startingAt: time, ranges: ranges, track: track.track) else {
@@ -118,16 +122,16 @@ public final class Engine: Sendable {
             }
             response = try fragment(track, cut: cut, index: index, number: index + 1, media: media)
         case .dashSegmentNumber(let token, let number):
-            let cut = try loaded.cut(options.dashCut)
+            let cut = try view.cut(options.dashCut)
             let track = try Self.track(token, in: presentation)
             let index = try Self.segmentIndex(number, cut)
             response = try fragment(track, cut: cut, index: index, number: number, media: media)
         case .smoothManifest:
-            let cut = try loaded.cut(options.smoothCut)
+            let cut = try view.cut(options.smoothCut)
             let writer = SmoothManifestWriter(presentation: presentation, ranges: cut.ranges, urls: urls)
             response = manifest(writer.manifest(), type: "text/xml")
         case .smoothFragment(let bitrate, let name, let time):
-            let cut = try loaded.cut(options.smoothCut)
+            let cut = try view.cut(options.smoothCut)
             let token = "\(name)=\(bitrate)"
             guard let track = presentation.track(token: token), track.kind != .text,
                   SmoothCodec(track: track.track) != nil else {
@@ -144,7 +148,7 @@ public final class Engine: Sendable {
                                                          options: SmoothTimeline.fragmentOptions(offset: offset))
             response = segment(try media.materialize(pieces), type: Self.mp4Type(track.kind))
         case .hdsManifest:
-            let cut = try loaded.cut(options.hdsCut)
+            let cut = try view.cut(options.hdsCut)
             let writer = F4MWriter(presentation: presentation,
                                    timeline: HDSTimeline(presentation: presentation, segmentation: cut.segmentation),
                                    urls: urls)
@@ -154,7 +158,7 @@ public final class Engine: Sendable {
             response = manifest(writer.manifest(), type: "application/f4m+xml")
         case .hdsFragment(let tokens, let hdsSegment, let number):
             guard hdsSegment == 1 else { throw EngineError.notFound("HDS segment \(hdsSegment) does not exist (only Seg1)") }
-            let cut = try loaded.cut(options.hdsCut)
+            let cut = try view.cut(options.hdsCut)
             let tracks = try Self.tracks(tokens, in: presentation)
             guard HDSLayout.accepts(tracks) else {
                 throw EngineError.notFound("no HDS fragment muxes \(tokens.joined(separator: "-"))")
@@ -189,7 +193,7 @@ public final class Engine: Sendable {
             response.etag = hash.etag
         }
         if let key = manifestKey {
-            loaded.manifests.insert(response, for: key, cost: Int(clamping: response.body.totalLength) + key.utf8.count)
+            view.manifests.insert(response, for: key, cost: Int(clamping: response.body.totalLength) + key.utf8.count)
         }
         return response
     }

@@ -14,12 +14,10 @@ import Glibc
 final class LoadedPresentation: @unchecked Sendable {
     let manifest: FileIdentity
     let sources: [FileIdentity]
-    let presentation: Presentation
-    private let cuts: BoundedCache<CutKey, Cut>
-    /// TS continuity counters at the start of every segment, per cut and muxed track combination.
-    private let continuities: BoundedCache<String, [TSContinuity]>
-    /// Finished manifest responses by virtual path and query (bounded by their bytes).
-    let manifests: BoundedCache<String, EngineResponse>
+    /// The whole presentation, as the server manifest describes it.
+    let whole: PresentationView
+    /// Presentations derived by a ``Selection`` (filter, max_bitrate, subclip), by ``Selection/key``.
+    private let views: BoundedCache<String, PresentationView>
 
     /// Monotonic seconds when it was built; presentations with upstream parts expire after
     /// ``PresentationLoader/remoteTTL`` and are then revalidated.
@@ -27,15 +25,70 @@ final class LoadedPresentation: @unchecked Sendable {
     /// Whether the manifest or any source lives upstream.
     let hasRemote: Bool
 
+    /// Everything it may hold, for the presentation cache's bound: its sample tables, the bound
+    /// of its manifest cache and the bound of its derived views (each view's tables and manifests).
+    let cost: Int
+
     init(manifest: FileIdentity, sources: [FileIdentity], presentation: Presentation, loadedAt: Int64 = 0) {
         self.manifest = manifest
         self.sources = sources
-        self.presentation = presentation
+        let tables = PresentationView.tablesCost(presentation)
+        self.whole = PresentationView(presentation: presentation, manifestBytes: PresentationView.manifestBytes(tables: tables))
         self.loadedAt = loadedAt
         self.hasRemote = ([manifest] + sources).contains { RemoteURL.isRemote($0.path) }
+        // Room for a few subclips' sliced tables and their manifests.
+        let viewBytes = 2 &* tables &+ (4 << 20)
+        self.views = BoundedCache(capacity: viewBytes)
+        self.cost = tables &+ whole.manifests.capacity &+ viewBytes
+    }
+
+    /// The whole presentation (no selection).
+    var presentation: Presentation { whole.presentation }
+
+    /// The presentation a request with `selection` sees, derived once per canonical selection and
+    /// kept with its own cuts, TS continuity counters and manifests: requests that differ only in
+    /// options the selection does not consume (`session_id`) share it.
+    func view(for selection: Selection) throws -> PresentationView {
+        let key = selection.key
+        guard !key.isEmpty else { return whole }
+        if let cached = views.value(for: key) { return cached }
+        let derived = try whole.presentation.selecting(selection)
+        let sliced = selection.subclip != nil
+        // A filtered view shares the whole presentation's tables; a subclip has sliced copies.
+        let tables = sliced ? PresentationView.tablesCost(derived) : 1024 &+ derived.tracks.count &* 256
+        let view = PresentationView(presentation: derived, manifestBytes: PresentationView.manifestBytes(tables: tables))
+        views.insert(view, for: key, cost: tables &+ view.manifests.capacity &+ key.utf8.count)
+        return view
+    }
+}
+
+/// One presentation as requests see it (the whole one or a selection of it) with what is
+/// computed from it once: cuts per segmentation option, TS continuity counters, finished manifests.
+/// Nothing here is shared between views: a cut of the whole presentation is never used for a subclip.
+final class PresentationView: @unchecked Sendable {
+    let presentation: Presentation
+    private let cuts: BoundedCache<CutKey, Cut>
+    /// TS continuity counters at the start of every segment, per cut and muxed track combination.
+    private let continuities: BoundedCache<String, [TSContinuity]>
+    /// Finished manifest responses by virtual path and query (bounded by their bytes).
+    let manifests: BoundedCache<String, EngineResponse>
+
+    init(presentation: Presentation, manifestBytes: Int) {
+        self.presentation = presentation
         self.cuts = BoundedCache(capacity: 16)
         self.continuities = BoundedCache(capacity: 1 << 20)
-        self.manifests = BoundedCache(capacity: 8 << 20)
+        self.manifests = BoundedCache(capacity: manifestBytes)
+    }
+
+    /// Bytes the presentation's sample tables hold.
+    static func tablesCost(_ presentation: Presentation) -> Int {
+        presentation.tracks.reduce(4096) { $0 &+ $1.track.memoryFootprint }
+    }
+
+    /// The bound of a view's manifest cache: playlists grow with the number of segments, and so
+    /// do the tables (a 2-hour presentation: about 8 MB).
+    static func manifestBytes(tables: Int) -> Int {
+        min(8 << 20, (1 << 20) &+ tables / 2)
     }
 
     /// Continuity counters at the start of TS segment `index`, so counters run on across segments.
@@ -80,11 +133,6 @@ final class LoadedPresentation: @unchecked Sendable {
         let cut = Cut(segmentation: segmentation, ranges: ranges, stats: stats)
         cuts.insert(cut, for: key, cost: 1)
         return cut
-    }
-
-    /// Approximate bytes held, for the cache bound: the sample tables dominate.
-    var cost: Int {
-        presentation.tracks.reduce(4096) { $0 &+ $1.track.memoryFootprint }
     }
 }
 

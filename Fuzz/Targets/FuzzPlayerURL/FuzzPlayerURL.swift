@@ -5,6 +5,9 @@ import PlayerURL
 /// against the track names of a typical presentation.
 private let trackNames: Set<String> = ["video", "audio_eng", "audio_fra", "textstream_zh-Hans", "audio", "a-b"]
 
+private let sampleTrack = TrackAttributes(type: "audio", systemBitrate: 128_000, systemLanguage: "eng",
+                                          trackName: "audio_eng", fourCC: ["AACL", "mp4a"])
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = fuzzBytes(data, size)
@@ -14,6 +17,22 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     _ = try? VirtualPath.parse(path, trackNames: trackNames)
     if let options = try? QueryOptions(raw: query) {
         for pair in options.pairs { _ = try? options.flag(pair.key) }
+        // The consumed options: filter=, max_bitrate=, vbegin/vend, t=; then the filter evaluated
+        // and its canonical text parsed back (it must parse to the same filter).
+        if let selection = try? Selection(query: options) {
+            _ = selection.key
+            if let filter = selection.filter {
+                _ = filter.matches(sampleTrack)
+                guard let again = try? TrackFilter(parsing: filter.description), again == filter else {
+                    fatalError("canonical filter text does not parse back: \(filter.description)")
+                }
+            }
+        }
+        // Each value on its own as a filter and a time, as a fuzzer finds them faster.
+        for pair in options.pairs.prefix(4) {
+            _ = try? TrackFilter(parsing: pair.value)
+            _ = try? Subclip.parseMediaFragment(pair.value)
+        }
     }
     return 0
 }
