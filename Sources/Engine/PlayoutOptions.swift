@@ -52,7 +52,8 @@ struct PlayoutOptions {
     /// One of ``HLSOptions/supportedVersions``; anything else is a bad request.
     static func clientManifestVersion(_ text: String?) throws(EngineError) -> Int {
         guard let text else { return HLSOptions.defaultVersion }
-        guard text.utf8.count <= 2, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = Int(text), HLSOptions.supportedVersions.contains(value) else {
+        guard text.utf8.count <= 2, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = Int(text),
+              String(value) == text, HLSOptions.supportedVersions.contains(value) else {
             let allowed = HLSOptions.supportedVersions.map(String.init).joined(separator: ", ")
             throw .badRequest("hls.client_manifest_version must be one of \(allowed), got \(Sanitized.text(text))")
         }
