@@ -177,3 +177,29 @@ def test_gstreamer_plays_master_with_iframe_playlists(server, media, version):
     assert not r.errors, f"{url}: GStreamer errors\n{r.summary()}"
     assert r.span >= media.clip_seconds - 1, f"{url}: video spans {r.span:.2f} s\n{r.summary()}"
     assert r.largest_gap <= 0.1, f"{url}: gap of {r.largest_gap:.2f} s in video timestamps\n{r.summary()}"
+
+
+def test_iframe_ts_segments_concatenate_without_continuity_errors(server):
+    """Each I-frame TS segment starts with a PAT and holds one key frame; concatenated in playlist
+    order their continuity counters run on (ffmpeg -v debug reports every jump)."""
+    import tempfile
+    url = master_url(server, 4)
+    master = pl.hls(url)
+    for entry in master.iframe_playlists:
+        mp = pl.media_playlist(pl.absolute(url, entry.uri))
+        data = b""
+        for seg in mp.segment_urls:
+            body = clients.get(seg).body
+            assert body and len(body) % 188 == 0 and body[0] == 0x47, seg
+            assert ((body[1] & 0x1F) << 8) | body[2] == 0, f"{seg}: does not start with the PAT"
+            data += body
+        with tempfile.NamedTemporaryFile(suffix=".ts") as f:
+            f.write(data)
+            f.flush()
+            proc = subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-v", "debug", "-nostats",
+                                   "-i", f.name, "-map", "0", "-f", "null", "-"],
+                                  capture_output=True, text=True, errors="replace", timeout=120)
+        cc = [line for line in proc.stderr.splitlines() if "Continuity check failed" in line]
+        assert not cc, f"{entry.uri}: {cc[:5]}"
+        decoded = re.findall(r"Input stream #0:0 \(video\): .*?(\d+) frames decoded", proc.stderr)
+        assert decoded == [str(len(mp.segment_urls))], decoded
