@@ -8,7 +8,8 @@ import PlayerURL
 /// 2 s for audio-only DASH and Smooth, as the reference origin does).
 struct PlayoutOptions {
     var hlsContainer: HLSLayout.Container
-    /// `hls.client_manifest_version` (1, 3, 4, 5, 7; default 4) and `hls.no_audio_only`.
+    /// `hls.client_manifest_version` (1, 3, 4, 5, 7; default 4) and `hls.no_audio_only` (default
+    /// true: audio-only variants only with `hls.no_audio_only=false`).
     var hls: HLSOptions
     var hlsCut: CutKey
     var dashCut: CutKey
@@ -37,7 +38,7 @@ struct PlayoutOptions {
         }
         hlsContainer = try flag("hls", "fmp4") ? .fragmentedMP4 : .transportStream
         hls = HLSOptions(clientVersion: try Self.clientManifestVersion(setting("hls", "client_manifest_version")),
-                         audioOnlyVariants: !(try flag("hls", "no_audio_only")))
+                         audioOnlyVariants: setting("hls", "no_audio_only") == nil ? false : !(try flag("hls", "no_audio_only")))
         hlsCut = CutKey(minimumLength: try length("hls") ?? .seconds(4), fallbackLength: .seconds(4))
         dashCut = CutKey(minimumLength: try length("mpd"), fallbackLength: .seconds(2))
         smoothCut = CutKey(minimumLength: try length("iss"), fallbackLength: .seconds(2))

@@ -12,7 +12,8 @@
 /// | 4, 5 | as 3, plus `EXT-X-MEDIA` audio groups when there are several audio tracks, and I-frame playlists |
 /// | 7 | as 4 (TS); fMP4 (`hls.fmp4`) always uses this level, since `EXT-X-MAP` needs version 6 |
 ///
-/// Audio-only variants are listed at every version unless ``audioOnlyVariants`` is false.
+/// Audio-only variants are listed at every version when ``audioOnlyVariants`` is true (off by
+/// default: VLC 3.0 plays an audio-only variant for part of the presentation when the master offers them).
 public struct HLSOptions: Sendable, Equatable {
     /// The accepted values of `hls.client_manifest_version`.
     public static let supportedVersions = [1, 3, 4, 5, 7]
@@ -24,7 +25,7 @@ public struct HLSOptions: Sendable, Equatable {
     /// Whether the master lists an audio-only variant per audio track after the video variants.
     public var audioOnlyVariants: Bool
 
-    public init(clientVersion: Int = HLSOptions.defaultVersion, audioOnlyVariants: Bool = true) {
+    public init(clientVersion: Int = HLSOptions.defaultVersion, audioOnlyVariants: Bool = false) {
         self.clientVersion = clientVersion
         self.audioOnlyVariants = audioOnlyVariants
     }

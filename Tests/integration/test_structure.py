@@ -41,22 +41,10 @@ def check_media_playlist(mp: pl.MediaPlaylist, duration: float, fmp4: bool) -> N
         assert all(s.init_section is None for s in p.segments), f"{mp.url}: EXT-X-MAP in a TS playlist"
 
 
-def video_variants(master) -> list:
-    """The variants with video (the audio-only variants listed after them are checked separately)."""
-    return [v for v in master.playlists if v.stream_info.resolution is not None]
-
-
 def check_abr_master(master_url: str) -> tuple[object, list[str]]:
     master, children = pl.master_children(master_url)
     sizes = set()
-    audio_only = [v for v in master.playlists if v.stream_info.resolution is None]
-    # One audio-only variant per audio track, after the video variants (hls.no_audio_only drops them).
-    assert [v.uri.split("?")[0].split("-", 1)[1] for v in audio_only] == ["audio_eng=128000.m3u8", "audio_fra=96000.m3u8"], \
-        [v.uri for v in audio_only]
-    assert master.playlists[-len(audio_only):] == audio_only
-    for v in audio_only:
-        assert v.stream_info.codecs.startswith("mp4a.40.") and "avc1" not in v.stream_info.codecs, v.stream_info.codecs
-    for v in video_variants(master):
+    for v in master.playlists:
         info = v.stream_info
         assert info.bandwidth and info.bandwidth > 0, f"variant {v.uri}: no BANDWIDTH"
         assert info.codecs, f"variant {v.uri}: no CODECS"
@@ -105,7 +93,7 @@ def test_hls_master_name_is_free(server):
 def test_hls_segment_boundaries_identical_across_renditions(server, query):
     master, _ = pl.master_children(server.url(f"abr.ism/.m3u8{query}"))
     lists = {v.uri: pl.media_playlist(pl.absolute(server.url("abr.ism/.m3u8"), v.uri)).durations
-             for v in video_variants(master)}
+             for v in master.playlists}
     first = next(iter(lists.values()))
     for uri, durations in lists.items():
         assert durations == first, f"EXTINF lists differ: {uri} {durations} vs {first}"
@@ -114,12 +102,12 @@ def test_hls_segment_boundaries_identical_across_renditions(server, query):
 def test_hls_minimum_fragment_length(server, media):
     """Default 4 s segments (2 s GOPs → 4 s each, the last may be shorter); 2 s on request."""
     master, _ = pl.master_children(server.url("abr.ism/.m3u8"))
-    video = next(v for v in video_variants(master) if tuple(v.stream_info.resolution) == (640, 360))
+    video = next(v for v in master.playlists if tuple(v.stream_info.resolution) == (640, 360))
     default = pl.media_playlist(pl.absolute(server.url("abr.ism/.m3u8"), video.uri)).durations
     assert all(d >= 4 - 0.05 for d in default[:-1]), f"default segments {default}"
     assert len(default) == math.ceil(media.clip_seconds / 4), f"default segments {default}"
     master2, _ = pl.master_children(server.url("abr.ism/.m3u8?hls.minimum_fragment_length=2"))
-    video2 = next(v for v in video_variants(master2) if tuple(v.stream_info.resolution) == (640, 360))
+    video2 = next(v for v in master2.playlists if tuple(v.stream_info.resolution) == (640, 360))
     short = pl.media_playlist(pl.absolute(server.url("abr.ism/.m3u8"), video2.uri)).durations
     assert len(short) == round(media.clip_seconds / 2), f"2 s segments {short}"
     assert all(abs(d - 2) < 0.05 for d in short[:-1]), f"2 s segments {short}"
@@ -172,11 +160,8 @@ def test_dash_number_template(server, media):
 def test_media_file_as_presentation_hls(server, media, name):
     """A progressive or fragmented MP4 addressed directly: `x.mp4/.m3u8`."""
     master, children = pl.master_children(server.url(f"{name}/.m3u8"))
-    videos = video_variants(master)
-    assert len(videos) == 1, [v.uri for v in master.playlists]
-    # Plus one audio-only variant for the file's audio track.
-    assert len(master.playlists) == 2, [v.uri for v in master.playlists]
-    info = videos[0].stream_info
+    assert len(master.playlists) == 1, [v.uri for v in master.playlists]
+    info = master.playlists[0].stream_info
     w, h = (int(x) for x in media.file(name)["size"].split("x"))
     assert tuple(info.resolution) == (w, h)
     want = "hvc1." if name == "hevc.mp4" else "avc1."
