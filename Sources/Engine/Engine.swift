@@ -69,19 +69,41 @@ public final class Engine: Sendable {
         switch route {
         case .hlsMaster:
             let cut = try view.cut(options.hlsCut)
-            let writer = HLSPlaylistWriter(presentation: presentation, segmentation: cut.segmentation,
-                                           container: options.hlsContainer, urls: urls, stats: cut.stats)
+            let writer = hlsWriter(presentation, cut: cut, options: options, urls: urls)
             response = manifest(writer.master(), type: "application/vnd.apple.mpegurl")
         case .hlsMediaPlaylist(let tokens):
             let cut = try view.cut(options.hlsCut)
-            let writer = HLSPlaylistWriter(presentation: presentation, segmentation: cut.segmentation,
-                                           container: options.hlsContainer, urls: urls, stats: cut.stats)
+            let writer = hlsWriter(presentation, cut: cut, options: options, urls: urls)
             let tracks = try Self.tracks(tokens, in: presentation)
-            guard writer.layout.offers(tokens) || HLSLayout(presentation: presentation, container: .transportStream).offers(tokens)
-                    || HLSLayout(presentation: presentation, container: .fragmentedMP4).offers(tokens) else {
+            guard writer.layout.offers(tokens) || Self.anyHLSLayoutOffers(tokens, presentation) else {
                 throw EngineError.notFound("no HLS playlist for \(tokens.joined(separator: "-"))")
             }
             response = manifest(writer.media(tracks: tracks), type: "application/vnd.apple.mpegurl")
+        case .hlsIFramePlaylist(let token):
+            let cut = try view.cut(options.hlsCut)
+            let writer = hlsWriter(presentation, cut: cut, options: options, urls: urls)
+            let track = try Self.videoTrack(token, in: presentation)
+            response = manifest(writer.iFrames(track: track), type: "application/vnd.apple.mpegurl")
+        case .hlsIFrameTSSegment(let token, let number):
+            let cut = try view.cut(options.hlsCut)
+            let track = try Self.videoTrack(token, in: presentation)
+            let keyFrames = KeyFrames(track: track.track, ranges: cut.ranges[track.token] ?? [])
+            let sample = try Self.keyFrame(number, keyFrames, token: token)
+            let inputs = [TSInput(track: track.track, samples: sample..<(sample + 1))]
+            let continuity = view.iFrameContinuity(before: number, track: track, keyFrames: keyFrames, key: options.hlsCut)
+            var reads = try media.prefetch(inputs.map { ($0.track, $0.samples) })
+            let bytes = try TransportStreamWriter.segment(inputs: inputs, continuity: continuity) { locator, offset, count in
+                try media.read(locator, at: offset, count: count, reads: &reads)
+            }
+            response = segment([.bytes(bytes)], type: "video/MP2T")
+        case .hlsIFrameFMP4Segment(let token, let number):
+            let cut = try view.cut(options.hlsCut)
+            let track = try Self.videoTrack(token, in: presentation)
+            let keyFrames = KeyFrames(track: track.track, ranges: cut.ranges[track.token] ?? [])
+            let sample = try Self.keyFrame(number, keyFrames, token: token)
+            let pieces = try FragmentWriter.mediaSegment(track: track.track, samples: sample..<(sample + 1),
+                                                         sequenceNumber: UInt32(clamping: number))
+            response = segment(try media.materialize(pieces), type: Self.mp4Type(track.kind))
         case .hlsTSSegment(let tokens, let number):
             let cut = try view.cut(options.hlsCut)
             let tracks = try Self.tracks(tokens, in: presentation)
@@ -223,6 +245,35 @@ public final class Engine: Sendable {
 
     // MARK: - Helpers
 
+    private func hlsWriter(_ presentation: Presentation, cut: Cut, options: PlayoutOptions, urls: ChildURL) -> HLSPlaylistWriter {
+        HLSPlaylistWriter(presentation: presentation, segmentation: cut.segmentation, container: options.hlsContainer,
+                          options: options.hls, urls: urls, stats: cut.stats)
+    }
+
+    /// Whether any container or client version offers a media playlist of `tokens` (a playlist URL
+    /// stays valid when the server manifest's options change under a playing client).
+    static func anyHLSLayoutOffers(_ tokens: [String], _ presentation: Presentation) -> Bool {
+        let layouts = [
+            HLSLayout(presentation: presentation, container: .transportStream, options: HLSOptions(clientVersion: 1)),
+            HLSLayout(presentation: presentation, container: .transportStream, options: HLSOptions(clientVersion: 4)),
+            HLSLayout(presentation: presentation, container: .fragmentedMP4),
+        ]
+        return layouts.contains { $0.offers(tokens) }
+    }
+
+    static func videoTrack(_ token: String, in presentation: Presentation) throws -> PresentationTrack {
+        let track = try Self.track(token, in: presentation)
+        guard track.kind == .video else { throw EngineError.notFound("no I-frame playlist for \(token): not a video track") }
+        return track
+    }
+
+    static func keyFrame(_ number: Int, _ keyFrames: KeyFrames, token: String) throws -> Int {
+        guard let sample = keyFrames.sample(number: number) else {
+            throw EngineError.notFound("key frame \(number) of \(token) does not exist (1...\(keyFrames.count))")
+        }
+        return sample
+    }
+
     static func baseName(_ path: String) -> String {
         let file = path.split(separator: "/").last.map(String.init) ?? path
         guard let dot = file.lastIndex(of: "."), dot != file.startIndex else { return file }
@@ -269,7 +320,7 @@ extension PlayerRequest {
     /// Playlists and manifests: small, derived from the index only, worth caching whole.
     var isManifest: Bool {
         switch self {
-        case .hlsMaster, .hlsMediaPlaylist, .dashManifest, .smoothManifest, .hdsManifest: true
+        case .hlsMaster, .hlsMediaPlaylist, .hlsIFramePlaylist, .dashManifest, .smoothManifest, .hdsManifest: true
         default: false
         }
     }

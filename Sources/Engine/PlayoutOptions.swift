@@ -8,6 +8,9 @@ import PlayerURL
 /// `$Time$`; 2 s for audio-only DASH, Smooth and HDS, as the reference origin does).
 struct PlayoutOptions {
     var hlsContainer: HLSLayout.Container
+    /// `hls.client_manifest_version` (1, 3, 4, 5, 7; default 4) and `hls.no_audio_only` (default
+    /// true: audio-only variants only with `hls.no_audio_only=false`).
+    var hls: HLSOptions
     var hlsCut: CutKey
     var dashCut: CutKey
     var dashAddressing: MPDWriter.Addressing
@@ -36,6 +39,8 @@ struct PlayoutOptions {
             }
         }
         hlsContainer = try flag("hls", "fmp4") ? .fragmentedMP4 : .transportStream
+        hls = HLSOptions(clientVersion: try Self.clientManifestVersion(setting("hls", "client_manifest_version")),
+                         audioOnlyVariants: setting("hls", "no_audio_only") == nil ? false : !(try flag("hls", "no_audio_only")))
         hlsCut = CutKey(minimumLength: try length("hls") ?? .seconds(4), fallbackLength: .seconds(4))
         dashCut = CutKey(minimumLength: try length("mpd"), fallbackLength: .seconds(2))
         smoothCut = CutKey(minimumLength: try length("iss"), fallbackLength: .seconds(2))
@@ -46,5 +51,16 @@ struct PlayoutOptions {
         case let other?:
             throw EngineError.badRequest("mpd.segment_template must be time or number, got \(Sanitized.text(other))")
         }
+    }
+
+    /// One of ``HLSOptions/supportedVersions``; anything else is a bad request.
+    static func clientManifestVersion(_ text: String?) throws(EngineError) -> Int {
+        guard let text else { return HLSOptions.defaultVersion }
+        guard text.utf8.count <= 2, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = Int(text),
+              String(value) == text, HLSOptions.supportedVersions.contains(value) else {
+            let allowed = HLSOptions.supportedVersions.map(String.init).joined(separator: ", ")
+            throw .badRequest("hls.client_manifest_version must be one of \(allowed), got \(Sanitized.text(text))")
+        }
+        return value
     }
 }

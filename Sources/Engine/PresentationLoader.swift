@@ -2,6 +2,7 @@ import ByteIO
 import ISOBMFF
 import MediaModel
 import MPEGTS
+import HLS
 import PlayerURL
 import ServerManifest
 import PlayerURL
@@ -112,6 +113,31 @@ final class PresentationView: @unchecked Sendable {
             continuities.insert(all, for: cacheKey, cost: all.count)
             states = all
         }
+        return index >= 0 && index < states.count ? states[index] : .zero
+    }
+
+    /// Continuity counters at the start of I-frame TS segment `number` (from 1) of `track`: every
+    /// I-frame segment holds one key frame, and the counters run on from one to the next as they
+    /// would in the playlist's concatenation. Computed once per cut and track.
+    func iFrameContinuity(before number: Int, track: PresentationTrack, keyFrames: KeyFrames, key: CutKey) -> TSContinuity {
+        let cacheKey = "\(key.minimumLength.map { "\($0.numerator)/\($0.denominator)" } ?? "-")/\(key.fallbackLength.numerator)/\(key.fallbackLength.denominator)|keyframes|"
+            + track.token
+        let states: [TSContinuity]
+        if let cached = continuities.value(for: cacheKey) {
+            states = cached
+        } else {
+            var all: [TSContinuity] = [.zero]
+            all.reserveCapacity(keyFrames.count &+ 1)
+            var state = TSContinuity.zero
+            for sample in keyFrames.samples {
+                let inputs = [TSInput(track: track.track, samples: sample..<(sample &+ 1))]
+                state = TransportStreamWriter.continuityAfter(inputs: inputs, start: state) ?? .zero
+                all.append(state)
+            }
+            continuities.insert(all, for: cacheKey, cost: all.count)
+            states = all
+        }
+        let index = number - 1
         return index >= 0 && index < states.count ? states[index] : .zero
     }
 

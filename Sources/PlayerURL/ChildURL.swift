@@ -16,6 +16,10 @@ public struct ChildURL: Sendable {
     public func hlsTSSegment(tokens: [String], number: Int) -> String { withQuery("\(base)-\(join(tokens))-\(number).ts") }
     public func hlsInit(token: String) -> String { withQuery("\(base)-\(enc(token)).m4s") }
     public func hlsFMP4Segment(token: String, number: Int) -> String { withQuery("\(base)-\(enc(token))-\(number).m4s") }
+    /// The I-frame playlist of a video track, `keyframes/<base>-<token>.m3u8`. Inside it, segment and
+    /// init URLs are relative to `keyframes/` and use the same names as ``hlsTSSegment(tokens:number:)``,
+    /// ``hlsFMP4Segment(token:number:)`` and ``hlsInit(token:)``, numbered by key frame.
+    public func hlsIFramePlaylist(token: String) -> String { withQuery("\(VirtualPath.keyFramesDirectory)/\(base)-\(enc(token)).m3u8") }
 
     /// DASH templates (`$` in the query is escaped as `$$`, as the template syntax requires).
     public var dashInitTemplate: String { templateWithQuery("\(base)-$RepresentationID$.dash") }

@@ -9,6 +9,13 @@ public enum PlayerRequest: Equatable, Sendable {
     case hlsTSSegment(tokens: [String], number: Int)
     case hlsInit(token: String)
     case hlsFMP4Segment(token: String, number: Int)
+    /// The I-frame playlist of one video track, `keyframes/<base>-<token>.m3u8`.
+    case hlsIFramePlaylist(token: String)
+    /// Key frame `number` (from 1) of a video track alone in a TS segment, `keyframes/<base>-<token>-<N>.ts`.
+    case hlsIFrameTSSegment(token: String, number: Int)
+    /// Key frame `number` (from 1) alone in an fMP4 fragment, `keyframes/<base>-<token>-<N>.m4s`
+    /// (its init segment, `keyframes/<base>-<token>.m4s`, parses as ``hlsInit(token:)``).
+    case hlsIFrameFMP4Segment(token: String, number: Int)
     case dashManifest
     case dashInit(token: String)
     /// A DASH media segment addressed by its start time (track timescale), `$Time$`.

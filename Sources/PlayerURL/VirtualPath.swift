@@ -6,8 +6,14 @@ public enum VirtualPath {
     /// Largest segment number or time accepted; larger values are malformed requests.
     static let maxNumberDigits = 18
 
+    /// The virtual directory of I-frame playlists and their segments.
+    public static let keyFramesDirectory = "keyframes"
+
     public static func parse(_ path: String, trackNames: Set<String>) throws(PlayerURLError) -> PlayerRequest {
         guard !path.isEmpty, path.utf8.count <= 1024 else { throw .unknownPath(path) }
+        if path.hasPrefix(keyFramesDirectory + "/") {
+            return try parseKeyFrames(String(path.dropFirst(keyFramesDirectory.count + 1)), trackNames: trackNames, path: path)
+        }
         if let smooth = try SmoothPath.parse(path, trackNames: trackNames) { return smooth }
         guard !path.contains("/") else { throw .unknownPath(path) }
         if let hds = try HDSPath.parse(path, trackNames: trackNames) { return hds }
@@ -41,6 +47,26 @@ public enum VirtualPath {
             let token = try singleToken(rest, trackNames: trackNames, path: path)
             guard let time else { return .dashInit(token: token) }
             return .dashSegmentAtTime(token: token, time: time)
+        default:
+            throw .unknownPath(path)
+        }
+    }
+
+    /// `keyframes/<base>-<token>.m3u8`, `keyframes/<base>-<token>-<N>.ts|.m4s` and the init segment
+    /// `keyframes/<base>-<token>.m4s`: the names of the main directory, one video token each.
+    private static func parseKeyFrames(_ rest: String, trackNames: Set<String>, path: String) throws(PlayerURLError) -> PlayerRequest {
+        guard !rest.isEmpty, !rest.contains("/") else { throw .unknownPath(path) }
+        switch try parse(rest, trackNames: trackNames) {
+        case .hlsMediaPlaylist(let tokens):
+            guard tokens.count == 1 else { throw .malformed("one track expected in \(Sanitized.text(path))") }
+            return .hlsIFramePlaylist(token: tokens[0])
+        case .hlsTSSegment(let tokens, let number):
+            guard tokens.count == 1 else { throw .malformed("one track expected in \(Sanitized.text(path))") }
+            return .hlsIFrameTSSegment(token: tokens[0], number: number)
+        case .hlsFMP4Segment(let token, let number):
+            return .hlsIFrameFMP4Segment(token: token, number: number)
+        case .hlsInit(let token):
+            return .hlsInit(token: token)
         default:
             throw .unknownPath(path)
         }
