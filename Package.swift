@@ -29,6 +29,8 @@ let package = Package(
         .target(name: "ServerManifest", dependencies: ["ByteIO", "XML"]),
         // The player URL grammar: virtual paths, track tokens, query options.
         .target(name: "PlayerURL", dependencies: ["ByteIO"]),
+        // Subtitles: WebVTT, SRT and TTML readers, cues as wvtt tracks, WebVTT and TTML writers.
+        .target(name: "Subtitles", dependencies: ["ByteIO", "MediaModel"]),
         .target(name: "HLS", dependencies: ["MediaModel", "PlayerURL"]),
         .target(name: "DASH", dependencies: ["MediaModel", "PlayerURL", "XML"]),
         // Smooth Streaming client manifests; fragments come from ISOBMFF's writer.
@@ -40,7 +42,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "MPEGTS", "ServerManifest", "PlayerURL",
-                           "HLS", "DASH", "Smooth", "Storage", "CEngineAPI"],
+                           "HLS", "DASH", "Smooth", "Storage", "Subtitles", "CEngineAPI"],
             linkerSettings: engineLinkerSettings),
         .executableTarget(
             name: "OrigoCLI",
@@ -53,7 +55,7 @@ let package = Package(
         .testTarget(
             name: "OrigoTests",
             dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "MPEGTS", "XML", "ServerManifest", "PlayerURL",
-                           "HLS", "DASH", "Smooth", "Storage", "Engine"],
+                           "HLS", "DASH", "Smooth", "Storage", "Subtitles", "Engine"],
             exclude: ["Fixtures"]),
     ]
 )
