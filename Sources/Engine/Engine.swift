@@ -61,6 +61,13 @@ public final class Engine: Sendable {
             let writer = HLSPlaylistWriter(presentation: presentation, segmentation: cut.segmentation,
                                            container: options.hlsContainer, urls: urls, stats: cut.stats)
             let tracks = try Self.tracks(tokens, in: presentation)
+            if tracks.count == 1, tracks[0].kind == .text {
+                guard writer.subtitleTracks.contains(where: { $0.token == tracks[0].token }) else {
+                    throw EngineError.notFound("no HLS subtitles for \(tokens[0])")
+                }
+                response = manifest(writer.subtitlePlaylist(track: tracks[0]), type: "application/vnd.apple.mpegurl")
+                break
+            }
             guard writer.layout.offers(tokens) || HLSLayout(presentation: presentation, container: .transportStream).offers(tokens)
                     || HLSLayout(presentation: presentation, container: .fragmentedMP4).offers(tokens) else {
                 throw EngineError.notFound("no HLS playlist for \(tokens.joined(separator: "-"))")
@@ -92,6 +99,16 @@ public final class Engine: Sendable {
             let track = try Self.track(token, in: presentation)
             let index = try Self.segmentIndex(number, cut)
             response = try fragment(track, cut: cut, index: index, number: number, media: media)
+        case .hlsWebVTTSegment(let token, let number):
+            let cut = try loaded.cut(options.hlsCut)
+            let writer = HLSPlaylistWriter(presentation: presentation, segmentation: cut.segmentation,
+                                           container: options.hlsContainer, urls: urls, stats: cut.stats)
+            let track = try Self.track(token, in: presentation)
+            guard writer.subtitleTracks.contains(where: { $0.token == track.token }) else {
+                throw EngineError.notFound("\(token) is not a subtitle track")
+            }
+            response = try webVTTSegment(track, index: try Self.segmentIndex(number, cut), writer: writer,
+                                         container: options.hlsContainer, loaded: loaded, media: media)
         case .dashManifest:
             let cut = try loaded.cut(options.dashCut)
             let writer = MPDWriter(presentation: presentation, segmentation: cut.segmentation, urls: urls,
@@ -117,8 +134,7 @@ public final class Engine: Sendable {
         case .smoothFragment(let bitrate, let name, let time):
             let cut = try loaded.cut(options.smoothCut)
             let token = "\(name)=\(bitrate)"
-            guard let track = presentation.track(token: token), track.kind != .text,
-                  SmoothCodec(track: track.track) != nil else {
+            guard let track = presentation.track(token: token), SmoothCodec(track: track.track) != nil else {
                 throw EngineError.notFound("no Smooth quality level \(bitrate) of \(Sanitized.text(name))")
             }
             let offset = SmoothTimeline.offset(for: presentation)
@@ -126,6 +142,11 @@ public final class Engine: Sendable {
                   let index = SmoothTimeline.segment(startingAt: time, track: track.track, ranges: ranges,
                                                      offset: offset) else {
                 throw EngineError.notFound("no fragment of \(token) starts at \(time)")
+            }
+            if track.kind == .text {
+                response = try smoothTextFragment(track, ranges: ranges, index: index, offset: offset,
+                                                  loaded: loaded, media: media)
+                break
             }
             let pieces = try FragmentWriter.mediaSegment(track: track.track, samples: ranges[index],
                                                          sequenceNumber: UInt32(clamping: index + 1),

@@ -6,6 +6,7 @@ import PlayerURL
 import ServerManifest
 import PlayerURL
 import Storage
+import Subtitles
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,6 +21,8 @@ final class LoadedPresentation: @unchecked Sendable {
     private let continuities: BoundedCache<String, [TSContinuity]>
     /// Finished manifest responses by virtual path and query (bounded by their bytes).
     let manifests: BoundedCache<String, EngineResponse>
+    /// Cues of text tracks by token, read once from their samples (see `TextResponses.swift`).
+    let textCues: BoundedCache<String, [Cue]>
 
     /// Monotonic seconds when it was built; presentations with upstream parts expire after
     /// ``PresentationLoader/remoteTTL`` and are then revalidated.
@@ -36,6 +39,7 @@ final class LoadedPresentation: @unchecked Sendable {
         self.cuts = BoundedCache(capacity: 16)
         self.continuities = BoundedCache(capacity: 1 << 20)
         self.manifests = BoundedCache(capacity: 8 << 20)
+        self.textCues = BoundedCache(capacity: 16 << 20)
     }
 
     /// Continuity counters at the start of TS segment `index`, so counters run on across segments.
@@ -84,7 +88,9 @@ final class LoadedPresentation: @unchecked Sendable {
 
     /// Approximate bytes held, for the cache bound: the sample tables dominate.
     var cost: Int {
-        presentation.tracks.reduce(4096) { $0 + $1.track.samples.count * 33 + $1.track.sampleEntry.count }
+        presentation.tracks.reduce(4096) {
+            $0 + $1.track.samples.count * 33 + $1.track.sampleEntry.count + ($1.track.inlineData?.count ?? 0)
+        }
     }
 }
 
@@ -115,6 +121,8 @@ final class PresentationLoader: @unchecked Sendable {
 
     private let indexes: BoundedCache<FileIdentity, MP4Index>
     private let presentations: BoundedCache<String, LoadedPresentation>
+    /// Parsed sidecar subtitle files per file version (see `SidecarText.swift`).
+    let sidecars: BoundedCache<FileIdentity, [Cue]>
     /// Seconds a presentation with upstream parts is used without asking upstream again.
     let remoteTTL: Int64
     /// Monotonic clock in seconds (injectable for tests).
@@ -124,6 +132,7 @@ final class PresentationLoader: @unchecked Sendable {
          now: @escaping @Sendable () -> Int64 = PresentationLoader.monotonicSeconds) {
         indexes = BoundedCache(capacity: indexCacheBytes)
         presentations = BoundedCache(capacity: presentationCacheBytes)
+        sidecars = BoundedCache(capacity: max(indexCacheBytes / 8, 1 << 20))
         self.remoteTTL = remoteTTL
         self.now = now
     }
@@ -303,8 +312,16 @@ final class PresentationLoader: @unchecked Sendable {
         var indexes: [String: MP4Index] = [:]
         // Entries without a trackID take the next unused track of their kind in their file.
         var used: [String: Set<UInt32>] = [:]
+        // Sidecar text tracks wait for the media tracks: they are cut on the reference track.
+        var sidecarEntries: [(position: Int, cues: [Cue], entry: ManifestTrack)] = []
         for entry in manifest.tracks {
             let path = try Self.resolve(entry.src, base: base)
+            if entry.kind == .textstream, let format = SidecarFormat(path: path) {
+                let (fileIdentity, cues) = try sidecarCues(path, format: format, context)
+                if !sources.contains(fileIdentity) { sources.append(fileIdentity) }
+                sidecarEntries.append((tracks.count + sidecarEntries.count, cues, entry))
+                continue
+            }
             let index: MP4Index
             if let known = indexes[path] {
                 index = known
@@ -341,6 +358,14 @@ final class PresentationLoader: @unchecked Sendable {
             tracks.append(PresentationTrack(
                 track: track, name: entry.trackName ?? Self.defaultName(kind, language),
                 bitrate: entry.systemBitrate ?? max(track.averageBitrate, 1), language: language))
+        }
+        let media = tracks.map(\.track)
+        for (position, cues, entry) in sidecarEntries {
+            let language = entry.systemLanguage ?? "und"
+            let name = entry.trackName ?? Self.defaultName(.text, language)
+            let track = Self.sidecarTrack(cues: cues, language: language, name: entry.src, tracks: media)
+            tracks.insert(PresentationTrack(track: track, name: name, bitrate: entry.systemBitrate ?? 1000,
+                                            language: language), at: min(position, tracks.count))
         }
         return LoadedPresentation(manifest: identity, sources: sources,
                                   presentation: Presentation(tracks: Self.uniqueTokens(tracks), options: manifest.options),

@@ -47,6 +47,8 @@ public struct HLSPlaylistWriter: Sendable {
             }
             groupBandwidth[group.id] = (peak, average)
         }
+        out += subtitleMediaLines()
+        let subtitles = subtitleAttribute
         for variant in layout.variants {
             var peak = 0, average = 0
             var variantStats: [SegmentStats] = []
@@ -81,6 +83,7 @@ public struct HLSPlaylistWriter: Sendable {
                 }
             }
             if let group = variant.audioGroup { out += ",AUDIO=\"\(group.id)\"" }
+            out += subtitles
             out += "\n" + urls.hlsMediaPlaylist(tokens: variant.tracks.map(\.token)) + "\n"
         }
         return out

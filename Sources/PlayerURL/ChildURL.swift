@@ -16,6 +16,7 @@ public struct ChildURL: Sendable {
     public func hlsTSSegment(tokens: [String], number: Int) -> String { withQuery("\(base)-\(join(tokens))-\(number).ts") }
     public func hlsInit(token: String) -> String { withQuery("\(base)-\(enc(token)).m4s") }
     public func hlsFMP4Segment(token: String, number: Int) -> String { withQuery("\(base)-\(enc(token))-\(number).m4s") }
+    public func hlsWebVTTSegment(token: String, number: Int) -> String { withQuery("\(base)-\(enc(token))-\(number).webvtt") }
 
     /// DASH templates (`$` in the query is escaped as `$$`, as the template syntax requires).
     public var dashInitTemplate: String { templateWithQuery("\(base)-$RepresentationID$.dash") }

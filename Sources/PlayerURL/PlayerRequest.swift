@@ -9,6 +9,8 @@ public enum PlayerRequest: Equatable, Sendable {
     case hlsTSSegment(tokens: [String], number: Int)
     case hlsInit(token: String)
     case hlsFMP4Segment(token: String, number: Int)
+    /// A WebVTT subtitle segment of one text track, `<base>-<token>-<N>.webvtt`, `number` from 1.
+    case hlsWebVTTSegment(token: String, number: Int)
     case dashManifest
     case dashInit(token: String)
     /// A DASH media segment addressed by its start time (track timescale), `$Time$`.
