@@ -5,8 +5,11 @@ public enum WebVTTWriter {
     /// appears in both segments, as HLS asks. The `X-TIMESTAMP-MAP` maps cue time zero to the
     /// 90 kHz timestamp `mpegts`, the timestamp the media segments carry for presentation time zero.
     public static func segment(cues: [Cue], start: Int64, end: Int64, mpegts: Int64) -> String {
-        var out = "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:\(max(mpegts, 0)),LOCAL=00:00:00.000\n"
-        for cue in overlapping(cues, start: start, end: end) { out += "\n" + block(cue) }
+        // Every block, the header included, ends with a blank line: clients that read the
+        // segments as one byte stream (ffmpeg) then see the next segment's header as a separate
+        // block instead of as more text of the last cue.
+        var out = "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:\(max(mpegts, 0)),LOCAL=00:00:00.000\n\n"
+        for cue in overlapping(cues, start: start, end: end) { out += block(cue) + "\n" }
         return out
     }
 
