@@ -244,7 +244,9 @@ public final class Engine: Sendable {
             let mid = (lo + hi) / 2
             if start(mid) < time { lo = mid + 1 } else { hi = mid }
         }
-        guard lo < ranges.count, !ranges[lo].isEmpty, start(lo) == time else { return nil }
+        // An empty range shares its start with the next non-empty one (a long text sample).
+        while lo < ranges.count, ranges[lo].isEmpty { lo += 1 }
+        guard lo < ranges.count, start(lo) == time else { return nil }
         return lo
     }
 }

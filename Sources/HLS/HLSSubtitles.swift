@@ -46,14 +46,23 @@ extension HLSPlaylistWriter {
     /// The media playlist of one text track: a WebVTT segment per segment window, numbered like
     /// the media segments.
     public func subtitlePlaylist(track: PresentationTrack) -> String {
-        let windows = segmentWindows
-        let ts = Int64(max(segmentation.timescale, 1))
+        // Durations as the video playlist states them (its segments' sample durations), so
+        // players line the renditions up; the window lengths where there is no such track.
+        let media = presentation.tracks.filter { $0.kind != .text }
+        let reference = (media.first { $0.kind == .video } ?? media.first).flatMap { stats[$0.token] }
+        var durations: [(Int64, UInt32)] = segmentWindows.map { ($0.end &- $0.start, segmentation.timescale) }
+        if let reference, reference.count == durations.count {
+            durations = reference.durations.map { ($0, reference.timescale) }
+        }
         var target: Int64 = 1
-        for w in windows { target = max(target, ((w.end &- w.start) &* 2 &+ ts) / (ts * 2)) }
+        for (d, timescale) in durations {
+            let ts = Int64(max(timescale, 1))
+            target = max(target, (d &* 2 &+ ts) / (ts * 2))
+        }
         var out = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:\(target)\n"
         out += "#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:VOD\n"
-        for (k, w) in windows.enumerated() {
-            out += "#EXTINF:" + MediaTime.decimal(w.end &- w.start, timescale: segmentation.timescale, digits: 3) + ",\n"
+        for (k, (d, timescale)) in durations.enumerated() {
+            out += "#EXTINF:" + MediaTime.decimal(d, timescale: timescale, digits: 3) + ",\n"
             out += urls.hlsWebVTTSegment(token: track.token, number: k + 1) + "\n"
         }
         out += "#EXT-X-ENDLIST\n"
