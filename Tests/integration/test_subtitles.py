@@ -244,7 +244,7 @@ def samples(segment: bytes) -> list[tuple[int, int, bytes]]:
     """(decode time, duration, bytes) of every sample of one media segment."""
     traf = child(segment, ["moof", "traf"])
     moof = child(segment, ["moof"])
-    tfdt = child(segment, ["traf", "tfdt"], *traf)
+    tfdt = child(segment, ["tfdt"], *traf)
     time = struct.unpack(">Q", segment[tfdt[0] + 4:tfdt[0] + 12])[0]
     trun = child(segment, ["trun"], *traf)
     flags = struct.unpack(">I", segment[trun[0]:trun[0] + 4])[0] & 0xFFFFFF
