@@ -220,4 +220,32 @@ import Glibc
         #expect(get("x-textstream_eng=1000-99.webvtt").0.status == 404)
         #expect(get("x-video=1-1.webvtt").0.status == 404)
     }
+
+    @Test func remoteSidecarIsReadThroughTheUpstreamAndRevalidated() throws {
+        let u = FakeUpstream()
+        let base = "http://storage/v/"
+        u.objects[base + "movie.mp4"] = try Fixtures.bytes("progressive.mp4")
+        u.objects[base + "en.vtt"] = Self.bytes("WEBVTT\n\n00:00:00.500 --> 00:00:01.000\nOne\n")
+        u.objects[base + "x.ism"] = Self.bytes("""
+            <smil><body><switch><video src="movie.mp4"/>
+            <textstream src="en.vtt" systemBitrate="1000" systemLanguage="eng"/></switch></body></smil>
+            """)
+        let clock = ClockBox()
+        let loader = PresentationLoader(indexCacheBytes: 1 << 26, presentationCacheBytes: 1 << 26, remoteTTL: 60,
+                                        now: { clock.value })
+        func texts() throws -> [String] {
+            let loaded = try loader.load(manifestPath: base + "x.ism", upstream: u, maxIndexBytes: 0)
+            guard let t = loaded.presentation.track(token: "textstream_eng=1000")?.track else { return [] }
+            #expect(loaded.sources.contains { $0.path == base + "en.vtt" })
+            return try TextSamples.cues(of: t) { Array(t.inlineSample($0) ?? []) }.map(\.text)
+        }
+        #expect(try texts() == ["One"])
+        u.objects[base + "en.vtt"] = Self.bytes("WEBVTT\n\n00:00:00.500 --> 00:00:01.000\nTwo\n")
+        #expect(try texts() == ["One"])       // within the TTL
+        clock.value = 61
+        #expect(try texts() == ["Two"])       // revalidated: the changed file is read again
+        u.objects[base + "en.vtt"] = Self.bytes("not WebVTT")
+        clock.value = 200
+        #expect(throws: SubtitleError.self) { try texts() }
+    }
 }
