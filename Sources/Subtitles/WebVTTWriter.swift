@@ -8,7 +8,7 @@ public enum WebVTTWriter {
         // Every block, the header included, ends with a blank line: clients that read the
         // segments as one byte stream (ffmpeg) then see the next segment's header as a separate
         // block instead of as more text of the last cue.
-        var out = "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:\(max(mpegts, 0)),LOCAL=00:00:00.000\n\n"
+        var out = "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:\(max(mpegts, 0)),LOCAL:00:00:00.000\n\n"
         for cue in overlapping(cues, start: start, end: end) { out += block(cue) + "\n" }
         return out
     }
