@@ -1,6 +1,8 @@
 import ByteIO
 @testable import Engine
+import ISOBMFF
 import MediaModel
+import Storage
 @testable import Subtitles
 import Testing
 #if canImport(Glibc)
@@ -247,5 +249,42 @@ import Glibc
         u.objects[base + "en.vtt"] = Self.bytes("not WebVTT")
         clock.value = 200
         #expect(throws: SubtitleError.self) { try texts() }
+    }
+
+    @Test func fragmentedWVTTInputIsReadLikeASidecar() throws {
+        // A CMAF text file (`.cmft`) written by our own fragment writer from a sidecar's track.
+        let cues = [Cue(start: 500, end: 1500, text: "Hello", identifier: "a"),
+                    Cue(start: 1200, end: 2600, text: "<i>World</i>", settings: "align:start")]
+        let track = WebVTTTrack.track(cues: cues, trackID: 3, language: "fra", timescale: 1000, end: 3000,
+                                      splits: [1000, 2000], name: "t")
+        var file = FragmentWriter.initSegment(for: track)
+        for (k, range) in [0..<2, 2..<4, 4..<track.samples.count].enumerated() {
+            for piece in try FragmentWriter.mediaSegment(track: track, samples: range, sequenceNumber: UInt32(k + 1)) {
+                if case .bytes(let b) = piece { file += b }
+            }
+        }
+        let dir = Self.temporaryDirectory()
+        let f = fopen(dir + "/subs.cmft", "w")
+        _ = file.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
+        fclose(f)
+        let index = try MP4Reader.read(LocalFileReader(path: dir + "/subs.cmft"), locator: dir + "/subs.cmft")
+        let text = try #require(index.tracks.first)
+        #expect(text.kind == .text && text.sampleEntryType == "wvtt" && text.language == "fra")
+        let reader = try LocalFileReader(path: dir + "/subs.cmft")
+        let back = try TextSamples.cues(of: text) { i in
+            try reader.read(at: text.samples.offsets[i], count: Int(text.samples.sizes[i]))
+        }
+        #expect(back == cues)
+        // And through the engine, as a `<textstream>` of a presentation.
+        Self.write(dir + "/x.ism", """
+            <smil><body><switch><video src="\(Fixtures.path("progressive.mp4"))"/>
+            <textstream src="subs.cmft" systemBitrate="1000"/></switch></body></smil>
+            """)
+        let r = Engine().handle(EngineRequest(method: "GET", manifestPath: dir + "/x.ism",
+                                              virtualPath: "x-textstream_fra=1000-1.webvtt", query: nil))
+        var body: [UInt8] = []
+        for piece in r.body { if case .bytes(let b) = piece { body += b } }
+        #expect(r.status == 200)
+        #expect(String(decoding: body, as: UTF8.self).contains("a\n00:00:00.500 --> 00:00:01.500\nHello\n"))
     }
 }
