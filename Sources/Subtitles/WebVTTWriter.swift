@@ -15,8 +15,8 @@ public enum WebVTTWriter {
 
     /// The cues of `cues` (sorted by start) overlapping `start ..< end`.
     public static func overlapping(_ cues: [Cue], start: Int64, end: Int64) -> [Cue] {
-        // Cues start in order; the first that could overlap is found by binary search on start
-        // only when no earlier cue can still be running, so scan from the start otherwise.
+        // A linear scan that stops at the first cue starting after the window: an earlier cue
+        // may run long, so there is no start index to binary-search for.
         var out: [Cue] = []
         for cue in cues {
             if cue.start >= end { break }
