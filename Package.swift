@@ -29,6 +29,8 @@ let package = Package(
         .target(name: "ServerManifest", dependencies: ["ByteIO", "XML"]),
         // The player URL grammar: virtual paths, track tokens, query options.
         .target(name: "PlayerURL", dependencies: ["ByteIO"]),
+        // Subtitles: WebVTT, SRT and TTML readers, cues as wvtt tracks, WebVTT and TTML writers.
+        .target(name: "Subtitles", dependencies: ["ByteIO", "MediaModel"]),
         .target(name: "HLS", dependencies: ["MediaModel", "PlayerURL"]),
         .target(name: "DASH", dependencies: ["MediaModel", "PlayerURL", "XML"]),
         // Smooth Streaming client manifests; fragments come from ISOBMFF's writer.
@@ -42,7 +44,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "MPEGTS", "ServerManifest", "PlayerURL",
-                           "HLS", "DASH", "Smooth", "HDS", "Storage", "CEngineAPI"],
+                           "HLS", "DASH", "Smooth", "HDS", "Storage", "Subtitles", "CEngineAPI"],
             linkerSettings: engineLinkerSettings),
         .executableTarget(
             name: "OrigoCLI",
@@ -55,7 +57,7 @@ let package = Package(
         .testTarget(
             name: "OrigoTests",
             dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "MPEGTS", "XML", "ServerManifest", "PlayerURL",
-                           "HLS", "DASH", "Smooth", "HDS", "Storage", "Engine"],
+                           "HLS", "DASH", "Smooth", "HDS", "Storage", "Subtitles", "Engine"],
             exclude: ["Fixtures"]),
     ]
 )

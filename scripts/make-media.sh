@@ -131,6 +131,58 @@ write_ism abr.ism ""
 write_ism abr-fmp4.ism '    <meta name="hls_fmp4" content="true" />
 '
 
+# Subtitles: sidecar WebVTT (eng) and SubRip (fra, CRLF, BOM) files with cues at known times (one
+# spans the 4 s HLS segment boundary, one the 8 s one), the SubRip cues also muxed as TTML into an
+# MP4 (`stpp`, deu), and server manifests naming all three next to one video and one audio track.
+cat >"$out/subs-eng.vtt" <<'EOF'
+WEBVTT
+
+NOTE cue times are checked by Tests/integration/test_subtitles.py
+
+intro
+00:00:00.500 --> 00:00:02.000
+Hello from Origo
+
+00:00:03.000 --> 00:00:05.250 line:90% align:center
+This cue spans a segment boundary
+
+00:00:06.100 --> 00:00:07.900
+Two lines &amp; <i>italics</i>
+second line
+
+00:00:07.500 --> 00:00:08.400
+Overlapping cue
+
+00:00:09.000 --> 00:00:09.800
+The end
+EOF
+printf '\xef\xbb\xbf1\r\n00:00:01,000 --> 00:00:02,500\r\nBonjour\r\n\r\n2\r\n00:00:03,900 --> 00:00:04,600\r\n<i>Une limite</i>\r\n\r\n3\r\n00:00:07,250 --> 00:00:09,125\r\nFin et suite\r\n' \
+  >"$out/subs-fra.srt"
+"${ff[@]}" -i "$out/subs-fra.srt" -c:s ttml -metadata:s:s:0 language=deu -f mp4 "${exact[@]}" "$tmp/subs-stpp.mp4"
+mv "$tmp/subs-stpp.mp4" "$out/subs-stpp.mp4"
+write_subs_ism() { # FILE EXTRA_HEAD
+  cat >"$tmp/ism" <<EOF
+<?xml version="1.0" encoding="utf-8"?>
+<smil xmlns="http://www.w3.org/2001/SMIL20/Language">
+  <head>
+$2  </head>
+  <body>
+    <switch>
+      <video src="abr-640x360.mp4" systemBitrate="600000" />
+      <audio src="audio-eng.mp4" systemBitrate="128000" systemLanguage="eng" />
+      <textstream src="subs-eng.vtt" systemBitrate="1000" systemLanguage="eng" />
+      <textstream src="subs-fra.srt" systemBitrate="1000" systemLanguage="fra" />
+      <textstream src="subs-stpp.mp4" systemBitrate="1000" systemLanguage="deu" />
+    </switch>
+  </body>
+</smil>
+EOF
+  mv "$tmp/ism" "$out/$1"
+}
+write_subs_ism subs.ism ""
+write_subs_ism subs-fmp4.ism '    <meta name="hls_fmp4" content="true" />
+'
+
 # media.json: per file, the exact number of video frames (ffprobe -count_frames), the video
 # geometry and rate, the audio sample rates, and the duration, for the tests to assert against.
 probe() { # FILE -> one JSON object

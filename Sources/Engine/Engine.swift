@@ -75,6 +75,13 @@ public final class Engine: Sendable {
             let cut = try view.cut(options.hlsCut)
             let writer = hlsWriter(presentation, cut: cut, options: options, urls: urls)
             let tracks = try Self.tracks(tokens, in: presentation)
+            if tracks.count == 1, tracks[0].kind == .text {
+                guard writer.subtitleTracks.contains(where: { $0.token == tracks[0].token }) else {
+                    throw EngineError.notFound("no HLS subtitles for \(tokens[0])")
+                }
+                response = manifest(writer.subtitlePlaylist(track: tracks[0]), type: "application/vnd.apple.mpegurl")
+                break
+            }
             guard writer.layout.offers(tokens) || Self.anyHLSLayoutOffers(tokens, presentation) else {
                 throw EngineError.notFound("no HLS playlist for \(tokens.joined(separator: "-"))")
             }
@@ -130,6 +137,15 @@ public final class Engine: Sendable {
             let track = try Self.track(token, in: presentation)
             let index = try Self.segmentIndex(number, cut)
             response = try fragment(track, cut: cut, index: index, number: number, media: media)
+        case .hlsWebVTTSegment(let token, let number):
+            let cut = try view.cut(options.hlsCut)
+            let writer = hlsWriter(presentation, cut: cut, options: options, urls: urls)
+            let track = try Self.track(token, in: presentation)
+            guard writer.subtitleTracks.contains(where: { $0.token == track.token }) else {
+                throw EngineError.notFound("\(token) is not a subtitle track")
+            }
+            response = try webVTTSegment(track, index: try Self.segmentIndex(number, cut), writer: writer,
+                                         container: options.hlsContainer, view: view, media: media)
         case .dashManifest:
             let cut = try view.cut(options.dashCut)
             let writer = MPDWriter(presentation: presentation, segmentation: cut.segmentation, urls: urls,
@@ -155,8 +171,7 @@ public final class Engine: Sendable {
         case .smoothFragment(let bitrate, let name, let time):
             let cut = try view.cut(options.smoothCut)
             let token = "\(name)=\(bitrate)"
-            guard let track = presentation.track(token: token), track.kind != .text,
-                  SmoothCodec(track: track.track) != nil else {
+            guard let track = presentation.track(token: token), SmoothCodec(track: track.track) != nil else {
                 throw EngineError.notFound("no Smooth quality level \(bitrate) of \(Sanitized.text(name))")
             }
             let offset = SmoothTimeline.offset(for: presentation)
@@ -164,6 +179,11 @@ public final class Engine: Sendable {
                   let index = SmoothTimeline.segment(startingAt: time, track: track.track, ranges: ranges,
                                                      offset: offset) else {
                 throw EngineError.notFound("no fragment of \(token) starts at \(time)")
+            }
+            if track.kind == .text {
+                response = try smoothTextFragment(track, ranges: ranges, index: index, offset: offset,
+                                                  view: view, media: media)
+                break
             }
             let pieces = try FragmentWriter.mediaSegment(track: track.track, samples: ranges[index],
                                                          sequenceNumber: UInt32(clamping: index + 1),

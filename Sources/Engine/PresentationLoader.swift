@@ -7,6 +7,7 @@ import PlayerURL
 import ServerManifest
 import PlayerURL
 import Storage
+import Subtitles
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,7 +41,7 @@ final class LoadedPresentation: @unchecked Sendable {
         // Room for a few subclips' sliced tables and their manifests.
         let viewBytes = 2 &* tables &+ (4 << 20)
         self.views = BoundedCache(capacity: viewBytes)
-        self.cost = tables &+ whole.manifests.capacity &+ viewBytes
+        self.cost = tables &+ whole.manifests.capacity &+ whole.textCues.capacity &+ viewBytes
     }
 
     /// The whole presentation (no selection).
@@ -58,7 +59,7 @@ final class LoadedPresentation: @unchecked Sendable {
         // A filtered view shares the whole presentation's tables; a subclip has sliced copies.
         let tables = sliced ? PresentationView.tablesCost(derived) : 1024 &+ derived.tracks.count &* 256
         let view = PresentationView(presentation: derived, manifestBytes: PresentationView.manifestBytes(tables: tables))
-        views.insert(view, for: key, cost: tables &+ view.manifests.capacity &+ key.utf8.count)
+        views.insert(view, for: key, cost: tables &+ view.manifests.capacity &+ view.textCues.capacity &+ key.utf8.count)
         return view
     }
 }
@@ -73,21 +74,24 @@ final class PresentationView: @unchecked Sendable {
     private let continuities: BoundedCache<String, [TSContinuity]>
     /// Finished manifest responses by virtual path and query (bounded by their bytes).
     let manifests: BoundedCache<String, EngineResponse>
+    /// Cues of text tracks by token, read once from their samples (see `TextResponses.swift`).
+    let textCues: BoundedCache<String, [Cue]>
 
     init(presentation: Presentation, manifestBytes: Int) {
         self.presentation = presentation
         self.cuts = BoundedCache(capacity: 16)
         self.continuities = BoundedCache(capacity: 1 << 20)
         self.manifests = BoundedCache(capacity: manifestBytes)
+        self.textCues = BoundedCache(capacity: manifestBytes)
     }
 
-    /// Bytes the presentation's sample tables hold.
+    /// Bytes the presentation's sample tables hold (text held in memory included).
     static func tablesCost(_ presentation: Presentation) -> Int {
         presentation.tracks.reduce(4096) { $0 &+ $1.track.memoryFootprint }
     }
 
-    /// The bound of a view's manifest cache: playlists grow with the number of segments, and so
-    /// do the tables (a 2-hour presentation: about 8 MB).
+    /// The bound of a view's manifest cache (and of its text cue cache): playlists grow with the
+    /// number of segments, and so do the tables (a 2-hour presentation: about 8 MB).
     static func manifestBytes(tables: Int) -> Int {
         min(8 << 20, (1 << 20) &+ tables / 2)
     }
@@ -189,6 +193,8 @@ final class PresentationLoader: @unchecked Sendable {
 
     private let indexes: BoundedCache<FileIdentity, MP4Index>
     private let presentations: BoundedCache<String, LoadedPresentation>
+    /// Parsed sidecar subtitle files per file version (see `SidecarText.swift`).
+    let sidecars: BoundedCache<FileIdentity, [Cue]>
     /// Seconds a presentation with upstream parts is used without asking upstream again.
     let remoteTTL: Int64
     /// Monotonic clock in seconds (injectable for tests).
@@ -198,6 +204,7 @@ final class PresentationLoader: @unchecked Sendable {
          now: @escaping @Sendable () -> Int64 = PresentationLoader.monotonicSeconds) {
         indexes = BoundedCache(capacity: indexCacheBytes)
         presentations = BoundedCache(capacity: presentationCacheBytes)
+        sidecars = BoundedCache(capacity: max(indexCacheBytes / 8, 1 << 20))
         self.remoteTTL = remoteTTL
         self.now = now
     }
@@ -386,8 +393,16 @@ final class PresentationLoader: @unchecked Sendable {
         var indexes: [String: MP4Index] = [:]
         // Entries without a trackID take the next unused track of their kind in their file.
         var used: [String: Set<UInt32>] = [:]
+        // Sidecar text tracks wait for the media tracks: they are cut on the reference track.
+        var sidecarEntries: [(position: Int, cues: [Cue], entry: ManifestTrack)] = []
         for entry in manifest.tracks {
             let path = try Self.resolve(entry.src, base: base)
+            if entry.kind == .textstream, let format = SidecarFormat(path: path) {
+                let (fileIdentity, cues) = try sidecarCues(path, format: format, context)
+                if !sources.contains(fileIdentity) { sources.append(fileIdentity) }
+                sidecarEntries.append((tracks.count + sidecarEntries.count, cues, entry))
+                continue
+            }
             let index: MP4Index
             if let known = indexes[path] {
                 index = known
@@ -424,6 +439,14 @@ final class PresentationLoader: @unchecked Sendable {
             tracks.append(PresentationTrack(
                 track: track, name: entry.trackName ?? Self.defaultName(kind, language),
                 bitrate: entry.systemBitrate ?? max(track.averageBitrate, 1), language: language))
+        }
+        let media = tracks.map(\.track)
+        for (position, cues, entry) in sidecarEntries {
+            let language = entry.systemLanguage ?? "und"
+            let name = entry.trackName ?? Self.defaultName(.text, language)
+            let track = Self.sidecarTrack(cues: cues, language: language, name: entry.src, tracks: media)
+            tracks.insert(PresentationTrack(track: track, name: name, bitrate: entry.systemBitrate ?? 1000,
+                                            language: language), at: min(position, tracks.count))
         }
         return LoadedPresentation(manifest: identity, sources: sources,
                                   presentation: Presentation(tracks: Self.uniqueTokens(tracks), options: manifest.options),

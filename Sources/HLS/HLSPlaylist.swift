@@ -53,11 +53,13 @@ public struct HLSPlaylistWriter: Sendable {
         for group in layout.audioGroups {
             groupBandwidth[group.id] = appendAudioGroup(group, to: &out)
         }
+        out += subtitleMediaLines()
+        let subtitles = subtitleAttribute
         for variant in layout.variants {
-            appendVariant(variant, groupBandwidth: variant.audioGroup.flatMap { groupBandwidth[$0.id] }, to: &out)
+            appendVariant(variant, groupBandwidth: variant.audioGroup.flatMap { groupBandwidth[$0.id] }, subtitles: subtitles, to: &out)
         }
         for variant in layout.audioOnlyVariants {
-            appendVariant(variant, groupBandwidth: nil, to: &out)
+            appendVariant(variant, groupBandwidth: nil, subtitles: subtitles, to: &out)
         }
         for video in layout.iFrameTracks {
             appendIFrameStream(video, to: &out)
@@ -87,7 +89,7 @@ public struct HLSPlaylistWriter: Sendable {
 
     /// One `EXT-X-STREAM-INF` and its URI (a video variant, or an audio-only one).
     private func appendVariant(_ variant: HLSLayout.Variant, groupBandwidth: (peak: Int, average: Int)?,
-                               to out: inout String) {
+                               subtitles: String, to out: inout String) {
         var (peak, average) = bandwidth(of: variant.tracks)
         if let g = groupBandwidth {
             peak += g.peak
@@ -106,6 +108,7 @@ public struct HLSPlaylistWriter: Sendable {
             }
         }
         if let group = variant.audioGroup { out += ",AUDIO=\"\(group.id)\"" }
+        out += subtitles
         out += "\n" + urls.hlsMediaPlaylist(tokens: variant.tracks.map(\.token)) + "\n"
     }
 

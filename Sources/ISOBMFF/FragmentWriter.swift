@@ -260,6 +260,10 @@ public enum FragmentWriter {
         } else {
             w.writeUInt32(UInt32(dataSize) + 8); w.writeFourCC("mdat")
         }
+        if track.inlineData != nil {
+            for i in range { w.write(track.inlineSample(i) ?? []) }
+            return [.bytes(w.take())]
+        }
         var pieces: [BodyPiece] = [.bytes(w.take())]
         for i in range {
             pieces.appendFileRange(locator: track.dataSource, offset: s.offsets[i], length: UInt64(s.sizes[i]))

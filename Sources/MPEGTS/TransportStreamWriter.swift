@@ -9,6 +9,10 @@ import MediaModel
 /// Every packet count follows from sample sizes and codec configuration, so the continuity counters
 /// after a segment can be computed without reading media (``continuityAfter(inputs:start:)``).
 public enum TransportStreamWriter {
+    /// The 90 kHz timestamp every segment gives presentation time zero (PTS = time + this), so
+    /// WebVTT segments can map their cue times onto the TS timeline (`X-TIMESTAMP-MAP`).
+    public static let timestampOffset: Int64 = Timing.offset
+
     /// The largest segment this writer builds (sizes come from the index, which may be corrupt;
     /// a 10 s segment at 100 Mbit/s is about 125 MB).
     public static let maxSegmentBytes = 512 << 20

@@ -33,6 +33,9 @@ public struct Track: Sendable {
     public var presentationOffset: Int64
     /// Locator (local path or URL) of the object holding the sample bytes; sample offsets are absolute in it.
     public var dataSource: String
+    /// Sample bytes held in memory (text tracks built from sidecar subtitle files): when set,
+    /// sample offsets index into these bytes and ``dataSource`` only names the track's origin.
+    public var inlineData: [UInt8]? = nil
     /// The smallest composition offset of any sample (0 without B-frames), kept up to date with
     /// ``samples`` so that per-request code never scans the table for it.
     public private(set) var minimumCompositionOffset: Int32
@@ -63,6 +66,14 @@ public struct Track: Sendable {
         samples.decodeTimes[index] &+ Int64(samples.compositionOffset(index)) &- presentationOffset
     }
 
+    /// The bytes of sample `index` when they are held in memory (see ``inlineData``), else nil.
+    public func inlineSample(_ index: Int) -> ArraySlice<UInt8>? {
+        guard let data = inlineData, index >= 0, index < samples.count else { return nil }
+        let offset = samples.offsets[index], size = UInt64(samples.sizes[index])
+        guard offset <= UInt64(data.count), size <= UInt64(data.count) - offset else { return [] }
+        return data[Int(offset)..<Int(offset + size)]
+    }
+
     /// Total duration in the track timescale (sum of sample durations).
     public var duration: Int64 { samples.totalDuration }
 
@@ -74,7 +85,7 @@ public struct Track: Sendable {
     }
 
     /// Approximate bytes this track keeps in memory (sample table and sample entry).
-    public var memoryFootprint: Int { samples.memoryFootprint &+ sampleEntry.count &+ 256 }
+    public var memoryFootprint: Int { samples.memoryFootprint &+ sampleEntry.count &+ (inlineData?.count ?? 0) &+ 256 }
 }
 
 /// Codec configuration parsed from the sample entry, as the output formats need it.

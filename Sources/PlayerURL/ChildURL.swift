@@ -20,6 +20,7 @@ public struct ChildURL: Sendable {
     /// init URLs are relative to `keyframes/` and use the same names as ``hlsTSSegment(tokens:number:)``,
     /// ``hlsFMP4Segment(token:number:)`` and ``hlsInit(token:)``, numbered by key frame.
     public func hlsIFramePlaylist(token: String) -> String { withQuery("\(VirtualPath.keyFramesDirectory)/\(base)-\(enc(token)).m3u8") }
+    public func hlsWebVTTSegment(token: String, number: Int) -> String { withQuery("\(base)-\(enc(token))-\(number).webvtt") }
 
     /// DASH templates (`$` in the query is escaped as `$$`, as the template syntax requires).
     public var dashInitTemplate: String { templateWithQuery("\(base)-$RepresentationID$.dash") }

@@ -16,6 +16,8 @@ public enum PlayerRequest: Equatable, Sendable {
     /// Key frame `number` (from 1) alone in an fMP4 fragment, `keyframes/<base>-<token>-<N>.m4s`
     /// (its init segment, `keyframes/<base>-<token>.m4s`, parses as ``hlsInit(token:)``).
     case hlsIFrameFMP4Segment(token: String, number: Int)
+    /// A WebVTT subtitle segment of one text track, `<base>-<token>-<N>.webvtt`, `number` from 1.
+    case hlsWebVTTSegment(token: String, number: Int)
     case dashManifest
     case dashInit(token: String)
     /// A DASH media segment addressed by its start time (track timescale), `$Time$`.

@@ -38,6 +38,11 @@ public enum VirtualPath {
             let token = try singleToken(rest, trackNames: trackNames, path: path)
             guard let number else { return .hlsInit(token: token) }
             return .hlsFMP4Segment(token: token, number: try segmentNumber(number))
+        case "webvtt":
+            let (rest, number) = try splitNumber(stem)
+            guard let number else { throw .malformed("WebVTT segment name without a number: \(Sanitized.text(path))") }
+            let token = try singleToken(rest, trackNames: trackNames, path: path)
+            return .hlsWebVTTSegment(token: token, number: try segmentNumber(number))
         case "dash":
             if let (rest, number) = splitPrefixedNumber(stem, prefix: "n") {
                 let token = try singleToken(rest, trackNames: trackNames, path: path)

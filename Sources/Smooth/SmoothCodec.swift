@@ -3,7 +3,7 @@ import MediaModel
 /// How a track is described in a Smooth client manifest: there is no init segment, so the
 /// `QualityLevel` attributes are all a client knows about the codec.
 public struct SmoothCodec: Sendable, Equatable {
-    /// `H264`, `HVC1`/`HEV1`, `AACL`, `AC-3`, `EC-3`.
+    /// `H264`, `HVC1`/`HEV1`, `AACL`, `AC-3`, `EC-3`, `TTML` (text).
     public var fourCC: String
     /// Hex (upper case): H.264 and HEVC parameter sets each preceded by `00000001`; the AAC
     /// AudioSpecificConfig; the `dac3`/`dec3` payload for AC-3 and E-AC-3.
@@ -11,7 +11,7 @@ public struct SmoothCodec: Sendable, Equatable {
     /// WAVE format tag for audio (255 AAC, 0x2000 AC-3, 65534 E-AC-3), nil for video.
     public var audioTag: Int?
 
-    /// The description of `track`, or nil when Smooth cannot carry it (text, unknown codecs).
+    /// The description of `track`, or nil when Smooth cannot carry it (unknown codecs).
     public init?(track: Track) {
         switch track.codec {
         case .avc(let c) where track.kind == .video:
@@ -34,6 +34,11 @@ public struct SmoothCodec: Sendable, Equatable {
             fourCC = "EC-3"
             codecPrivateData = Self.hex(specific)
             audioTag = 65534
+        case .other where track.kind == .text && ["wvtt", "stpp", "tx3g"].contains(track.sampleEntryType):
+            // Text fragments carry TTML documents, whatever the source's text format.
+            fourCC = "TTML"
+            codecPrivateData = ""
+            audioTag = nil
         default:
             return nil
         }

@@ -18,7 +18,9 @@ public struct SmoothStream: Sendable {
 
 /// Writes the Smooth Streaming client manifest (MS-SSTR 2.0, `SmoothStreamingMedia` 2.0 with a
 /// 10 MHz `TimeScale`): a `StreamIndex` per video and audio group, a `QualityLevel` per track and
-/// a `<c t= d=>` per fragment. Text tracks and codecs Smooth cannot describe are left out.
+/// a `<c t= d=>` per fragment. Text tracks become `Type="text"` streams (`Subtype="SUBT"`,
+/// FourCC `TTML`) whose fragments hold one TTML document each; codecs Smooth cannot describe
+/// are left out.
 ///
 /// Chunks carry `t` on the first element and wherever a fragment does not start where the
 /// previous one ended, and `d` on every element; `r` is never written because clients disagree
@@ -36,11 +38,11 @@ public struct SmoothManifestWriter: Sendable {
         self.urls = urls
     }
 
-    /// Video streams first, then audio, each in server-manifest order.
+    /// Video streams first, then audio, then text, each in server-manifest order.
     public var streams: [SmoothStream] {
         let offset = SmoothTimeline.offset(for: presentation)
         var streams: [SmoothStream] = []
-        for kind in [TrackKind.video, .audio] {
+        for kind in [TrackKind.video, .audio, .text] {
             for t in presentation.tracks(of: kind) {
                 guard let codec = SmoothCodec(track: t.track), let r = ranges[t.token] else { continue }
                 let timeline = SmoothTimeline(track: t.track, ranges: r, offset: offset)
@@ -85,10 +87,11 @@ public struct SmoothManifestWriter: Sendable {
 
     private func write(_ w: inout XMLWriter, _ stream: SmoothStream) {
         var attributes: [(String, String)] = [
-            ("Type", stream.kind == .video ? "video" : "audio"),
+            ("Type", stream.kind.rawValue),
             ("Name", stream.name),
         ]
-        if stream.kind == .audio, !Language.isUndetermined(stream.language) {
+        if stream.kind == .text { attributes.append(("Subtype", "SUBT")) }
+        if stream.kind != .video, !Language.isUndetermined(stream.language) {
             attributes.append(("Language", stream.language))
         }
         attributes += [
@@ -108,6 +111,8 @@ public struct SmoothManifestWriter: Sendable {
                                          ("FourCC", stream.codec.fourCC)]
             if stream.kind == .video {
                 q += [("MaxWidth", String(t.track.width)), ("MaxHeight", String(t.track.height))]
+            } else if stream.kind == .text {
+                // Nothing but the FourCC: TTML needs no codec configuration.
             } else {
                 let channels = max(t.track.channels, 1)
                 q += [("SamplingRate", String(t.track.sampleRate)), ("Channels", String(channels)),
