@@ -16,6 +16,7 @@ let package = Package(
         .target(name: "XML", dependencies: ["ByteIO"]),
         .target(name: "ServerManifest", dependencies: ["ByteIO", "XML"]),
         .target(name: "PlayerURL", dependencies: ["ByteIO"]),
+        .target(name: "Subtitles", dependencies: ["ByteIO", "MediaModel"]),
         .target(name: "FuzzDriver", path: "Targets/FuzzDriver"),
         // The ISO-BMFF reader and the media index built from it (segmentation over the result).
         .executableTarget(name: "FuzzMP4", dependencies: ["FuzzDriver", "ByteIO", "MediaModel", "ISOBMFF"], path: "Targets/FuzzMP4"),
@@ -23,5 +24,7 @@ let package = Package(
         .executableTarget(name: "FuzzServerManifest", dependencies: ["FuzzDriver", "ServerManifest"], path: "Targets/FuzzServerManifest"),
         // The player URL grammar: virtual path and query string.
         .executableTarget(name: "FuzzPlayerURL", dependencies: ["FuzzDriver", "PlayerURL"], path: "Targets/FuzzPlayerURL"),
+        // Sidecar subtitle files (WebVTT, SubRip, TTML) and `wvtt` samples.
+        .executableTarget(name: "FuzzSubtitles", dependencies: ["FuzzDriver", "Subtitles"], path: "Targets/FuzzSubtitles"),
     ]
 )

@@ -5,14 +5,14 @@
 #   scripts/fuzz.sh list
 #
 # Targets (Fuzz/Package.swift): FuzzMP4 (ISO-BMFF reader + segmentation), FuzzServerManifest
-# (.ism SMIL/XML), FuzzPlayerURL (virtual path + query). The corpus grows in
+# (.ism SMIL/XML), FuzzPlayerURL (virtual path + query), FuzzSubtitles (WebVTT/SRT/TTML, wvtt). The corpus grows in
 # out/fuzz/corpus/TARGET, seeded from the test fixtures; crashes land in out/fuzz/artifacts/TARGET/
 # (keep each as a regression test, see docs/FUZZING.md). One job, one core: the machine is shared.
 # Environment: FUZZ_SCRATCH=DIR (SwiftPM scratch path, default .build-fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
-targets=(FuzzMP4 FuzzServerManifest FuzzPlayerURL)
+targets=(FuzzMP4 FuzzServerManifest FuzzPlayerURL FuzzSubtitles)
 
 if [[ "${1:-}" == list ]]; then printf '%s\n' "${targets[@]}"; exit 0; fi
 [[ $# -ge 2 ]] || { sed -n '4,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -45,6 +45,12 @@ case "$target" in
              ".m3u8?vbegin=00:01:00.5&vend=90" "Manifest?t=npt:60,90" ".m3u8?t=60-90" ".m3u8?t=,90"; do
       printf '%s' "$u" >"$corpus/seed-$(printf '%s' "$u" | md5sum | cut -c1-12)"
     done ;;
+  FuzzSubtitles)
+    # The first byte selects the reader: 0 WebVTT, 1 SubRip, 2 TTML, 3 a wvtt sample.
+    printf '\000WEBVTT\n\nNOTE x\n\n1\n00:00:01.000 --> 00:00:02.500 align:start line:10%%\n<b>Hello</b> &amp; bye\n\n00:01.000 --> 00:03.000\nTwo\nlines\n' >"$corpus/seed-vtt"
+    printf '\001\357\273\2771\r\n00:00:01,000 --> 00:00:02,000\r\n<i>Bonjour</i>\r\n\r\n2\r\n00:00:03,500 --> 00:00:04,000\r\nSalut\r\n' >"$corpus/seed-srt"
+    printf '\002<?xml version="1.0"?><tt xmlns="http://www.w3.org/ns/ttml" ttp:tickRate="10000000"><body><div><p begin="1s" end="2.5s">One<br/>two</p><p begin="00:00:03.000" dur="40f"><span>three</span></p><p begin="30000000t" end="40000000t">four</p></div></body></tt>' >"$corpus/seed-ttml"
+    printf '\003\000\000\000\046vttc\000\000\000\016sttg\141\154\151\147\156\072\000\000\000\020payl\110\151\041\012\000\000\000\010vtte' >"$corpus/seed-wvtt" ;;
 esac
 
 echo "fuzz.sh: $target for $seconds s (corpus $corpus)"
