@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "CEngineAPI"),
         .target(
             name: "Engine",
-            dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "MPEGTS", "ServerManifest", "PlayerURL",
+            dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "MPEGTS", "XML", "ServerManifest", "PlayerURL",
                            "HLS", "DASH", "Smooth", "HDS", "Storage", "Subtitles", "CEngineAPI"],
             linkerSettings: engineLinkerSettings),
         .executableTarget(

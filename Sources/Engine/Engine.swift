@@ -59,11 +59,14 @@ public final class Engine: Sendable {
         let presentation = view.presentation
         let route = try VirtualPath.parse(request.virtualPath, trackNames: Set(presentation.tracks.map(\.name)))
         let options = try PlayoutOptions(query: query, presentation: presentation)
-        let urls = ChildURL(base: Self.baseName(request.manifestPath), query: query.raw)
-        // Manifests are built once per presentation version and query; a changed file makes a new
+        // Manifests are built once per presentation view, virtual path and format options, as
+        // templates whose child URLs leave the query open: requests that differ only in what the
+        // origin does not consume (session ids) share one build. A changed file makes a new
         // LoadedPresentation and so drops them.
-        let manifestKey = route.isManifest ? request.virtualPath + "?" + query.raw : nil
-        if let key = manifestKey, let cached = view.manifests.value(for: key) { return cached }
+        let base = Self.baseName(request.manifestPath)
+        let urls = route.isManifest ? ChildURL.template(base: base) : ChildURL(base: base, query: query.raw)
+        let manifestKey = route.isManifest ? request.virtualPath + "?" + PlayoutOptions.formatOptions(query) : nil
+        if let key = manifestKey, let cached = view.manifests.value(for: key) { return cached.response(query: query.raw) }
 
         var response: EngineResponse
         switch route {
@@ -234,8 +237,12 @@ public final class Engine: Sendable {
             hash.add(query.raw)
             response.etag = hash.etag
         }
-        if let key = manifestKey {
-            view.manifests.insert(response, for: key, cost: Int(clamping: response.body.totalLength) + key.utf8.count)
+        if let key = manifestKey, case .bytes(let bytes)? = response.body.first, response.body.count == 1 {
+            let type = response.contentType ?? ""
+            let template = ManifestTemplate(bytes: bytes, contentType: type, isXML: type.hasSuffix("xml"),
+                                            lastModified: response.lastModified)
+            view.manifests.insert(template, for: key, cost: template.cost &+ key.utf8.count)
+            return template.response(query: query.raw)
         }
         return response
     }

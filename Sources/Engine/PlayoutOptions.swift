@@ -63,4 +63,32 @@ struct PlayoutOptions {
         }
         return value
     }
+
+    /// The query options these settings read (`hls.*`, `mpd.*`, `iss.*`, `hds.*`), in order: with
+    /// the selection, all that decides a manifest's content apart from the query its URLs carry.
+    static func formatOptions(_ query: QueryOptions) -> String {
+        var out = ""
+        for (key, value) in query.pairs where Self.groups.contains(where: { key.hasPrefix($0) }) {
+            if !out.isEmpty { out += "&" }
+            out += escaped(key) + "=" + escaped(value)
+        }
+        return out
+    }
+
+    /// `%`, `&` and `=` escaped, so that different option lists never spell the same key.
+    private static func escaped(_ s: String) -> String {
+        guard s.contains(where: { $0 == "%" || $0 == "&" || $0 == "=" }) else { return s }
+        var out = ""
+        for c in s {
+            switch c {
+            case "%": out += "%25"
+            case "&": out += "%26"
+            case "=": out += "%3D"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+
+    private static let groups = ["hls.", "mpd.", "iss.", "hds."]
 }

@@ -72,8 +72,9 @@ final class PresentationView: @unchecked Sendable {
     private let cuts: BoundedCache<CutKey, Cut>
     /// TS continuity counters at the start of every segment, per cut and muxed track combination.
     private let continuities: BoundedCache<String, [TSContinuity]>
-    /// Finished manifest responses by virtual path and query (bounded by their bytes).
-    let manifests: BoundedCache<String, EngineResponse>
+    /// Finished manifests by virtual path and format options, with the query left open (bounded
+    /// by their bytes).
+    let manifests: BoundedCache<String, ManifestTemplate>
     /// Cues of text tracks by token, read once from their samples (see `TextResponses.swift`).
     let textCues: BoundedCache<String, [Cue]>
 

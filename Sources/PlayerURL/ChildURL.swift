@@ -6,10 +6,56 @@ public struct ChildURL: Sendable {
     public let base: String
     /// The query string to append (without `?`), or empty.
     public let query: String
+    /// Whether URLs end in ``queryPlaceholder`` / ``templateQueryPlaceholder`` instead of the query.
+    private let placeholders: Bool
 
     public init(base: String, query: String) {
         self.base = ChildURL.encodePathSegment(base)
-        self.query = query
+        self.query = ChildURL.safeQuery(query)
+        self.placeholders = false
+    }
+
+    /// URLs for a manifest template: each URL ends in a placeholder where `?<query>` goes, so one
+    /// manifest serves every query that differs only in options the origin does not consume
+    /// (session ids). Templates (DASH) get ``templateQueryPlaceholder``, everything else
+    /// ``queryPlaceholder``. Both survive XML escaping unchanged.
+    public static func template(base: String) -> ChildURL { ChildURL(base: base, placeholders: true) }
+
+    private init(base: String, placeholders: Bool) {
+        self.base = ChildURL.encodePathSegment(base)
+        self.query = ""
+        self.placeholders = placeholders
+    }
+
+    /// Stands for `?` plus the query (nothing when the query is empty). U+F8F0, a private-use character.
+    public static let queryPlaceholder = "\u{F8F0}"
+    /// The same inside a DASH template, where `$` in the query must be doubled. U+F8F1.
+    public static let templateQueryPlaceholder = "\u{F8F1}"
+
+    /// What a template's placeholder becomes for `rawQuery`: `?` plus the query made safe for a URL
+    /// (``safeQuery(_:)``), with `$` doubled when `inTemplate`; empty for an empty query.
+    public static func querySuffix(_ rawQuery: String, inTemplate: Bool) -> String {
+        let safe = safeQuery(rawQuery)
+        guard !safe.isEmpty else { return "" }
+        return "?" + (inTemplate ? safe.replacingDollars() : safe)
+    }
+
+    /// The query as it may appear in a URL written into a playlist or an XML attribute: bytes that
+    /// RFC 3986 does not allow in a query (quotes, spaces, `<>{}|\^` and backquote, controls,
+    /// non-ASCII) are percent-encoded; `%` escapes already there are kept.
+    public static func safeQuery(_ raw: String) -> String {
+        var out = ""
+        out.reserveCapacity(raw.utf8.count)
+        for byte in raw.utf8 {
+            switch byte {
+            case 0x21, 0x24...0x3B, 0x3D, 0x3F...0x5A, 0x5F, 0x61...0x7A, 0x7E:
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = Array("0123456789ABCDEF")
+                out += "%" + String(hex[Int(byte >> 4)]) + String(hex[Int(byte & 0xF)])
+            }
+        }
+        return out
     }
 
     public func hlsMediaPlaylist(tokens: [String]) -> String { withQuery("\(base)-\(join(tokens)).m3u8") }
@@ -44,9 +90,13 @@ public struct ChildURL: Sendable {
     private func join(_ tokens: [String]) -> String { tokens.map(enc).joined(separator: "-") }
     private func enc(_ token: String) -> String { ChildURL.encodePathSegment(token) }
 
-    private func withQuery(_ path: String) -> String { query.isEmpty ? path : path + "?" + query }
+    private func withQuery(_ path: String) -> String {
+        if placeholders { return path + Self.queryPlaceholder }
+        return query.isEmpty ? path : path + "?" + query
+    }
     private func templateWithQuery(_ path: String) -> String {
-        query.isEmpty ? path : path + "?" + query.replacingDollars()
+        if placeholders { return path + Self.templateQueryPlaceholder }
+        return query.isEmpty ? path : path + "?" + query.replacingDollars()
     }
 
     /// Percent-encodes everything but RFC 3986 unreserved characters and the sub-delimiters that are

@@ -133,21 +133,26 @@ public struct XMLWriter: Sendable {
             out.append(0x20)
             out.append(contentsOf: key.utf8)
             out.append(contentsOf: "=\"".utf8)
-            for c in value.utf8 {
-                switch c {
-                case UInt8(ascii: "&"): out.append(contentsOf: "&amp;".utf8)
-                case UInt8(ascii: "<"): out.append(contentsOf: "&lt;".utf8)
-                case UInt8(ascii: ">"): out.append(contentsOf: "&gt;".utf8)
-                case UInt8(ascii: "\""): out.append(contentsOf: "&quot;".utf8)
-                // Escaped so a reader's whitespace normalization gives them back unchanged.
-                case 0x09: out.append(contentsOf: "&#9;".utf8)
-                case 0x0A: out.append(contentsOf: "&#10;".utf8)
-                case 0x0D: out.append(contentsOf: "&#13;".utf8)
-                case ..<0x20: continue  // not representable in XML 1.0
-                default: out.append(c)
-                }
-            }
+            Self.appendAttributeValue(value, to: &out)
             out.append(UInt8(ascii: "\""))
+        }
+    }
+
+    /// Appends `value` escaped for a double-quoted attribute (what every attribute written here gets).
+    public static func appendAttributeValue(_ value: String, to out: inout [UInt8]) {
+        for c in value.utf8 {
+            switch c {
+            case UInt8(ascii: "&"): out.append(contentsOf: "&amp;".utf8)
+            case UInt8(ascii: "<"): out.append(contentsOf: "&lt;".utf8)
+            case UInt8(ascii: ">"): out.append(contentsOf: "&gt;".utf8)
+            case UInt8(ascii: "\""): out.append(contentsOf: "&quot;".utf8)
+            // Escaped so a reader's whitespace normalization gives them back unchanged.
+            case 0x09: out.append(contentsOf: "&#9;".utf8)
+            case 0x0A: out.append(contentsOf: "&#10;".utf8)
+            case 0x0D: out.append(contentsOf: "&#13;".utf8)
+            case ..<0x20: continue  // not representable in XML 1.0
+            default: out.append(c)
+            }
         }
     }
 
