@@ -61,6 +61,8 @@ list ts360 "long-video=500000-%d.ts" 1800 9
 printf '/long.ism/.m3u8\n' >"$work/master.dyn"
 printf '/long.ism/long-video=2500000.m3u8\n' >"$work/media.dyn"
 printf '/long.ism/.mpd\n' >"$work/mpd.dyn"
+# Per-viewer URLs: the same media playlist with 400 different session ids.
+for ((k = 1; k <= 400; k++)); do echo "/long.ism/long-video=2500000.m3u8?session_id=$k"; done >"$work/sessions.dyn"
 
 # wrk run -> "requests/s p50 p99" (latencies in ms). A short unmeasured run first warms every
 # Apache child (each process has its own caches: the first request per child loads the presentation).
@@ -106,6 +108,9 @@ for name in master media mpd; do
   echo "  $name: $rps/s p99 $p99 ms (static: $srps/s p99 $sp99 ms)"
   mrows+="| $name | $(head -1 "$work/$name.dyn") | $(( $(stat -c %s "$static/manifest-$name") / 1024 )) KiB | $rps | $p50 | $p99 | $srps | $sp50 | $sp99 |"$'\n'
 done
+read -r rps p50 p99 < <(run_wrk "$work/sessions.dyn" 32)
+echo "  media, 400 session ids: $rps/s p99 $p99 ms"
+mrows+="| media, 400 session ids | /long.ism/long-video=2500000.m3u8?session_id=1…400 | $(( $(stat -c %s "$static/manifest-media") / 1024 )) KiB | $rps | $p50 | $p99 | | | |"$'\n'
 
 echo "==> cold first segment (fresh Apache, index not built yet)"
 scripts/origo-httpd stop --listen "$listen" >/dev/null

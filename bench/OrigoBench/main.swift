@@ -96,11 +96,14 @@ guard master.status == 200, case .bytes(let masterBytes)? = master.body.first el
     fail("origo-bench: master playlist failed: \(master.logReason ?? "")\n", status: 1)
 }
 let variant = String(decoding: masterBytes, as: UTF8.self).split(separator: "\n").first { !$0.hasPrefix("#") }.map(String.init) ?? ""
-// Manifests are cached per query: a new query each time measures the build itself.
+// Manifests are cached per format options (hls.*, mpd.*, ...) with the query left open: an
+// unknown format option each time measures the build itself, a new session id the template fill.
 var q = 0
-timed("HLS master playlist, built", iterations) { q += 1; _ = get(".m3u8", "bench=\(q)") }
-timed("HLS media playlist, built", iterations) { q += 1; _ = get(variant, "bench=\(q)") }
-timed("MPD, built", iterations) { q += 1; _ = get(".mpd", "bench=\(q)") }
+timed("HLS master playlist, built", iterations) { q += 1; _ = get(".m3u8", "hls.bench=\(q)") }
+timed("HLS media playlist, built", iterations) { q += 1; _ = get(variant, "hls.bench=\(q)") }
+timed("MPD, built", iterations) { q += 1; _ = get(".mpd", "mpd.bench=\(q)") }
+timed("HLS media playlist, new session id", iterations) { q += 1; _ = get(variant, "session_id=\(q)") }
+timed("MPD, new session id", iterations) { q += 1; _ = get(".mpd", "session_id=\(q)") }
 _ = get(".m3u8"); _ = get(variant); _ = get(".mpd")
 timed("HLS master playlist, warm", iterations) { _ = get(".m3u8") }
 timed("HLS media playlist, warm (\(variant))", iterations) { _ = get(variant) }
