@@ -14,9 +14,14 @@ import playlists as pl
 SESSION = "session_id=4157"
 
 
+# subs.ism adds subtitle renditions (HLS WebVTT, DASH and Smooth text); both have I-frame playlists.
+MANIFESTS = ["abr.ism", "subs.ism"]
+
+
+@pytest.mark.parametrize("manifest", MANIFESTS)
 @pytest.mark.parametrize("query", [SESSION, f"hls.fmp4=true&{SESSION}"])
-def test_hls_child_urls_carry_the_query(server, query):
-    master_url = server.url(f"abr.ism/.m3u8?{query}")
+def test_hls_child_urls_carry_the_query(server, manifest, query):
+    master_url = server.url(f"{manifest}/.m3u8?{query}")
     master, children = pl.master_children(master_url)
     assert children
     for child in children:
@@ -30,8 +35,9 @@ def test_hls_child_urls_carry_the_query(server, query):
             assert clients.get(url).status == 200, url
 
 
-def test_dash_templates_carry_the_query(server):
-    mpd_url = server.url(f"abr.ism/.mpd?{SESSION}")
+@pytest.mark.parametrize("manifest", MANIFESTS)
+def test_dash_templates_carry_the_query(server, manifest):
+    mpd_url = server.url(f"{manifest}/.mpd?{SESSION}")
     _, reps = pl.dash(mpd_url)
     for rep in reps:
         assert rep.media.endswith("?" + SESSION) and rep.initialization.endswith("?" + SESSION), rep
@@ -40,7 +46,21 @@ def test_dash_templates_carry_the_query(server):
             assert clients.get(url).status == 200, url
 
 
-def test_smooth_fragment_template_carries_the_query(server):
-    text = clients.get(server.url(f"abr.ism/Manifest?{SESSION}")).body.decode()
+@pytest.mark.parametrize("manifest", MANIFESTS)
+def test_smooth_fragment_template_carries_the_query(server, manifest):
+    text = clients.get(server.url(f"{manifest}/Manifest?{SESSION}")).body.decode()
     urls = re.findall(r'Url="([^"]+)"', text)
     assert urls and all(u.endswith("?" + SESSION) for u in urls), urls
+
+
+def test_hds_fragments_accept_the_query(server):
+    # HDS clients append `Seg1-Frag<N>` to media@url themselves, so the F4M cannot carry the query
+    # there (README); clients that copy the manifest's query onto fragments (yt-dlp does) get 200.
+    import hds_fetch
+    manifest_url = server.url(f"abr.ism/.f4m?{SESSION}")
+    presentation = hds_fetch.load(manifest_url)
+    assert presentation.media
+    for media in presentation.media:
+        assert "?" not in media.get("url")
+        url = hds_fetch.fragment_url(manifest_url, media, 1, 1) + "?" + SESSION
+        assert clients.get(url).status == 200, url
