@@ -211,10 +211,12 @@ def fragment_url(manifest_url: str, media: ET.Element, segment: int, fragment: i
     return urllib.parse.urljoin(manifest_url, media.get("url")) + f"Seg{segment}-Frag{fragment}"
 
 
-def fetch(manifest_url: str, presentation: Presentation, media: ET.Element) -> list[Fragment]:
+def fetch(manifest_url: str, presentation: Presentation, media: ET.Element, query: str = "") -> list[Fragment]:
+    """Every fragment of `media`; `query` is appended to each fragment URL, as clients that carry
+    the manifest's query (yt-dlp) do."""
     out = []
     for segment, number, start, duration in presentation.bootstrap.fragments():
-        data = get(fragment_url(manifest_url, media, segment, number))
+        data = get(fragment_url(manifest_url, media, segment, number) + ("?" + query if query else ""))
         out.append(Fragment(segment, number, start, duration, data, boxes(data)))
     return out
 

@@ -116,6 +116,23 @@ def test_subclip_decodes_to_whole_gops(server, media, fmt, clip):
     check_ffmpeg(url, frames, RENDITIONS)
 
 
+@pytest.mark.parametrize("clip", ["vbegin=3&vend=7", "t=,3"])
+def test_hds_subclip(server, media, clip):
+    # HDS clients build fragment URLs from media@url, so the subclip reaches fragments only with
+    # clients that carry the manifest's query (yt-dlp does; so does this fetcher). README says so.
+    import hds_fetch
+    from test_hds import decode_flv
+    frames, seconds = expected_clip(media, *CLIPS[clip])
+    url = server.url(f"abr.ism/.f4m?{clip}")
+    presentation = hds_fetch.load(url)
+    assert abs(presentation.duration - seconds) < 0.05, (presentation.duration, seconds)
+    assert len(presentation.media) == RENDITIONS
+    for m in presentation.media:
+        result = decode_flv(hds_fetch.flv_file(m, hds_fetch.fetch(url, presentation, m, query=clip)))
+        assert result.errors == [] and result.video_frames == [frames], result.summary()
+        assert result.audio_frames, result.summary()
+
+
 def test_smooth_subclip(server, media):
     frames, seconds = expected_clip(media, 3.0, 7.0)
     query = "vbegin=3&vend=7&" + SESSION
