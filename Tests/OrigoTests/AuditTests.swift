@@ -134,3 +134,48 @@ import Testing
         #expect(Subclip.format(Int64.max).hasPrefix("9223372036"))
     }
 }
+
+/// Hostile URLs and queries end to end: every one is answered with a status, none traps.
+@Suite struct AuditEngineTests {
+    let engine = Engine()
+    let movie = Fixtures.path("progressive.mp4")
+
+    func status(_ path: String, _ query: String? = nil) -> Int {
+        Int(engine.handle(EngineRequest(method: "GET", manifestPath: movie, virtualPath: path, query: query)).status)
+    }
+
+    @Test func hostilePathsAndQueries() throws {
+        let master = engine.handle(EngineRequest(method: "GET", manifestPath: movie, virtualPath: ".m3u8", query: nil))
+        #expect(master.status == 200)
+        var body: [UInt8] = []
+        for piece in master.body { if case .bytes(let b) = piece { body += b } }
+        let video = try #require(String(decoding: body, as: UTF8.self).split(separator: "\n")
+            .first { $0.hasSuffix(".m3u8") && !$0.hasPrefix("#") }).split(separator: "?")[0].dropLast(5)
+        let paths = [
+            "\(video)-0.ts", "\(video)-999999999999999999.ts", "\(video)-9999999999999999999.ts",
+            "\(video)-99999999999999999999.ts", "keyframes/\(video)-999999999999999999.ts",
+            "\(video)-n999999999999999999.dash", "\(video)-999999999999999999.dash",
+            "\(video)-Seg1-Frag999999999.f4f", "\(video)-Seg1-Frag9999999999", "\(video)-Seg999999999-Frag1",
+            "QualityLevels(999999999999999999)/Fragments(video=999999999999999999)",
+            "QualityLevels(99999999999999999999)/Fragments(video=1)",
+            "x-video=99999999999999999999.m3u8", "x-video=999999999999999999-1.webvtt",
+        ]
+        for path in paths {
+            let s = status(path)
+            #expect((400..<500).contains(s), "\(path) answered \(s)")
+        }
+        let queries = [
+            "filter=systemBitrate<99999999999999999999", "filter=" + String(repeating: "(", count: 40),
+            "filter=" + String(repeating: "!", count: 1000) + "type==%22video%22",
+            "max_bitrate=99999999999999999999", "max_bitrate=0", "vbegin=99999999999999999999",
+            "vbegin=1000000000.999999999", "vend=0.0000000001", "t=npt:99999999999:00:00", "t=-", "t=1,0",
+            "vbegin=9999999", "hls.minimum_fragment_length=99999999999999999999",
+            "hls.minimum_fragment_length=1/9223372036854775807", "hls.minimum_fragment_length=9223372036854775807/1",
+            "hls.client_manifest_version=99999999999999999999",
+        ]
+        for query in queries {
+            let s = status(".m3u8", query)
+            #expect(s == 200 || (400..<500).contains(s), "\(query) answered \(s)")
+        }
+    }
+}
