@@ -53,7 +53,7 @@ public struct MPDWriter: Sendable {
             let timeline = Timeline(stats, presentationTimeOffset: FragmentTiming(track: t.track).mediaTimeOffset)
             timelines[t.token] = timeline
             // Peak segment bitrate plus ~1% for moof/mdat headers: enough to play without stalls.
-            bandwidths[t.token] = Int((Double(stats.peakBitrate) * 1.01).rounded(.up))
+            bandwidths[t.token] = Bitrate.clamped(Double(stats.peakBitrate) * 1.01, rule: .up)
             if timeline.endSeconds > Double(longest.0) / Double(longest.1) { longest = (timeline.end, timeline.timescale) }
             if timeline.maxDurationSeconds > Double(maxSegment.0) / Double(maxSegment.1) {
                 maxSegment = (timeline.maxDuration, timeline.timescale)

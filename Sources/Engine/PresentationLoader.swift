@@ -467,12 +467,13 @@ final class PresentationLoader: @unchecked Sendable {
         return Language.isUndetermined(language) ? base : base + "_" + language
     }
 
-    /// Makes every `name=bitrate` token unique by raising later duplicates' bitrates by 1.
+    /// Makes every `name=bitrate` token unique by raising later duplicates' bitrates by 1 (from
+    /// `Int.max`, a `systemBitrate` the server manifest may state, on from 0 instead of overflowing).
     static func uniqueTokens(_ tracks: [PresentationTrack]) -> [PresentationTrack] {
         var seen = Set<String>()
         return tracks.map { t in
             var t = t
-            while seen.contains(t.token) { t.bitrate += 1 }
+            while seen.contains(t.token) { t.bitrate = t.bitrate < Int.max ? t.bitrate + 1 : 0 }
             seen.insert(t.token)
             return t
         }

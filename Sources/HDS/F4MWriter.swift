@@ -40,7 +40,7 @@ public struct F4MWriter: Sendable {
             var attributes: [(String, String)] = [
                 ("streamId", media.tokens.joined(separator: "-")),
                 ("url", urls.hdsMediaPrefix(tokens: media.tokens)),
-                ("bitrate", String((media.bitrate + 500) / 1000)),
+                ("bitrate", String(Self.kilobits(media.bitrate))),
             ]
             if let video = media.video {
                 attributes += [("width", String(video.track.width)), ("height", String(video.track.height))]
@@ -52,6 +52,12 @@ public struct F4MWriter: Sendable {
         }
         w.close()
         return w.finish()
+    }
+
+    /// Bits per second as kbit/s rounded to nearest, for any non-negative `Int` (no `+ 500` that
+    /// could overflow).
+    static func kilobits(_ bitrate: Int) -> Int {
+        bitrate / 1000 + (bitrate % 1000 >= 500 ? 1 : 0)
     }
 
     /// The `onMetaData` body of one media.

@@ -13,8 +13,14 @@ public struct HDSLayout: Sendable {
         public var tokens: [String] { tracks.map(\.token) }
         public var video: PresentationTrack? { tracks.first { $0.kind == .video } }
         public var audio: PresentationTrack? { tracks.first { $0.kind == .audio } }
-        /// Sum of the tracks' bitrates, bits per second.
-        public var bitrate: Int { tracks.reduce(0) { $0 &+ $1.bitrate } }
+        /// Sum of the tracks' bitrates, bits per second (saturating: a server manifest may state
+        /// any `systemBitrate` up to `Int.max`).
+        public var bitrate: Int {
+            tracks.reduce(0) { sum, t in
+                let (total, overflow) = sum.addingReportingOverflow(max(t.bitrate, 0))
+                return overflow ? Int.max : total
+            }
+        }
     }
 
     public let media: [Media]

@@ -92,8 +92,9 @@ public struct HLSPlaylistWriter: Sendable {
                                subtitles: String, to out: inout String) {
         var (peak, average) = bandwidth(of: variant.tracks)
         if let g = groupBandwidth {
-            peak += g.peak
-            average += g.average
+            // Each rate is at most Bitrate.maximum (2^53): these sums cannot overflow.
+            peak = min(peak + g.peak, Bitrate.maximum)
+            average = min(average + g.average, Bitrate.maximum)
         }
         var codecs = variant.tracks.map(\.track.codecsString)
         if let group = variant.audioGroup {
@@ -131,7 +132,7 @@ public struct HLSPlaylistWriter: Sendable {
         for t in tracks {
             let s = stats(t)
             trackStats.append(s)
-            average += containerBitrate(s.averageBitrate, track: t.track)
+            average = min(average + containerBitrate(s.averageBitrate, track: t.track), Bitrate.maximum)
         }
         // Peak of the muxed segments: per segment, all tracks' bits over the longest duration.
         for k in 0..<segmentation.count {
@@ -140,7 +141,7 @@ public struct HLSPlaylistWriter: Sendable {
                 bits += Double(s.bytes[k]) * 8 * overheadFactor(t.track)
                 seconds = max(seconds, MediaTime.seconds(s.durations[k], timescale: s.timescale))
             }
-            if seconds > 0 { peak = max(peak, Int((bits / seconds).rounded(.up))) }
+            if seconds > 0 { peak = max(peak, Bitrate.clamped(bits / seconds, rule: .up)) }
         }
         return (peak, average)
     }
@@ -232,12 +233,12 @@ public struct HLSPlaylistWriter: Sendable {
             let bytes = Double(table.sizes[i]) * overheadFactor(video.track) + Double(headerBytes)
             peak = max(peak, bytes * 8 / MediaTime.seconds(keyFrames.durations[k], timescale: keyFrames.timescale))
         }
-        return Int(peak.rounded(.up))
+        return Bitrate.clamped(peak, rule: .up)
     }
 
     /// Bitrate as carried in the container: TS adds packet and PES headers, fMP4 a few moof bytes.
     private func containerBitrate(_ bitrate: Int, track: Track) -> Int {
-        Int((Double(bitrate) * overheadFactor(track)).rounded(.up))
+        Bitrate.clamped(Double(bitrate) * overheadFactor(track), rule: .up)
     }
 
     private func overheadFactor(_ track: Track) -> Double {

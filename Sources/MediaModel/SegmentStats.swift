@@ -42,7 +42,7 @@ public struct SegmentStats: Sendable {
     /// Bits per second over the whole track.
     public var averageBitrate: Int {
         let seconds = MediaTime.seconds(totalDuration, timescale: timescale)
-        return seconds > 0 ? Int((Double(totalBytes) * 8 / seconds).rounded(.up)) : 0
+        return seconds > 0 ? Bitrate.clamped(Double(totalBytes) * 8 / seconds, rule: .up) : 0
     }
 
     /// The highest bitrate of any one segment (what HLS `BANDWIDTH` means).
@@ -51,6 +51,6 @@ public struct SegmentStats: Sendable {
         for k in 0..<count where durations[k] > 0 {
             peak = max(peak, Double(bytes[k]) * 8 / MediaTime.seconds(durations[k], timescale: timescale))
         }
-        return Int(peak.rounded(.up))
+        return Bitrate.clamped(peak, rule: .up)
     }
 }

@@ -81,7 +81,7 @@ public struct Track: Sendable {
     public var averageBitrate: Int {
         let seconds = Double(duration) / Double(max(timescale, 1))
         guard seconds > 0 else { return 0 }
-        return Int((Double(samples.totalSize) * 8 / seconds).rounded())
+        return Bitrate.clamped(Double(samples.totalSize) * 8 / seconds)
     }
 
     /// Approximate bytes this track keeps in memory (sample table and sample entry).

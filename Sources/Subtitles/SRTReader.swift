@@ -34,17 +34,28 @@ public enum SRTReader {
     static func webVTTPayload(_ line: String) -> String {
         var out = ""
         var rest = Substring(line)
+        // Once no `>` (or `}`) follows, none will: remembering it keeps a line of unclosed `<`
+        // linear instead of searching to its end once per `<`.
+        var angleMayClose = true
+        var braceMayClose = true
         while let c = rest.first {
-            if c == "<", let close = rest.firstIndex(of: ">") {
-                let tag = rest[rest.index(after: rest.startIndex)..<close].lowercased()
-                if keptTags.contains(tag) { out += "<" + tag + ">" }
-                rest = rest[rest.index(after: close)...]
-            } else if c == "{", rest.dropFirst().first == "\\", let close = rest.firstIndex(of: "}") {
-                rest = rest[rest.index(after: close)...]
-            } else {
-                out += TextLines.escaped(String(c))
-                rest = rest.dropFirst()
+            if c == "<", angleMayClose {
+                if let close = rest.firstIndex(of: ">") {
+                    let tag = rest[rest.index(after: rest.startIndex)..<close].lowercased()
+                    if keptTags.contains(tag) { out += "<" + tag + ">" }
+                    rest = rest[rest.index(after: close)...]
+                    continue
+                }
+                angleMayClose = false
+            } else if c == "{", braceMayClose, rest.dropFirst().first == "\\" {
+                if let close = rest.firstIndex(of: "}") {
+                    rest = rest[rest.index(after: close)...]
+                    continue
+                }
+                braceMayClose = false
             }
+            out += TextLines.escaped(String(c))
+            rest = rest.dropFirst()
         }
         return out
     }

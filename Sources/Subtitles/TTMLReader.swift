@@ -165,22 +165,31 @@ struct MarkupScanner {
 
     init(bytes: [UInt8]) { self.bytes = bytes }
 
+    /// The next token, nil at the end. Skipped markup is passed over in a loop, never by
+    /// recursion: a document of a million comments must not grow the (worker thread's) stack.
     mutating func next() throws(SubtitleError) -> Token? {
-        guard position < bytes.count else { return nil }
-        if bytes[position] != UInt8(ascii: "<") {
-            let start = position
-            while position < bytes.count, bytes[position] != UInt8(ascii: "<") { position += 1 }
-            return .text(Self.unescaped(bytes[start..<position]))
+        while position < bytes.count {
+            if bytes[position] != UInt8(ascii: "<") {
+                let start = position
+                while position < bytes.count, bytes[position] != UInt8(ascii: "<") { position += 1 }
+                return .text(Self.unescaped(bytes[start..<position]))
+            }
+            if starts("<!--") { try skip(past: "-->"); continue }
+            if starts("<?") { try skip(past: "?>"); continue }
+            if starts("<![CDATA[") {
+                position += 9
+                let start = position
+                try skip(past: "]]>")
+                return .text(TextLines.decode(bytes[start..<(position - 3)]))
+            }
+            if starts("<!") { try skip(past: ">"); continue }
+            return try tag()
         }
-        if starts("<!--") { try skip(past: "-->"); return try next() }
-        if starts("<?") { try skip(past: "?>"); return try next() }
-        if starts("<![CDATA[") {
-            position += 9
-            let start = position
-            try skip(past: "]]>")
-            return .text(TextLines.decode(bytes[start..<(position - 3)]))
-        }
-        if starts("<!") { try skip(past: ">"); return try next() }
+        return nil
+    }
+
+    /// A start or end tag at `position` (which holds `<`).
+    private mutating func tag() throws(SubtitleError) -> Token {
         if starts("</") {
             position += 2
             let name = readName()
