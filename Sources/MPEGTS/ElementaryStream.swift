@@ -1,7 +1,7 @@
 import MediaModel
 
 /// How one input track is carried: its PID, PMT entry, PES stream id and framing.
-struct ElementaryStream {
+final class ElementaryStream {
     enum Framing {
         /// Length-prefixed NAL units converted to Annex B.
         case annexB(AnnexB)
