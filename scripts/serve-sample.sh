@@ -30,11 +30,17 @@ Origo is serving $dir at $base
   HLS (MPEG-TS)   $base/abr.ism/.m3u8
   HLS (fMP4)      $base/abr.ism/.m3u8?hls.fmp4=true
   DASH            $base/abr.ism/.mpd
+  Smooth          $base/abr.ism/Manifest
+  HDS             $base/abr.ism/.f4m
+  Subtitles       $base/subs.ism/.m3u8          $base/subs.ism/.mpd
+  Subclip 2-8 s   $base/abr.ism/.m3u8?vbegin=3&vend=7
+  Audio + 360p    $base/abr.ism/.mpd?filter=(type!=%22video%22)||(MaxHeight<=360)
   One MP4 file    $base/faststart.mp4/.m3u8     $base/faststart.mp4/.mpd
 
 In a browser (Video.js):
   HLS             $base/player.html?src=/abr.ism/.m3u8&type=application%2Fx-mpegURL
   DASH            $base/player.html?src=/abr.ism/.mpd&type=application%2Fdash%2Bxml
+  HLS + subtitles $base/player.html?src=/subs.ism/.m3u8&type=application%2Fx-mpegURL
 
 Try: ffplay '$base/abr.ism/.m3u8'   or   vlc '$base/abr.ism/.mpd'
 Stop: scripts/origo-httpd stop --listen $listen
