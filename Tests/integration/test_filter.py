@@ -55,6 +55,13 @@ def smooth_tracks(server, query: str) -> set[tuple[str, int]]:
     return {(s.get("Name"), int(ql.get("Bitrate"))) for s in root.findall("StreamIndex") for ql in s.findall("QualityLevel")}
 
 
+def hds_tracks(server, query: str) -> set[tuple[str, int]]:
+    r = clients.get(server.url("abr.ism/.f4m?" + query))
+    assert r.status == 200
+    root = ET.fromstring(r.body)
+    return tokens_in(" ".join(m.get("url") for m in root.findall("{http://ns.adobe.com/f4m/1.0}media")))
+
+
 @pytest.mark.parametrize("expression", CASES.keys())
 def test_filter_selects_exactly(server, expression):
     query = q(expression) + "&session_id=4157"
@@ -62,6 +69,9 @@ def test_filter_selects_exactly(server, expression):
     assert hls_tracks(server, query) == expected
     assert dash_tracks(server, query) == expected
     assert smooth_tracks(server, query) == expected
+    # F4M 1.0 muxes every video with the first audio track left (eng before fra).
+    audio = sorted((t for t in expected if t[0].startswith("audio")), key=lambda t: t[0] != "audio_eng")[:1]
+    assert hds_tracks(server, query) == {t for t in expected if t[0] == "video"} | set(audio)
 
 
 def test_unfiltered_lists_everything(server):
