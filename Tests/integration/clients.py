@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.parse
@@ -102,6 +103,18 @@ def ffprobe_video_frames(path_or_url: str, timeout: float = 300) -> list[int]:
         return []
     streams = json.loads(proc.stdout or "{}").get("streams", [])
     return [int(s.get("nb_read_frames", 0) or 0) for s in streams]
+
+
+def ytdlp_download(url: str, work: str, timeout: int = 300) -> list[str]:
+    """yt-dlp (from requirements.txt; ORIGO_YTDLP overrides) downloads every format of a Smooth
+    `Manifest` or an `.f4m` into `work`, failing on a missing fragment; returns the file names, sorted."""
+    ytdlp = os.environ.get("ORIGO_YTDLP") or os.path.join(os.path.dirname(sys.executable), "yt-dlp")
+    assert os.access(ytdlp, os.X_OK), f"{ytdlp} missing: pip install -r Tests/integration/requirements.txt"
+    proc = subprocess.run(["timeout", str(timeout), ytdlp, "--abort-on-unavailable-fragments", "-f", "all",
+                           "-o", "%(format_id)s.%(ext)s", url],
+                          cwd=work, capture_output=True, text=True, errors="replace")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return sorted(os.listdir(work))
 
 
 def ffprobe_json(url: str, timeout: float = 120) -> dict:
@@ -299,7 +312,6 @@ def browser_play(page_url: str, src: str, mime: str, timeout: float = 90) -> Bro
 
 if __name__ == "__main__":
     # `python clients.py install-player DIR`: the sample server's browser page (scripts/serve-sample.sh).
-    import sys
     if len(sys.argv) != 3 or sys.argv[1] != "install-player":
         sys.exit("usage: clients.py install-player DIR")
     install_player(sys.argv[2])
