@@ -8,14 +8,7 @@ public enum SRTReader {
         }
         let lines = TextLines.lines(TextLines.withoutBOM(bytes))
         var cues: [Cue] = []
-        var i = 0
-        while i < lines.count {
-            while i < lines.count, TextLines.isBlank(lines[i]) { i += 1 }
-            var block: [String] = []
-            while i < lines.count, !TextLines.isBlank(lines[i]) {
-                block.append(lines[i])
-                i += 1
-            }
+        for block in TextLines.blocks(lines) {
             // The counter line is optional in practice; the timing line is what counts.
             guard let t = block.prefix(2).firstIndex(where: { $0.contains("-->") }),
                   let (start, end, _) = WebVTTReader.timing(block[t]) else { continue }

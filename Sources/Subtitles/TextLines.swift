@@ -50,6 +50,22 @@ enum TextLines {
         line.utf8.allSatisfy { $0 == 0x20 || $0 == 0x09 }
     }
 
+    /// The runs of non-blank lines, in order (the blocks of WebVTT and SubRip files).
+    static func blocks(_ lines: [String]) -> [[String]] {
+        var out: [[String]] = []
+        var block: [String] = []
+        for line in lines {
+            if isBlank(line) {
+                if !block.isEmpty { out.append(block) }
+                block = []
+            } else {
+                block.append(line)
+            }
+        }
+        if !block.isEmpty { out.append(block) }
+        return out
+    }
+
     static func trimmed(_ s: Substring) -> Substring {
         var t = s
         while let f = t.first, f == " " || f == "\t" { t = t.dropFirst() }

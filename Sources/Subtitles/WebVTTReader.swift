@@ -12,16 +12,8 @@ public enum WebVTTReader {
             throw SubtitleError(.malformed, "WebVTT file does not start with WEBVTT")
         }
         var cues: [Cue] = []
-        var i = 1
-        // The header block runs to the first blank line.
-        while i < lines.count, !TextLines.isBlank(lines[i]) { i += 1 }
-        while i < lines.count {
-            while i < lines.count, TextLines.isBlank(lines[i]) { i += 1 }
-            var block: [String] = []
-            while i < lines.count, !TextLines.isBlank(lines[i]) {
-                block.append(lines[i])
-                i += 1
-            }
+        // The first block is the header (the signature line up to the first blank line).
+        for block in TextLines.blocks(lines).dropFirst() {
             guard let cue = cue(block, limits: limits) else { continue }
             guard cues.count < limits.maxCues else {
                 throw SubtitleError(.tooLarge, "WebVTT file has more than \(limits.maxCues) cues")
