@@ -223,6 +223,14 @@ public final class Engine: Sendable {
             response = segment(try media.materialize(pieces), type: "video/f4f")
         }
         response.lastModified = loaded.manifest.mtimeSeconds
+        // Manifests: kept as a template; their ETag hashes the bytes plus the query (ManifestTemplate).
+        if let key = manifestKey, case .bytes(let bytes)? = response.body.first, response.body.count == 1 {
+            let type = response.contentType ?? ""
+            let template = ManifestTemplate(bytes: bytes, contentType: type, isXML: type.hasSuffix("xml"),
+                                            lastModified: response.lastModified)
+            view.manifests.insert(template, for: key, cost: template.cost &+ key.utf8.count)
+            return template.response(query: query.raw)
+        }
         if response.etag == nil {
             // Segments: identified by what they are cut from, not hashed byte by byte.
             var hash = FNV1a()
@@ -237,13 +245,6 @@ public final class Engine: Sendable {
             hash.add(query.raw)
             response.etag = hash.etag
         }
-        if let key = manifestKey, case .bytes(let bytes)? = response.body.first, response.body.count == 1 {
-            let type = response.contentType ?? ""
-            let template = ManifestTemplate(bytes: bytes, contentType: type, isXML: type.hasSuffix("xml"),
-                                            lastModified: response.lastModified)
-            view.manifests.insert(template, for: key, cost: template.cost &+ key.utf8.count)
-            return template.response(query: query.raw)
-        }
         return response
     }
 
@@ -252,9 +253,7 @@ public final class Engine: Sendable {
     }
 
     private func manifest(_ bytes: [UInt8], type: String) -> EngineResponse {
-        var hash = FNV1a()
-        hash.add(bytes)
-        return EngineResponse(status: 200, contentType: type, etag: hash.etag, lastModified: 0, logReason: nil, body: [.bytes(bytes)])
+        EngineResponse(status: 200, contentType: type, etag: nil, lastModified: 0, logReason: nil, body: [.bytes(bytes)])
     }
 
     private func segment(_ body: [BodyPiece], type: String) -> EngineResponse {

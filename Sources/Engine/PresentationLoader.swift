@@ -5,7 +5,6 @@ import MPEGTS
 import HLS
 import PlayerURL
 import ServerManifest
-import PlayerURL
 import Storage
 import Subtitles
 #if canImport(Glibc)
