@@ -19,18 +19,18 @@ struct PlayoutOptions {
     /// HDS: `hds.minimum_fragment_length` (`hds_minimum_fragment_length` as a meta).
     var hdsCut: CutKey
 
-    init(query: QueryOptions, presentation: Presentation) throws {
+    init(query: QueryOptions, presentation: Presentation) throws(EngineError) {
         func setting(_ group: String, _ name: String) -> String? {
             query.value("\(group).\(name)") ?? presentation.option(group: group, name)
         }
-        func length(_ group: String) throws -> FragmentLength? {
+        func length(_ group: String) throws(EngineError) -> FragmentLength? {
             guard let text = setting(group, "minimum_fragment_length") else { return nil }
             guard let value = FragmentLength(parsing: text), value.numerator > 0 else {
                 throw EngineError.badRequest("\(group).minimum_fragment_length must be seconds or a fraction, got \(Sanitized.text(text))")
             }
             return value
         }
-        func flag(_ group: String, _ name: String) throws -> Bool {
+        func flag(_ group: String, _ name: String) throws(EngineError) -> Bool {
             guard let text = setting(group, name) else { return false }
             switch text.lowercased() {
             case "", "1", "true", "yes", "on": return true

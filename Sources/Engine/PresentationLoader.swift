@@ -25,6 +25,10 @@ final class LoadedPresentation: @unchecked Sendable {
     let loadedAt: Int64
     /// Whether the manifest or any source lives upstream.
     let hasRemote: Bool
+    /// The ETag (or local identity) of every source as indexed, by path: upstream reads check it.
+    let versions: [String: String]
+    /// The hash of what it was built from (paths, sizes, mtimes, ETags): segment ETags start here.
+    let identityHash: FNV1a
 
     /// Everything it may hold, for the presentation cache's bound: its sample tables, the bound
     /// of its manifest cache and the bound of its derived views (each view's tables and manifests).
@@ -37,6 +41,16 @@ final class LoadedPresentation: @unchecked Sendable {
         self.whole = PresentationView(presentation: presentation, manifestBytes: PresentationView.manifestBytes(tables: tables))
         self.loadedAt = loadedAt
         self.hasRemote = ([manifest] + sources).contains { RemoteURL.isRemote($0.path) }
+        self.versions = Dictionary(sources.map { ($0.path, $0.etag) }, uniquingKeysWith: { a, _ in a })
+        var hash = FNV1a()
+        for source in [manifest] + sources {
+            hash.add(source.path)
+            hash.add(Int64(clamping: source.size))
+            hash.add(source.mtimeSeconds)
+            hash.add(source.mtimeNanoseconds)
+            hash.add(source.etag)
+        }
+        self.identityHash = hash
         // Room for a few subclips' sliced tables and their manifests.
         let viewBytes = 2 &* tables &+ (4 << 20)
         self.views = BoundedCache(capacity: viewBytes)
@@ -68,6 +82,11 @@ final class LoadedPresentation: @unchecked Sendable {
 /// Nothing here is shared between views: a cut of the whole presentation is never used for a subclip.
 final class PresentationView: @unchecked Sendable {
     let presentation: Presentation
+    /// The names of its tracks, which virtual paths may use as tokens.
+    let trackNames: Set<String>
+    /// The format options of the server manifest alone (a request without `hls.`, `mpd.`, `iss.`
+    /// or `hds.` options in its query uses these), or the error they raise.
+    let defaultOptions: Result<PlayoutOptions, EngineError>
     private let cuts: BoundedCache<CutKey, Cut>
     /// TS continuity counters at the start of every segment, per cut and muxed track combination.
     private let continuities: BoundedCache<String, [TSContinuity]>
@@ -79,6 +98,12 @@ final class PresentationView: @unchecked Sendable {
 
     init(presentation: Presentation, manifestBytes: Int) {
         self.presentation = presentation
+        self.trackNames = Set(presentation.tracks.map(\.name))
+        do {
+            self.defaultOptions = .success(try PlayoutOptions(query: QueryOptions(), presentation: presentation))
+        } catch {
+            self.defaultOptions = .failure(error)
+        }
         self.cuts = BoundedCache(capacity: 16)
         self.continuities = BoundedCache(capacity: 1 << 20)
         self.manifests = BoundedCache(capacity: manifestBytes)

@@ -8,6 +8,12 @@ public struct QueryOptions: Sendable, Equatable {
 
     public static let maxLength = 4096
 
+    /// No query at all.
+    public init() {
+        pairs = []
+        raw = ""
+    }
+
     public init(raw: String?) throws(PlayerURLError) {
         let raw = raw ?? ""
         guard raw.utf8.count <= QueryOptions.maxLength else { throw .malformed("query string longer than \(QueryOptions.maxLength) bytes") }

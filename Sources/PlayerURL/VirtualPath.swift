@@ -130,11 +130,17 @@ public enum VirtualPath {
             guard digits.utf8.count <= maxNumberDigits else { throw .malformed("bitrate too large in \(Sanitized.text(stem))") }
             let before = rest[..<eq]
             // Longest known track name that ends the text before `=` and starts at a `-` or the start.
+            // Compared as UTF-8 bytes: this runs for every request and every track.
             var matched: Substring? = nil
-            for name in trackNames where before.hasSuffix(name) {
-                let start = before.index(before.endIndex, offsetBy: -name.count)
-                guard start == before.startIndex || before[before.index(before: start)] == "-" else { continue }
-                if matched.map({ name.count > $0.count }) ?? true { matched = before[start...] }
+            let available = before.utf8.count
+            for name in trackNames {
+                let length = name.utf8.count
+                guard length <= available, matched.map({ length > $0.utf8.count }) ?? true else { continue }
+                let start = before.utf8.index(before.utf8.endIndex, offsetBy: -length)
+                guard before.utf8[start...].elementsEqual(name.utf8),
+                      start == before.startIndex || before.utf8[before.utf8.index(before: start)] == UInt8(ascii: "-")
+                else { continue }
+                matched = before[start...]
             }
             guard let name = matched else {
                 let shown = before.split(separator: "-").last.map(String.init) ?? String(before)

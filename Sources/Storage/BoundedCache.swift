@@ -8,22 +8,38 @@ import Glibc
 /// `Synchronization.Mutex` degrading badly with more threads than cores. Values are immutable
 /// snapshots; a lookup hands out a reference and never blocks on parsing (parse outside the lock,
 /// then insert).
+///
+/// The lookup and insert paths are `@inlinable` so that callers in other modules get them
+/// specialized for their key and value types (an unspecialized generic lookup costs a metadata
+/// lookup and boxed hashing on every request).
 public final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: @unchecked Sendable {
-    private struct Entry {
-        var value: Value
-        var cost: Int
-        var lastUse: UInt64
+    @usableFromInline
+    struct Entry {
+        @usableFromInline var value: Value
+        @usableFromInline var cost: Int
+        @usableFromInline var lastUse: UInt64
+
+        @usableFromInline
+        init(value: Value, cost: Int, lastUse: UInt64) {
+            self.value = value
+            self.cost = cost
+            self.lastUse = lastUse
+        }
     }
 
-    private var entries: [Key: Entry] = [:]
-    private var totalCost = 0
-    private var clock: UInt64 = 0
-    private let lock: UnsafeMutablePointer<pthread_mutex_t>
-    private var bound: Int
+    @usableFromInline var entries: [Key: Entry] = [:]
+    @usableFromInline var totalCost = 0
+    @usableFromInline var clock: UInt64 = 0
+    @usableFromInline let lock: UnsafeMutablePointer<pthread_mutex_t>
+    @usableFromInline var bound: Int
 
-    public private(set) var hits = 0
-    public private(set) var misses = 0
-    public private(set) var evictions = 0
+    @usableFromInline var hitCount = 0
+    @usableFromInline var missCount = 0
+    @usableFromInline var evictionCount = 0
+
+    public var hits: Int { locked { hitCount } }
+    public var misses: Int { locked { missCount } }
+    public var evictions: Int { locked { evictionCount } }
 
     public init(capacity: Int) {
         bound = max(capacity, 0)
@@ -36,25 +52,27 @@ public final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: @unc
         lock.deallocate()
     }
 
-    private func locked<T>(_ body: () -> T) -> T {
+    @inlinable
+    func locked<T>(_ body: () -> T) -> T {
         pthread_mutex_lock(lock)
         defer { pthread_mutex_unlock(lock) }
         return body()
     }
 
+    @inlinable
     public func value(for key: Key) -> Value? {
         locked {
             clock &+= 1
-            guard var entry = entries[key] else { misses += 1; return nil }
-            hits += 1
-            entry.lastUse = clock
-            entries[key] = entry
-            return entry.value
+            guard let index = entries.index(forKey: key) else { missCount += 1; return nil }
+            hitCount += 1
+            entries.values[index].lastUse = clock
+            return entries.values[index].value
         }
     }
 
     /// Inserts `value`; evicts the least recently used entries until the total fits. A value
     /// costing more than the whole capacity is not kept.
+    @inlinable
     public func insert(_ value: Value, for key: Key, cost: Int) {
         locked {
             guard cost <= bound else { return }
@@ -75,11 +93,12 @@ public final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: @unc
     }
 
     /// Evicts least recently used entries until the total cost is at most `limit` (lock held).
-    private func evict(toFit limit: Int) {
+    @usableFromInline
+    func evict(toFit limit: Int) {
         while totalCost > limit, let victim = entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
             entries.removeValue(forKey: victim.key)
             totalCost -= victim.value.cost
-            evictions += 1
+            evictionCount += 1
         }
     }
 
