@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(
             name: "OrigoTests",
             dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "MPEGTS", "XML", "ServerManifest", "PlayerURL",
-                           "HLS", "DASH", "Smooth", "HDS", "Storage", "Subtitles", "Engine"],
+                           "HLS", "DASH", "Smooth", "HDS", "Storage", "Subtitles", "Engine", "CEngineAPI"],
             exclude: ["Fixtures"]),
     ]
 )

@@ -18,7 +18,22 @@ public final class Engine: Sendable {
     let loader = PresentationLoader(indexCacheBytes: Int(defaultIndexCacheBytes),
                                     presentationCacheBytes: Int(defaultIndexCacheBytes / 2))
 
+    /// Buffers for output that is copied (TS segments and their PES scratch), reused across requests.
+    /// Bounded: a TS segment is about 1.3 MB at 2.5 Mbit/s, so this keeps one per busy thread.
+    let buffers = ByteBufferPool(maxBuffers: 16, maxRetainedBytes: 32 << 20)
+
     public init() {}
+
+    /// Takes back the buffers of a response that has been sent (or dropped). Only responses marked
+    /// ``EngineResponse/bodyIsPooled`` have any; call it after the last use of the body's bytes.
+    public func recycle(_ response: consuming EngineResponse) {
+        let pooled = response.bodyIsPooled
+        var pieces = (consume response).body
+        guard pooled else { return }
+        while let piece = pieces.popLast() {
+            if case .bytes(let bytes) = consume piece { buffers.give(bytes) }
+        }
+    }
 
     /// Sets the process-wide cache bounds (`OrigoIndexCacheSize`); 0 keeps the default. The
     /// presentation cache defaults to half the index cache.
@@ -52,20 +67,21 @@ public final class Engine: Sendable {
         let selection = try Selection(query: query)
         let loaded = try loader.load(manifestPath: request.manifestPath, query: request.query,
                                      upstream: request.upstream, maxIndexBytes: request.maxIndexBytes)
-        let versions = Dictionary(loaded.sources.map { ($0.path, $0.etag) }, uniquingKeysWith: { a, _ in a })
-        let media = MediaBytes(upstream: request.upstream, versions: versions)
+        let media = MediaBytes(upstream: request.upstream, versions: loaded.versions)
         // The one selection step: every format below sees only the selected presentation.
         let view = try loaded.view(for: selection)
         let presentation = view.presentation
-        let route = try VirtualPath.parse(request.virtualPath, trackNames: Set(presentation.tracks.map(\.name)))
-        let options = try PlayoutOptions(query: query, presentation: presentation)
+        let route = try VirtualPath.parse(request.virtualPath, trackNames: view.trackNames)
+        let formatOptions = PlayoutOptions.formatOptions(query)
+        let options = formatOptions.isEmpty ? try view.defaultOptions.get()
+            : try PlayoutOptions(query: query, presentation: presentation)
         // Manifests are built once per presentation view, virtual path and format options, as
         // templates whose child URLs leave the query open: requests that differ only in what the
         // origin does not consume (session ids) share one build. A changed file makes a new
         // LoadedPresentation and so drops them.
         let base = Self.baseName(request.manifestPath)
         let urls = route.isManifest ? ChildURL.template(base: base) : ChildURL(base: base, query: query.raw)
-        let manifestKey = route.isManifest ? request.virtualPath + "?" + PlayoutOptions.formatOptions(query) : nil
+        let manifestKey = route.isManifest ? request.virtualPath + "?" + formatOptions : nil
         if let key = manifestKey, let cached = view.manifests.value(for: key) { return cached.response(query: query.raw) }
 
         var response: EngineResponse
@@ -101,11 +117,7 @@ public final class Engine: Sendable {
             let sample = try Self.keyFrame(number, keyFrames, token: token)
             let inputs = [TSInput(track: track.track, samples: sample..<(sample + 1))]
             let continuity = view.iFrameContinuity(before: number, track: track, keyFrames: keyFrames, key: options.hlsCut)
-            var reads = try media.prefetch(inputs.map { ($0.track, $0.samples) })
-            let bytes = try TransportStreamWriter.segment(inputs: inputs, continuity: continuity) { locator, offset, count in
-                try media.read(locator, at: offset, count: count, reads: &reads)
-            }
-            response = segment([.bytes(bytes)], type: "video/MP2T")
+            response = try transportStream(inputs, continuity: continuity, media: media)
         case .hlsIFrameFMP4Segment(let token, let number):
             let cut = try view.cut(options.hlsCut)
             let track = try Self.videoTrack(token, in: presentation)
@@ -126,12 +138,7 @@ public final class Engine: Sendable {
                 throw EngineError.notFound("segment \(number) of \(tokens.joined(separator: "-")) is empty")
             }
             let continuity = view.continuity(before: index, tracks: tracks, key: options.hlsCut, cut: cut)
-            // Upstream samples: one coalesced ranged read per track before muxing.
-            var reads = try media.prefetch(inputs.map { ($0.track, $0.samples) })
-            let bytes = try TransportStreamWriter.segment(inputs: inputs, continuity: continuity) { locator, offset, count in
-                try media.read(locator, at: offset, count: count, reads: &reads)
-            }
-            response = segment([.bytes(bytes)], type: "video/MP2T")
+            response = try transportStream(inputs, continuity: continuity, media: media)
         case .hlsInit(let token), .dashInit(let token):
             let track = try Self.track(token, in: presentation)
             response = segment([.bytes(FragmentWriter.initSegment(for: track.track))], type: Self.mp4Type(track.kind))
@@ -233,14 +240,7 @@ public final class Engine: Sendable {
         }
         if response.etag == nil {
             // Segments: identified by what they are cut from, not hashed byte by byte.
-            var hash = FNV1a()
-            for source in [loaded.manifest] + loaded.sources {
-                hash.add(source.path)
-                hash.add(Int64(clamping: source.size))
-                hash.add(source.mtimeSeconds)
-                hash.add(source.mtimeNanoseconds)
-                hash.add(source.etag)
-            }
+            var hash = loaded.identityHash
             hash.add(request.virtualPath)
             hash.add(query.raw)
             response.etag = hash.etag
@@ -258,6 +258,19 @@ public final class Engine: Sendable {
 
     private func segment(_ body: [BodyPiece], type: String) -> EngineResponse {
         EngineResponse(status: 200, contentType: type, etag: nil, lastModified: 0, logReason: nil, body: body)
+    }
+
+    /// A TS segment, written into a buffer from ``buffers`` that ``recycle(_:)`` gives back once
+    /// the response has been sent.
+    private func transportStream(_ inputs: [TSInput], continuity: TSContinuity, media: MediaBytes) throws -> EngineResponse {
+        // Upstream samples: one coalesced ranged read per track before muxing.
+        var reads = try media.prefetch(inputs.map { ($0.track, $0.samples) })
+        let bytes = try TransportStreamWriter.segment(inputs: inputs, continuity: continuity, buffers: buffers) {
+            locator, offset, count in try media.read(locator, at: offset, count: count, reads: &reads)
+        }
+        var response = segment([.bytes(bytes)], type: "video/MP2T")
+        response.bodyIsPooled = true
+        return response
     }
 
     private func fragment(_ track: PresentationTrack, cut: Cut, index: Int, number: Int, media: MediaBytes) throws -> EngineResponse {
@@ -301,8 +314,8 @@ public final class Engine: Sendable {
     }
 
     static func baseName(_ path: String) -> String {
-        let file = path.split(separator: "/").last.map(String.init) ?? path
-        guard let dot = file.lastIndex(of: "."), dot != file.startIndex else { return file }
+        let file = path.lastIndex(of: "/").map { path[path.index(after: $0)...] } ?? path[...]
+        guard let dot = file.lastIndex(of: "."), dot != file.startIndex else { return String(file) }
         return String(file[..<dot])
     }
 

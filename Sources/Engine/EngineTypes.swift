@@ -36,6 +36,18 @@ public struct EngineResponse: Sendable {
     /// One line for the error log when `status >= 400`.
     public var logReason: String?
     public var body: [BodyPiece]
+    /// Whether the body's bytes are buffers of the engine's pool, to be handed back with
+    /// ``Engine/recycle(_:)`` once they have been sent.
+    public var bodyIsPooled = false
+
+    public init(status: Int, contentType: String?, etag: String?, lastModified: Int64, logReason: String?, body: [BodyPiece]) {
+        self.status = status
+        self.contentType = contentType
+        self.etag = etag
+        self.lastModified = lastModified
+        self.logReason = logReason
+        self.body = body
+    }
 
     public static func error(_ status: Int, _ reason: String) -> EngineResponse {
         EngineResponse(status: status, contentType: nil, etag: nil, lastModified: 0, logReason: reason, body: [])

@@ -19,7 +19,11 @@ public enum TransportStreamWriter {
 
     /// One HLS segment holding the given sample ranges of up to one video and one audio track, muxed.
     /// `read(locator, offset, count)` returns sample bytes from a track's dataSource; its errors propagate.
-    public static func segment(inputs: [TSInput], continuity: TSContinuity,
+    ///
+    /// With `buffers`, the segment is written into a buffer taken from the pool (the one copy of the
+    /// payload goes into memory that is reused; give it back once sent) and the PES scratch buffer
+    /// comes from the pool and goes back to it.
+    public static func segment(inputs: [TSInput], continuity: TSContinuity, buffers: ByteBufferPool? = nil,
                                read: (String, UInt64, Int) throws -> [UInt8]) throws -> [UInt8] {
         let (video, audio) = try ElementaryStream.streams(inputs)
         let videoPlans = Planner.plans(video)
@@ -42,10 +46,26 @@ public enum TransportStreamWriter {
         guard !overflow, estimate >= 0, estimate <= maxSegmentBytes else {
             throw MPEGTSError.invalidInput("segment of about \(packets) packets exceeds \(maxSegmentBytes) bytes")
         }
-        var out: [UInt8] = []
+        var out = buffers?.take(minimumCapacity: estimate) ?? []
         out.reserveCapacity(estimate)
-        var pes: [UInt8] = []
-        pes.reserveCapacity(max(0, largestPES))
+        var pes = buffers?.take(minimumCapacity: largestPES) ?? []
+        pes.reserveCapacity(largestPES)
+        defer { buffers?.give(pes) }
+        do {
+            try mux(video: video, videoPlans: videoPlans, audio: audio, audioPlans: audioPlans, continuity: continuity,
+                    pes: &pes, read: read, to: &out)
+        } catch {
+            buffers?.give(out)
+            throw error
+        }
+        return out
+    }
+
+    /// PAT, PMT and the PES packets of both streams interleaved in decode order, into `out`.
+    private static func mux(video: ElementaryStream?, videoPlans: [PESPlan], audio: ElementaryStream?,
+                            audioPlans: [PESPlan], continuity: TSContinuity, pes: inout [UInt8],
+                            read: (String, UInt64, Int) throws -> [UInt8], to out: inout [UInt8]) throws {
+        let audioCarriesPCR = video == nil
         var units: [Range<Int>] = []
 
         var counters = continuity
@@ -122,7 +142,6 @@ public enum TransportStreamWriter {
                 break
             }
         }
-        return out
     }
 
     /// Packetizes one PES into as many packets as its nominal size needs, so that packet counts (and

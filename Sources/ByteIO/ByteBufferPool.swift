@@ -1,0 +1,81 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Byte arrays kept between requests for output that must be copied (a TS segment, the sample
+/// bytes it is made from), so the next request writes into memory that is already allocated and
+/// mapped instead of asking malloc for megabytes again.
+///
+/// Safety does not depend on the caller: a buffer given back while something else still holds it
+/// (a response Apache is still sending) is shared, and the next ``take(minimumCapacity:)`` that
+/// clears it gets a fresh copy by copy-on-write instead of writing over the bytes in flight. Give
+/// buffers back after the last other reference is gone and they are reused without a copy.
+///
+/// Bounded: at most ``maxBuffers`` buffers and ``maxRetainedBytes`` of capacity are kept; a buffer
+/// that would not fit is dropped (freed).
+public final class ByteBufferPool: @unchecked Sendable {
+    public let maxBuffers: Int
+    public let maxRetainedBytes: Int
+
+    private var free: [[UInt8]] = []
+    private var retained = 0
+    private let lock: UnsafeMutablePointer<pthread_mutex_t>
+
+    public init(maxBuffers: Int, maxRetainedBytes: Int) {
+        self.maxBuffers = max(0, maxBuffers)
+        self.maxRetainedBytes = max(0, maxRetainedBytes)
+        lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        pthread_mutex_init(lock, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(lock)
+        lock.deallocate()
+    }
+
+    /// An empty buffer with room for at least `minimumCapacity` bytes: the smallest kept buffer
+    /// that is large enough, else the largest kept one (grown), else a new one.
+    public func take(minimumCapacity: Int = 0) -> [UInt8] {
+        var buffer = pop(minimumCapacity: minimumCapacity) ?? []
+        buffer.removeAll(keepingCapacity: true)
+        buffer.reserveCapacity(max(0, minimumCapacity))
+        return buffer
+    }
+
+    /// Keeps `buffer` for a later ``take(minimumCapacity:)`` if the bounds allow; its contents
+    /// are not looked at.
+    public func give(_ buffer: consuming [UInt8]) {
+        let capacity = buffer.capacity
+        guard capacity > 0 else { return }
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        guard free.count < maxBuffers, capacity <= maxRetainedBytes &- retained else { return }
+        retained &+= capacity
+        free.append(buffer)
+    }
+
+    /// Buffers kept and their total capacity (for tests and the benchmark).
+    public var kept: (count: Int, bytes: Int) {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        return (free.count, retained)
+    }
+
+    private func pop(minimumCapacity: Int) -> [UInt8]? {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        guard !free.isEmpty else { return nil }
+        var best = 0
+        for i in free.indices.dropFirst() {
+            let candidate = free[i].capacity, current = free[best].capacity
+            let fits = candidate >= minimumCapacity, currentFits = current >= minimumCapacity
+            // A fitting buffer beats one that does not; among fitting ones the smallest wins,
+            // among too-small ones the largest (it grows least).
+            if fits != currentFits ? fits : (fits ? candidate < current : candidate > current) { best = i }
+        }
+        free.swapAt(best, free.count - 1)
+        let buffer = free.removeLast()
+        retained &-= buffer.capacity
+        return buffer
+    }
+}
