@@ -112,6 +112,7 @@ done
 echo "==> manifests (32 connections), and the same bytes as static files"
 mrows=""
 prows=""
+under5=""
 for name in master media mpd; do
   curl -sf -o "$static/manifest-$name" "$base$(head -1 "$work/$name.dyn")"
   chmod a+r "$static/manifest-$name"
@@ -120,11 +121,19 @@ for name in master media mpd; do
   read -r srps sp50 sp99 < <(run_wrk "$work/$name.static" 32)
   echo "  $name: $rps/s p99 $p99 ms (static: $srps/s p99 $sp99 ms)"
   mrows+="| $name | $(head -1 "$work/$name.dyn") | $(( $(stat -c %s "$static/manifest-$name") / 1024 )) KiB | $rps | $p50 | $p99 | $srps | $sp50 | $sp99 |"$'\n'
-  # Paced: each connection waits 8 ms between requests (about 3,500 requests/s in all).
-  read -r rps p50 p99 < <(run_wrk "$work/$name.dyn" 32 8)
-  read -r srps sp50 sp99 < <(run_wrk "$work/$name.static" 32 8)
-  echo "  $name paced: $rps/s p99 $p99 ms (static: $srps/s p99 $sp99 ms)"
-  prows+="| $name | $rps | $p50 | $p99 | $srps | $sp50 | $sp99 |"$'\n'
+  # Paced loads: each connection waits a few ms between requests, from about 3,500 requests/s
+  # (8 ms) to near saturation (1 ms): where the p99 stays under 5 ms, for the origin and static.
+  best=0
+  sbest=0
+  for delay in 8 4 2 1; do
+    read -r rps p50 p99 < <(run_wrk "$work/$name.dyn" 32 "$delay")
+    read -r srps sp50 sp99 < <(run_wrk "$work/$name.static" 32 "$delay")
+    echo "  $name paced ($delay ms): $rps/s p99 $p99 ms (static: $srps/s p99 $sp99 ms)"
+    prows+="| $name | $delay ms | $rps | $p50 | $p99 | $srps | $sp50 | $sp99 |"$'\n'
+    best=$(awk -v b="$best" -v r="$rps" -v p="$p99" 'BEGIN { print (p < 5 && r > b) ? r : b }')
+    sbest=$(awk -v b="$sbest" -v r="$srps" -v p="$sp99" 'BEGIN { print (p < 5 && r > b) ? r : b }')
+  done
+  under5+="| $name | $best | $sbest |"$'\n'
 done
 read -r rps p50 p99 < <(run_wrk "$work/sessions.dyn" 32)
 echo "  media, 400 session ids: $rps/s p99 $p99 ms"
@@ -175,11 +184,17 @@ cpu=$(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//')
   echo "The static columns serve the very same manifest bytes as files: at saturation (wrk and Apache on"
   echo "the same 2 cores) the p99 is mostly time spent waiting for a core, for both."
   echo
-  echo "### The same at a paced load (32 connections, each waiting 8 ms between requests)"
+  echo "### The same at paced loads (32 connections, each waiting a few ms between requests)"
   echo
-  echo "| Manifest | origin req/s | origin p50 ms | origin p99 ms | static req/s | static p50 ms | static p99 ms |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| Manifest | wait per request | origin req/s | origin p50 ms | origin p99 ms | static req/s | static p50 ms | static p99 ms |"
+  echo "|---|---|---|---|---|---|---|---|"
   printf '%s' "$prows"
+  echo
+  echo "Highest rate measured above with a p99 under 5 ms (the issue-6 target), origin and static:"
+  echo
+  echo "| Manifest | origin req/s | static req/s |"
+  echo "|---|---|---|"
+  printf '%s' "$under5"
   echo
   echo "## Cold start"
   echo
