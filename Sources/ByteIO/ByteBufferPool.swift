@@ -7,8 +7,8 @@ import Glibc
 /// mapped instead of asking malloc for megabytes again.
 ///
 /// Safety does not depend on the caller: a buffer given back while something else still holds it
-/// (a response Apache is still sending) is shared, and the next ``take(minimumCapacity:)`` that
-/// clears it gets a fresh copy by copy-on-write instead of writing over the bytes in flight. Give
+/// (a response Apache is still sending) is shared, and the next taker that writes to it gets a
+/// fresh copy by copy-on-write instead of writing over the bytes in flight. Give
 /// buffers back after the last other reference is gone and they are reused without a copy.
 ///
 /// Bounded: at most ``maxBuffers`` buffers and ``maxRetainedBytes`` of capacity are kept; a buffer
@@ -36,10 +36,18 @@ public final class ByteBufferPool: @unchecked Sendable {
     /// An empty buffer with room for at least `minimumCapacity` bytes: the smallest kept buffer
     /// that is large enough, else the largest kept one (grown), else a new one.
     public func take(minimumCapacity: Int = 0) -> [UInt8] {
-        var buffer = pop(minimumCapacity: minimumCapacity) ?? []
+        var buffer = pop(minimum: minimumCapacity, by: \.capacity) ?? []
         buffer.removeAll(keepingCapacity: true)
         buffer.reserveCapacity(max(0, minimumCapacity))
         return buffer
+    }
+
+    /// A kept buffer as it is, stale bytes included, for a writer that overwrites what it uses and
+    /// cuts off the rest (its count is what is initialized: writing within it costs no zeroing):
+    /// the one with the smallest count of at least `minimumCount`, else the one with the largest.
+    /// Empty when none is kept.
+    public func takeForOverwrite(minimumCount: Int) -> [UInt8] {
+        pop(minimum: minimumCount, by: \.count) ?? []
     }
 
     /// Keeps `buffer` for a later ``take(minimumCapacity:)`` if the bounds allow; its contents
@@ -61,14 +69,14 @@ public final class ByteBufferPool: @unchecked Sendable {
         return (free.count, retained)
     }
 
-    private func pop(minimumCapacity: Int) -> [UInt8]? {
+    private func pop(minimum: Int, by size: ([UInt8]) -> Int) -> [UInt8]? {
         pthread_mutex_lock(lock)
         defer { pthread_mutex_unlock(lock) }
         guard !free.isEmpty else { return nil }
         var best = 0
         for i in free.indices.dropFirst() {
-            let candidate = free[i].capacity, current = free[best].capacity
-            let fits = candidate >= minimumCapacity, currentFits = current >= minimumCapacity
+            let candidate = size(free[i]), current = size(free[best])
+            let fits = candidate >= minimum, currentFits = current >= minimum
             // A fitting buffer beats one that does not; among fitting ones the smallest wins,
             // among too-small ones the largest (it grows least).
             if fits != currentFits ? fits : (fits ? candidate < current : candidate > current) { best = i }

@@ -18,9 +18,10 @@ public final class Engine: Sendable {
     let loader = PresentationLoader(indexCacheBytes: Int(defaultIndexCacheBytes),
                                     presentationCacheBytes: Int(defaultIndexCacheBytes / 2))
 
-    /// Buffers for output that is copied (TS segments and their PES scratch), reused across requests.
-    /// Bounded: a TS segment is about 1.3 MB at 2.5 Mbit/s, so this keeps one per busy thread.
-    let buffers = ByteBufferPool(maxBuffers: 16, maxRetainedBytes: 32 << 20)
+    /// Buffers for output that is copied (TS segments and their PES scratch), reused across
+    /// requests. Bounded: about one per worker thread (`ThreadsPerChild` is 64 in the recommended
+    /// pool) and 64 MiB in all (a 4-second TS segment is about 1.3 MB at 2.5 Mbit/s).
+    public let buffers = ByteBufferPool(maxBuffers: 128, maxRetainedBytes: 64 << 20)
 
     public init() {}
 

@@ -20,9 +20,9 @@ public enum TransportStreamWriter {
     /// One HLS segment holding the given sample ranges of up to one video and one audio track, muxed.
     /// `read(locator, offset, count)` returns sample bytes from a track's dataSource; its errors propagate.
     ///
-    /// With `buffers`, the segment is written into a buffer taken from the pool (the one copy of the
-    /// payload goes into memory that is reused; give it back once sent) and the PES scratch buffer
-    /// comes from the pool and goes back to it.
+    /// With `buffers`, the packets are written in place into a buffer taken from the pool (the one
+    /// copy of the payload goes into memory that is reused; give it back once sent) and the PES
+    /// scratch buffer comes from the pool and goes back to it.
     public static func segment(inputs: [TSInput], continuity: TSContinuity, buffers: ByteBufferPool? = nil,
                                read: (String, UInt64, Int) throws -> [UInt8]) throws -> [UInt8] {
         let (video, audio) = try ElementaryStream.streams(inputs)
@@ -46,8 +46,7 @@ public enum TransportStreamWriter {
         guard !overflow, estimate >= 0, estimate <= maxSegmentBytes else {
             throw MPEGTSError.invalidInput("segment of about \(packets) packets exceeds \(maxSegmentBytes) bytes")
         }
-        var out = buffers?.take(minimumCapacity: estimate) ?? []
-        out.reserveCapacity(estimate)
+        var out = PacketBuffer(reusing: buffers?.takeForOverwrite(minimumCount: estimate) ?? [], expected: estimate)
         var pes = buffers?.take(minimumCapacity: largestPES) ?? []
         pes.reserveCapacity(largestPES)
         defer { buffers?.give(pes) }
@@ -55,16 +54,16 @@ public enum TransportStreamWriter {
             try mux(video: video, videoPlans: videoPlans, audio: audio, audioPlans: audioPlans, continuity: continuity,
                     pes: &pes, read: read, to: &out)
         } catch {
-            buffers?.give(out)
+            buffers?.give(out.finish())
             throw error
         }
-        return out
+        return out.finish()
     }
 
     /// PAT, PMT and the PES packets of both streams interleaved in decode order, into `out`.
     private static func mux(video: ElementaryStream?, videoPlans: [PESPlan], audio: ElementaryStream?,
                             audioPlans: [PESPlan], continuity: TSContinuity, pes: inout [UInt8],
-                            read: (String, UInt64, Int) throws -> [UInt8], to out: inout [UInt8]) throws {
+                            read: (String, UInt64, Int) throws -> [UInt8], to out: inout PacketBuffer) throws {
         let audioCarriesPCR = video == nil
         var units: [Range<Int>] = []
 
@@ -102,10 +101,14 @@ public enum TransportStreamWriter {
                 }
                 try annexB.gather(sample: sample, isSync: plan.isSync, trackID: video.input.track.trackID,
                                   index: index, head: &pes, units: &units)
-                sample.bytes.withUnsafeBufferPointer { source in
-                    var gathered = GatheredPES(head: pes, units: units, source: source)
-                    write(&gathered, plan: plan, pid: video.pid, randomAccess: plan.isSync,
-                          pcr: plan.dts &- Timing.pcrLead, counter: &counters.video, to: &out)
+                pes.withUnsafeBufferPointer { head in
+                    units.withUnsafeBufferPointer { units in
+                        sample.bytes.withUnsafeBufferPointer { source in
+                            var gathered = GatheredPES(head: head, units: units, source: source)
+                            write(&gathered, plan: plan, pid: video.pid, randomAccess: plan.isSync,
+                                  pcr: plan.dts &- Timing.pcrLead, counter: &counters.video, to: &out)
+                        }
+                    }
                 }
                 lastPCR = plan.dts
             } else if let audio, audioFetcher != nil, a < audioPlans.count {
@@ -135,9 +138,11 @@ public enum TransportStreamWriter {
                     }
                     pes.append(contentsOf: sample.remainingBytes)
                 }
-                var contiguous = ContiguousPES(pes)
-                write(&contiguous, plan: plan, pid: audio.pid, randomAccess: audioCarriesPCR,
-                      pcr: audioCarriesPCR ? plan.dts &- Timing.pcrLead : nil, counter: &counters.audio, to: &out)
+                pes.withUnsafeBufferPointer { bytes in
+                    var contiguous = ContiguousPES(bytes)
+                    write(&contiguous, plan: plan, pid: audio.pid, randomAccess: audioCarriesPCR,
+                          pcr: audioCarriesPCR ? plan.dts &- Timing.pcrLead : nil, counter: &counters.audio, to: &out)
+                }
             } else {
                 break
             }
@@ -147,7 +152,7 @@ public enum TransportStreamWriter {
     /// Packetizes one PES into as many packets as its nominal size needs, so that packet counts (and
     /// continuity counters) never depend on what the sample bytes turned out to contain.
     private static func write(_ pes: inout some PESBytes, plan: PESPlan, pid: UInt16, randomAccess: Bool, pcr: Int64?,
-                              counter: inout UInt8, to out: inout [UInt8]) {
+                              counter: inout UInt8, to out: inout PacketBuffer) {
         let adaptation = pcr != nil ? Packetizer.pcrAdaptationSize : (randomAccess ? Packetizer.flagsAdaptationSize : 0)
         // Only when a sample shrank to almost nothing does the PES need fewer packets than planned:
         // the packetizer pads it with zero bytes (valid after Annex B NAL units).

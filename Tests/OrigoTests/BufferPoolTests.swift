@@ -133,6 +133,24 @@ import Testing
     }
 }
 
+extension BufferPoolTests {
+    /// Reused buffers are overwritten in place, not cleared: bytes of an earlier answer (larger or
+    /// smaller than the new segment) must never show through.
+    @Test func staleBytesInAReusedBufferNeverReachASegment() throws {
+        let segments = try Self.tsSegments()
+        let expected = segments.map { Self.bytes(Self.get($0, from: Engine())) }
+        for stale in [[UInt8](repeating: 0xAB, count: 4 << 20), [UInt8](repeating: 0xCD, count: 1000)] {
+            for (i, name) in segments.enumerated() {
+                let engine = Engine()
+                engine.buffers.give(stale)
+                engine.buffers.give([UInt8](repeating: 0xEF, count: 300))
+                let r = Self.get(name, from: engine)
+                #expect(Self.bytes(r) == expected[i], "\(name) after \(stale.count) stale bytes")
+            }
+        }
+    }
+}
+
 /// Through the C ABI the module uses: a TS segment's buffer goes back to the pool when the module
 /// frees the response (after Apache has sent it), and the next segment is written into it.
 @Suite struct BufferPoolCABITests {

@@ -123,10 +123,5 @@ timed("HLS TS segment, video 720p + audio (rotating), warm", iterations) {
     // Given back as the module does once Apache has sent it: the next segment reuses the buffer.
     engine.recycle(get("\(base)-audio_eng=128000-video=2500000-\(n).ts"))
 }
-// The same without giving buffers back: every segment is written into newly allocated memory.
-timed("HLS TS segment, video 720p + audio (rotating), warm, buffers not reused", iterations) {
-    n = n % 1800 + 1
-    _ = get("\(base)-audio_eng=128000-video=2500000-\(n).ts")
-}
 print("")
 print("Resident memory added by loading the presentation (indexes of \(sources.isEmpty ? "its" : "all") files, segmentations): \((after - before) / 1024) KiB")
