@@ -8,8 +8,10 @@ import XML
 struct ManifestTemplate: Sendable {
     enum Slot: Sendable { case query, templateQuery }
 
-    /// `slots.count + 1` runs of bytes; slot `k` goes between `parts[k]` and `parts[k + 1]`.
-    let parts: [[UInt8]]
+    /// The manifest without its placeholders (what a request without a query gets).
+    let bytes: [UInt8]
+    /// Where each slot goes in ``bytes`` (ascending) and which suffix it takes.
+    let slotOffsets: [Int]
     let slots: [Slot]
     let contentType: String
     /// XML manifests (MPD, Smooth, F4M) get the query escaped as attribute text.
@@ -20,16 +22,19 @@ struct ManifestTemplate: Sendable {
     /// The response for an empty query, made once.
     private let plain: EngineResponse
 
-    /// Splits `bytes` at the UTF-8 forms of the two placeholders.
+    /// Takes the UTF-8 forms of the two placeholders out of `bytes`, remembering where they were.
     init(bytes: [UInt8], contentType: String, isXML: Bool, lastModified: Int64) {
         // U+F8F0 and U+F8F1 in UTF-8: EF A3 B0 and EF A3 B1.
-        var parts: [[UInt8]] = []
+        var kept: [UInt8] = []
+        kept.reserveCapacity(bytes.count)
+        var offsets: [Int] = []
         var slots: [Slot] = []
         var start = 0
         var i = 0
         while i &+ 2 < bytes.count {
             if bytes[i] == 0xEF, bytes[i &+ 1] == 0xA3, bytes[i &+ 2] == 0xB0 || bytes[i &+ 2] == 0xB1 {
-                parts.append(Array(bytes[start..<i]))
+                kept.append(contentsOf: bytes[start..<i])
+                offsets.append(kept.count)
                 slots.append(bytes[i &+ 2] == 0xB0 ? .query : .templateQuery)
                 i &+= 3
                 start = i
@@ -37,8 +42,9 @@ struct ManifestTemplate: Sendable {
                 i &+= 1
             }
         }
-        parts.append(Array(bytes[start...]))
-        self.parts = parts
+        kept.append(contentsOf: bytes[start...])
+        self.bytes = kept
+        self.slotOffsets = offsets
         self.slots = slots
         self.contentType = contentType
         self.isXML = isXML
@@ -46,29 +52,42 @@ struct ManifestTemplate: Sendable {
         var hash = FNV1a()
         hash.add(bytes)
         self.hash = hash
-        var whole: [UInt8] = []
-        whole.reserveCapacity(bytes.count)
-        for part in parts { whole.append(contentsOf: part) }
         plain = EngineResponse(status: 200, contentType: contentType, etag: hash.etag, lastModified: lastModified,
-                               logReason: nil, body: [.bytes(whole)])
+                               logReason: nil, body: [.bytes(kept)])
     }
 
     /// Bytes held, for the cache bound.
-    var cost: Int { parts.reduce(256) { $0 &+ $1.count &+ 32 } }
+    var cost: Int { 256 &+ bytes.count &+ slots.count &* 9 }
 
-    /// The manifest for a request whose raw query is `rawQuery`.
+    /// The manifest for a request whose raw query is `rawQuery`: the bytes copied run by run, with
+    /// the query's suffix written into every slot.
     func response(query rawQuery: String) -> EngineResponse {
         guard !rawQuery.isEmpty, !slots.isEmpty else { return plain }
         let plainSuffix = encoded(ChildURL.querySuffix(rawQuery, inTemplate: false))
         let templateSuffix = encoded(ChildURL.querySuffix(rawQuery, inTemplate: true))
-        var total = 0
-        for part in parts { total &+= part.count }
-        var body: [UInt8] = []
-        body.reserveCapacity(total &+ slots.count &* max(plainSuffix.count, templateSuffix.count))
-        for (k, part) in parts.enumerated() {
-            body.append(contentsOf: part)
-            if k < slots.count {
-                body.append(contentsOf: slots[k] == .query ? plainSuffix : templateSuffix)
+        var total = bytes.count
+        for slot in slots { total &+= slot == .query ? plainSuffix.count : templateSuffix.count }
+        let body = [UInt8](unsafeUninitializedCapacity: total) { out, initialized in
+            bytes.withUnsafeBufferPointer { source in
+                plainSuffix.withUnsafeBufferPointer { plainSuffix in
+                    templateSuffix.withUnsafeBufferPointer { templateSuffix in
+                        guard let to = out.baseAddress else { return }
+                        var written = 0
+                        func put(_ run: UnsafeBufferPointer<UInt8>) {
+                            guard let p = run.baseAddress, !run.isEmpty, run.count <= out.count &- written else { return }
+                            (to + written).initialize(from: p, count: run.count)
+                            written &+= run.count
+                        }
+                        var copied = 0
+                        for (k, offset) in slotOffsets.enumerated() where offset >= copied && offset <= source.count {
+                            put(UnsafeBufferPointer(rebasing: source[copied..<offset]))
+                            copied = offset
+                            put(slots[k] == .query ? plainSuffix : templateSuffix)
+                        }
+                        put(UnsafeBufferPointer(rebasing: source[copied...]))
+                        initialized = written
+                    }
+                }
             }
         }
         var etag = hash
