@@ -11,6 +11,8 @@ import Subtitles
 /// so a replaced file is noticed. Each becomes an in-memory `wvtt` track (``WebVTTTrack``) on the
 /// reference track's timescale whose samples break at every sync sample of the reference track:
 /// whatever segmentation a request asks for then cuts the text exactly where it cuts the video.
+/// MP4 text tracks are rebuilt the same way (``cueTrack(_:cues:trackID:language:name:tracks:)``,
+/// see `MP4Text.swift`).
 extension PresentationLoader {
     /// At most this many reference sync samples are used as text split points.
     static let maxTextSplits = 200_000
