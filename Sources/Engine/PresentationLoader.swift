@@ -406,8 +406,10 @@ final class PresentationLoader: @unchecked Sendable {
                               bitrate: max(track.averageBitrate, 1), language: track.language)
         }
         guard !tracks.isEmpty else { throw EngineError.notFound("no playable tracks in \(RemoteURL.withoutQuery(locator))") }
-        return LoadedPresentation(manifest: identity, sources: [identity] + (try Self.referencedFiles(index, of: identity)),
-                                  presentation: Presentation(tracks: Self.uniqueTokens(tracks)), loadedAt: context.now)
+        let sources = [identity] + (try Self.referencedFiles(index, of: identity))
+        return LoadedPresentation(manifest: identity, sources: sources,
+                                  presentation: Presentation(tracks: Self.uniqueTokens(try cutMP4TextTracks(tracks, sources: sources, context))),
+                                  loadedAt: context.now)
     }
 
     private func loadServerManifest(_ identity: FileIdentity, bytes: [UInt8], base: SourceBase,
@@ -465,11 +467,12 @@ final class PresentationLoader: @unchecked Sendable {
                 track: track, name: entry.trackName ?? Self.defaultName(kind, language),
                 bitrate: entry.systemBitrate ?? max(track.averageBitrate, 1), language: language))
         }
+        tracks = try cutMP4TextTracks(tracks, sources: sources, context)
         let media = tracks.map(\.track)
         for (position, cues, entry) in sidecarEntries {
             let language = entry.systemLanguage ?? "und"
             let name = entry.trackName ?? Self.defaultName(.text, language)
-            let track = Self.sidecarTrack(cues: cues, language: language, name: entry.src, tracks: media)
+            let track = try Self.sidecarTrack(cues: cues, language: language, name: entry.src, tracks: media)
             tracks.insert(PresentationTrack(track: track, name: name, bitrate: entry.systemBitrate ?? 1000,
                                             language: language), at: min(position, tracks.count))
         }

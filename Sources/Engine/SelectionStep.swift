@@ -14,7 +14,8 @@ extension Presentation {
     ///    are left alone: the option limits the video ladder, and dropping an audio track would
     ///    drop a language.
     /// 3. The subclip: ``Presentation/clipped(to:)`` (GOP-rounded, rebased to 0); a begin at or
-    ///    after the end is a `404`.
+    ///    after the end is a `404`. Cue-built TTML tracks are then rebuilt on the clip's timeline
+    ///    (``PresentationLoader/rebuildingTTMLTracks(_:)``).
     func selecting(_ selection: Selection) throws -> Presentation {
         var result = self
         if let filter = selection.filter {
@@ -40,7 +41,7 @@ extension Presentation {
                 throw EngineError.notFound("subclip \(clip.begin.map(Subclip.format) ?? "0")-\(clip.end.map(Subclip.format) ?? "end")"
                     + " starts at or after the end of the presentation")
             }
-            result = clipped
+            result = try PresentationLoader.rebuildingTTMLTracks(clipped)
         }
         return result
     }

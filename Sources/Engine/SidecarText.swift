@@ -11,6 +11,8 @@ import Subtitles
 /// so a replaced file is noticed. Each becomes an in-memory `wvtt` track (``WebVTTTrack``) on the
 /// reference track's timescale whose samples break at every sync sample of the reference track:
 /// whatever segmentation a request asks for then cuts the text exactly where it cuts the video.
+/// MP4 text tracks are rebuilt the same way (``cueTrack(_:cues:trackID:language:name:tracks:)``,
+/// see `MP4Text.swift`).
 extension PresentationLoader {
     /// At most this many reference sync samples are used as text split points.
     static let maxTextSplits = 200_000
@@ -48,7 +50,16 @@ extension PresentationLoader {
     }
 
     /// The `wvtt` track of a sidecar's cues in a presentation whose other tracks are `tracks`.
-    static func sidecarTrack(cues: [Cue], language: String, name: String, tracks: [Track]) -> Track {
+    static func sidecarTrack(cues: [Cue], language: String, name: String, tracks: [Track]) throws(SubtitleError) -> Track {
+        try cueTrack(.webVTT, cues: cues, trackID: 1, language: language, name: name, tracks: tracks)
+    }
+
+    /// A text track of `cues` in `format` cut like the media of `tracks`: on the reference
+    /// track's timescale (the first video track, else the first track with samples; at least
+    /// 1000), covering the media's duration, with samples breaking at every sync sample of the
+    /// reference. Without media it covers the cues, on a 1000 timescale.
+    static func cueTrack(_ format: CueTrack.Format, cues: [Cue], trackID: UInt32, language: String, name: String,
+                         tracks: [Track]) throws(SubtitleError) -> Track {
         let media = tracks.filter { $0.kind != .text && !$0.samples.isEmpty && $0.timescale > 0 }
         let reference = media.first { $0.kind == .video } ?? media.first
         let timescale: UInt32 = reference.map { $0.timescale >= 1000 ? $0.timescale : 1000 } ?? 1000
@@ -65,7 +76,7 @@ extension PresentationLoader {
                 splits.append(MediaTime.rescale(reference.presentationTime(of: i), from: reference.timescale, to: timescale))
             }
         }
-        return WebVTTTrack.track(cues: cues, trackID: 1, language: language, timescale: timescale,
-                                 end: end, splits: splits, name: name)
+        return try CueTrack.track(format, cues: cues, trackID: trackID, language: language, timescale: timescale,
+                                  end: end, splits: splits, name: name)
     }
 }

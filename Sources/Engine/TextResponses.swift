@@ -14,6 +14,7 @@ extension Engine {
     func cues(of track: PresentationTrack, view: PresentationView, media: MediaBytes) throws -> [Cue] {
         if let cached = view.textCues.value(for: track.token) { return cached }
         let t = track.track
+        try TextSamples.checkBounds(t)
         var reads = t.inlineData == nil ? try media.prefetch([(t, 0..<t.samples.count)]) : MediaBytes.Reads()
         let cues = try TextSamples.cues(of: t) { i in
             if let bytes = t.inlineSample(i) { return Array(bytes) }

@@ -37,11 +37,17 @@ public struct SubtitleLimits: Sendable, Equatable {
     public var maxCues: Int
     /// Longest cue payload kept, in bytes (longer payloads are cut at a character boundary).
     public var maxCueBytes: Int
+    /// Most samples accepted in one MP4 text track (a `wvtt` track has about two per cue: the
+    /// cue and the gap after it). Its samples may hold at most `maxBytes` each and 8 × `maxBytes`
+    /// in all (see ``TextSamples/checkBounds(_:limits:)``).
+    public var maxSamples: Int
 
-    public init(maxBytes: Int = 8 << 20, maxCues: Int = 200_000, maxCueBytes: Int = 16 << 10) {
+    public init(maxBytes: Int = 8 << 20, maxCues: Int = 200_000, maxCueBytes: Int = 16 << 10,
+                maxSamples: Int = 400_000) {
         self.maxBytes = maxBytes
         self.maxCues = maxCues
         self.maxCueBytes = maxCueBytes
+        self.maxSamples = maxSamples
     }
 
     public static let `default` = SubtitleLimits()

@@ -9,13 +9,36 @@ public enum TextSamples {
         track.kind == .text && ["wvtt", "stpp", "tx3g"].contains(track.sampleEntryType)
     }
 
+    /// Refuses, before any sample is read, a text track whose sample table asks for more than
+    /// `limits` allow: more than ``SubtitleLimits/maxSamples`` samples, a sample larger than
+    /// ``SubtitleLimits/maxBytes``, or more than 8 × that in all.
+    public static func checkBounds(_ track: Track, limits: SubtitleLimits = .default) throws(SubtitleError) {
+        let s = track.samples
+        guard s.count <= limits.maxSamples else {
+            throw SubtitleError(.tooLarge, "text track has \(s.count) samples, more than \(limits.maxSamples)")
+        }
+        let cap = UInt64(max(limits.maxBytes, 0))
+        var total: UInt64 = 0
+        for size in s.sizes {
+            guard UInt64(size) <= cap else {
+                throw SubtitleError(.tooLarge, "text sample of \(size) bytes, more than \(limits.maxBytes)")
+            }
+            total &+= UInt64(size)
+        }
+        guard total <= cap &* 8 else {
+            throw SubtitleError(.tooLarge, "text track of \(total) bytes, more than \(cap &* 8)")
+        }
+    }
+
     /// All cues of `track` in presentation time (milliseconds), normalized. `sample(i)` returns
-    /// the bytes of sample `i` (from memory or storage).
+    /// the bytes of sample `i` (from memory or storage). The table is checked first
+    /// (``checkBounds(_:limits:)``).
     public static func cues(of track: Track, limits: SubtitleLimits = .default,
                             sample: (Int) throws -> [UInt8]) throws -> [Cue] {
         guard isReadable(track) else {
             throw SubtitleError(.unsupported, "text track with sample entry \(track.sampleEntryType.prefix(8))")
         }
+        try checkBounds(track, limits: limits)
         let s = track.samples
         var cues: [Cue] = []
         var total = 0

@@ -40,48 +40,21 @@ public enum WebVTTTrack {
     /// The sample table and sample bytes (see ``track(cues:trackID:language:timescale:end:splits:name:)``).
     public static func samples(cues: [Cue], timescale: UInt32, end: Int64,
                                splits: [Int64]) -> (SampleTable, [UInt8]) {
-        struct Timed { var start: Int64; var end: Int64; var cue: Cue }
-        let timed = cues.compactMap { cue -> Timed? in
-            let s = max(MediaTime.rescale(cue.start, from: 1000, to: timescale), 0)
-            let e = min(MediaTime.rescale(cue.end, from: 1000, to: timescale), end)
-            return e > s ? Timed(start: s, end: e, cue: cue) : nil
-        }.sorted { $0.start < $1.start }
-        var bounds: [Int64] = [0, end]
-        for t in timed { bounds.append(t.start); bounds.append(t.end) }
-        for s in splits where s > 0 && s < end { bounds.append(s) }
-        bounds.sort()
-        var unique: [Int64] = []
-        unique.reserveCapacity(bounds.count)
-        for b in bounds where b >= 0 && b <= end && unique.last != b { unique.append(b) }
+        CueTrack.intervals(cues: cues, timescale: timescale, end: end, splits: splits, maxBytes: .max) { active, _, _ in
+            payload(active)
+        } ?? (SampleTable(), [])
+    }
 
-        var table = SampleTable()
-        table.reserveCapacity(unique.count)
-        var data: [UInt8] = []
-        var active: [Timed] = []
-        var next = 0
-        for k in 0..<max(unique.count - 1, 0) {
-            let from = unique[k], to = unique[k + 1]
-            active.removeAll { $0.end <= from }
-            while next < timed.count, timed[next].start <= from {
-                if timed[next].end > from { active.append(timed[next]) }
-                next += 1
-            }
-            let offset = UInt64(data.count)
-            var w = ByteWriter(capacity: 64)
-            if active.isEmpty {
-                w.writeUInt32(8)
-                w.writeFourCC("vtte")
-            } else {
-                for t in active { writeCueBox(&w, t.cue) }
-            }
-            let bytes = w.take()
-            data.append(contentsOf: bytes)
-            // Durations are 32-bit; longer gaps (over 13 h at 90 kHz) are clamped, which only
-            // shortens an empty interval at the very end of absurdly long media.
-            table.append(decodeTime: from, duration: UInt32(clamping: to &- from), compositionOffset: 0,
-                         size: UInt32(clamping: bytes.count), offset: offset, isSync: true)
+    /// One sample: a `vttc` box per cue in `active`, or one `vtte` box when it is empty.
+    static func payload(_ active: [Cue]) -> [UInt8] {
+        var w = ByteWriter(capacity: 64)
+        if active.isEmpty {
+            w.writeUInt32(8)
+            w.writeFourCC("vtte")
+        } else {
+            for cue in active { writeCueBox(&w, cue) }
         }
-        return (table, data)
+        return w.take()
     }
 
     /// `vttc` with `iden`, `sttg` and `payl` children.

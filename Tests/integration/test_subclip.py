@@ -180,3 +180,35 @@ def test_subclip_errors(server):
     assert clients.get(server.url("abr.ism/.m3u8?vbegin=5&vend=500")).status == 200   # clamped
     log = server.log_since(off)
     assert "subclip: end 3 is not after begin 7" in log, log[-2000:]
+
+
+@pytest.mark.parametrize("lang", ["eng", "fra", "deu"])
+def test_subclip_starting_inside_a_cue_keeps_it(server, media, lang):
+    """subs.ism from 4 s: every language has a cue running across 4 s (sidecar WebVTT, sidecar
+    SubRip, and the MP4 `stpp` track with one document for the whole file). It is shown from the
+    clip's start in DASH (wvtt and TTML segments, on the video's boundaries) and in HLS WebVTT."""
+    import test_subtitles as subs
+    if not os.path.exists(os.path.join(media.root, "subs.ism")):
+        pytest.skip("test media without subs.ism (rerun scripts/make-media.sh)")
+    _, keys = frame_times(os.path.join(media.root, SOURCE))
+    start = round(max(k for k in keys if k <= 4.0 + 1e-6) * 1000)
+    expected = [(max(s - start, 0), e - start, text) for s, e, text in subs.source_cues(media, lang) if e > start + 1]
+    assert expected and expected[0][0] == 0, expected   # the point: a cue is running at the clip's start
+    query = "?vbegin=4"
+
+    root = subs.mpd(server, query)
+    sets = root.findall(".//d:AdaptationSet", subs.NS)
+    video = next(a for a in sets if a.get("contentType") == "video")
+    text = next(a for a in sets if a.get("contentType") == "text"
+                and a.get("lang") == {"eng": "en", "fra": "fr", "deu": "de"}[lang])
+    assert [round(t, 3) for t in subs.presentation_times(text.find("d:SegmentTemplate", subs.NS))] == \
+        [round(t, 3) for t in subs.presentation_times(video.find("d:SegmentTemplate", subs.NS))]
+    pieces = [c for _, _, got in subs.dash_text_segments(server, text, query) for c in got]
+    assert subs.close(subs.join(pieces), expected), (subs.join(pieces), expected)
+
+    uri = subs.subtitle_renditions(server, "subs", query)[lang]["URI"]
+    assert uri.endswith(query), uri
+    got = []
+    for segment, _ in subs.playlist_segments(server, "subs", uri):
+        got += subs.cues_of(clients.get(server.url(f"subs.ism/{segment}")).body.decode())
+    assert subs.close(subs.unique(got), expected), (subs.unique(got), expected)

@@ -76,17 +76,17 @@ def lines(url: str) -> list[str]:
     return r.body.decode().splitlines()
 
 
-def master(server, ism: str) -> list[str]:
-    return lines(server.url(f"{ism}.ism/.m3u8"))
+def master(server, ism: str, query: str = "") -> list[str]:
+    return lines(server.url(f"{ism}.ism/.m3u8{query}"))
 
 
 def attributes(line: str) -> dict[str, str]:
     return {k: v.strip('"') for k, v in re.findall(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)', line.split(":", 1)[1])}
 
 
-def subtitle_renditions(server, ism: str) -> dict[str, dict[str, str]]:
+def subtitle_renditions(server, ism: str, query: str = "") -> dict[str, dict[str, str]]:
     out = {}
-    for line in master(server, ism):
+    for line in master(server, ism, query):
         if line.startswith("#EXT-X-MEDIA:") and "TYPE=SUBTITLES" in line:
             a = attributes(line)
             out[a["URI"].split("textstream_")[1].split("=")[0]] = a
@@ -218,8 +218,8 @@ def test_subtitle_errors(server):
 
 # ------------------------------------------------------------------------------------------- DASH
 
-def mpd(server) -> ET.Element:
-    r = clients.get(server.url("subs.ism/.mpd"))
+def mpd(server, query: str = "") -> ET.Element:
+    r = clients.get(server.url("subs.ism/.mpd" + query))
     assert r.status == 200
     return ET.fromstring(r.body)
 
@@ -257,6 +257,72 @@ def samples(segment: bytes) -> list[tuple[int, int, bytes]]:
         out.append((time, duration, segment[data:data + size]))
         time += duration
         data += size
+    return out
+
+
+TT = "{http://www.w3.org/ns/ttml}"
+
+
+def ttml_cues(doc: bytes) -> list[tuple[int, int, str]]:
+    """(begin, end, plain text) in milliseconds of every `<p>` of one TTML document (clock times)."""
+    out = []
+    for p in ET.fromstring(doc).iter(TT + "p"):
+        text = p.text or ""
+        for c in p:
+            text += ("\n" if c.tag == TT + "br" else "".join(c.itertext())) + (c.tail or "")
+        out.append((ms(p.get("begin")), ms(p.get("end")), plain(html.escape(text, quote=False))))
+    return out
+
+
+def join(pieces) -> list[tuple[int, int, str]]:
+    """Pieces of cues cut at sample or segment boundaries joined back into whole cues (±1 ms)."""
+    joined: list[list] = []
+    for start, end, body in sorted(pieces):
+        prev = next((c for c in reversed(joined[-8:]) if c[2] == body and c[1] >= start - 1), None)
+        if prev:
+            prev[1] = max(prev[1], end)
+        else:
+            joined.append([start, end, body])
+    return [tuple(c) for c in joined]
+
+
+def close(got, expected) -> bool:
+    return len(got) == len(expected) and all(
+        abs(a[0] - b[0]) <= 1 and abs(a[1] - b[1]) <= 1 and a[2] == b[2] for a, b in zip(got, expected))
+
+
+def dash_text_segments(server, aset: ET.Element, query: str = "") -> list[tuple[float, float, list]]:
+    """Every segment of a text AdaptationSet of subs.ism, fetched and parsed back: (start, end) in
+    seconds of presentation time and the cue pieces it holds, (start, end) in milliseconds of
+    presentation time. A `wvtt` sample's `vttc` cues take the sample's time; a TTML sample's `<p>`
+    times are on the track's timeline (media time) and must lie within the sample."""
+    rep = aset.find("d:Representation", NS).get("id")
+    template = aset.find("d:SegmentTemplate", NS)
+    timescale = int(template.get("timescale"))
+    offset = int(template.get("presentationTimeOffset", 0))
+    to_ms = lambda t: round((t - offset) * 1000 / timescale)
+    out = []
+    for t in timeline(template):
+        r = clients.get(server.url(f"subs.ism/subs-{rep}-{t}.dash{query}"))
+        assert r.status == 200 and r.body[4:8] == b"styp", (rep, t, r.status)
+        smp = samples(r.body)
+        assert smp and smp[0][0] == t, (rep, t, smp[:1])
+        pieces = []
+        for time, duration, data in smp:
+            start, end = to_ms(time), to_ms(time + duration)
+            if data.lstrip().startswith(b"<"):
+                for b, e, text in ttml_cues(data):
+                    b, e = b - round(offset * 1000 / timescale), e - round(offset * 1000 / timescale)
+                    assert start - 1 <= b < e <= end + 1, (rep, t, (b, e, text), (start, end))
+                    pieces.append((b, e, text))
+            else:
+                for kind, bs, be in boxes(data):
+                    assert kind in ("vttc", "vtte"), kind
+                    if kind == "vttc":
+                        payl = child(data, ["payl"], bs, be)
+                        pieces.append((start, end, plain(data[payl[0]:payl[1]].decode())))
+        last = smp[-1]
+        out.append(((t - offset) / timescale, (last[0] + last[1] - offset) / timescale, pieces))
     return out
 
 
@@ -299,30 +365,34 @@ def test_dash_text_adaptation_sets_and_segments(server, media):
                         got.append((round(time * 1000 / timescale), round((time + duration) * 1000 / timescale),
                                     plain(data[payl[0]:payl[1]].decode())))
         # Join a cue's pieces across samples back into one.
-        joined: list[list] = []
-        for start, end, body in sorted(got):
-            prev = next((c for c in reversed(joined[-8:]) if c[2] == body and c[1] >= start), None)
-            if prev:
-                prev[1] = max(prev[1], end)
-            else:
-                joined.append([start, end, body])
         expected = source_cues(media, lang)
-        assert [tuple(c) for c in joined] == expected or all(
-            abs(a[0] - b[0]) <= 1 and abs(a[1] - b[1]) <= 1 and a[2] == b[2] for a, b in zip(joined, expected))
-        assert len(joined) == len(expected)
+        assert close(join(got), expected), (join(got), expected)
 
 
-def test_dash_stpp_segments_carry_ttml(server):
+def test_dash_stpp_segments_follow_the_video_segments(server, media):
+    """The MP4 `stpp` track (one TTML document for the whole file) is cut where the video is: the
+    same SegmentTimeline boundaries, and every segment holds one TTML document per sample with
+    exactly the cues shown in its window, cut to it."""
     root = mpd(server)
-    s = [a for a in root.findall(".//d:AdaptationSet", NS) if a.get("lang") == "de"][0]
-    rep = s.find("d:Representation", NS).get("id")
-    template = s.find("d:SegmentTemplate", NS)
-    documents = b""
-    for t in timeline(template):
-        r = clients.get(server.url(f"subs.ism/subs-{rep}-{t}.dash"))
-        assert r.status == 200
-        documents += b"".join(d for _, _, d in samples(r.body))
-    assert b"<tt" in documents and b"Bonjour" in documents
+    sets = root.findall(".//d:AdaptationSet", NS)
+    s = next(a for a in sets if a.get("contentType") == "text" and a.get("lang") == "de")
+    video = next(a for a in sets if a.get("contentType") == "video")
+    rep = s.find("d:Representation", NS)
+    assert rep.get("codecs") == "stpp.ttml.im1t"
+    init = clients.get(server.url(f"subs.ism/subs-{rep.get('id')}.dash")).body
+    stsd = child(init, ["moov", "trak", "mdia", "minf", "stbl", "stsd"])
+    assert init[stsd[0] + 12:stsd[0] + 16] == b"stpp" and b"http://www.w3.org/ns/ttml\0" in init[stsd[0]:stsd[1]]
+    text_times = presentation_times(s.find("d:SegmentTemplate", NS))
+    video_times = presentation_times(video.find("d:SegmentTemplate", NS))
+    assert len(text_times) > 1 and [round(t, 3) for t in text_times] == [round(v, 3) for v in video_times]
+    expected = source_cues(media, "deu")
+    pieces = []
+    for start, end, got in dash_text_segments(server, s):
+        want = [(max(c[0], round(start * 1000)), min(c[1], round(end * 1000)), c[2])
+                for c in expected if c[0] < end * 1000 - 1 and c[1] > start * 1000 + 1]
+        assert close(join(got), want), (start, end, got, want)
+        pieces += got
+    assert close(join(pieces), expected), (join(pieces), expected)
 
 
 # ----------------------------------------------------------------------------------------- Smooth
