@@ -13,13 +13,17 @@ let package = Package(
         .target(name: "ByteIO"),
         .target(name: "MediaModel", dependencies: ["ByteIO"]),
         .target(name: "ISOBMFF", dependencies: ["ByteIO", "MediaModel"]),
+        .target(name: "MPEGTS", dependencies: ["ByteIO", "MediaModel"]),
         .target(name: "XML", dependencies: ["ByteIO"]),
         .target(name: "ServerManifest", dependencies: ["ByteIO", "XML"]),
         .target(name: "PlayerURL", dependencies: ["ByteIO"]),
         .target(name: "Subtitles", dependencies: ["ByteIO", "MediaModel"]),
         .target(name: "FuzzDriver", path: "Targets/FuzzDriver"),
-        // The ISO-BMFF reader and the media index built from it (segmentation over the result).
-        .executableTarget(name: "FuzzMP4", dependencies: ["FuzzDriver", "ByteIO", "MediaModel", "ISOBMFF"], path: "Targets/FuzzMP4"),
+        // The ISO-BMFF reader and the media index built from it (segmentation over the result),
+        // and TS segments muxed from the samples it found (Annex B conversion, packets written in
+        // place into reused buffers).
+        .executableTarget(name: "FuzzMP4", dependencies: ["FuzzDriver", "ByteIO", "MediaModel", "ISOBMFF", "MPEGTS"],
+                          path: "Targets/FuzzMP4"),
         // The SMIL server manifest parser (and the XML reader under it).
         .executableTarget(name: "FuzzServerManifest", dependencies: ["FuzzDriver", "ServerManifest"], path: "Targets/FuzzServerManifest"),
         // The player URL grammar: virtual path and query string.
