@@ -36,7 +36,7 @@ public final class ByteBufferPool: @unchecked Sendable {
     /// An empty buffer with room for at least `minimumCapacity` bytes: the smallest kept buffer
     /// that is large enough, else the largest kept one (grown), else a new one.
     public func take(minimumCapacity: Int = 0) -> [UInt8] {
-        var buffer = pop(minimum: minimumCapacity, by: \.capacity) ?? []
+        var buffer = pop(minimum: minimumCapacity, byCount: false) ?? []
         buffer.removeAll(keepingCapacity: true)
         buffer.reserveCapacity(max(0, minimumCapacity))
         return buffer
@@ -47,7 +47,7 @@ public final class ByteBufferPool: @unchecked Sendable {
     /// the one with the smallest count of at least `minimumCount`, else the one with the largest.
     /// Empty when none is kept.
     public func takeForOverwrite(minimumCount: Int) -> [UInt8] {
-        pop(minimum: minimumCount, by: \.count) ?? []
+        pop(minimum: minimumCount, byCount: true) ?? []
     }
 
     /// Keeps `buffer` for a later ``take(minimumCapacity:)`` if the bounds allow; its contents
@@ -69,13 +69,15 @@ public final class ByteBufferPool: @unchecked Sendable {
         return (free.count, retained)
     }
 
-    private func pop(minimum: Int, by size: ([UInt8]) -> Int) -> [UInt8]? {
+    /// Takes the kept buffer that fits `minimum` best, by count or by capacity.
+    private func pop(minimum: Int, byCount: Bool) -> [UInt8]? {
         pthread_mutex_lock(lock)
         defer { pthread_mutex_unlock(lock) }
         guard !free.isEmpty else { return nil }
         var best = 0
         for i in free.indices.dropFirst() {
-            let candidate = size(free[i]), current = size(free[best])
+            let candidate = byCount ? free[i].count : free[i].capacity
+            let current = byCount ? free[best].count : free[best].capacity
             let fits = candidate >= minimum, currentFits = current >= minimum
             // A fitting buffer beats one that does not; among fitting ones the smallest wins,
             // among too-small ones the largest (it grows least).
