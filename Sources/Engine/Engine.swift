@@ -315,7 +315,9 @@ public final class Engine: Sendable {
     }
 
     static func baseName(_ path: String) -> String {
-        let file = path.lastIndex(of: "/").map { path[path.index(after: $0)...] } ?? path[...]
+        var whole = path[...]
+        while whole.utf8.count > 1, whole.hasSuffix("/") { whole = whole.dropLast() }
+        let file = whole.lastIndex(of: "/").map { whole[whole.index(after: $0)...] } ?? whole
         guard let dot = file.lastIndex(of: "."), dot != file.startIndex else { return String(file) }
         return String(file[..<dot])
     }

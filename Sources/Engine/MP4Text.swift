@@ -21,16 +21,19 @@ import Subtitles
 extension PresentationLoader {
     /// `tracks` with every readable MP4 text track replaced by its cue-built track.
     func cutMP4TextTracks(_ tracks: [PresentationTrack], sources: [FileIdentity],
-                          _ context: LoadContext) throws -> [PresentationTrack] {
+                          _ context: LoadContext) -> [PresentationTrack] {
         guard tracks.contains(where: Self.isMP4Text) else { return tracks }
         let media = tracks.map(\.track)
-        return try tracks.map { t in
+        return tracks.map { t in
             guard Self.isMP4Text(t) else { return t }
-            let cues = try mp4TextCues(t.track, sources: sources, context)
+            // A text track that cannot be read or is too large stays as it is: its own requests
+            // fail (as they did before it was cut), the presentation's audio and video do not.
+            guard let cues = try? mp4TextCues(t.track, sources: sources, context),
+                  let track = try? Self.cueTrack(Self.cueFormat(of: t.track, language: t.language), cues: cues,
+                                                 trackID: t.track.trackID, language: t.language,
+                                                 name: t.track.dataSource, tracks: media) else { return t }
             var out = t
-            out.track = try Self.cueTrack(Self.cueFormat(of: t.track, language: t.language), cues: cues,
-                                          trackID: t.track.trackID, language: t.language,
-                                          name: t.track.dataSource, tracks: media)
+            out.track = track
             return out
         }
     }

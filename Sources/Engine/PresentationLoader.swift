@@ -408,7 +408,7 @@ final class PresentationLoader: @unchecked Sendable {
         guard !tracks.isEmpty else { throw EngineError.notFound("no playable tracks in \(RemoteURL.withoutQuery(locator))") }
         let sources = [identity] + (try Self.referencedFiles(index, of: identity))
         return LoadedPresentation(manifest: identity, sources: sources,
-                                  presentation: Presentation(tracks: Self.uniqueTokens(try cutMP4TextTracks(tracks, sources: sources, context))),
+                                  presentation: Presentation(tracks: Self.uniqueTokens(cutMP4TextTracks(tracks, sources: sources, context))),
                                   loadedAt: context.now)
     }
 
@@ -467,7 +467,7 @@ final class PresentationLoader: @unchecked Sendable {
                 track: track, name: entry.trackName ?? Self.defaultName(kind, language),
                 bitrate: entry.systemBitrate ?? max(track.averageBitrate, 1), language: language))
         }
-        tracks = try cutMP4TextTracks(tracks, sources: sources, context)
+        tracks = cutMP4TextTracks(tracks, sources: sources, context)
         let media = tracks.map(\.track)
         for (position, cues, entry) in sidecarEntries {
             let language = entry.systemLanguage ?? "und"

@@ -110,6 +110,15 @@ import Testing
         }
     }
 
+    /// The base name child URLs start with: the manifest's file name without its extension.
+    @Test func baseNames() {
+        #expect(Engine.baseName("/var/www/vod/movie.ism") == "movie")
+        #expect(Engine.baseName("https://origin.example/vod/a.b/movie.mp4") == "movie")
+        #expect(Engine.baseName("/vod/movie.ism/") == "movie")
+        #expect(Engine.baseName("movie") == "movie")
+        #expect(Engine.baseName("/vod/.ism") == ".ism")
+    }
+
     @Test func httpErrors() {
         #expect(get(".m3u8", method: "POST").status == 405)
         #expect(get("nothing.txt").status == 404)

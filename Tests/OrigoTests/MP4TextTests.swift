@@ -120,6 +120,22 @@ import Glibc
         #expect(try Self.textCues(text).map(\.text) == ["Replaced and longer"])
     }
 
+    /// A text track the loader cannot cut (here: one sample over the 8 MB limit) stays as it was:
+    /// the presentation's video and manifests still answer.
+    @Test func anUncuttableTextTrackLeavesTheRestOfThePresentationServed() throws {
+        let dir = SubtitlesTests.temporaryDirectory()
+        _ = try Self.stppFile([Cue(start: 0, end: 1000, text: String(repeating: "x", count: 9 << 20))], in: dir)
+        let engine = Engine()
+        let ism = Self.presentation(dir)
+        let loaded = try engine.loader.load(manifestPath: ism, maxIndexBytes: 0)
+        let text = try #require(loaded.presentation.track(token: "textstream_deu=1000")?.track)
+        #expect(text.inlineData == nil, "left as read from the file")
+        for path in [".mpd", ".m3u8"] {
+            let r = engine.handle(EngineRequest(method: "GET", manifestPath: ism, virtualPath: path, query: nil))
+            #expect(r.status == 200, "\(path): \(r.logReason ?? "")")
+        }
+    }
+
     @Test func hostileTextTablesAreRefusedWithTypedErrors() throws {
         func track(_ table: SampleTable) -> Track {
             Track(trackID: 1, kind: .text, timescale: 1000, language: "und", sampleEntryType: "stpp",
