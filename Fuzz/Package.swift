@@ -29,6 +29,6 @@ let package = Package(
         // The player URL grammar: virtual path and query string.
         .executableTarget(name: "FuzzPlayerURL", dependencies: ["FuzzDriver", "PlayerURL"], path: "Targets/FuzzPlayerURL"),
         // Sidecar subtitle files (WebVTT, SubRip, TTML) and `wvtt` samples.
-        .executableTarget(name: "FuzzSubtitles", dependencies: ["FuzzDriver", "Subtitles"], path: "Targets/FuzzSubtitles"),
+        .executableTarget(name: "FuzzSubtitles", dependencies: ["FuzzDriver", "MediaModel", "Subtitles"], path: "Targets/FuzzSubtitles"),
     ]
 )

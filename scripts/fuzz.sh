@@ -5,7 +5,7 @@
 #   scripts/fuzz.sh list
 #
 # Targets (Fuzz/Package.swift): FuzzMP4 (ISO-BMFF reader + segmentation + TS muxing), FuzzServerManifest
-# (.ism SMIL/XML), FuzzPlayerURL (virtual path + query), FuzzSubtitles (WebVTT/SRT/TTML, wvtt). The corpus grows in
+# (.ism SMIL/XML), FuzzPlayerURL (virtual path + query), FuzzSubtitles (WebVTT/SRT/TTML, wvtt, cue tracks). The corpus grows in
 # out/fuzz/corpus/TARGET, seeded from the test fixtures; crashes land in out/fuzz/artifacts/TARGET/
 # (keep each as a regression test, see docs/FUZZING.md). One job, one core: the machine is shared.
 # Environment: FUZZ_SCRATCH=DIR (SwiftPM scratch path, default .build-fuzz).
