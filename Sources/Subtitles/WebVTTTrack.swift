@@ -6,8 +6,9 @@ import MediaModel
 /// interval without cues holds one `vtte` box. A cue that spans several intervals is repeated in
 /// each (readers join it back, see ``WebVTTTrack/cues(in:start:duration:)``).
 ///
-/// The sample bytes live in memory (``Track/inlineData``), so every output format reads them
-/// like any other track's samples.
+/// Such tracks are built by ``CueTrack`` (format `.webVTT`) with their sample bytes in memory
+/// (``Track/inlineData``), so every output format reads them like any other track's samples; this
+/// type holds the `wvtt` boxes.
 public enum WebVTTTrack {
     /// A `wvtt` sample entry with a `vttC` configuration holding the `WEBVTT` header.
     public static func sampleEntry() -> [UInt8] {
@@ -22,27 +23,6 @@ public enum WebVTTTrack {
             }
         }
         return w.take()
-    }
-
-    /// A text track of `cues` (milliseconds) in `timescale`, covering `0 ..< end` (track units).
-    /// Sample intervals also break at every time in `splits` (track units), so that a
-    /// segmentation cutting at those times cuts between samples. Cues are clipped to `end`.
-    public static func track(cues: [Cue], trackID: UInt32, language: String, timescale: UInt32,
-                             end: Int64, splits: [Int64], name: String) -> Track {
-        let (table, data) = samples(cues: cues, timescale: timescale, end: end, splits: splits)
-        var track = Track(trackID: trackID, kind: .text, timescale: timescale, language: language,
-                          sampleEntryType: "wvtt", sampleEntry: sampleEntry(), codec: .other,
-                          samples: table, dataSource: "memory:" + name)
-        track.inlineData = data
-        return track
-    }
-
-    /// The sample table and sample bytes (see ``track(cues:trackID:language:timescale:end:splits:name:)``).
-    public static func samples(cues: [Cue], timescale: UInt32, end: Int64,
-                               splits: [Int64]) -> (SampleTable, [UInt8]) {
-        CueTrack.intervals(cues: cues, timescale: timescale, end: end, splits: splits, maxBytes: .max) { active, _, _ in
-            payload(active)
-        } ?? (SampleTable(), [])
     }
 
     /// One sample: a `vttc` box per cue in `active`, or one `vtte` box when it is empty.

@@ -127,13 +127,13 @@ import Glibc
         let cues = [Cue(start: 500, end: 2000, text: "a", identifier: "id"),
                     Cue(start: 1500, end: 3000, text: "b", settings: "align:start")]
         // Timescale 90 kHz, splits at 1 s and 4 s, track end 5 s.
-        let (table, data) = WebVTTTrack.samples(cues: cues, timescale: 90_000, end: 450_000, splits: [90_000, 360_000])
+        let track = try CueTrack.track(.webVTT, cues: cues, trackID: 1, language: "eng", timescale: 90_000,
+                                       end: 450_000, splits: [90_000, 360_000], name: "t")
+        let table = track.samples
         let times = Array(table.decodeTimes)
         #expect(times == [0, 45_000, 90_000, 135_000, 180_000, 270_000, 360_000])
         #expect(Array(table.durations).reduce(0) { $0 + Int64($1) } == 450_000)
-        var track = Track(trackID: 1, kind: .text, timescale: 90_000, language: "eng", sampleEntryType: "wvtt",
-                          sampleEntry: WebVTTTrack.sampleEntry(), codec: .other, samples: table, dataSource: "memory:t")
-        track.inlineData = data
+        #expect(track.sampleEntryType == "wvtt" && track.sampleEntry == WebVTTTrack.sampleEntry())
         // Sample 0 is empty (vtte), sample 3 holds both cues.
         #expect(Array(track.inlineSample(0) ?? []) == [0, 0, 0, 8, 0x76, 0x74, 0x74, 0x65])
         #expect(try WebVTTTrack.cues(in: Array(track.inlineSample(3) ?? []), start: 0, duration: 1).map(\.text) == ["a", "b"])
@@ -142,9 +142,9 @@ import Glibc
         #expect(back == cues)
     }
 
-    @Test func cuesAreClippedToTheTrackEnd() {
-        let (table, _) = WebVTTTrack.samples(cues: [Cue(start: 0, end: 10_000, text: "x"), Cue(start: 20_000, end: 21_000, text: "y")],
-                                             timescale: 1000, end: 5000, splits: [])
+    @Test func cuesAreClippedToTheTrackEnd() throws {
+        let table = try CueTrack.track(.webVTT, cues: [Cue(start: 0, end: 10_000, text: "x"), Cue(start: 20_000, end: 21_000, text: "y")],
+                                       trackID: 1, language: "eng", timescale: 1000, end: 5000, splits: [], name: "t").samples
         #expect(table.count == 1 && table.durations[0] == 5000)
     }
 
@@ -255,8 +255,8 @@ import Glibc
         // A CMAF text file (`.cmft`) written by our own fragment writer from a sidecar's track.
         let cues = [Cue(start: 500, end: 1500, text: "Hello", identifier: "a"),
                     Cue(start: 1200, end: 2600, text: "<i>World</i>", settings: "align:start")]
-        let track = WebVTTTrack.track(cues: cues, trackID: 3, language: "fra", timescale: 1000, end: 3000,
-                                      splits: [1000, 2000], name: "t")
+        let track = try CueTrack.track(.webVTT, cues: cues, trackID: 3, language: "fra", timescale: 1000, end: 3000,
+                                       splits: [1000, 2000], name: "t")
         var file = FragmentWriter.initSegment(for: track)
         for (k, range) in [0..<2, 2..<4, 4..<track.samples.count].enumerated() {
             for piece in try FragmentWriter.mediaSegment(track: track, samples: range, sequenceNumber: UInt32(k + 1)) {
