@@ -50,17 +50,11 @@ extension PresentationLoader {
 
     /// The cues of an MP4 text track, from the cache when the file holding its samples is unchanged.
     func mp4TextCues(_ track: Track, sources: [FileIdentity], _ context: LoadContext) throws -> [Cue] {
-        try TextSamples.checkBounds(track)
         let file = sources.first { $0.path == track.dataSource }
         let key = file.map { Self.cueKey(track, file: $0) }
         if let key, let cached = sidecars.value(for: key) { return cached }
         let versions = file.map { [$0.path: $0.etag] } ?? [:]
-        let media = MediaBytes(upstream: context.upstream, versions: versions)
-        var reads = try media.prefetch([(track, 0..<track.samples.count)])
-        let table = track.samples
-        let cues = try TextSamples.cues(of: track) { i in
-            try media.read(track.dataSource, at: table.offsets[i], count: Int(table.sizes[i]), reads: &reads)
-        }
+        let cues = try MediaBytes(upstream: context.upstream, versions: versions).cues(of: track)
         if let key { sidecars.insert(cues, for: key, cost: Self.cost(cues)) }
         return cues
     }

@@ -6,6 +6,19 @@ import MediaModel
 import Smooth
 import Subtitles
 
+extension MediaBytes {
+    /// All cues of a text track (`wvtt`, `stpp`, `tx3g`), its samples read from memory or, after
+    /// the table is checked against the limits, through storage in one prefetch.
+    func cues(of t: Track) throws -> [Cue] {
+        try TextSamples.checkBounds(t)
+        var reads = t.inlineData == nil ? try prefetch([(t, 0..<t.samples.count)]) : Reads()
+        return try TextSamples.cues(of: t) { i in
+            if let bytes = t.inlineSample(i) { return Array(bytes) }
+            return try read(t.dataSource, at: t.samples.offsets[i], count: Int(t.samples.sizes[i]), reads: &reads)
+        }
+    }
+}
+
 /// Responses built from cue text: HLS WebVTT segments and Smooth TTML fragments. Both read a text
 /// track's cues through ``Subtitles/TextSamples`` (any of `wvtt`, `stpp`, `tx3g`, from memory or
 /// storage), cached with the presentation.
@@ -13,13 +26,7 @@ extension Engine {
     /// All cues of a text track, read once per presentation version.
     func cues(of track: PresentationTrack, view: PresentationView, media: MediaBytes) throws -> [Cue] {
         if let cached = view.textCues.value(for: track.token) { return cached }
-        let t = track.track
-        try TextSamples.checkBounds(t)
-        var reads = t.inlineData == nil ? try media.prefetch([(t, 0..<t.samples.count)]) : MediaBytes.Reads()
-        let cues = try TextSamples.cues(of: t) { i in
-            if let bytes = t.inlineSample(i) { return Array(bytes) }
-            return try media.read(t.dataSource, at: t.samples.offsets[i], count: Int(t.samples.sizes[i]), reads: &reads)
-        }
+        let cues = try media.cues(of: track.track)
         view.textCues.insert(cues, for: track.token, cost: PresentationLoader.cost(cues))
         return cues
     }
