@@ -2,9 +2,9 @@
 import Glibc
 #endif
 
-/// Byte arrays kept between requests for output that must be copied (a TS segment, the sample
-/// bytes it is made from), so the next request writes into memory that is already allocated and
-/// mapped instead of asking malloc for megabytes again.
+/// Byte arrays kept between requests for output that must be copied (a TS segment and its PES
+/// scratch), so the next request writes into memory that is already allocated and mapped instead
+/// of asking malloc for megabytes again.
 ///
 /// Safety does not depend on the caller: a buffer given back while something else still holds it
 /// (a response Apache is still sending) is shared, and the next taker that writes to it gets a
