@@ -123,4 +123,51 @@ public final class LocalFileReader: RandomAccessReader, @unchecked Sendable {
         }
         return result
     }
+
+    /// The most buffers one `preadv` call takes (Linux's `IOV_MAX`).
+    static let maxBuffersPerCall = 1024
+
+    /// Reads the bytes at `offset` straight into `regions`, filling them in order, with `preadv`
+    /// (a few calls for many regions); throws when the file ends first.
+    public func read(at offset: UInt64, into regions: UnsafeBufferPointer<UnsafeMutableRawBufferPointer>) throws {
+        var vectors: [iovec] = []
+        vectors.reserveCapacity(regions.count)
+        var count: UInt64 = 0
+        for region in regions where region.count > 0 {
+            vectors.append(iovec(iov_base: region.baseAddress, iov_len: region.count))
+            count &+= UInt64(region.count)
+        }
+        guard offset <= size, count <= size - offset else {
+            throw StorageError(code: .shortRead, path: path, detail: "\(count) bytes at \(offset) beyond size \(size)")
+        }
+        let fd = self.fd
+        var position = offset
+        let missing: UInt64 = vectors.withUnsafeMutableBufferPointer { vectors in
+            var first = 0
+            while first < vectors.count, let base = vectors.baseAddress {
+                let n = min(vectors.count &- first, Self.maxBuffersPerCall)
+                let got = preadv(fd, base + first, Int32(n), off_t(position))
+                if got < 0 && errno == EINTR { continue }
+                guard got > 0 else { break }
+                position &+= UInt64(got)
+                // Step over what was filled; a buffer filled in part goes on where it stopped.
+                var left = got
+                while left > 0, first < vectors.count {
+                    let length = vectors[first].iov_len
+                    if length <= left {
+                        left &-= length
+                        first &+= 1
+                    } else {
+                        vectors[first].iov_base = vectors[first].iov_base.map { $0 + left }
+                        vectors[first].iov_len = length &- left
+                        left = 0
+                    }
+                }
+            }
+            return offset &+ count &- position
+        }
+        guard missing == 0 else {
+            throw StorageError(code: .shortRead, path: path, detail: "\(missing) bytes missing at \(position)")
+        }
+    }
 }

@@ -439,3 +439,132 @@ struct SyntheticMedia {
         #expect(CRC32MPEG2.checksum(Array("123456789".utf8)) == 0x0376_E6E7)
     }
 }
+
+// MARK: - Video read in place
+
+/// A scatter read over an in-memory blob that counts its calls.
+final class ScatterCounter {
+    let blob: [UInt8]
+    var calls = 0
+    var regions = 0
+    init(_ blob: [UInt8]) { self.blob = blob }
+
+    func read(_ locator: String, _ offset: UInt64, _ into: UnsafeBufferPointer<UnsafeMutableRawBufferPointer>) throws {
+        calls += 1
+        var at = Int(offset)
+        for region in into {
+            regions += 1
+            guard at + region.count <= blob.count else { throw ByteReaderError.truncated(needed: region.count, available: blob.count - at) }
+            blob.withUnsafeBytes { bytes in region.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[at..<(at + region.count)])) }
+            at += region.count
+        }
+    }
+}
+
+/// The first index where two segments differ (or where the shorter one ends), nil when equal.
+func firstDifference(_ a: [UInt8], _ b: [UInt8]) -> Int? {
+    if let i = (0..<min(a.count, b.count)).first(where: { a[$0] != b[$0] }) { return i }
+    return a.count == b.count ? nil : min(a.count, b.count)
+}
+
+@Suite struct InPlaceVideoTests {
+    let media = SyntheticMedia()
+
+    /// Sample ranges that cover the awkward samples: an in-band delimiter (4), a sync sample with its
+    /// own parameter sets (8), tiny samples (8, 7), and segments starting mid-GOP.
+    static let ranges: [(Range<Int>, Range<Int>)] = [(0..<12, 0..<24), (0..<3, 0..<6), (3..<9, 6..<17), (8..<12, 15..<24),
+                                                    (4..<5, 0..<0), (0..<0, 0..<4)]
+
+    @Test(arguments: ranges.indices) func readingInPlaceGivesTheSameSegment(_ n: Int) throws {
+        let (v, a) = Self.ranges[n]
+        let inputs = [TSInput(track: media.video, samples: v), TSInput(track: media.audio, samples: a)]
+        let start = TSContinuity(pat: 3, pmt: 7, video: 11, audio: 15)
+        let copied = try TransportStreamWriter.segment(inputs: inputs, continuity: start, read: media.read)
+        let scatter = ScatterCounter(media.blob)
+        let pool = ByteBufferPool(maxBuffers: 4, maxRetainedBytes: 1 << 20)
+        pool.give([UInt8](repeating: 0xAB, count: 64 << 10))  // stale bytes must never show through
+        let inPlace = try TransportStreamWriter.segment(inputs: inputs, continuity: start, buffers: pool,
+                                                        read: media.read, scatter: scatter.read)
+        #expect(firstDifference(inPlace, copied) == nil)
+        // The synthetic samples lie one after another: one read for all of them.
+        #expect(scatter.calls == (v.isEmpty ? 0 : 1))
+    }
+
+    @Test func samplesOutOfFileOrderAreReadRunByRun() throws {
+        // Samples stored in reverse order: every sample is its own run.
+        var table = SampleTable()
+        let source = media.video.samples
+        var blob: [UInt8] = []
+        var placed: [(offset: Int, size: Int)] = []
+        for i in (0..<12).reversed() {
+            let at = Int(source.offsets[i])
+            placed.append((blob.count, Int(source.sizes[i])))
+            blob += media.blob[at..<(at + Int(source.sizes[i]))]
+        }
+        placed.reverse()
+        for i in 0..<12 {
+            table.append(decodeTime: source.decodeTimes[i], duration: 512, compositionOffset: Int32(source.compositionOffset(i)),
+                         size: UInt32(placed[i].size), offset: UInt64(placed[i].offset), isSync: source.isSync(i))
+        }
+        let v = media.video
+        let track = Track(trackID: v.trackID, kind: v.kind, timescale: v.timescale, language: v.language,
+                          sampleEntryType: v.sampleEntryType, sampleEntry: v.sampleEntry, codec: v.codec,
+                          width: v.width, height: v.height, samples: table, presentationOffset: 1024, dataSource: "mem")
+        let inputs = [TSInput(track: track, samples: 0..<12)]
+        let read = { (_: String, offset: UInt64, count: Int) in try MemoryReader(blob).read(at: offset, count: count) }
+        let scatter = ScatterCounter(blob)
+        let copied = try TransportStreamWriter.segment(inputs: inputs, continuity: .zero, read: read)
+        let inPlace = try TransportStreamWriter.segment(inputs: inputs, continuity: .zero, read: read, scatter: scatter.read)
+        #expect(firstDifference(inPlace, copied) == nil)
+        #expect(scatter.calls == 12)
+    }
+
+    @Test func otherLengthSizesAreCopied() throws {
+        let media2 = SyntheticMedia(nalLengthSize: 2)
+        let inputs = [TSInput(track: media2.video, samples: 0..<12)]
+        let scatter = ScatterCounter(media2.blob)
+        let bytes = try TransportStreamWriter.segment(inputs: inputs, continuity: .zero, read: media2.read, scatter: scatter.read)
+        #expect(bytes == (try TransportStreamWriter.segment(inputs: inputs, continuity: .zero, read: media2.read)))
+        #expect(scatter.calls == 0)
+    }
+
+    @Test func malformedSamplesFailAsWhenCopied() throws {
+        var blob = media.blob
+        blob[Int(media.video.samples.offsets[1])] = 0x7F  // first NAL length now far past the sample
+        let reader = MemoryReader(blob)
+        let scatter = ScatterCounter(blob)
+        #expect {
+            _ = try TransportStreamWriter.segment(inputs: [TSInput(track: media.video, samples: 0..<4)], continuity: .zero,
+                                                  read: { try reader.read(at: $1, count: $2) }, scatter: scatter.read)
+        } throws: { error in
+            guard let e = error as? MPEGTSError, case .malformedNALUnit(1, 1, _) = e else { return false }
+            return true
+        }
+        // A sample cut short by a zero length in its middle, and one whose lengths stop short of its end.
+        for damage in [2, 3] {
+            var blob = media.blob
+            let at = Int(media.video.samples.offsets[damage])
+            blob.replaceSubrange(at..<(at + 4), with: damage == 2 ? [0, 0, 0, 0] : [0, 0, 0, 1])
+            let read = { (_: String, offset: UInt64, count: Int) in try MemoryReader(blob).read(at: offset, count: count) }
+            let inputs = [TSInput(track: media.video, samples: 0..<4)]
+            let copied = Result { try TransportStreamWriter.segment(inputs: inputs, continuity: .zero, read: read) }
+            let inPlace = Result { try TransportStreamWriter.segment(inputs: inputs, continuity: .zero, read: read,
+                                                                     scatter: ScatterCounter(blob).read) }
+            switch (copied, inPlace) {
+            case (.success(let a), .success(let b)): #expect(firstDifference(a, b) == nil, "damage \(damage)")
+            case (.failure(let a), .failure(let b)): #expect("\(a)" == "\(b)", "damage \(damage)")
+            default: Issue.record("damage \(damage): copied \(copied), in place \(inPlace)")
+            }
+        }
+    }
+
+    @Test func scatterErrorsPropagateAndGiveTheBufferBack() throws {
+        struct Boom: Error {}
+        let pool = ByteBufferPool(maxBuffers: 4, maxRetainedBytes: 1 << 20)
+        #expect(throws: Boom.self) {
+            try TransportStreamWriter.segment(inputs: [TSInput(track: media.video, samples: 0..<4)], continuity: .zero,
+                                              buffers: pool, read: media.read, scatter: { _, _, _ in throw Boom() })
+        }
+        #expect(pool.kept.count == 2)  // the segment's buffer and the PES scratch
+    }
+}
