@@ -266,10 +266,9 @@ public final class Engine: Sendable {
     private func transportStream(_ inputs: [TSInput], continuity: TSContinuity, media: MediaBytes) throws -> EngineResponse {
         // Upstream samples: one coalesced ranged read per track before muxing.
         var reads = try media.prefetch(inputs.map { ($0.track, $0.samples) })
-        let bytes = try TransportStreamWriter.segment(
-            inputs: inputs, continuity: continuity, buffers: buffers,
-            read: { locator, offset, count in try media.read(locator, at: offset, count: count, reads: &reads) },
-            scatter: { locator, offset, regions in try media.read(locator, at: offset, into: regions, reads: &reads) })
+        let bytes = try TransportStreamWriter.segment(inputs: inputs, continuity: continuity, buffers: buffers) {
+            locator, offset, count in try media.read(locator, at: offset, count: count, reads: &reads)
+        }
         var response = segment([.bytes(bytes)], type: "video/MP2T")
         response.bodyIsPooled = true
         return response

@@ -90,53 +90,19 @@ struct AnnexB {
             try skip(&scan, length, trackID: trackID, index: index)
             guard length > 0 else { continue }
             let type = nalType(scan.bytes[start])
-            carried |= parameterSetBit(type)
+            switch (isHEVC, type) {
+            case (true, 32): carried |= 1
+            case (true, 33), (false, 7): carried |= 2
+            case (true, 34), (false, 8): carried |= 4
+            default: break
+            }
             if type != delimiterType { units.append(start..<scan.position) }
         }
         head.append(contentsOf: delimiter)
-        if isSync && carried & completeParameterSets != completeParameterSets {
+        let complete: UInt8 = isHEVC ? 7 : 6
+        if isSync && carried & complete != complete {
             head.append(contentsOf: parameterSets)
         }
-    }
-
-    /// Bit 0 for a VPS, bit 1 for an SPS, bit 2 for a PPS; 0 for other NAL unit types.
-    private func parameterSetBit(_ type: UInt8) -> UInt8 {
-        switch (isHEVC, type) {
-        case (true, 32): 1
-        case (true, 33), (false, 7): 2
-        case (true, 34), (false, 8): 4
-        default: 0
-        }
-    }
-
-    /// The parameter set bits an access unit needs to carry its own configuration.
-    private var completeParameterSets: UInt8 { isHEVC ? 7 : 6 }
-
-    /// For a sample read as is into its packets behind a head of the delimiter and, at sync
-    /// samples, the parameter sets: the positions of its four-byte NAL unit lengths, each to become
-    /// a start code, when that gives exactly what ``gather`` would write. Nil when it would not (an
-    /// in-band delimiter, a sync sample carrying its own parameter sets, an empty NAL unit) or
-    /// when the lengths do not tile the sample; ``gather`` then decides, and names what is
-    /// malformed. `peek` is scratch space.
-    func lengthFieldsInPlace(_ sample: inout ScatteredBytes, isSync: Bool, peek: inout [UInt8]) -> [Int]? {
-        guard nalLengthSize == 4 else { return nil }
-        var positions: [Int] = []
-        var carried: UInt8 = 0
-        var position = 0
-        while position < sample.count {
-            peek.removeAll(keepingCapacity: true)
-            guard sample.count &- position > 4, sample.copy(from: position, count: 5, into: &peek) else { return nil }
-            var reader = ByteReader(peek)
-            guard let length = try? reader.readUInt32(), let header = try? reader.readUInt8(),
-                  length > 0, Int(length) <= sample.count &- position &- 4 else { return nil }
-            let type = nalType(header)
-            guard type != delimiterType else { return nil }
-            carried |= parameterSetBit(type)
-            positions.append(position)
-            position &+= 4 &+ Int(length)
-        }
-        if isSync && carried & completeParameterSets == completeParameterSets { return nil }
-        return positions
     }
 
     private func readLength(_ reader: inout ByteReader, trackID: UInt32, index: Int) throws(MPEGTSError) -> Int {

@@ -77,44 +77,30 @@ enum Packetizer {
     /// indicator when asked; adaptation field stuffing fills what the payload leaves.
     static func appendPES(_ pes: inout some PESBytes, packets: Int, pid: UInt16, randomAccess: Bool, pcrBase: Int64?,
                           counter: inout UInt8, to out: inout PacketBuffer) {
-        out.writePackets(packets) { start in
-            writePES(&pes, packets: packets, pid: pid, randomAccess: randomAccess, pcrBase: pcrBase,
-                     counter: &counter, at: start)
-        }
-    }
-
-    /// ``appendPES(_:packets:pid:randomAccess:pcrBase:counter:to:)`` over the `packets × 188`
-    /// bytes at `start` (also used to write a PES again over its own packets).
-    static func writePES(_ pes: inout some PESBytes, packets: Int, pid: UInt16, randomAccess: Bool, pcrBase: Int64?,
-                         counter: inout UInt8, at start: UnsafeMutablePointer<UInt8>) {
         let firstAdaptation = pcrBase != nil ? pcrAdaptationSize : (randomAccess ? flagsAdaptationSize : 0)
         let total = max(pes.count, packets)
         var position = 0
         var next = counter
-        var p = start
-        for index in 0..<packets {
-            let remaining = total &- position
-            let capacity = index == 0 ? payloadCapacity &- firstAdaptation : payloadCapacity
-            // Leave at least one byte for each packet still to come.
-            let take = max(1, min(capacity, remaining &- (packets &- 1 &- index)))
-            let adaptation = payloadCapacity &- take
-            writeHeader(p, pid: pid, unitStart: index == 0, adaptation: adaptation > 0, payload: true, counter: next)
-            if adaptation > 0 {
-                writeAdaptation(p + 4, size: adaptation, randomAccess: index == 0 && randomAccess,
-                                pcrBase: index == 0 ? pcrBase : nil)
+        out.writePackets(packets) { start in
+            var p = start
+            for index in 0..<packets {
+                let remaining = total &- position
+                let capacity = index == 0 ? payloadCapacity &- firstAdaptation : payloadCapacity
+                // Leave at least one byte for each packet still to come.
+                let take = max(1, min(capacity, remaining &- (packets &- 1 &- index)))
+                let adaptation = payloadCapacity &- take
+                writeHeader(p, pid: pid, unitStart: index == 0, adaptation: adaptation > 0, payload: true, counter: next)
+                if adaptation > 0 {
+                    writeAdaptation(p + 4, size: adaptation, randomAccess: index == 0 && randomAccess,
+                                    pcrBase: index == 0 ? pcrBase : nil)
+                }
+                pes.writeNext(take, to: p + 4 + adaptation)
+                position &+= take
+                next = (next &+ 1) & 0x0F
+                p += packetSize
             }
-            pes.writeNext(take, to: p + 4 + adaptation)
-            position &+= take
-            next = (next &+ 1) & 0x0F
-            p += packetSize
         }
         counter = next
-    }
-
-    /// Where the payload of the packet at `p` (one this packetizer wrote) starts, from its header:
-    /// after the adaptation field when there is one.
-    static func payloadStart(ofPacketAt p: UnsafePointer<UInt8>) -> Int {
-        p[3] & 0x20 == 0 ? 4 : min(5 &+ Int(p[4]), packetSize)
     }
 }
 
@@ -145,14 +131,6 @@ struct PacketBuffer {
             if let base = buffer.baseAddress { body(base + start) }
         }
         used = end
-    }
-
-    /// Lets `body` read and rewrite the packets written so far (`used` bytes at the pointer).
-    mutating func withWrittenPackets<R>(_ body: (UnsafeMutablePointer<UInt8>) throws -> R) rethrows -> R? {
-        try bytes.withUnsafeMutableBufferPointer { buffer in
-            guard let base = buffer.baseAddress, buffer.count >= used else { return nil }
-            return try body(base)
-        }
     }
 
     /// The segment: the written bytes only (the array's capacity is kept). The buffer is left

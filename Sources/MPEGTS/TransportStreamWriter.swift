@@ -23,12 +23,8 @@ public enum TransportStreamWriter {
     /// With `buffers`, the packets are written in place into a buffer taken from the pool (the one
     /// copy of the payload goes into memory that is reused; give it back once sent) and the PES
     /// scratch buffer comes from the pool and goes back to it.
-    ///
-    /// With `scatter` (and four-byte NAL unit lengths), video samples are read straight into the
-    /// payload of their packets instead (``InPlaceVideo``); the segment is the same byte for byte.
     public static func segment(inputs: [TSInput], continuity: TSContinuity, buffers: ByteBufferPool? = nil,
-                               read: (String, UInt64, Int) throws -> [UInt8],
-                               scatter: ScatterRead? = nil) throws -> [UInt8] {
+                               read: (String, UInt64, Int) throws -> [UInt8]) throws -> [UInt8] {
         let (video, audio) = try ElementaryStream.streams(inputs)
         let videoPlans = Planner.plans(video)
         let audioPlans = Planner.plans(audio)
@@ -54,27 +50,9 @@ public enum TransportStreamWriter {
         var pes = buffers?.take(minimumCapacity: largestPES) ?? []
         pes.reserveCapacity(largestPES)
         defer { buffers?.give(pes) }
-        var inPlace: InPlaceVideo?
-        if scatter != nil, let video, case .annexB(let annexB) = video.framing, annexB.sizeIsExact {
-            inPlace = InPlaceVideo(stream: video, annexB: annexB)
-        }
         do {
             try mux(video: video, videoPlans: videoPlans, audio: audio, audioPlans: audioPlans, continuity: continuity,
-                    pes: &pes, read: read, inPlace: &inPlace, to: &out)
-            if let inPlace, let scatter, let video {
-                let filled: Void? = try out.withWrittenPackets { base in
-                    var units: [Range<Int>] = []
-                    try inPlace.fill(packets: base, scatter: scatter) { slot, sample, packets in
-                        var counter = slot.counter
-                        try gatherVideoPES(video, plan: videoPlans[slot.plan], index: slot.sample, sample: sample,
-                                           pes: &pes, units: &units) { gathered in
-                            Packetizer.writePES(&gathered, packets: slot.packets, pid: video.pid, randomAccess: videoPlans[slot.plan].isSync,
-                                                pcrBase: videoPlans[slot.plan].dts &- Timing.pcrLead, counter: &counter, at: packets)
-                        }
-                    }
-                }
-                guard filled != nil else { throw MPEGTSError.invalidInput("no packets to read video samples into") }
-            }
+                    pes: &pes, read: read, to: &out)
         } catch {
             buffers?.give(out.finish())
             throw error
@@ -85,8 +63,7 @@ public enum TransportStreamWriter {
     /// PAT, PMT and the PES packets of both streams interleaved in decode order, into `out`.
     private static func mux(video: ElementaryStream?, videoPlans: [PESPlan], audio: ElementaryStream?,
                             audioPlans: [PESPlan], continuity: TSContinuity, pes: inout [UInt8],
-                            read: (String, UInt64, Int) throws -> [UInt8], inPlace: inout InPlaceVideo?,
-                            to out: inout PacketBuffer) throws {
+                            read: (String, UInt64, Int) throws -> [UInt8], to out: inout PacketBuffer) throws {
         let audioCarriesPCR = video == nil
         var units: [Range<Int>] = []
 
@@ -109,35 +86,29 @@ public enum TransportStreamWriter {
             let takeVideo = a >= audioPlans.count || (v < videoPlans.count && videoPlans[v].dts <= audioPlans[a].dts)
             // Fetchers are used in place (optional chaining): a copy would retain every column of
             // the sample table and the read buffer once per PES.
-            if takeVideo, let video, inPlace != nil {
+            if takeVideo, let video, videoFetcher != nil, case .annexB(let annexB) = video.framing {
                 let plan = videoPlans[v]
-                guard plan.samples.count == 1, let index = plan.samples.first else {
-                    throw MPEGTSError.invalidInput("video PES of \(plan.samples.count) samples")
-                }
+                v += 1
                 pes.removeAll(keepingCapacity: true)
+                units.removeAll(keepingCapacity: true)
                 PES.appendHeader(streamID: video.streamID, pts: plan.pts, dts: plan.hasDTS ? plan.dts : nil,
                                  payloadSize: 0, unbounded: true, to: &pes)
-                inPlace?.appendHead(isSync: plan.isSync, to: &pes)
-                inPlace?.reserve(plan: v, sample: index, head: pes) { reserved in
-                    let start = (offset: out.used, counter: counters.video)
-                    write(&reserved, plan: plan, pid: video.pid, randomAccess: plan.isSync,
-                          pcr: plan.dts &- Timing.pcrLead, counter: &counters.video, to: &out)
-                    return (start.offset, (out.used &- start.offset) / Packetizer.packetSize, start.counter)
-                }
-                v += 1
-                lastPCR = plan.dts
-            } else if takeVideo, let video, videoFetcher != nil {
-                let plan = videoPlans[v]
-                v += 1
                 // One access unit per video PES (Planner): its NAL units go from the read buffer
                 // straight into the packets.
                 guard plan.samples.count == 1, let index = plan.samples.first,
                       let sample = try videoFetcher?.sample(index, read: read) else {
                     throw MPEGTSError.invalidInput("video PES of \(plan.samples.count) samples")
                 }
-                try gatherVideoPES(video, plan: plan, index: index, sample: sample, pes: &pes, units: &units) { gathered in
-                    write(&gathered, plan: plan, pid: video.pid, randomAccess: plan.isSync,
-                          pcr: plan.dts &- Timing.pcrLead, counter: &counters.video, to: &out)
+                try annexB.gather(sample: sample, isSync: plan.isSync, trackID: video.input.track.trackID,
+                                  index: index, head: &pes, units: &units)
+                pes.withUnsafeBufferPointer { head in
+                    units.withUnsafeBufferPointer { units in
+                        sample.bytes.withUnsafeBufferPointer { source in
+                            var gathered = GatheredPES(head: head, units: units, source: source)
+                            write(&gathered, plan: plan, pid: video.pid, randomAccess: plan.isSync,
+                                  pcr: plan.dts &- Timing.pcrLead, counter: &counters.video, to: &out)
+                        }
+                    }
                 }
                 lastPCR = plan.dts
             } else if let audio, audioFetcher != nil, a < audioPlans.count {
@@ -174,30 +145,6 @@ public enum TransportStreamWriter {
                 }
             } else {
                 break
-            }
-        }
-    }
-
-    /// The video PES of one access unit as the copying path writes it: PES header, then
-    /// ``AnnexB/gather`` over the sample, handed to `body` without copying the NAL units.
-    private static func gatherVideoPES(_ video: ElementaryStream, plan: PESPlan, index: Int, sample: ByteReader,
-                                       pes: inout [UInt8], units: inout [Range<Int>],
-                                       _ body: (inout GatheredPES) -> Void) throws {
-        guard case .annexB(let annexB) = video.framing else {
-            throw MPEGTSError.invalidInput("video track \(video.input.track.trackID) is not NAL units")
-        }
-        pes.removeAll(keepingCapacity: true)
-        units.removeAll(keepingCapacity: true)
-        PES.appendHeader(streamID: video.streamID, pts: plan.pts, dts: plan.hasDTS ? plan.dts : nil,
-                         payloadSize: 0, unbounded: true, to: &pes)
-        try annexB.gather(sample: sample, isSync: plan.isSync, trackID: video.input.track.trackID,
-                          index: index, head: &pes, units: &units)
-        pes.withUnsafeBufferPointer { head in
-            units.withUnsafeBufferPointer { units in
-                sample.bytes.withUnsafeBufferPointer { source in
-                    var gathered = GatheredPES(head: head, units: units, source: source)
-                    body(&gathered)
-                }
             }
         }
     }
