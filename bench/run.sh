@@ -4,13 +4,18 @@
 # presentation, starts Apache through the launcher, drives it with wrk over loopback and writes
 # bench/RESULTS.md.
 # Usage: bench/run.sh            Environment: ORIGO_BENCH_MEDIA (default /tmp/origo-bench-media),
-#        ORIGO_BENCH_SECONDS (per wrk run, default 20), ORIGO_BENCH_PORT (default 8099).
+#        ORIGO_BENCH_SECONDS (per wrk run, default 20), ORIGO_BENCH_PORT (default 8099),
+#        ORIGO_BENCH_ROUNDS (origin/static pairs per segment row, default 3),
+#        ORIGO_BENCH_SEGMENTS (segment rows, default all: "dash720 dash360 fmp4720 fmp4360 ts720 ts360").
+# With ORIGO_BENCH_SEGMENTS set, only those segment rows run and RESULTS.md is left as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 media=${ORIGO_BENCH_MEDIA:-/tmp/origo-bench-media}
 seconds=${ORIGO_BENCH_SECONDS:-20}
 port=${ORIGO_BENCH_PORT:-8099}
+rounds=${ORIGO_BENCH_ROUNDS:-3}
+segments=${ORIGO_BENCH_SEGMENTS:-dash720 dash360 fmp4720 fmp4360 ts720 ts360}
 listen=127.0.0.1:$port
 base=http://$listen
 results=bench/RESULTS.md
@@ -98,16 +103,34 @@ bytes_avg() { # average size of the static copies of a list
   echo $((total / count))
 }
 
-echo "==> segments: dynamic vs static (wrk, ${seconds}s each, 16 connections)"
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# The static rate of the same bytes moves by up to 20 % between runs on this machine, so each row
+# alternates origin and static runs `rounds` times: medians of each, and the median of the
+# per-round ratios (each round's two runs are back to back).
+echo "==> segments: dynamic vs static (wrk, ${seconds}s each, 16 connections, $rounds rounds)"
 rows=""
-for name in dash720 dash360 fmp4720 fmp4360 ts720 ts360; do
-  read -r drps dp50 dp99 < <(run_wrk "$work/$name.dyn" 16)
-  read -r srps sp50 sp99 < <(run_wrk "$work/$name.static" 16)
-  ratio=$(awk -v a="$drps" -v b="$srps" 'BEGIN { printf "%.2f", a / b }')
+for name in $segments; do
+  dyn="" stat_rates="" ratios="" dp50s="" dp99s="" sp50s="" sp99s=""
+  for ((r = 1; r <= rounds; r++)); do
+    read -r drps dp50 dp99 < <(run_wrk "$work/$name.dyn" 16)
+    read -r srps sp50 sp99 < <(run_wrk "$work/$name.static" 16)
+    ratio=$(awk -v a="$drps" -v b="$srps" 'BEGIN { printf "%.2f", a / b }')
+    echo "  $name round $r: origin $drps/s, static $srps/s, ratio $ratio"
+    dyn+="$drps"$'\n' stat_rates+="$srps"$'\n' ratios+="$ratio"$'\n'
+    dp50s+="$dp50"$'\n' dp99s+="$dp99"$'\n' sp50s+="$sp50"$'\n' sp99s+="$sp99"$'\n'
+  done
+  m() { printf '%s' "$1" | median; }
+  ratio=$(m "$ratios")
   size=$(( $(bytes_avg "$name") / 1024 ))
-  echo "  $name: origin $drps/s, static $srps/s, ratio $ratio"
-  rows+="| $name | $size KiB | $drps | $dp50 / $dp99 | $srps | $sp50 / $sp99 | **$ratio** |"$'\n'
+  all=$(printf '%s' "$ratios" | paste -sd' ' | sed 's/ / · /g')
+  echo "  $name: median ratio $ratio ($all)"
+  rows+="| $name | $size KiB | $(m "$dyn") | $(m "$dp50s") / $(m "$dp99s") | $(m "$stat_rates") | $(m "$sp50s") / $(m "$sp99s") | **$ratio** | $all |"$'\n'
 done
+if [[ -n ${ORIGO_BENCH_SEGMENTS:-} ]]; then
+  echo "==> only the segment rows ran (ORIGO_BENCH_SEGMENTS); $results left as it is"
+  exit 0
+fi
 
 echo "==> manifests (32 connections), and the same bytes as static files"
 mrows=""
@@ -167,10 +190,12 @@ cpu=$(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//')
   echo "the very same bytes (fetched once from the origin) as files from the same Apache."
   echo "What limits each figure, and the issue-6 targets it is measured against: \`bench/README.md\`."
   echo
-  echo "## Segments: origin vs static (16 connections)"
+  echo "## Segments: origin vs static (16 connections, $rounds rounds)"
   echo
-  echo "| Segments | avg size | origin req/s | origin p50 / p99 ms | static req/s | static p50 / p99 ms | origin / static |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "Each row alternates an origin run and a static run $rounds times; rates and latencies are medians, the ratio is the median of the per-round ratios (all listed)."
+  echo
+  echo "| Segments | avg size | origin req/s | origin p50 / p99 ms | static req/s | static p50 / p99 ms | origin / static | per round |"
+  echo "|---|---|---|---|---|---|---|---|"
   printf '%s' "$rows"
   echo
   echo "dash = DASH \`\$Number\$\` segments, fmp4 = HLS fMP4 (4 s), ts = HLS MPEG-TS (4 s, video only: audio is a separate group); 720 = 2.5 Mbit/s, 360 = 0.5 Mbit/s."
