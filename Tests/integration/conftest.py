@@ -114,6 +114,42 @@ def _find_error_log(stdout: str, port: int) -> str | None:
     return found[0] if found else None
 
 
+class PrivateServer:
+    """Another Apache with mod_origo on a free loopback port, serving `root` with an extra
+    configuration file included (`@DIR@` in it: a private directory for the site's own files,
+    `@LISTEN@`: the address). ``stop()`` returns the crash lines of its error logs."""
+
+    def __init__(self, root: str, include_text: str):
+        self.port = _free_port()
+        self.listen = f"127.0.0.1:{self.port}"
+        self.base = f"http://{self.listen}"
+        self.dir = tempfile.mkdtemp(prefix="origo-site-", dir="/tmp")
+        os.chmod(self.dir, 0o755)
+        self.include = os.path.join(self.dir, "site.conf")
+        with open(self.include, "w") as f:
+            f.write(include_text.replace("@DIR@", self.dir).replace("@LISTEN@", self.listen))
+        os.chmod(self.include, 0o644)
+        proc = subprocess.run([str(LAUNCHER), "start", "--root", root, "--listen", self.listen,
+                               "--include", self.include], capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            pytest.fail(f"origo-httpd start failed:\n{proc.stdout}\n{proc.stderr}")
+
+    def url(self, path: str) -> str:
+        return f"{self.base}/{path.lstrip('/')}"
+
+    def stop(self) -> list[str]:
+        subprocess.run([str(LAUNCHER), "stop", "--listen", self.listen], capture_output=True, timeout=120)
+        logs = [os.path.join(self.dir, "error.log"), f"/tmp/origo-httpd/{self.port}/logs/error.log"]
+        crashes = []
+        for log in logs:
+            if os.path.exists(log):
+                with open(log, errors="replace") as f:
+                    crashes += [line for line in f if CRASH_PATTERN.search(line)]
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return crashes
+
+
 @pytest.fixture(scope="session")
 def server(media: Media) -> Server:
     """Apache with mod_origo on a free loopback port, serving the test media (MPM from ORIGO_MPM)."""

@@ -6,18 +6,17 @@ watched with strace on the Apache processes of each server."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
 import tempfile
 import time
-import urllib.request
 
 import pytest
 
+import clients
 import playlists as pl
-from conftest import LAUNCHER, _find_error_log, _free_port
+from conftest import PrivateServer
 
 
 def _pids(listen: str) -> list[str]:
@@ -29,9 +28,9 @@ def _pids(listen: str) -> list[str]:
 
 
 def _get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=60) as r:
-        assert r.status == 200, url
-        return r.read()
+    r = clients.get(url, timeout=60)
+    assert r.status == 200, url
+    return r.body
 
 
 def _traced(listen: str, urls: list[str]) -> tuple[list[bytes], str]:
@@ -63,23 +62,10 @@ def _traced(listen: str, urls: list[str]) -> tuple[list[bytes], str]:
 @pytest.fixture(scope="module")
 def plain_server(media):
     """A second Apache on the same media with sendfile and mapping turned off for it."""
-    port = _free_port()
-    listen = f"127.0.0.1:{port}"
-    with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as conf:
-        conf.write(f'<Directory "{media.root}">\n  EnableSendfile Off\n  EnableMMAP Off\n</Directory>\n')
-    os.chmod(conf.name, 0o644)
-    start = subprocess.run([str(LAUNCHER), "start", "--root", media.root, "--listen", listen, "--include", conf.name],
-                           capture_output=True, text=True, timeout=120)
-    assert start.returncode == 0, f"origo-httpd start failed:\n{start.stdout}\n{start.stderr}"
-    error_log = _find_error_log(start.stdout + "\n" + start.stderr, port)
-    try:
-        yield listen
-    finally:
-        subprocess.run([str(LAUNCHER), "stop", "--listen", listen], capture_output=True, timeout=120)
-        os.unlink(conf.name)
-        if error_log and os.path.exists(error_log):
-            log = open(error_log, errors="replace").read()
-            assert "exit signal" not in log, log[-2000:]
+    site = PrivateServer(media.root, f'<Directory "{media.root}">\n  EnableSendfile Off\n  EnableMMAP Off\n</Directory>\n')
+    yield site.listen
+    crashes = site.stop()
+    assert not crashes, "\n".join(crashes[:20])
 
 
 def _segment_urls(base: str) -> list[str]:
