@@ -110,22 +110,22 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 # per-round ratios (each round's two runs are back to back).
 echo "==> segments: dynamic vs static (wrk, ${seconds}s each, 16 connections, $rounds rounds)"
 rows=""
+col() { printf '%s' "$rounds_table" | cut -d' ' -f"$1"; }  # column $1 of this row's rounds
+m() { col "$1" | median; }
 for name in $segments; do
-  dyn="" stat_rates="" ratios="" dp50s="" dp99s="" sp50s="" sp99s=""
+  rounds_table=""  # one line per round: origin req/s p50 p99, static req/s p50 p99, ratio
   for ((r = 1; r <= rounds; r++)); do
     read -r drps dp50 dp99 < <(run_wrk "$work/$name.dyn" 16)
     read -r srps sp50 sp99 < <(run_wrk "$work/$name.static" 16)
     ratio=$(awk -v a="$drps" -v b="$srps" 'BEGIN { printf "%.2f", a / b }')
     echo "  $name round $r: origin $drps/s, static $srps/s, ratio $ratio"
-    dyn+="$drps"$'\n' stat_rates+="$srps"$'\n' ratios+="$ratio"$'\n'
-    dp50s+="$dp50"$'\n' dp99s+="$dp99"$'\n' sp50s+="$sp50"$'\n' sp99s+="$sp99"$'\n'
+    rounds_table+="$drps $dp50 $dp99 $srps $sp50 $sp99 $ratio"$'\n'
   done
-  m() { printf '%s' "$1" | median; }
-  ratio=$(m "$ratios")
+  ratio=$(m 7)
   size=$(( $(bytes_avg "$name") / 1024 ))
-  all=$(printf '%s' "$ratios" | paste -sd' ' | sed 's/ / · /g')
+  all=$(col 7 | paste -sd' ' | sed 's/ / · /g')
   echo "  $name: median ratio $ratio ($all)"
-  rows+="| $name | $size KiB | $(m "$dyn") | $(m "$dp50s") / $(m "$dp99s") | $(m "$stat_rates") | $(m "$sp50s") / $(m "$sp99s") | **$ratio** | $all |"$'\n'
+  rows+="| $name | $size KiB | $(m 1) | $(m 2) / $(m 3) | $(m 4) | $(m 5) / $(m 6) | **$ratio** | $all |"$'\n'
 done
 if [[ -n ${ORIGO_BENCH_SEGMENTS:-} ]]; then
   echo "==> only the segment rows ran (ORIGO_BENCH_SEGMENTS); $results left as it is"
