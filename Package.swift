@@ -38,7 +38,9 @@ let package = Package(
         // HDS: F4M manifests with inline bootstraps and F4F fragments of FLV tags.
         .target(name: "HDS", dependencies: ["ByteIO", "MediaModel", "PlayerURL", "XML", "ISOBMFF"]),
         // Locators, file readers and the bounded index cache.
-        .target(name: "Storage", dependencies: ["ByteIO"]),
+        .target(name: "Storage", dependencies: ["ByteIO", "CMappedGuard"]),
+        // The SIGBUS guard for reads from mapped files (a signal handler, so C).
+        .target(name: "CMappedGuard"),
         // The C ABI header shared with mod_glue.
         .target(name: "CEngineAPI"),
         .target(

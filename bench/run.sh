@@ -6,6 +6,7 @@
 # Usage: bench/run.sh            Environment: ORIGO_BENCH_MEDIA (default /tmp/origo-bench-media),
 #        ORIGO_BENCH_SECONDS (per wrk run, default 20), ORIGO_BENCH_PORT (default 8099),
 #        ORIGO_BENCH_ROUNDS (origin/static pairs per segment row, default 3),
+#        ORIGO_BENCH_CONF (directives added to the server's configuration, for A/B runs),
 #        ORIGO_BENCH_SEGMENTS (segment rows, default all: "dash720 dash360 fmp4720 fmp4360 ts720 ts360").
 # With ORIGO_BENCH_SEGMENTS set, only those segment rows run and RESULTS.md is left as it is.
 set -euo pipefail
@@ -50,6 +51,8 @@ MinSpareThreads 1
 MaxSpareThreads 128
 MaxConnectionsPerChild 0
 CONF
+# ORIGO_BENCH_CONF: more directives for the server, for A/B runs (e.g. "EnableMMAP Off").
+printf '%b\n' "${ORIGO_BENCH_CONF:-}" >>"$work/pool.conf"
 start() { scripts/origo-httpd start --root "$media" --listen "$listen" --mpm event --include "$work/pool.conf" >/dev/null; }
 start
 

@@ -16,6 +16,15 @@
 
 APLOG_USE_MODULE(origo);
 
+/* Whether the request's configuration lets media files be mapped (`EnableMMAP`, on by default):
+   for the file buckets below, and for the engine, which then reads the media it repackages into
+   TS from mappings instead of with pread. */
+static int mmap_allowed(request_rec *r)
+{
+    core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
+    return core->enable_mmap != ENABLE_MMAP_OFF;
+}
+
 void origo_bridge_make_request(request_rec *r, const origo_dir_config *conf, origo_request *out)
 {
     const char *vpath = r->path_info != NULL ? r->path_info : "";
@@ -30,6 +39,7 @@ void origo_bridge_make_request(request_rec *r, const origo_dir_config *conf, ori
     out->uri = r->uri;
     out->max_index_bytes = conf != NULL ? conf->max_index_bytes : 0;
     out->upstream = NULL;
+    out->map_files = mmap_allowed(r);
 }
 
 /* Pool cleanup: gives the response back to the engine when the request is done. */
@@ -106,11 +116,6 @@ static apr_int32_t sendfile_flag(request_rec *r)
 #endif
 }
 
-static int mmap_allowed(request_rec *r)
-{
-    core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
-    return core->enable_mmap != ENABLE_MMAP_OFF;
-}
 
 /*
  * Finds or opens a file piece's file and checks that the range lies inside the file, so a

@@ -37,7 +37,8 @@ public func origoHandle(_ request: UnsafePointer<origo_request>?) -> UnsafeMutab
             virtualPath: r.virtual_path.map(String.init(cString:)) ?? "",
             query: r.query.map(String.init(cString:)),
             maxIndexBytes: r.max_index_bytes,
-            upstream: r.upstream.map { CUpstream(table: $0.pointee) }))
+            upstream: r.upstream.map { CUpstream(table: $0.pointee) },
+            mapFiles: r.map_files != 0))
     } else {
         response = .error(500, "engine called without a request")
     }

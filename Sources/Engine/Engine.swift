@@ -68,7 +68,8 @@ public final class Engine: Sendable {
         let selection = try Selection(query: query)
         let loaded = try loader.load(manifestPath: request.manifestPath, query: request.query,
                                      upstream: request.upstream, maxIndexBytes: request.maxIndexBytes)
-        let media = MediaBytes(upstream: request.upstream, versions: loaded.versions)
+        let media = MediaBytes(upstream: request.upstream, versions: loaded.versions, localFiles: loaded.localFiles,
+                               mapsFiles: request.mapFiles)
         // The one selection step: every format below sees only the selected presentation.
         let view = try loaded.view(for: selection)
         let presentation = view.presentation
@@ -266,9 +267,20 @@ public final class Engine: Sendable {
     private func transportStream(_ inputs: [TSInput], continuity: TSContinuity, media: MediaBytes) throws -> EngineResponse {
         // Upstream samples: one coalesced ranged read per track before muxing.
         var reads = try media.prefetch(inputs.map { ($0.track, $0.samples) })
-        let bytes = try TransportStreamWriter.segment(inputs: inputs, continuity: continuity, buffers: buffers) {
-            locator, offset, count in try media.read(locator, at: offset, count: count, reads: &reads)
+        MappedReadGuard.begin()
+        let built = Result {
+            try TransportStreamWriter.segment(inputs: inputs, continuity: continuity, buffers: buffers) {
+                locator, offset, count in try media.run(locator, at: offset, count: count, reads: &reads)
+            }
         }
+        do {
+            // A mapped file that shrank while it was read leaves zeros in the segment: drop it.
+            try MappedReadGuard.end(reading: reads.mapped.values.compactMap { $0 })
+        } catch {
+            if case .success(let bytes) = built { buffers.give(bytes) }
+            throw error
+        }
+        let bytes = try built.get()
         var response = segment([.bytes(bytes)], type: "video/MP2T")
         response.bodyIsPooled = true
         return response

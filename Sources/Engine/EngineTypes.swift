@@ -14,15 +14,19 @@ public struct EngineRequest: Sendable {
     public var maxIndexBytes: UInt64
     /// Upstream reads for remote manifests and sources (IsmProxyPass); nil: local files only.
     public var upstream: (any Upstream)?
+    /// Whether local media the engine copies anyway (TS segments) may be read through mappings
+    /// (`EnableMMAP`); otherwise with `pread`.
+    public var mapFiles: Bool
 
     public init(method: String, manifestPath: String, virtualPath: String, query: String?, maxIndexBytes: UInt64 = 0,
-                upstream: (any Upstream)? = nil) {
+                upstream: (any Upstream)? = nil, mapFiles: Bool = true) {
         self.method = method
         self.manifestPath = manifestPath
         self.virtualPath = virtualPath
         self.query = query
         self.maxIndexBytes = maxIndexBytes
         self.upstream = upstream
+        self.mapFiles = mapFiles
     }
 }
 

@@ -27,6 +27,8 @@ final class LoadedPresentation: @unchecked Sendable {
     let hasRemote: Bool
     /// The ETag (or local identity) of every source as indexed, by path: upstream reads check it.
     let versions: [String: String]
+    /// The local sources as indexed, by path (what TS segments may read through mappings).
+    let localFiles: [String: FileIdentity]
     /// The hash of what it was built from (paths, sizes, mtimes, ETags): segment ETags start here.
     let identityHash: FNV1a
 
@@ -42,6 +44,8 @@ final class LoadedPresentation: @unchecked Sendable {
         self.loadedAt = loadedAt
         self.hasRemote = ([manifest] + sources).contains { RemoteURL.isRemote($0.path) }
         self.versions = Dictionary(sources.map { ($0.path, $0.etag) }, uniquingKeysWith: { a, _ in a })
+        self.localFiles = Dictionary(sources.filter { !RemoteURL.isRemote($0.path) }.map { ($0.path, $0) },
+                                     uniquingKeysWith: { a, _ in a })
         var hash = FNV1a()
         for source in [manifest] + sources {
             hash.add(source.path)

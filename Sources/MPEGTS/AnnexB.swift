@@ -57,74 +57,40 @@ struct AnnexB {
 
     private var delimiterType: UInt8 { isHEVC ? 35 : 9 }
 
-    /// Appends the Annex B form of one sample (`sample` covers exactly its bytes) to `out`.
-    func append(sample: ByteReader, isSync: Bool, trackID: UInt32, index: Int,
-                to out: inout [UInt8]) throws(MPEGTSError) {
-        var units: [Range<Int>] = []
-        try gather(sample: sample, isSync: isSync, trackID: trackID, index: index, head: &out, units: &units)
-        for unit in units {
-            out.append(contentsOf: Self.startCode)
-            out.append(contentsOf: sample.bytes[unit])
-        }
-    }
-
     /// The four-byte start code written before every NAL unit.
     static let startCode: [UInt8] = [0, 0, 0, 1]
 
     /// The Annex B form of one sample without copying its NAL units: what comes before them (the
     /// delimiter, and parameter sets when a sync sample lacks them) is appended to `head`, and the
-    /// ranges of `sample.bytes` holding the NAL units to write, each behind ``startCode``, to
-    /// `units` (in-band delimiters are dropped: ours starts the access unit). Every length is
-    /// checked against the sample first.
-    func gather(sample: ByteReader, isSync: Bool, trackID: UInt32, index: Int,
+    /// ranges of `sample` holding the NAL units to write, each behind ``startCode``, to `units`
+    /// (in-band delimiters are dropped: ours starts the access unit). Every length is checked
+    /// against the sample first.
+    func gather(sample: UnsafeRawBufferPointer, isSync: Bool, trackID: UInt32, index: Int,
                 head: inout [UInt8], units: inout [Range<Int>]) throws(MPEGTSError) {
-        var scan = sample
+        var scan = LengthPrefixedUnits(sample, lengthSize: nalLengthSize)
         var carried: UInt8 = 0  // bit 0 VPS, bit 1 SPS, bit 2 PPS
-        while !scan.isAtEnd {
-            let length = try readLength(&scan, trackID: trackID, index: index)
-            guard length <= scan.remaining else {
-                throw .malformedNALUnit(trackID: trackID, sample: index,
-                                        reason: "NAL unit of \(length) bytes with \(scan.remaining) left in the sample")
+        while true {
+            let unit: Range<Int>
+            do {
+                guard let next = try scan.next() else { break }
+                unit = next
+            } catch {
+                throw .malformedNALUnit(trackID: trackID, sample: index, reason: "NAL unit \(error)")
             }
-            let start = scan.position
-            try skip(&scan, length, trackID: trackID, index: index)
-            guard length > 0 else { continue }
-            let type = nalType(scan.bytes[start])
+            guard let first = unit.first else { continue }
+            let type = nalType(sample[first])
             switch (isHEVC, type) {
             case (true, 32): carried |= 1
             case (true, 33), (false, 7): carried |= 2
             case (true, 34), (false, 8): carried |= 4
             default: break
             }
-            if type != delimiterType { units.append(start..<scan.position) }
+            if type != delimiterType { units.append(unit) }
         }
         head.append(contentsOf: delimiter)
         let complete: UInt8 = isHEVC ? 7 : 6
         if isSync && carried & complete != complete {
             head.append(contentsOf: parameterSets)
-        }
-    }
-
-    private func readLength(_ reader: inout ByteReader, trackID: UInt32, index: Int) throws(MPEGTSError) -> Int {
-        do {
-            switch nalLengthSize {
-            case 1: return Int(try reader.readUInt8())
-            case 2: return Int(try reader.readUInt16())
-            case 3: return Int(try reader.readUInt24())
-            default: return Int(try reader.readUInt32())
-            }
-        } catch {
-            throw .malformedNALUnit(trackID: trackID, sample: index,
-                                    reason: "truncated \(nalLengthSize)-byte NAL unit length")
-        }
-    }
-
-    private func skip(_ reader: inout ByteReader, _ count: Int, trackID: UInt32, index: Int) throws(MPEGTSError) {
-        do {
-            try reader.skip(count)
-        } catch {
-            throw .malformedNALUnit(trackID: trackID, sample: index,
-                                    reason: "NAL unit of \(count) bytes with \(reader.remaining) left in the sample")
         }
     }
 }

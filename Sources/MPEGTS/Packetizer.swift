@@ -171,20 +171,20 @@ struct ContiguousPES: PESBytes {
 }
 
 /// A video PES gathered rather than copied: `head` (PES header, delimiter, parameter sets), then
-/// each NAL unit of the sample behind a start code, read straight from the sample's read buffer.
+/// each NAL unit of the sample behind a start code, straight from the sample's bytes (read or mapped).
 /// The NAL unit bytes are copied once, into the transport packets.
 struct GatheredPES: PESBytes {
     let head: UnsafeBufferPointer<UInt8>
     /// Ranges of `source` (checked against the sample by ``AnnexB/gather``).
     let units: UnsafeBufferPointer<Range<Int>>
-    let source: UnsafeBufferPointer<UInt8>
+    let source: UnsafeRawBufferPointer
     let count: Int
     /// -1 while in `head`, else the index of the unit being written.
     private var piece = -1
     /// Position in the current piece (for a unit, its start code's four bytes come first).
     private var offset = 0
 
-    init(head: UnsafeBufferPointer<UInt8>, units: UnsafeBufferPointer<Range<Int>>, source: UnsafeBufferPointer<UInt8>) {
+    init(head: UnsafeBufferPointer<UInt8>, units: UnsafeBufferPointer<Range<Int>>, source: UnsafeRawBufferPointer) {
         self.head = head
         self.units = units
         self.source = source
@@ -226,7 +226,7 @@ struct GatheredPES: PESBytes {
             let from = unit.lowerBound &+ (offset &- codeLength)
             let k = min(unit.upperBound &- from, n)
             if k > 0, from >= 0, from &+ k <= source.count, let base = source.baseAddress {
-                p.update(from: base + from, count: k)
+                UnsafeMutableRawPointer(p).copyMemory(from: base + from, byteCount: k)
                 p += k
                 offset &+= k
                 n &-= k

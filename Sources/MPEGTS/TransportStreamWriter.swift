@@ -25,6 +25,12 @@ public enum TransportStreamWriter {
     /// scratch buffer comes from the pool and goes back to it.
     public static func segment(inputs: [TSInput], continuity: TSContinuity, buffers: ByteBufferPool? = nil,
                                read: (String, UInt64, Int) throws -> [UInt8]) throws -> [UInt8] {
+        try segment(inputs: inputs, continuity: continuity, buffers: buffers) { .owned(try read($0, $1, $2)) }
+    }
+
+    /// As above, with sample bytes that `runs(locator, offset, count)` may lend (``SampleRun``).
+    public static func segment(inputs: [TSInput], continuity: TSContinuity, buffers: ByteBufferPool? = nil,
+                               runs read: (String, UInt64, Int) throws -> SampleRun) throws -> [UInt8] {
         let (video, audio) = try ElementaryStream.streams(inputs)
         let videoPlans = Planner.plans(video)
         let audioPlans = Planner.plans(audio)
@@ -63,7 +69,7 @@ public enum TransportStreamWriter {
     /// PAT, PMT and the PES packets of both streams interleaved in decode order, into `out`.
     private static func mux(video: ElementaryStream?, videoPlans: [PESPlan], audio: ElementaryStream?,
                             audioPlans: [PESPlan], continuity: TSContinuity, pes: inout [UInt8],
-                            read: (String, UInt64, Int) throws -> [UInt8], to out: inout PacketBuffer) throws {
+                            read: (String, UInt64, Int) throws -> SampleRun, to out: inout PacketBuffer) throws {
         let audioCarriesPCR = video == nil
         var units: [Range<Int>] = []
 
@@ -93,18 +99,17 @@ public enum TransportStreamWriter {
                 units.removeAll(keepingCapacity: true)
                 PES.appendHeader(streamID: video.streamID, pts: plan.pts, dts: plan.hasDTS ? plan.dts : nil,
                                  payloadSize: 0, unbounded: true, to: &pes)
-                // One access unit per video PES (Planner): its NAL units go from the read buffer
+                // One access unit per video PES (Planner): its NAL units go from the sample's bytes
                 // straight into the packets.
-                guard plan.samples.count == 1, let index = plan.samples.first,
-                      let sample = try videoFetcher?.sample(index, read: read) else {
+                guard plan.samples.count == 1, let index = plan.samples.first else {
                     throw MPEGTSError.invalidInput("video PES of \(plan.samples.count) samples")
                 }
-                try annexB.gather(sample: sample, isSync: plan.isSync, trackID: video.input.track.trackID,
-                                  index: index, head: &pes, units: &units)
-                pes.withUnsafeBufferPointer { head in
-                    units.withUnsafeBufferPointer { units in
-                        sample.bytes.withUnsafeBufferPointer { source in
-                            var gathered = GatheredPES(head: head, units: units, source: source)
+                try videoFetcher?.withSample(index, read: read) { sample in
+                    try annexB.gather(sample: sample, isSync: plan.isSync, trackID: video.input.track.trackID,
+                                      index: index, head: &pes, units: &units)
+                    pes.withUnsafeBufferPointer { head in
+                        units.withUnsafeBufferPointer { units in
+                            var gathered = GatheredPES(head: head, units: units, source: sample)
                             write(&gathered, plan: plan, pid: video.pid, randomAccess: plan.isSync,
                                   pcr: plan.dts &- Timing.pcrLead, counter: &counters.video, to: &out)
                         }
@@ -127,16 +132,17 @@ public enum TransportStreamWriter {
                 PES.appendHeader(streamID: audio.streamID, pts: plan.pts, dts: nil,
                                  payloadSize: plan.nominalPayload, unbounded: false, to: &pes)
                 for index in plan.samples {
-                    guard let sample = try audioFetcher?.sample(index, read: read) else { break }
-                    if case .adts(let header) = audio.framing {
-                        guard sample.remaining &+ ADTSHeader.size <= ADTSHeader.maxFrameLength else {
-                            throw MPEGTSError.malformedAudioFrame(
-                                trackID: audio.input.track.trackID, sample: index,
-                                reason: "\(sample.remaining) bytes do not fit an ADTS frame")
+                    try audioFetcher?.withSample(index, read: read) { sample in
+                        if case .adts(let header) = audio.framing {
+                            guard sample.count &+ ADTSHeader.size <= ADTSHeader.maxFrameLength else {
+                                throw MPEGTSError.malformedAudioFrame(
+                                    trackID: audio.input.track.trackID, sample: index,
+                                    reason: "\(sample.count) bytes do not fit an ADTS frame")
+                            }
+                            header.append(payloadSize: sample.count, to: &pes)
                         }
-                        header.append(payloadSize: sample.remaining, to: &pes)
+                        pes.append(contentsOf: sample)
                     }
-                    pes.append(contentsOf: sample.remainingBytes)
                 }
                 pes.withUnsafeBufferPointer { bytes in
                     var contiguous = ContiguousPES(bytes)

@@ -24,7 +24,7 @@ public struct FileIdentity: Hashable, Sendable {
 }
 
 public struct StorageError: StatusCodedError, Equatable {
-    public enum Code: Sendable, Equatable { case notFound, notAFile, unreadable, shortRead }
+    public enum Code: Sendable, Equatable { case notFound, notAFile, unreadable, shortRead, changed }
     public let code: Code
     public let path: String
     public let detail: String
@@ -34,6 +34,7 @@ public struct StorageError: StatusCodedError, Equatable {
         case .notFound, .notAFile: 404
         case .unreadable: 403
         case .shortRead: 500
+        case .changed: 503
         }
     }
     public var logReason: String {
@@ -42,6 +43,7 @@ public struct StorageError: StatusCodedError, Equatable {
         case .notAFile: "not a regular file: \(path)"
         case .unreadable: "cannot read \(path): \(detail)"
         case .shortRead: "short read from \(path): \(detail)"
+        case .changed: "\(path) \(detail)"
         }
     }
 }

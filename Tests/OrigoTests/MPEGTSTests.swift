@@ -395,7 +395,7 @@ struct SyntheticMedia {
         #expect(throws: MPEGTSError.self) { try write([TSInput(track: media.audio, samples: 0..<2), TSInput(track: media.audio, samples: 2..<4)]) }
         #expect(TransportStreamWriter.continuityAfter(inputs: [TSInput(track: media.video, samples: -1..<2)], start: .zero) == nil)
         #expect(throws: Boom.self) {
-            try TransportStreamWriter.segment(inputs: [TSInput(track: media.audio, samples: 0..<2)], continuity: .zero) { _, _, _ in throw Boom() }
+            try TransportStreamWriter.segment(inputs: [TSInput(track: media.audio, samples: 0..<2)], continuity: .zero, read: { _, _, _ in throw Boom() })
         }
         #expect(throws: MPEGTSError.self) {
             try TransportStreamWriter.segment(inputs: [TSInput(track: media.audio, samples: 0..<2)], continuity: .zero) { _, _, _ in [1, 2] }

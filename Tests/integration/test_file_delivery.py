@@ -1,8 +1,10 @@
 """Media file ranges leave Apache the way static files do, under the request's own directives:
 with `EnableSendfile On` (what the launcher sets) the core sends them with sendfile; with
 `EnableSendfile Off` and `EnableMMAP Off` (storage where files may change under a request) it
-neither calls sendfile nor maps a media file, and the bytes are the same. The system calls are
-watched with strace on the Apache processes of each server."""
+neither calls sendfile nor maps a media file, and the bytes are the same. TS segments, whose media
+bytes the engine must copy into packets anyway, are copied from a shared mapping of the media file
+where `EnableMMAP` allows it, and read with pread where it is Off. The system calls are watched with
+strace on the Apache processes of each server."""
 
 from __future__ import annotations
 
@@ -33,11 +35,11 @@ def _get(url: str) -> bytes:
     return r.body
 
 
-def _traced(listen: str, urls: list[str]) -> tuple[list[bytes], str]:
-    """The bodies of `urls`, fetched while strace watches every process of the server on `listen`
-    (sendfile, mmap), and what strace saw."""
+def _traced(listen: str, urls: list[str], calls: str = "sendfile,mmap") -> tuple[list[bytes], str]:
+    """The bodies of `urls`, fetched while strace watches `calls` in every process of the server
+    on `listen`, and what strace saw."""
     with tempfile.NamedTemporaryFile("r", suffix=".strace") as trace:
-        args = ["strace", "-f", "-e", "trace=sendfile,mmap", "-o", trace.name]
+        args = ["strace", "-f", "-e", f"trace={calls}", "-o", trace.name]
         for pid in _pids(listen):
             args += ["-p", pid]
         tracer = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -59,13 +61,21 @@ def _traced(listen: str, urls: list[str]) -> tuple[list[bytes], str]:
         return bodies, open(trace.name).read()
 
 
-@pytest.fixture(scope="module")
-def plain_server(media):
-    """A second Apache on the same media with sendfile and mapping turned off for it."""
-    site = PrivateServer(media.root, f'<Directory "{media.root}">\n  EnableSendfile Off\n  EnableMMAP Off\n</Directory>\n')
+def _one_child_server(root: str, directives: str):
+    """Another Apache on `root` with `directives` for it, run as one process: what that process has
+    loaded and mapped is what the next request sees. Yields its address; crash-free at the end."""
+    site = PrivateServer(root, "StartServers 1\nServerLimit 1\nThreadsPerChild 25\nMaxRequestWorkers 25\n"
+                               "MinSpareThreads 1\nMaxSpareThreads 25\n"
+                               f'<Directory "{root}">\n{directives}</Directory>\n')
     yield site.listen
     crashes = site.stop()
     assert not crashes, "\n".join(crashes[:20])
+
+
+@pytest.fixture(scope="module")
+def plain_server(media):
+    """A second Apache on the same media with sendfile and mapping turned off for it."""
+    yield from _one_child_server(media.root, "  EnableSendfile Off\n  EnableMMAP Off\n")
 
 
 def _segment_urls(base: str) -> list[str]:
@@ -93,3 +103,36 @@ def test_media_ranges_follow_enable_sendfile_and_enable_mmap(server, plain_serve
     # Off: no sendfile, and no shared (file) mapping: the core reads the file instead.
     assert "sendfile(" not in off_trace, off_trace[-3000:]
     assert not re.search(r"mmap\([^)]*MAP_SHARED", off_trace), off_trace[-3000:]
+
+
+@pytest.fixture(scope="module")
+def mapping_server(media):
+    """A third Apache on the same media, fresh (no file mapped yet), with mapping allowed."""
+    yield from _one_child_server(media.root, "  EnableMMAP On\n")
+
+
+def _ts_segment_path(base: str) -> str:
+    """The path of a TS segment (video and audio muxed) of the ABR presentation, middle of the list."""
+    _, children = pl.master_children(f"{base}/abr.ism/.m3u8")
+    segments = pl.media_playlist(children[0]).segment_urls
+    return segments[len(segments) // 2].split("/", 3)[3]
+
+
+def test_ts_segments_copy_from_a_mapping_unless_enable_mmap_is_off(mapping_server, plain_server):
+    path = _ts_segment_path(f"http://{mapping_server}")
+    assert path == _ts_segment_path(f"http://{plain_server}")
+    # The one process of each server has loaded the presentation already (index reads use pread).
+
+    (mapped,), mapped_trace = _traced(mapping_server, [f"http://{mapping_server}/{path}"], "mmap,pread64")
+    (read,), read_trace = _traced(plain_server, [f"http://{plain_server}/{path}"], "mmap,pread64")
+
+    assert mapped == read
+    assert len(mapped) > 50_000 and len(mapped) % 188 == 0 and mapped[0] == 0x47
+    def pread_bytes(trace: str) -> int:
+        return sum(int(n) for n in re.findall(r"pread64\(.*\)\s+=\s+(\d+)", trace))
+    # EnableMMAP On: the media files are mapped whole and shared; nothing of the samples is pread.
+    assert re.search(r"mmap\(NULL, \d+, PROT_READ, MAP_SHARED, \d+, 0\)", mapped_trace), mapped_trace[-3000:]
+    assert pread_bytes(mapped_trace) < len(mapped) // 10, mapped_trace[-3000:]
+    # EnableMMAP Off: the samples are read (about the segment's size less the TS overhead), unmapped.
+    assert pread_bytes(read_trace) > len(mapped) * 8 // 10, read_trace[-3000:]
+    assert not re.search(r"mmap\([^)]*MAP_SHARED", read_trace), read_trace[-3000:]

@@ -86,8 +86,9 @@ timed("presentation load + first MPD (cold engine)", 1) {
     _ = engine.handle(EngineRequest(method: "GET", manifestPath: ism, virtualPath: ".mpd", query: nil))
 }
 let after = residentBytes()
-func get(_ path: String, _ query: String? = nil) -> EngineResponse {
-    let r = engine.handle(EngineRequest(method: "GET", manifestPath: ism, virtualPath: path, query: query))
+func get(_ path: String, _ query: String? = nil, mapFiles: Bool = true) -> EngineResponse {
+    let r = engine.handle(EngineRequest(method: "GET", manifestPath: ism, virtualPath: path, query: query,
+                                        mapFiles: mapFiles))
     if r.status != 200 { fail("origo-bench: \(path): \(r.status) \(r.logReason ?? "")\n", status: 1) }
     return r
 }
@@ -122,6 +123,10 @@ timed("HLS TS segment, video 720p + audio (rotating), warm", iterations) {
     n = n % 1800 + 1
     // Given back as the module does once Apache has sent it: the next segment reuses the buffer.
     engine.recycle(get("\(base)-audio_eng=128000-video=2500000-\(n).ts"))
+}
+timed("HLS TS segment, video 720p + audio (rotating), warm, pread (EnableMMAP Off)", iterations) {
+    n = n % 1800 + 1
+    engine.recycle(get("\(base)-audio_eng=128000-video=2500000-\(n).ts", mapFiles: false))
 }
 print("")
 print("Resident memory added by loading the presentation (indexes of \(sources.isEmpty ? "its" : "all") files, segmentations): \((after - before) / 1024) KiB")

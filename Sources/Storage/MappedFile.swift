@@ -1,0 +1,220 @@
+import CMappedGuard
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A whole local file mapped read-only and shared by the requests of a process, so sample bytes
+/// can be copied from the page cache straight to where they go (one copy fewer than `pread`).
+///
+/// A mapped file that shrinks underneath raises SIGBUS when a page beyond its new end is touched.
+/// Read a mapping only inside a ``MappedReadGuard`` section that guards it: such a page then reads
+/// as zeros and the section reports the fault, so the response is dropped instead of the process.
+public final class MappedFile: @unchecked Sendable {
+    public let identity: FileIdentity
+    /// The file's bytes (empty for an empty file).
+    public let bytes: UnsafeRawBufferPointer
+
+    /// Maps the file `expected` names, which must still be what it describes (same size and
+    /// modification time): the index the caller reads by was built from that file.
+    init(_ expected: FileIdentity) throws(StorageError) {
+        let path = expected.path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let e = errno
+            throw StorageError(code: e == ENOENT || e == ENOTDIR ? .notFound : .unreadable, path: path,
+                               detail: String(cString: strerror(e)))
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            throw StorageError(code: .notAFile, path: path, detail: "")
+        }
+        let actual = FileIdentity(path: path, size: UInt64(clamping: st.st_size),
+                                  mtimeSeconds: Int64(st.st_mtim.tv_sec), mtimeNanoseconds: Int64(st.st_mtim.tv_nsec))
+        guard actual == expected else {
+            throw StorageError(code: .changed, path: path, detail: "changed since it was indexed")
+        }
+        identity = actual
+        guard actual.size > 0 else {
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        guard actual.size <= UInt64(Int.max), let base = mmap(nil, Int(actual.size), PROT_READ, MAP_SHARED, fd, 0),
+              base != MAP_FAILED else {
+            let e = errno
+            throw StorageError(code: .unreadable, path: path, detail: "mmap: \(String(cString: strerror(e)))")
+        }
+        bytes = UnsafeRawBufferPointer(start: base, count: Int(actual.size))
+    }
+
+    deinit {
+        if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+    }
+
+    /// The `count` bytes at `offset`; throws when they are not all inside the file.
+    public func slice(at offset: UInt64, count: Int) throws(StorageError) -> UnsafeRawBufferPointer {
+        guard count >= 0, offset <= UInt64(bytes.count), UInt64(count) <= UInt64(bytes.count) - offset else {
+            throw StorageError(code: .shortRead, path: identity.path,
+                               detail: "\(count) bytes at \(offset) beyond size \(bytes.count)")
+        }
+        return UnsafeRawBufferPointer(rebasing: bytes[Int(offset)..<(Int(offset) + count)])
+    }
+
+    /// The process's mappings.
+    static let table = MappedFileTable(maxBytes: 16 << 30, idleSeconds: 60)
+
+    /// The process's mapping of `identity`, mapped on first use; nil when SIGBUS cannot be
+    /// guarded here (then read with `pread`).
+    public static func shared(_ identity: FileIdentity) throws(StorageError) -> MappedFile? {
+        guard MappedReadGuard.available else { return nil }
+        return try table.file(identity)
+    }
+
+    /// Drops the process's mapping of `identity` (its file was found shorter than mapped).
+    public static func forget(_ identity: FileIdentity) { table.remove(identity) }
+}
+
+/// The mappings of a process: one per path, of the file as it was last asked for (a changed file
+/// replaces its old mapping), least recently used ones dropped beyond `maxBytes` of address space,
+/// and any left unused for `idleSeconds` dropped too, so a deleted or replaced file's space is
+/// given back to the file system once no request reads it.
+final class MappedFileTable: @unchecked Sendable {
+    private struct Entry {
+        let file: MappedFile
+        /// Monotonic seconds of the last use (idle expiry) and its rank among uses (LRU order).
+        var lastUse: Int64
+        var rank: UInt64
+    }
+
+    private var entries: [String: Entry] = [:]
+    private var mappedBytes = 0
+    private var lastSweep: Int64 = 0
+    private var uses: UInt64 = 0
+    private let maxBytes: Int
+    private let idleSeconds: Int64
+    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+
+    init(maxBytes: Int, idleSeconds: Int64) {
+        self.maxBytes = maxBytes
+        self.idleSeconds = idleSeconds
+        pthread_mutex_init(lock, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(lock)
+        lock.deallocate()
+    }
+
+    private func locked<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        return body()
+    }
+
+    static func now() -> Int64 {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &t)
+        return Int64(t.tv_sec)
+    }
+
+    var count: Int { locked { entries.count } }
+
+    func contains(_ identity: FileIdentity) -> Bool { locked { entries[identity.path]?.file.identity == identity } }
+
+    func file(_ identity: FileIdentity) throws(StorageError) -> MappedFile {
+        let now = Self.now()
+        // What is dropped is unmapped when its last reference goes: after the lock is released.
+        var dropped: [MappedFile] = []
+        let hit: MappedFile? = locked {
+            guard let entry = entries[identity.path], entry.file.identity == identity else { return nil }
+            uses &+= 1
+            entries[identity.path]?.lastUse = now
+            entries[identity.path]?.rank = uses
+            dropped = evict(now: now)
+            return entry.file
+        }
+        if let hit { return hit }
+        // Mapped outside the lock; a request that mapped the same file meanwhile wins.
+        let file = try MappedFile(identity)
+        let chosen: MappedFile = locked {
+            if let entry = entries[identity.path], entry.file.identity == identity { return entry.file }
+            if let old = entries.removeValue(forKey: identity.path) {
+                mappedBytes &-= old.file.bytes.count
+                dropped.append(old.file)
+            }
+            uses &+= 1
+            entries[identity.path] = Entry(file: file, lastUse: now, rank: uses)
+            mappedBytes &+= file.bytes.count
+            dropped += evict(now: now)
+            return file
+        }
+        return chosen  // `dropped` goes here, unlocked
+    }
+
+    func remove(_ identity: FileIdentity) {
+        let dropped: Entry? = locked {
+            guard entries[identity.path]?.file.identity == identity else { return nil }
+            let old = entries.removeValue(forKey: identity.path)
+            mappedBytes &-= old?.file.bytes.count ?? 0
+            return old
+        }
+        _ = dropped  // unmapped here, unlocked
+    }
+
+    /// Drops idle mappings (looked for at most every 5 seconds) and, beyond `maxBytes`, the least
+    /// recently used. Called with the lock held; returns what it dropped.
+    private func evict(now: Int64) -> [MappedFile] {
+        guard now &- lastSweep >= 5 || mappedBytes > maxBytes else { return [] }
+        var dropped: [MappedFile] = []
+        if now &- lastSweep >= 5 {
+            lastSweep = now
+            for (path, entry) in entries where now &- entry.lastUse > idleSeconds {
+                entries[path] = nil
+                mappedBytes &-= entry.file.bytes.count
+                dropped.append(entry.file)
+            }
+        }
+        while mappedBytes > maxBytes, entries.count > 1,
+              let oldest = entries.min(by: { $0.value.rank < $1.value.rank }) {
+            entries[oldest.key] = nil
+            mappedBytes &-= oldest.value.file.bytes.count
+            dropped.append(oldest.value.file)
+        }
+        return dropped
+    }
+
+    /// Runs the idle sweep now, as of `now` (otherwise a lookup runs it when it is due).
+    func sweep(now: Int64 = MappedFileTable.now()) {
+        let dropped: [MappedFile] = locked {
+            lastSweep = 0
+            return evict(now: now)
+        }
+        _ = dropped  // unmapped here, unlocked
+    }
+}
+
+/// A section of one thread's work that reads mapped files (see ``MappedFile``): begin it, add
+/// every mapping before reading it, and end it before using what was read.
+public enum MappedReadGuard {
+    /// Whether the SIGBUS handler is installed (once per process, on first use).
+    static let available: Bool = origo_guard_install() == 0
+
+    /// Starts a section on this thread.
+    public static func begin() { origo_guard_begin() }
+
+    /// Guards reads of `file` until ``end(reading:)``; false when it cannot be guarded (read it otherwise).
+    public static func add(_ file: MappedFile) -> Bool {
+        guard let base = file.bytes.baseAddress else { return true }
+        return origo_guard_add(base, file.bytes.count) == 0
+    }
+
+    /// Ends the section. When a guarded file shrank while it was read (pages past its new end
+    /// read as zeros), the process's mappings of `files` (those the section read) are dropped, so
+    /// the next request maps the file as it is now, and the error says what happened.
+    public static func end(reading files: [MappedFile]) throws(StorageError) {
+        guard origo_guard_end() != 0 else { return }
+        for file in files { MappedFile.forget(file.identity) }
+        throw StorageError(code: .changed, path: files.map(\.identity.path).sorted().joined(separator: ", "),
+                           detail: "shrank while it was read")
+    }
+}
