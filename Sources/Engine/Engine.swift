@@ -59,6 +59,10 @@ public final class Engine: Sendable {
         }
     }
 
+    /// The presentation is taken from the cache once the server manifest and index files are
+    /// unchanged; the files samples are read from are checked by ``answer`` for the tracks the
+    /// request reads. Should that check, or anything else, fail while another file of the
+    /// presentation has changed, the request starts over on the presentation as it is now.
     private func respond(_ request: EngineRequest) throws -> EngineResponse {
         guard request.method == "GET" || request.method == "HEAD" else {
             throw EngineError.methodNotAllowed(Sanitized.text(request.method, limit: 20))
@@ -66,14 +70,40 @@ public final class Engine: Sendable {
         let query = try QueryOptions(raw: request.query)
         // The consumed options (filter, max_bitrate, subclip) are checked before anything is loaded.
         let selection = try Selection(query: query)
-        let loaded = try loader.load(manifestPath: request.manifestPath, query: request.query,
-                                     upstream: request.upstream, maxIndexBytes: request.maxIndexBytes)
+        func load(checkingAll: Bool) throws -> LoadedPresentation {
+            try loader.load(manifestPath: request.manifestPath, query: request.query, upstream: request.upstream,
+                            maxIndexBytes: request.maxIndexBytes, checkingSampleFiles: checkingAll)
+        }
+        let cached = try load(checkingAll: false)
+        do {
+            return try answer(request, query: query, selection: selection, loaded: cached, checkingReads: true)
+        } catch {
+            // Another file changed (a stale track name or segment number may be why it failed).
+            let current = try load(checkingAll: true)
+            guard current !== cached else { throw error }
+            return try answer(request, query: query, selection: selection, loaded: current, checkingReads: false)
+        }
+    }
+
+    /// A sample file a request reads has changed since its presentation was loaded (answered as
+    /// such only if it changes back before the presentation is reloaded).
+    private struct SampleFileChanged: StatusCodedError {
+        var httpStatus: Int { 503 }
+        var logReason: String { "a media file changed while the request was answered" }
+    }
+
+    private func answer(_ request: EngineRequest, query: QueryOptions, selection: Selection, loaded: LoadedPresentation,
+                        checkingReads: Bool) throws -> EngineResponse {
         let media = MediaBytes(upstream: request.upstream, versions: loaded.versions, localFiles: loaded.localFiles,
                                mapsFiles: request.mapFiles)
         // The one selection step: every format below sees only the selected presentation.
         let view = try loaded.view(for: selection)
         let presentation = view.presentation
         let route = try VirtualPath.parse(request.virtualPath, trackNames: view.trackNames)
+        if checkingReads {
+            let read = try route.tokensRead.map { try Self.tracks($0, in: presentation).map(\.track.dataSource) }
+            guard try loader.unchanged(loaded, reading: read) else { throw SampleFileChanged() }
+        }
         let formatOptions = PlayoutOptions.formatOptions(query)
         let options = formatOptions.isEmpty ? try view.defaultOptions.get()
             : try PlayoutOptions(query: query, presentation: presentation)

@@ -29,6 +29,12 @@ final class LoadedPresentation: @unchecked Sendable {
     let versions: [String: String]
     /// The local sources as indexed, by path (what TS segments may read through mappings).
     let localFiles: [String: FileIdentity]
+    /// Local sources every request checks: index files that point to other files, sidecar text
+    /// files, anything no track reads its samples from.
+    let checkedAlways: [FileIdentity]
+    /// Local files tracks read samples from (self-contained MP4s, the media behind index files): a
+    /// request that names its tracks checks only theirs.
+    let checkedWhenRead: [String: FileIdentity]
     /// The hash of what it was built from (paths, sizes, mtimes, ETags): segment ETags start here.
     let identityHash: FNV1a
 
@@ -36,7 +42,9 @@ final class LoadedPresentation: @unchecked Sendable {
     /// of its manifest cache and the bound of its derived views (each view's tables and manifests).
     let cost: Int
 
-    init(manifest: FileIdentity, sources: [FileIdentity], presentation: Presentation, loadedAt: Int64 = 0) {
+    /// `indexFiles`: the sources whose index describes tracks of other files (data references).
+    init(manifest: FileIdentity, sources: [FileIdentity], presentation: Presentation, loadedAt: Int64 = 0,
+         indexFiles: Set<String> = []) {
         self.manifest = manifest
         self.sources = sources
         let tables = PresentationView.tablesCost(presentation)
@@ -44,8 +52,11 @@ final class LoadedPresentation: @unchecked Sendable {
         self.loadedAt = loadedAt
         self.hasRemote = ([manifest] + sources).contains { RemoteURL.isRemote($0.path) }
         self.versions = Dictionary(sources.map { ($0.path, $0.etag) }, uniquingKeysWith: { a, _ in a })
-        self.localFiles = Dictionary(sources.filter { !RemoteURL.isRemote($0.path) }.map { ($0.path, $0) },
-                                     uniquingKeysWith: { a, _ in a })
+        let local = sources.filter { !RemoteURL.isRemote($0.path) }
+        self.localFiles = Dictionary(local.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+        let sampleFiles = Set(presentation.tracks.map(\.track.dataSource)).subtracting(indexFiles)
+        self.checkedAlways = local.filter { !sampleFiles.contains($0.path) && $0 != manifest }
+        self.checkedWhenRead = localFiles.filter { sampleFiles.contains($0.key) }
         var hash = FNV1a()
         for source in [manifest] + sources {
             hash.add(source.path)
@@ -212,7 +223,9 @@ struct Cut: Sendable {
 /// Builds presentations from server manifests and media files, with two bounded caches: parsed
 /// media indexes per object version, and assembled presentations per server manifest.
 ///
-/// Local files are checked with `stat` on every request. Upstream objects are keyed by URL plus
+/// Local files are checked with `stat` on every request: the server manifest, index and sidecar
+/// files always, the files samples are read from when the request reads them (a segment checks
+/// its own tracks' files, a manifest all of them). Upstream objects are keyed by URL plus
 /// size, ETag and Last-Modified, and a presentation with upstream parts is trusted for
 /// ``remoteTTL`` seconds; after that the manifest is fetched again and every source probed with a
 /// one-byte ranged GET, and only sources whose version changed are parsed again.
@@ -272,8 +285,11 @@ final class PresentationLoader: @unchecked Sendable {
         presentations.remove(Self.key(manifestPath: manifestPath, query: query, upstream: upstream))
     }
 
+    /// The presentation of `manifestPath`, from the cache when the server manifest and the files
+    /// it checks are unchanged. With `checkingSampleFiles` false, the files tracks read samples
+    /// from are left to the caller (``unchanged(_:reading:)``, for the tracks a request reads).
     func load(manifestPath: String, query: String? = nil, upstream: (any Upstream)? = nil,
-              maxIndexBytes: UInt64) throws -> LoadedPresentation {
+              maxIndexBytes: UInt64, checkingSampleFiles: Bool = true) throws -> LoadedPresentation {
         let limits = Self.limits(maxIndexBytes: maxIndexBytes)
         let key = Self.key(manifestPath: manifestPath, query: query, upstream: upstream)
         let url = Self.fetchURL(manifestPath: manifestPath, query: query)
@@ -299,8 +315,8 @@ final class PresentationLoader: @unchecked Sendable {
             }
         } else {
             let identity = try LocalFile.identity(of: manifestPath)
-            if let cached, cached.manifest == identity, fresh(cached),
-               try cached.sources.allSatisfy({ try RemoteURL.isRemote($0.path) || LocalFile.identity(of: $0.path) == $0 }) {
+            if let cached, cached.manifest == identity, fresh(cached), try Self.unchanged(cached.checkedAlways),
+               try !checkingSampleFiles || Self.unchanged(cached.checkedWhenRead.values) {
                 return cached
             }
             if isServerManifest(manifestPath) {
@@ -313,6 +329,17 @@ final class PresentationLoader: @unchecked Sendable {
         }
         presentations.insert(loaded, for: key, cost: loaded.cost)
         return loaded
+    }
+
+    /// Whether the local files `tracks` read samples from (the paths of their data sources;
+    /// nil: every track's) are still what `loaded` indexed.
+    func unchanged(_ loaded: LoadedPresentation, reading dataSources: [String]?) throws -> Bool {
+        guard let dataSources else { return try Self.unchanged(loaded.checkedWhenRead.values) }
+        return try Self.unchanged(dataSources.compactMap { loaded.checkedWhenRead[$0] })
+    }
+
+    private static func unchanged(_ files: some Sequence<FileIdentity>) throws -> Bool {
+        try files.allSatisfy { try LocalFile.identity(of: $0.path) == $0 }
     }
 
     /// What one load needs besides the locator.
@@ -410,16 +437,18 @@ final class PresentationLoader: @unchecked Sendable {
                               bitrate: max(track.averageBitrate, 1), language: track.language)
         }
         guard !tracks.isEmpty else { throw EngineError.notFound("no playable tracks in \(RemoteURL.withoutQuery(locator))") }
-        let sources = [identity] + (try Self.referencedFiles(index, of: identity))
+        let referenced = try Self.referencedFiles(index, of: identity)
+        let sources = [identity] + referenced
         return LoadedPresentation(manifest: identity, sources: sources,
                                   presentation: Presentation(tracks: Self.uniqueTokens(cutMP4TextTracks(tracks, sources: sources, context))),
-                                  loadedAt: context.now)
+                                  loadedAt: context.now, indexFiles: referenced.isEmpty ? [] : [identity.path])
     }
 
     private func loadServerManifest(_ identity: FileIdentity, bytes: [UInt8], base: SourceBase,
                                     _ context: LoadContext) throws -> LoadedPresentation {
         let manifest = try ServerManifest.parse(bytes)
         var sources: [FileIdentity] = []
+        var indexFiles: Set<String> = []
         var tracks: [PresentationTrack] = []
         var indexes: [String: MP4Index] = [:]
         // Entries without a trackID take the next unused track of their kind in their file.
@@ -439,7 +468,9 @@ final class PresentationLoader: @unchecked Sendable {
                 index = known
             } else {
                 let (fileIdentity, loaded) = try self.index(path, context)
-                for file in [fileIdentity] + (try Self.referencedFiles(loaded, of: fileIdentity)) where !sources.contains(file) {
+                let referenced = try Self.referencedFiles(loaded, of: fileIdentity)
+                if !referenced.isEmpty { indexFiles.insert(fileIdentity.path) }
+                for file in [fileIdentity] + referenced where !sources.contains(file) {
                     sources.append(file)
                 }
                 indexes[path] = loaded
@@ -482,7 +513,7 @@ final class PresentationLoader: @unchecked Sendable {
         }
         return LoadedPresentation(manifest: identity, sources: sources,
                                   presentation: Presentation(tracks: Self.uniqueTokens(tracks), options: manifest.options),
-                                  loadedAt: context.now)
+                                  loadedAt: context.now, indexFiles: indexFiles)
     }
 
     /// Audio and video need a codec the writers understand (an unknown sample entry, or an `avc1`

@@ -33,6 +33,23 @@ public enum PlayerRequest: Equatable, Sendable {
     case hdsManifest
     /// An HDS fragment, `<base>-<tokens>-Seg<segment>-Frag<fragment>`; `fragment` from 1.
     case hdsFragment(tokens: [String], segment: Int, fragment: Int)
+
+    /// The tracks whose samples (or, for an init segment, whose sample description) this request
+    /// reads, when it names them: nil for manifests and playlists, which describe every track, and
+    /// for Smooth fragments, which name a track by bitrate and name rather than by token.
+    public var tokensRead: [String]? {
+        switch self {
+        case .hlsTSSegment(let tokens, _), .hdsFragment(let tokens, _, _):
+            tokens
+        case .hlsInit(let token), .hlsFMP4Segment(let token, _), .hlsIFrameTSSegment(let token, _),
+             .hlsIFrameFMP4Segment(let token, _), .hlsWebVTTSegment(let token, _), .dashInit(let token),
+             .dashSegmentAtTime(let token, _), .dashSegmentNumber(let token, _):
+            [token]
+        case .hlsMaster, .hlsMediaPlaylist, .hlsIFramePlaylist, .dashManifest, .smoothManifest, .smoothFragment,
+             .hdsManifest:
+            nil
+        }
+    }
 }
 
 public struct PlayerURLError: StatusCodedError, Equatable {

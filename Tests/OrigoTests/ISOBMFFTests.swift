@@ -5,7 +5,8 @@ import Storage
 import Testing
 
 /// Fixtures: 2 s of 96x64 H.264 (25 fps, GOP 25, B-frames) + mono 48 kHz AAC tagged `fra`, made with
-/// ffmpeg; `fragmented.mp4` is the same streams remuxed as CMAF (`-movflags +frag_keyframe+cmaf`).
+/// ffmpeg; `fragmented.mp4` is the same streams remuxed as CMAF (`-movflags +frag_keyframe+cmaf`);
+/// `short.mp4` is 1 s of the same kind (testsrc 96x64, 25 fps, GOP 25, 440 Hz sine as AAC).
 enum Fixtures {
     static var directory: String {
         let file = #filePath
