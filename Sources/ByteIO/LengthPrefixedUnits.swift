@@ -21,10 +21,11 @@ public struct LengthPrefixedUnits {
     public mutating func next() throws(ByteReaderError) -> Range<Int>? {
         guard !isAtEnd else { return nil }
         guard lengthSize <= remaining else { throw .truncated(needed: lengthSize, available: remaining) }
-        var length = 0
-        for i in 0..<lengthSize { length = length << 8 | Int(bytes[position &+ i]) }
+        var value: UInt64 = 0
+        for i in 0..<lengthSize { value = value << 8 | UInt64(bytes[position &+ i]) }
         position &+= lengthSize
-        guard length <= remaining else { throw .truncated(needed: length, available: remaining) }
+        guard value <= UInt64(remaining) else { throw .truncated(needed: Int(clamping: value), available: remaining) }
+        let length = Int(value)
         let unit = position..<(position &+ length)
         position &+= length
         return unit

@@ -14,6 +14,7 @@ enum { max_ranges = 8 };
 struct guarded_range {
     uintptr_t start;
     uintptr_t end;
+    int *poison;
 };
 
 /* Per thread; the handler only reads what the faulting thread itself wrote before the fault.
@@ -34,27 +35,45 @@ static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 /* Hands a SIGBUS that is not ours to whoever had it before. */
 static void pass_on(int sig, siginfo_t *info, void *context)
 {
-    if (previous.sa_flags & SA_SIGINFO) {
-        previous.sa_sigaction(sig, info, context);
-        return;
-    }
+    /* sa_handler and sa_sigaction share storage: the default and ignore actions are told apart
+       first, whatever the flags say. */
     if (previous.sa_handler == SIG_DFL || previous.sa_handler == SIG_IGN) {
         /* A fault cannot be ignored: restore the default action; returning re-runs the faulting
            instruction, which now ends the process as it would have without us. */
         signal(sig, SIG_DFL);
+        if (info->si_code <= 0)
+            raise(sig);  /* sent, not a fault: nothing re-runs, so deliver it again */
         return;
     }
-    previous.sa_handler(sig);
+    if (previous.sa_flags & SA_SIGINFO)
+        previous.sa_sigaction(sig, info, context);
+    else
+        previous.sa_handler(sig);
+}
+
+/* Maps zeros over [from, to), page-aligned; 0 on success. */
+static int zero_fill(uintptr_t from, uintptr_t to)
+{
+    return mmap((void *)from, to - from, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED;
 }
 
 static void on_sigbus(int sig, siginfo_t *info, void *context)
 {
-    uintptr_t address = (uintptr_t)info->si_addr;
-    for (int i = 0; i < range_count; i++) {
-        if (address >= ranges[i].start && address < ranges[i].end) {
-            void *page = (void *)(address & ~(page_size - 1));
-            /* mmap is a plain system call here; MAP_FIXED swaps the page atomically. */
-            if (mmap(page, page_size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
+    /* Only a fault on memory (si_code > 0) has a meaningful address; a SIGBUS sent with kill()
+       is not ours. */
+    if (info->si_code > 0) {
+        uintptr_t address = (uintptr_t)info->si_addr;
+        for (int i = 0; i < range_count; i++) {
+            if (address < ranges[i].start || address >= ranges[i].end)
+                continue;
+            /* Every page from here to the end of the range is past the file's end: one mapping
+               of zeros for all of them (one signal per request, not one per page), else just
+               this page. MAP_FIXED swaps the pages atomically; mmap is a plain system call. */
+            uintptr_t page = address & ~(page_size - 1);
+            uintptr_t end = (ranges[i].end + page_size - 1) & ~(page_size - 1);
+            if (ranges[i].poison != NULL)
+                __atomic_store_n(ranges[i].poison, 1, __ATOMIC_SEQ_CST);
+            if (zero_fill(page, end) == 0 || zero_fill(page, page + page_size) == 0) {
                 faulted = 1;
                 return;
             }
@@ -96,13 +115,14 @@ void origo_guard_begin(void)
     faulted = 0;
 }
 
-int origo_guard_add(const void *start, size_t length)
+int origo_guard_add(const void *start, size_t length, int *poison)
 {
     if (!installed || range_count >= max_ranges)
         return -1;
     uintptr_t from = (uintptr_t)start;
     ranges[range_count].start = from;
     ranges[range_count].end = length > UINTPTR_MAX - from ? UINTPTR_MAX : from + length;
+    ranges[range_count].poison = poison;
     /* The handler reads range_count: the range must be complete before it counts. */
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     range_count++;
@@ -111,8 +131,17 @@ int origo_guard_add(const void *start, size_t length)
 
 int origo_guard_end(void)
 {
-    range_count = 0;
     int result = faulted ? 1 : 0;
+    for (int i = 0; i < range_count; i++) {
+        if (ranges[i].poison != NULL && __atomic_load_n(ranges[i].poison, __ATOMIC_SEQ_CST))
+            result = 1;
+    }
+    range_count = 0;
     faulted = 0;
     return result;
+}
+
+int origo_guard_poisoned(const int *poison)
+{
+    return poison != NULL && __atomic_load_n(poison, __ATOMIC_SEQ_CST) ? 1 : 0;
 }

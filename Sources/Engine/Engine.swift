@@ -46,6 +46,7 @@ public final class Engine: Sendable {
 
     /// Answers one request. Never throws: every error becomes a status and a log line.
     public func handle(_ request: EngineRequest) -> EngineResponse {
+        MappedFile.sweepIfDue()
         do {
             return try respond(request)
         } catch let error as UpstreamError where error.code == .changed {

@@ -1,4 +1,5 @@
 import CMappedGuard
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,10 +14,15 @@ public final class MappedFile: @unchecked Sendable {
     public let identity: FileIdentity
     /// The file's bytes (empty for an empty file).
     public let bytes: UnsafeRawBufferPointer
+    /// Set (by the SIGBUS handler) once pages of the mapping have been replaced with zeros: it no
+    /// longer shows the file, for any thread.
+    let poison: UnsafeMutablePointer<Int32>
 
     /// Maps the file `expected` names, which must still be what it describes (same size and
-    /// modification time): the index the caller reads by was built from that file.
-    init(_ expected: FileIdentity) throws(StorageError) {
+    /// modification time): the index the caller reads by was built from that file. Nil when the
+    /// system refuses the mapping (address space, map count, a file system without mmap): the
+    /// caller reads the file instead.
+    init?(_ expected: FileIdentity) throws(StorageError) {
         let path = expected.path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -35,21 +41,24 @@ public final class MappedFile: @unchecked Sendable {
             throw StorageError(code: .changed, path: path, detail: "changed since it was indexed")
         }
         identity = actual
-        guard actual.size > 0 else {
+        if actual.size == 0 {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
-            return
+        } else {
+            guard actual.size <= UInt64(Int.max), let base = mmap(nil, Int(actual.size), PROT_READ, MAP_SHARED, fd, 0),
+                  base != MAP_FAILED else { return nil }
+            bytes = UnsafeRawBufferPointer(start: base, count: Int(actual.size))
         }
-        guard actual.size <= UInt64(Int.max), let base = mmap(nil, Int(actual.size), PROT_READ, MAP_SHARED, fd, 0),
-              base != MAP_FAILED else {
-            let e = errno
-            throw StorageError(code: .unreadable, path: path, detail: "mmap: \(String(cString: strerror(e)))")
-        }
-        bytes = UnsafeRawBufferPointer(start: base, count: Int(actual.size))
+        poison = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        poison.initialize(to: 0)
     }
 
     deinit {
         if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+        poison.deallocate()
     }
+
+    /// Whether pages of the mapping read as zeros because the file shrank (see ``poison``).
+    var isPoisoned: Bool { origo_guard_poisoned(poison) != 0 }
 
     /// The `count` bytes at `offset`; throws when they are not all inside the file.
     public func slice(at offset: UInt64, count: Int) throws(StorageError) -> UnsafeRawBufferPointer {
@@ -64,7 +73,7 @@ public final class MappedFile: @unchecked Sendable {
     static let table = MappedFileTable(maxBytes: 16 << 30, idleSeconds: 60)
 
     /// The process's mapping of `identity`, mapped on first use; nil when SIGBUS cannot be
-    /// guarded here (then read with `pread`).
+    /// guarded here or the file cannot be mapped (then read it with `pread`).
     public static func shared(_ identity: FileIdentity) throws(StorageError) -> MappedFile? {
         guard MappedReadGuard.available else { return nil }
         return try table.file(identity)
@@ -72,6 +81,11 @@ public final class MappedFile: @unchecked Sendable {
 
     /// Drops the process's mapping of `identity` (its file was found shorter than mapped).
     public static func forget(_ identity: FileIdentity) { table.remove(identity) }
+
+    /// Drops mappings no request has read for a while, when that is due (every few seconds; a
+    /// clock read otherwise): call it from every request, so a process that no longer reads a
+    /// deleted file gives its space back.
+    public static func sweepIfDue() { table.sweepIfDue() }
 }
 
 /// The mappings of a process: one per path, of the file as it was last asked for (a changed file
@@ -89,13 +103,18 @@ final class MappedFileTable: @unchecked Sendable {
     private var entries: [String: Entry] = [:]
     private var mappedBytes = 0
     private var lastSweep: Int64 = 0
+    /// When the next idle sweep is due, read without the lock by ``sweepIfDue()``.
+    private let nextSweep = Atomic<Int64>(0)
     private var uses: UInt64 = 0
     private let maxBytes: Int
+    /// Each mapping is a memory area of the process (`vm.max_map_count`, 65530 by default).
+    private let maxEntries: Int
     private let idleSeconds: Int64
     private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
 
-    init(maxBytes: Int, idleSeconds: Int64) {
+    init(maxBytes: Int, maxEntries: Int = 4096, idleSeconds: Int64) {
         self.maxBytes = maxBytes
+        self.maxEntries = maxEntries
         self.idleSeconds = idleSeconds
         pthread_mutex_init(lock, nil)
     }
@@ -121,12 +140,14 @@ final class MappedFileTable: @unchecked Sendable {
 
     func contains(_ identity: FileIdentity) -> Bool { locked { entries[identity.path]?.file.identity == identity } }
 
-    func file(_ identity: FileIdentity) throws(StorageError) -> MappedFile {
+    func file(_ identity: FileIdentity) throws(StorageError) -> MappedFile? {
         let now = Self.now()
         // What is dropped is unmapped when its last reference goes: after the lock is released.
         var dropped: [MappedFile] = []
         let hit: MappedFile? = locked {
-            guard let entry = entries[identity.path], entry.file.identity == identity else { return nil }
+            guard let entry = entries[identity.path], entry.file.identity == identity, !entry.file.isPoisoned else {
+                return nil
+            }
             uses &+= 1
             entries[identity.path]?.lastUse = now
             entries[identity.path]?.rank = uses
@@ -135,9 +156,11 @@ final class MappedFileTable: @unchecked Sendable {
         }
         if let hit { return hit }
         // Mapped outside the lock; a request that mapped the same file meanwhile wins.
-        let file = try MappedFile(identity)
+        guard let file = try MappedFile(identity) else { return nil }
         let chosen: MappedFile = locked {
-            if let entry = entries[identity.path], entry.file.identity == identity { return entry.file }
+            if let entry = entries[identity.path], entry.file.identity == identity, !entry.file.isPoisoned {
+                return entry.file
+            }
             if let old = entries.removeValue(forKey: identity.path) {
                 mappedBytes &-= old.file.bytes.count
                 dropped.append(old.file)
@@ -164,17 +187,19 @@ final class MappedFileTable: @unchecked Sendable {
     /// Drops idle mappings (looked for at most every 5 seconds) and, beyond `maxBytes`, the least
     /// recently used. Called with the lock held; returns what it dropped.
     private func evict(now: Int64) -> [MappedFile] {
-        guard now &- lastSweep >= 5 || mappedBytes > maxBytes else { return [] }
+        let over = { self.mappedBytes > self.maxBytes || self.entries.count > self.maxEntries }
+        guard now &- lastSweep >= 5 || over() else { return [] }
         var dropped: [MappedFile] = []
         if now &- lastSweep >= 5 {
             lastSweep = now
+            nextSweep.store(now &+ 5, ordering: .relaxed)
             for (path, entry) in entries where now &- entry.lastUse > idleSeconds {
                 entries[path] = nil
                 mappedBytes &-= entry.file.bytes.count
                 dropped.append(entry.file)
             }
         }
-        while mappedBytes > maxBytes, entries.count > 1,
+        while over(), entries.count > 1,
               let oldest = entries.min(by: { $0.value.rank < $1.value.rank }) {
             entries[oldest.key] = nil
             mappedBytes &-= oldest.value.file.bytes.count
@@ -183,10 +208,15 @@ final class MappedFileTable: @unchecked Sendable {
         return dropped
     }
 
+    func sweepIfDue() {
+        guard Self.now() >= nextSweep.load(ordering: .relaxed) else { return }
+        sweep(now: Self.now(), force: false)
+    }
+
     /// Runs the idle sweep now, as of `now` (otherwise a lookup runs it when it is due).
-    func sweep(now: Int64 = MappedFileTable.now()) {
+    func sweep(now: Int64 = MappedFileTable.now(), force: Bool = true) {
         let dropped: [MappedFile] = locked {
-            lastSweep = 0
+            if force { lastSweep = 0 }
             return evict(now: now)
         }
         _ = dropped  // unmapped here, unlocked
@@ -205,12 +235,13 @@ public enum MappedReadGuard {
     /// Guards reads of `file` until ``end(reading:)``; false when it cannot be guarded (read it otherwise).
     public static func add(_ file: MappedFile) -> Bool {
         guard let base = file.bytes.baseAddress else { return true }
-        return origo_guard_add(base, file.bytes.count) == 0
+        return origo_guard_add(base, file.bytes.count, file.poison) == 0
     }
 
-    /// Ends the section. When a guarded file shrank while it was read (pages past its new end
-    /// read as zeros), the process's mappings of `files` (those the section read) are dropped, so
-    /// the next request maps the file as it is now, and the error says what happened.
+    /// Ends the section. When a guarded file shrank while it was read, by this thread or any other
+    /// (pages past its new end read as zeros), the process's mappings of `files` (those the
+    /// section read) are dropped, so the next request maps the file as it is now, and the error
+    /// says what happened.
     public static func end(reading files: [MappedFile]) throws(StorageError) {
         guard origo_guard_end() != 0 else { return }
         for file in files { MappedFile.forget(file.identity) }

@@ -86,14 +86,14 @@ import Glibc
         let table = MappedFileTable(maxBytes: 1 << 20, idleSeconds: 60)
         let path = try Self.temporaryFile([UInt8](repeating: 1, count: 1000))
         defer { unlink(path) }
-        let first = try table.file(try LocalFile.identity(of: path))
+        let first = try #require(try table.file(try LocalFile.identity(of: path)))
         #expect(try table.file(first.identity) === first)
         // Rewritten with another size: a new mapping takes the path's place.
         let fd = open(path, O_WRONLY | O_APPEND)
         try #require(fd >= 0)
         #expect(write(fd, [UInt8](repeating: 2, count: 500), 500) == 500)
         close(fd)
-        let second = try table.file(try LocalFile.identity(of: path))
+        let second = try #require(try table.file(try LocalFile.identity(of: path)))
         #expect(second !== first && second.bytes.count == 1500 && table.count == 1)
         #expect(!table.contains(first.identity) && table.contains(second.identity))
         // Beyond the byte bound the least recently used go; after a minute unused, all go.
@@ -105,7 +105,7 @@ import Glibc
         #expect(table.count == 0)
     }
 
-    @Test func aFileThatShrinksUnderAGuardedReadReadsAsZerosAndIsReported() throws {
+    @Test func aFileThatShrinksUnderAGuardedReadReadsAsZerosAndIsReported() async throws {
         let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
         let content = [UInt8](repeating: 0x5A, count: 4 * pageSize)
         let path = try Self.temporaryFile(content)
@@ -124,12 +124,27 @@ import Glibc
         #expect(throws: StorageError.self) { try MappedReadGuard.end(reading: [file]) }
         #expect(past == 0)
         #expect(kept == 0x5A)
-        // The mapping is dropped, and a guarded section without faults ends cleanly.
+        // The mapping is dropped from the table, and it is poisoned for every reader that still
+        // holds it: the zeros are read without a fault now, but the section still fails.
         #expect(!MappedFile.table.contains(identity))
+        #expect(file.isPoisoned)
+        let other = Task.detached { () -> Bool in
+            MappedReadGuard.begin()
+            guard MappedReadGuard.add(file) else { return false }
+            let zero = bytes[3 * pageSize + 7]  // zeros already: no fault, only the poison tells
+            do { try MappedReadGuard.end(reading: [file]) } catch { return zero == 0 }
+            return false
+        }
+        #expect(await other.value)
+
+        // A section over a sound mapping ends cleanly.
+        let fresh = try Self.temporaryFile(content)
+        defer { unlink(fresh) }
+        let sound = try #require(try MappedFile.shared(try LocalFile.identity(of: fresh)))
         MappedReadGuard.begin()
-        #expect(MappedReadGuard.add(file))
-        #expect(bytes[20] == 0x5A)
-        try MappedReadGuard.end(reading: [file])
+        #expect(MappedReadGuard.add(sound))
+        #expect(try sound.slice(at: 3 * UInt64(pageSize), count: 1).first == 0x5A)
+        try MappedReadGuard.end(reading: [sound])
     }
 
     /// Every TS segment of the fixture is the same byte for byte whether the engine reads the media
