@@ -4,8 +4,9 @@
 # presentation, starts Apache through the launcher, drives it with wrk over loopback and writes
 # bench/RESULTS.md.
 # Usage: bench/run.sh            Environment: ORIGO_BENCH_MEDIA (default /tmp/origo-bench-media),
-#        ORIGO_BENCH_SECONDS (per wrk run, default 20), ORIGO_BENCH_PORT (default 8099),
-#        ORIGO_BENCH_ROUNDS (origin/static pairs per segment row, default 3),
+#        ORIGO_BENCH_SECONDS (per manifest wrk run, default 20), ORIGO_BENCH_PORT (default 8099),
+#        ORIGO_BENCH_SEGMENT_SECONDS (per segment wrk run, default 10),
+#        ORIGO_BENCH_ROUNDS (origin/static pairs per segment row, default 6),
 #        ORIGO_BENCH_CONF (directives added to the server's configuration, for A/B runs),
 #        ORIGO_BENCH_SEGMENTS (segment rows, default all: "dash720 dash360 fmp4720 fmp4360 ts720 ts360").
 # With ORIGO_BENCH_SEGMENTS set, only those segment rows run and RESULTS.md is left as it is.
@@ -15,7 +16,8 @@ repo=$(pwd)
 media=${ORIGO_BENCH_MEDIA:-/tmp/origo-bench-media}
 seconds=${ORIGO_BENCH_SECONDS:-20}
 port=${ORIGO_BENCH_PORT:-8099}
-rounds=${ORIGO_BENCH_ROUNDS:-3}
+rounds=${ORIGO_BENCH_ROUNDS:-6}
+segment_seconds=${ORIGO_BENCH_SEGMENT_SECONDS:-10}
 segments=${ORIGO_BENCH_SEGMENTS:-dash720 dash360 fmp4720 fmp4360 ts720 ts360}
 listen=127.0.0.1:$port
 base=http://$listen
@@ -110,16 +112,22 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 
 # The static rate of the same bytes moves by up to 20 % between runs on this machine, so each row
 # alternates origin and static runs `rounds` times: medians of each, and the median of the
-# per-round ratios (each round's two runs are back to back).
-echo "==> segments: dynamic vs static (wrk, ${seconds}s each, 16 connections, $rounds rounds)"
+# per-round ratios (each round's two runs are back to back, origin first in odd rounds and static
+# first in even ones, so a drift of the machine over a row favours neither side).
+echo "==> segments: dynamic vs static (wrk, ${segment_seconds}s each, 16 connections, $rounds rounds)"
 rows=""
 col() { printf '%s' "$rounds_table" | cut -d' ' -f"$1"; }  # column $1 of this row's rounds
 m() { col "$1" | median; }
 for name in $segments; do
   rounds_table=""  # one line per round: origin req/s p50 p99, static req/s p50 p99, ratio
   for ((r = 1; r <= rounds; r++)); do
-    read -r drps dp50 dp99 < <(run_wrk "$work/$name.dyn" 16)
-    read -r srps sp50 sp99 < <(run_wrk "$work/$name.static" 16)
+    if ((r % 2)); then
+      read -r drps dp50 dp99 < <(seconds=$segment_seconds run_wrk "$work/$name.dyn" 16)
+      read -r srps sp50 sp99 < <(seconds=$segment_seconds run_wrk "$work/$name.static" 16)
+    else
+      read -r srps sp50 sp99 < <(seconds=$segment_seconds run_wrk "$work/$name.static" 16)
+      read -r drps dp50 dp99 < <(seconds=$segment_seconds run_wrk "$work/$name.dyn" 16)
+    fi
     ratio=$(awk -v a="$drps" -v b="$srps" 'BEGIN { printf "%.2f", a / b }')
     echo "  $name round $r: origin $drps/s, static $srps/s, ratio $ratio"
     rounds_table+="$drps $dp50 $dp99 $srps $sp50 $sp99 $ratio"$'\n'
@@ -186,7 +194,7 @@ cpu=$(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//')
   echo
   echo "Machine: $(nproc) cores ($cpu), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release; echo "$PRETTY_NAME"), $(apache2 -v | head -1 | sed 's/Server version: //')."
   echo "Date: $(date -u +%Y-%m-%d). Commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources mod_glue || echo ' (with uncommitted changes)')."
-  echo "Command: \`bench/run.sh\` (wrk -t2, ${seconds} s per run, loopback; wrk and Apache share the same $(nproc) cores)."
+  echo "Command: \`bench/run.sh\` (wrk -t2, ${segment_seconds} s per segment run and ${seconds} s per manifest run, each after a 2 s unmeasured one; loopback; wrk and Apache share the same $(nproc) cores)."
   echo
   echo "Presentation: 2 hours, 5 H.264 renditions (360p 0.5 Mbit/s … 1080p 5 Mbit/s, 2 s GOPs, progressive MP4), AAC eng + fra; \`long.ism\`."
   echo "Each segment run rotates over 400 segments spread over the whole timeline; the static run requests"
@@ -195,7 +203,7 @@ cpu=$(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//')
   echo
   echo "## Segments: origin vs static (16 connections, $rounds rounds)"
   echo
-  echo "Each row alternates an origin run and a static run $rounds times; rates and latencies are medians, the ratio is the median of the per-round ratios (all listed)."
+  echo "Each row alternates an origin run and a static run $rounds times (origin first in odd rounds, static first in even ones); rates and latencies are medians, the ratio is the median of the per-round ratios (all listed)."
   echo
   echo "| Segments | avg size | origin req/s | origin p50 / p99 ms | static req/s | static p50 / p99 ms | origin / static | per round |"
   echo "|---|---|---|---|---|---|---|---|"
