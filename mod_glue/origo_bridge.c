@@ -116,7 +116,6 @@ static apr_int32_t sendfile_flag(request_rec *r)
 #endif
 }
 
-
 /*
  * Finds or opens a file piece's file and checks that the range lies inside the file, so a
  * truncated source never yields a short body. On success *fd is the file to send from.

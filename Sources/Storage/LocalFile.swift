@@ -52,14 +52,40 @@ public enum LocalFile {
     /// `stat(2)` of a regular file.
     public static func identity(of path: String) throws(StorageError) -> FileIdentity {
         var st = stat()
-        guard stat(path, &st) == 0 else {
-            let e = errno
-            throw StorageError(code: e == ENOENT || e == ENOTDIR ? .notFound : .unreadable, path: path,
-                               detail: String(cString: strerror(e)))
-        }
+        guard stat(path, &st) == 0 else { throw failure(path, errno: errno) }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw StorageError(code: .notAFile, path: path, detail: "") }
-        return FileIdentity(path: path, size: UInt64(clamping: st.st_size),
-                            mtimeSeconds: Int64(st.st_mtim.tv_sec), mtimeNanoseconds: Int64(st.st_mtim.tv_nsec))
+        return identity(path, st)
+    }
+
+    /// Opens a regular file for reading: its descriptor (the caller closes it) and its identity
+    /// as opened.
+    static func open(_ path: String) throws(StorageError) -> (fd: Int32, identity: FileIdentity) {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw failure(path, errno: errno) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw StorageError(code: .notAFile, path: path, detail: "")
+        }
+        return (fd, identity(path, st))
+    }
+
+    private static func identity(_ path: String, _ st: stat) -> FileIdentity {
+        FileIdentity(path: path, size: UInt64(clamping: st.st_size),
+                     mtimeSeconds: Int64(st.st_mtim.tv_sec), mtimeNanoseconds: Int64(st.st_mtim.tv_nsec))
+    }
+
+    /// Throws unless the `count` bytes at `offset` all lie inside a file of `size` bytes.
+    static func checkRange(_ path: String, offset: UInt64, count: Int, size: UInt64) throws(StorageError) {
+        guard count >= 0, offset <= size, UInt64(count) <= size - offset else {
+            throw StorageError(code: .shortRead, path: path, detail: "\(count) bytes at \(offset) beyond size \(size)")
+        }
+    }
+
+    /// A failed `stat` or `open` of `path`: missing (404) or not readable (403).
+    private static func failure(_ path: String, errno e: Int32) -> StorageError {
+        StorageError(code: e == ENOENT || e == ENOTDIR ? .notFound : .unreadable, path: path,
+                     detail: String(cString: strerror(e)))
     }
 
     /// Reads a whole (small) file, such as a server manifest, up to `limit` bytes.
@@ -82,28 +108,16 @@ public final class LocalFileReader: RandomAccessReader, @unchecked Sendable {
     private let fd: Int32
 
     public init(path: String) throws(StorageError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            let e = errno
-            throw StorageError(code: e == ENOENT || e == ENOTDIR ? .notFound : .unreadable, path: path,
-                               detail: String(cString: strerror(e)))
-        }
-        var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-            close(fd)
-            throw StorageError(code: .notAFile, path: path, detail: "")
-        }
+        let (fd, identity) = try LocalFile.open(path)
         self.fd = fd
         self.path = path
-        self.size = UInt64(clamping: st.st_size)
+        self.size = identity.size
     }
 
     deinit { close(fd) }
 
     public func read(at offset: UInt64, count: Int) throws -> [UInt8] {
-        guard count >= 0, offset <= size, UInt64(count) <= size - offset else {
-            throw StorageError(code: .shortRead, path: path, detail: "\(count) bytes at \(offset) beyond size \(size)")
-        }
+        try LocalFile.checkRange(path, offset: offset, count: count, size: size)
         if count == 0 { return [] }
         let fd = self.fd
         var done = 0

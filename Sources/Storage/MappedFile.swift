@@ -23,22 +23,10 @@ public final class MappedFile: @unchecked Sendable {
     /// system refuses the mapping (address space, map count, a file system without mmap): the
     /// caller reads the file instead.
     init?(_ expected: FileIdentity) throws(StorageError) {
-        let path = expected.path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            let e = errno
-            throw StorageError(code: e == ENOENT || e == ENOTDIR ? .notFound : .unreadable, path: path,
-                               detail: String(cString: strerror(e)))
-        }
+        let (fd, actual) = try LocalFile.open(expected.path)
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-            throw StorageError(code: .notAFile, path: path, detail: "")
-        }
-        let actual = FileIdentity(path: path, size: UInt64(clamping: st.st_size),
-                                  mtimeSeconds: Int64(st.st_mtim.tv_sec), mtimeNanoseconds: Int64(st.st_mtim.tv_nsec))
         guard actual == expected else {
-            throw StorageError(code: .changed, path: path, detail: "changed since it was indexed")
+            throw StorageError(code: .changed, path: expected.path, detail: "changed since it was indexed")
         }
         identity = actual
         if actual.size == 0 {
@@ -62,10 +50,7 @@ public final class MappedFile: @unchecked Sendable {
 
     /// The `count` bytes at `offset`; throws when they are not all inside the file.
     public func slice(at offset: UInt64, count: Int) throws(StorageError) -> UnsafeRawBufferPointer {
-        guard count >= 0, offset <= UInt64(bytes.count), UInt64(count) <= UInt64(bytes.count) - offset else {
-            throw StorageError(code: .shortRead, path: identity.path,
-                               detail: "\(count) bytes at \(offset) beyond size \(bytes.count)")
-        }
+        try LocalFile.checkRange(identity.path, offset: offset, count: count, size: UInt64(bytes.count))
         return UnsafeRawBufferPointer(rebasing: bytes[Int(offset)..<(Int(offset) + count)])
     }
 
@@ -102,8 +87,7 @@ final class MappedFileTable: @unchecked Sendable {
 
     private var entries: [String: Entry] = [:]
     private var mappedBytes = 0
-    private var lastSweep: Int64 = 0
-    /// When the next idle sweep is due, read without the lock by ``sweepIfDue()``.
+    /// When the next idle sweep is due (monotonic seconds), read without the lock by ``sweepIfDue()``.
     private let nextSweep = Atomic<Int64>(0)
     private var uses: UInt64 = 0
     private let maxBytes: Int
@@ -161,10 +145,7 @@ final class MappedFileTable: @unchecked Sendable {
             if let entry = entries[identity.path], entry.file.identity == identity, !entry.file.isPoisoned {
                 return entry.file
             }
-            if let old = entries.removeValue(forKey: identity.path) {
-                mappedBytes &-= old.file.bytes.count
-                dropped.append(old.file)
-            }
+            if let old = drop(identity.path) { dropped.append(old) }
             uses &+= 1
             entries[identity.path] = Entry(file: file, lastUse: now, rank: uses)
             mappedBytes &+= file.bytes.count
@@ -175,50 +156,48 @@ final class MappedFileTable: @unchecked Sendable {
     }
 
     func remove(_ identity: FileIdentity) {
-        let dropped: Entry? = locked {
+        let dropped: MappedFile? = locked {
             guard entries[identity.path]?.file.identity == identity else { return nil }
-            let old = entries.removeValue(forKey: identity.path)
-            mappedBytes &-= old?.file.bytes.count ?? 0
-            return old
+            return drop(identity.path)
         }
         _ = dropped  // unmapped here, unlocked
+    }
+
+    /// Takes the mapping of `path` out of the table (lock held); it is unmapped once released.
+    private func drop(_ path: String) -> MappedFile? {
+        guard let old = entries.removeValue(forKey: path) else { return nil }
+        mappedBytes &-= old.file.bytes.count
+        return old.file
     }
 
     /// Drops idle mappings (looked for at most every 5 seconds) and, beyond `maxBytes`, the least
     /// recently used. Called with the lock held; returns what it dropped.
     private func evict(now: Int64) -> [MappedFile] {
         let over = { self.mappedBytes > self.maxBytes || self.entries.count > self.maxEntries }
-        guard now &- lastSweep >= 5 || over() else { return [] }
+        let sweepDue = now >= nextSweep.load(ordering: .relaxed)
+        guard sweepDue || over() else { return [] }
         var dropped: [MappedFile] = []
-        if now &- lastSweep >= 5 {
-            lastSweep = now
+        if sweepDue {
             nextSweep.store(now &+ 5, ordering: .relaxed)
             for (path, entry) in entries where now &- entry.lastUse > idleSeconds {
-                entries[path] = nil
-                mappedBytes &-= entry.file.bytes.count
-                dropped.append(entry.file)
+                if let old = drop(path) { dropped.append(old) }
             }
         }
-        while over(), entries.count > 1,
-              let oldest = entries.min(by: { $0.value.rank < $1.value.rank }) {
-            entries[oldest.key] = nil
-            mappedBytes &-= oldest.value.file.bytes.count
-            dropped.append(oldest.value.file)
+        while over(), entries.count > 1, let oldest = entries.min(by: { $0.value.rank < $1.value.rank }) {
+            if let old = drop(oldest.key) { dropped.append(old) }
         }
         return dropped
     }
 
     func sweepIfDue() {
-        guard Self.now() >= nextSweep.load(ordering: .relaxed) else { return }
-        sweep(now: Self.now(), force: false)
+        let now = Self.now()
+        guard now >= nextSweep.load(ordering: .relaxed) else { return }
+        sweep(now: now)
     }
 
-    /// Runs the idle sweep now, as of `now` (otherwise a lookup runs it when it is due).
-    func sweep(now: Int64 = MappedFileTable.now(), force: Bool = true) {
-        let dropped: [MappedFile] = locked {
-            if force { lastSweep = 0 }
-            return evict(now: now)
-        }
+    /// Runs the idle sweep as of `now`, if it is due then (a lookup runs it too).
+    func sweep(now: Int64 = MappedFileTable.now()) {
+        let dropped: [MappedFile] = locked { evict(now: now) }
         _ = dropped  // unmapped here, unlocked
     }
 }
