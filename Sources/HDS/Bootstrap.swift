@@ -141,7 +141,7 @@ public struct Bootstrap: Sendable, Equatable {
         return w.take()
     }
 
-    static func fullBox(_ w: inout ByteWriter, _ type: String, _ body: (inout ByteWriter) -> Void) {
+    static func fullBox(_ w: inout ByteWriter, _ type: StaticString, _ body: (inout ByteWriter) -> Void) {
         w.withSizePrefix32 { w in
             w.writeFourCC(type)
             w.writeUInt32(0)                                // version 0, flags 0

@@ -89,7 +89,7 @@ public enum FragmentWriter {
         box(&w, "ftyp") { w in
             w.writeFourCC("iso6")
             w.writeUInt32(0)
-            for brand in ["iso6", "cmfc", "mp41", "dash"] { w.writeFourCC(brand) }
+            for brand: StaticString in ["iso6", "cmfc", "mp41", "dash"] { w.writeFourCC(brand) }
         }
         box(&w, "moov") { w in
             fullBox(&w, "mvhd", version: 0, flags: 0) { w in
@@ -171,7 +171,7 @@ public enum FragmentWriter {
                                 w.writeUInt32(1)
                                 w.write(track.sampleEntry)
                             }
-                            for empty in ["stts", "stsc", "stco"] {
+                            for empty: StaticString in ["stts", "stsc", "stco"] {
                                 fullBox(&w, empty, version: 0, flags: 0) { w in w.writeUInt32(0) }
                             }
                             fullBox(&w, "stsz", version: 0, flags: 0) { w in w.writeUInt32(0); w.writeUInt32(0) }
@@ -203,7 +203,7 @@ public enum FragmentWriter {
             box(&w, "styp") { w in
                 w.writeFourCC("msdh")
                 w.writeUInt32(0)
-                for brand in ["msdh", "msix", "cmfs"] { w.writeFourCC(brand) }
+                for brand: StaticString in ["msdh", "msix", "cmfs"] { w.writeFourCC(brand) }
             }
         }
         let moofStart = w.count
@@ -220,9 +220,9 @@ public enum FragmentWriter {
                     w.writeUInt32(UInt32(range.count))
                     dataOffsetPosition = w.count
                     w.writeUInt32(0)                        // data_offset, patched below
-                    var time = startTime
-                    for i in range {
-                        if let rescaled {
+                    if let rescaled {
+                        var time = startTime
+                        for i in range {
                             let next = rescaled.start(of: i + 1, in: track)
                             w.writeUInt32(UInt32(clamping: next &- time))
                             w.writeUInt32(s.sizes[i])
@@ -231,11 +231,18 @@ public enum FragmentWriter {
                                 w.writeUInt32(UInt32(clamping: rescaled.compositionOffset(of: i, in: track, start: time)))
                             }
                             time = next
-                        } else {
-                            w.writeUInt32(s.durations[i])
-                            w.writeUInt32(s.sizes[i])
-                            w.writeUInt32(sampleFlags(track, i))
-                            if hasCTO { w.writeInt32(s.compositionOffset(i) &- timing.compositionBase) }
+                        }
+                    } else {
+                        let fields = hasCTO ? 4 : 3
+                        let first = range.lowerBound, base = timing.compositionBase
+                        w.writeUInt32s(count: range.count &* fields) { k in
+                            let i = first &+ k / fields
+                            switch k % fields {
+                            case 0: return s.durations[i]
+                            case 1: return s.sizes[i]
+                            case 2: return sampleFlags(track, i)
+                            default: return UInt32(bitPattern: s.compositionOffset(i) &- base)
+                            }
                         }
                     }
                 }
@@ -264,10 +271,21 @@ public enum FragmentWriter {
             for i in range { w.write(track.inlineSample(i) ?? []) }
             return [.bytes(w.take())]
         }
-        var pieces: [BodyPiece] = [.bytes(w.take())]
-        for i in range {
-            pieces.appendFileRange(locator: track.dataSource, offset: s.offsets[i], length: UInt64(s.sizes[i]))
+        // The samples as file ranges, one per run of adjacent samples (usually one per segment).
+        var pieces: [BodyPiece] = []
+        pieces.reserveCapacity(2)
+        pieces.append(.bytes(w.take()))
+        var run: (offset: UInt64, end: UInt64)? = nil
+        for i in range where s.sizes[i] > 0 {
+            let offset = s.offsets[i], end = offset &+ UInt64(s.sizes[i])
+            if let r = run, r.end == offset {
+                run = (r.offset, end)
+            } else {
+                if let r = run { pieces.append(.file(locator: track.dataSource, offset: r.offset, length: r.end &- r.offset)) }
+                run = (offset, end)
+            }
         }
+        if let r = run { pieces.append(.file(locator: track.dataSource, offset: r.offset, length: r.end &- r.offset)) }
         return pieces
     }
 
@@ -279,14 +297,14 @@ public enum FragmentWriter {
 
     // MARK: - Box helpers
 
-    static func box(_ w: inout ByteWriter, _ type: String, _ body: (inout ByteWriter) -> Void) {
+    static func box(_ w: inout ByteWriter, _ type: StaticString, _ body: (inout ByteWriter) -> Void) {
         w.withSizePrefix32 { w in
             w.writeFourCC(type)
             body(&w)
         }
     }
 
-    static func fullBox(_ w: inout ByteWriter, _ type: String, version: UInt8, flags: UInt32, _ body: (inout ByteWriter) -> Void) {
+    static func fullBox(_ w: inout ByteWriter, _ type: StaticString, version: UInt8, flags: UInt32, _ body: (inout ByteWriter) -> Void) {
         box(&w, type) { w in
             w.writeUInt32(UInt32(version) << 24 | flags & 0xFF_FFFF)
             body(&w)
@@ -303,7 +321,7 @@ public enum FragmentWriter {
         return UInt16(letters[0] - 0x60) << 10 | UInt16(letters[1] - 0x60) << 5 | UInt16(letters[2] - 0x60)
     }
 
-    static func handler(_ kind: TrackKind) -> String {
+    static func handler(_ kind: TrackKind) -> StaticString {
         switch kind {
         case .video: "vide"
         case .audio: "soun"

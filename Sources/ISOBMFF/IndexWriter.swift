@@ -57,7 +57,7 @@ public enum IndexWriter {
         FragmentWriter.box(&w, "ftyp") { w in
             w.writeFourCC("isom")
             w.writeUInt32(0x200)
-            for brand in ["isom", "iso6", "mp41"] { w.writeFourCC(brand) }
+            for brand: StaticString in ["isom", "iso6", "mp41"] { w.writeFourCC(brand) }
         }
         FragmentWriter.box(&w, "moov") { w in
             FragmentWriter.fullBox(&w, "mvhd", version: 1, flags: 0) { w in

@@ -47,7 +47,7 @@ public enum WebVTTTrack {
         }
     }
 
-    private static func stringBox(_ w: inout ByteWriter, _ type: String, _ text: String) {
+    private static func stringBox(_ w: inout ByteWriter, _ type: StaticString, _ text: String) {
         w.withSizePrefix32 { w in
             w.writeFourCC(type)
             w.write(text)

@@ -37,4 +37,29 @@ import Testing
         }
         #expect(w.bytes == [0, 0, 0, 10, 0x66, 0x72, 0x65, 0x65, 0, 7])
     }
+
+    @Test func writerWritesBigEndianAndPadsFourCCs() {
+        var w = ByteWriter()
+        w.writeUInt8(1)
+        w.writeUInt16(0x0203)
+        w.writeUInt24(0x04_0506)
+        w.writeUInt32(0x0708_090A)
+        w.writeUInt64(0x0B0C_0D0E_0F10_1112)
+        w.writeInt32(-2)
+        #expect(w.bytes == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 0xFF, 0xFF, 0xFF, 0xFE])
+        var codes = ByteWriter()
+        codes.writeFourCC("url ")
+        codes.writeFourCC("ab")
+        codes.writeFourCC("x")
+        codes.writeFourCC("toolong")
+        #expect(codes.bytes == Array("url ab  x   tool".utf8))
+    }
+
+    @Test func writerWritesWordTables() {
+        var w = ByteWriter()
+        w.writeUInt8(0xAA)
+        w.writeUInt32s(count: 3) { k in UInt32(k) << 24 | 0xBEEF }
+        w.writeUInt32s(count: 0) { _ in 1 }
+        #expect(w.bytes == [0xAA, 0, 0, 0xBE, 0xEF, 1, 0, 0xBE, 0xEF, 2, 0, 0xBE, 0xEF])
+    }
 }
