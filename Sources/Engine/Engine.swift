@@ -357,12 +357,17 @@ public final class Engine: Sendable {
         return sample
     }
 
+    /// The file name of `path` without its extension (`/a/b/movie.ism` → `movie`), in UTF-8 bytes:
+    /// this runs for every request.
     static func baseName(_ path: String) -> String {
-        var whole = path[...]
-        while whole.utf8.count > 1, whole.hasSuffix("/") { whole = whole.dropLast() }
-        let file = whole.lastIndex(of: "/").map { whole[whole.index(after: $0)...] } ?? whole
-        guard let dot = file.lastIndex(of: "."), dot != file.startIndex else { return String(file) }
-        return String(file[..<dot])
+        let slash = UInt8(ascii: "/")
+        var whole = Array(path.utf8)[...]
+        while whole.count > 1, whole.last == slash { whole = whole.dropLast() }
+        let file = whole.lastIndex(of: slash).map { whole[($0 + 1)...] } ?? whole
+        guard let dot = file.lastIndex(of: UInt8(ascii: ".")), dot != file.startIndex else {
+            return String(decoding: file, as: UTF8.self)
+        }
+        return String(decoding: file[..<dot], as: UTF8.self)
     }
 
     static func mp4Type(_ kind: TrackKind) -> String {

@@ -8,10 +8,9 @@
 /// returned as given (only segment 1 exists, the engine answers others with 404).
 enum HDSPath {
     /// nil when `path` does not end like an HDS fragment name, so the other grammars can try it.
-    static func parse(_ path: String, trackNames: Set<String>) throws(PlayerURLError) -> PlayerRequest? {
-        let bytes = Array(path.utf8)
-        guard let frag = lastRange(of: Array("-Frag".utf8), in: bytes[...]),
-              let seg = lastRange(of: Array("-Seg".utf8), in: bytes[..<frag.lowerBound]) else { return nil }
+    static func parse(_ bytes: [UInt8], path: String, trackNames: Set<String>) throws(PlayerURLError) -> PlayerRequest? {
+        guard let frag = PathBytes.lastRange(of: "-Frag", in: bytes[...]),
+              let seg = PathBytes.lastRange(of: "-Seg", in: bytes[..<frag.lowerBound]) else { return nil }
         let segmentDigits = bytes[seg.upperBound..<frag.lowerBound]
         let fragmentDigits = bytes[frag.upperBound...]
         // Only a name that ends in `Seg<word>-Frag<word>` is meant as a fragment; a server manifest
@@ -23,27 +22,14 @@ enum HDSPath {
         let segment = try number(segmentDigits, what: "segment", path: path)
         let fragment = try number(fragmentDigits, what: "fragment", path: path)
         guard fragment >= 1 else { throw .malformed("HDS fragment numbers start at 1 in \(Sanitized.text(path))") }
-        let stem = String(decoding: bytes[..<seg.lowerBound], as: UTF8.self)
-        let tokens = try VirtualPath.requireTokens(stem, trackNames: trackNames, path: path)
+        let tokens = try VirtualPath.requireTokens(bytes[..<seg.lowerBound], trackNames: trackNames, path: path)
         return .hdsFragment(tokens: tokens, segment: segment, fragment: fragment)
     }
 
     private static func number(_ digits: ArraySlice<UInt8>, what: String, path: String) throws(PlayerURLError) -> Int {
-        guard !digits.isEmpty, digits.count <= 9, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-              let value = Int(String(decoding: digits, as: UTF8.self)) else {
+        guard let value = PathBytes.decimal(digits, maxDigits: 9) else {
             throw .malformed("HDS \(what) must be a decimal number of at most 9 digits in \(Sanitized.text(path))")
         }
-        return value
-    }
-
-    /// The last occurrence of `needle` in `haystack` (absolute indices).
-    private static func lastRange(of needle: [UInt8], in haystack: ArraySlice<UInt8>) -> Range<Int>? {
-        guard haystack.count >= needle.count else { return nil }
-        var start = haystack.endIndex - needle.count
-        while start >= haystack.startIndex {
-            if haystack[start..<(start + needle.count)].elementsEqual(needle) { return start..<(start + needle.count) }
-            start -= 1
-        }
-        return nil
+        return Int(value)
     }
 }

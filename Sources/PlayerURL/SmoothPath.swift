@@ -7,14 +7,14 @@
 ///
 /// Nouns are matched without regard to letter case; track names must match exactly.
 enum SmoothPath {
-    /// Returns nil when `path` is not a Smooth path at all, so the other grammars can try it.
-    static func parse(_ path: String, trackNames: Set<String>) throws(PlayerURLError) -> PlayerRequest? {
-        let bytes = Array(path.utf8)
-        if equalsIgnoringCase(bytes[...], "manifest") { return .smoothManifest }
-        let qualityLevels = "qualitylevels("
-        guard bytes.count > qualityLevels.utf8.count,
-              equalsIgnoringCase(bytes[..<qualityLevels.utf8.count], qualityLevels) else { return nil }
-        var rest = bytes[qualityLevels.utf8.count...]
+    /// Returns nil when `bytes` (the UTF-8 of `path`) is not a Smooth path at all, so the other
+    /// grammars can try it.
+    static func parse(_ bytes: [UInt8], path: String, trackNames: Set<String>) throws(PlayerURLError) -> PlayerRequest? {
+        if PathBytes.equals(bytes[...], "manifest", ignoringCase: true) { return .smoothManifest }
+        let qualityLevels: StaticString = "qualitylevels("
+        guard bytes.count > qualityLevels.utf8CodeUnitCount,
+              PathBytes.hasPrefix(bytes[...], qualityLevels, ignoringCase: true) else { return nil }
+        var rest = bytes[qualityLevels.utf8CodeUnitCount...]
 
         // <bitrate>[,key=value...])
         guard let close = rest.firstIndex(of: UInt8(ascii: ")")) else {
@@ -26,12 +26,11 @@ enum SmoothPath {
         guard let bitrateValue = Int(exactly: bitrate) else { throw .malformed("bitrate out of range in \(Sanitized.text(path))") }
         rest = rest[(close + 1)...]
 
-        let fragments = "/fragments("
-        guard rest.count > fragments.utf8.count,
-              equalsIgnoringCase(rest.prefix(fragments.utf8.count), fragments) else {
+        let fragments: StaticString = "/fragments("
+        guard rest.count > fragments.utf8CodeUnitCount, PathBytes.hasPrefix(rest, fragments, ignoringCase: true) else {
             throw .unknownPath(path)
         }
-        rest = rest.dropFirst(fragments.utf8.count)
+        rest = rest.dropFirst(fragments.utf8CodeUnitCount)
         guard rest.last == UInt8(ascii: ")") else {
             throw .malformed("Fragments( without a closing parenthesis in \(Sanitized.text(path))")
         }
@@ -49,20 +48,9 @@ enum SmoothPath {
 
     /// A non-negative decimal of at most ``VirtualPath/maxNumberDigits`` digits.
     private static func number(_ digits: ArraySlice<UInt8>, what: String, path: String) throws(PlayerURLError) -> Int64 {
-        guard !digits.isEmpty, digits.count <= VirtualPath.maxNumberDigits,
-              digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-              let value = Int64(String(decoding: digits, as: UTF8.self)) else {
+        guard let value = PathBytes.decimal(digits, maxDigits: VirtualPath.maxNumberDigits) else {
             throw .malformed("\(what) must be a decimal number of at most \(VirtualPath.maxNumberDigits) digits in \(Sanitized.text(path))")
         }
         return value
-    }
-
-    private static func equalsIgnoringCase(_ bytes: ArraySlice<UInt8>, _ lowercase: String) -> Bool {
-        guard bytes.count == lowercase.utf8.count else { return false }
-        for (b, l) in zip(bytes, lowercase.utf8) {
-            let folded = b >= 0x41 && b <= 0x5A ? b | 0x20 : b
-            if folded != l { return false }
-        }
-        return true
     }
 }

@@ -10,17 +10,22 @@ public enum VirtualPath {
     public static let keyFramesDirectory = "keyframes"
 
     public static func parse(_ path: String, trackNames: Set<String>) throws(PlayerURLError) -> PlayerRequest {
-        guard !path.isEmpty, path.utf8.count <= 1024 else { throw .unknownPath(path) }
-        if path.hasPrefix(keyFramesDirectory + "/") {
-            return try parseKeyFrames(String(path.dropFirst(keyFramesDirectory.count + 1)), trackNames: trackNames, path: path)
+        let bytes = Array(path.utf8)
+        guard !bytes.isEmpty, bytes.count <= 1024 else { throw .unknownPath(path) }
+        return try parse(bytes, path: path, trackNames: trackNames)
+    }
+
+    /// `bytes` is `path`, or its part after `keyframes/`; `path` is for messages.
+    private static func parse(_ bytes: [UInt8], path: String, trackNames: Set<String>) throws(PlayerURLError) -> PlayerRequest {
+        if PathBytes.hasPrefix(bytes[...], "keyframes/") {
+            return try parseKeyFrames(Array(bytes.dropFirst(keyFramesDirectory.utf8.count + 1)), trackNames: trackNames, path: path)
         }
-        if let smooth = try SmoothPath.parse(path, trackNames: trackNames) { return smooth }
-        guard !path.contains("/") else { throw .unknownPath(path) }
-        if let hds = try HDSPath.parse(path, trackNames: trackNames) { return hds }
-        guard let dot = path.lastIndex(of: ".") else { throw .unknownPath(path) }
-        let stem = String(path[..<dot])
-        let ext = path[path.index(after: dot)...]
-        switch ext {
+        if let smooth = try SmoothPath.parse(bytes, path: path, trackNames: trackNames) { return smooth }
+        guard !bytes.contains(PathBytes.slash) else { throw .unknownPath(path) }
+        if let hds = try HDSPath.parse(bytes, path: path, trackNames: trackNames) { return hds }
+        guard let dot = bytes.lastIndex(of: PathBytes.dot) else { throw .unknownPath(path) }
+        let stem = bytes[..<dot]
+        switch PathBytes.text(bytes[(dot + 1)...]) {
         case "m3u8":
             let tokens = try trailingTokens(stem, trackNames: trackNames)
             return tokens.isEmpty ? .hlsMaster : .hlsMediaPlaylist(tokens: tokens)
@@ -44,7 +49,7 @@ public enum VirtualPath {
             let token = try singleToken(rest, trackNames: trackNames, path: path)
             return .hlsWebVTTSegment(token: token, number: try segmentNumber(number))
         case "dash":
-            if let (rest, number) = splitPrefixedNumber(stem, prefix: "n") {
+            if let (rest, number) = splitPrefixedNumber(stem, prefix: UInt8(ascii: "n")) {
                 let token = try singleToken(rest, trackNames: trackNames, path: path)
                 return .dashSegmentNumber(token: token, number: try segmentNumber(number))
             }
@@ -59,9 +64,9 @@ public enum VirtualPath {
 
     /// `keyframes/<base>-<token>.m3u8`, `keyframes/<base>-<token>-<N>.ts|.m4s` and the init segment
     /// `keyframes/<base>-<token>.m4s`: the names of the main directory, one video token each.
-    private static func parseKeyFrames(_ rest: String, trackNames: Set<String>, path: String) throws(PlayerURLError) -> PlayerRequest {
-        guard !rest.isEmpty, !rest.contains("/") else { throw .unknownPath(path) }
-        switch try parse(rest, trackNames: trackNames) {
+    private static func parseKeyFrames(_ rest: [UInt8], trackNames: Set<String>, path: String) throws(PlayerURLError) -> PlayerRequest {
+        guard !rest.isEmpty, !rest.contains(PathBytes.slash) else { throw .unknownPath(path) }
+        switch try parse(rest, path: path, trackNames: trackNames) {
         case .hlsMediaPlaylist(let tokens):
             guard tokens.count == 1 else { throw .malformed("one track expected in \(Sanitized.text(path))") }
             return .hlsIFramePlaylist(token: tokens[0])
@@ -82,73 +87,68 @@ public enum VirtualPath {
         return value
     }
 
-    static func requireTokens(_ stem: String, trackNames: Set<String>, path: String) throws(PlayerURLError) -> [String] {
+    static func requireTokens(_ stem: ArraySlice<UInt8>, trackNames: Set<String>, path: String) throws(PlayerURLError) -> [String] {
         let tokens = try trailingTokens(stem, trackNames: trackNames)
         guard !tokens.isEmpty else { throw .malformed("no track token in \(Sanitized.text(path))") }
         return tokens
     }
 
-    private static func singleToken(_ stem: String, trackNames: Set<String>, path: String) throws(PlayerURLError) -> String {
+    private static func singleToken(_ stem: ArraySlice<UInt8>, trackNames: Set<String>, path: String) throws(PlayerURLError) -> String {
         let tokens = try requireTokens(stem, trackNames: trackNames, path: path)
         guard tokens.count == 1 else { throw .malformed("one track expected in \(Sanitized.text(path))") }
         return tokens[0]
     }
 
     /// Splits `…-<digits>` off the end. Digits preceded by `=` belong to a token, not a number.
-    static func splitNumber(_ stem: String) throws(PlayerURLError) -> (String, Int64?) {
-        let bytes = Array(stem.utf8)
-        var i = bytes.count
-        while i > 0, bytes[i - 1] >= 0x30, bytes[i - 1] <= 0x39 { i -= 1 }
-        guard i < bytes.count, i > 0, bytes[i - 1] == UInt8(ascii: "-") else { return (stem, nil) }
-        let digits = bytes[i...]
-        guard digits.count <= maxNumberDigits, let value = Int64(String(decoding: digits, as: UTF8.self)) else {
-            throw .malformed("number too large in \(Sanitized.text(stem))")
+    static func splitNumber(_ stem: ArraySlice<UInt8>) throws(PlayerURLError) -> (ArraySlice<UInt8>, Int64?) {
+        var i = stem.endIndex
+        while i > stem.startIndex, PathBytes.isDigit(stem[i - 1]) { i -= 1 }
+        guard i < stem.endIndex, i > stem.startIndex, stem[i - 1] == PathBytes.dash else { return (stem, nil) }
+        guard let value = PathBytes.decimal(stem[i...], maxDigits: maxNumberDigits) else {
+            throw .malformed("number too large in \(Sanitized.text(PathBytes.text(stem)))")
         }
-        return (String(decoding: bytes[..<(i - 1)], as: UTF8.self), value)
+        return (stem[..<(i - 1)], value)
     }
 
     /// Splits `…-<prefix><digits>` off the end (the `$Number$` form `-n12`).
-    static func splitPrefixedNumber(_ stem: String, prefix: Character) -> (String, Int64)? {
-        let bytes = Array(stem.utf8)
-        var i = bytes.count
-        while i > 0, bytes[i - 1] >= 0x30, bytes[i - 1] <= 0x39 { i -= 1 }
-        guard i < bytes.count, i >= 2, bytes[i - 1] == prefix.asciiValue, bytes[i - 2] == UInt8(ascii: "-"),
-              bytes.count - i <= maxNumberDigits,
-              let value = Int64(String(decoding: bytes[i...], as: UTF8.self)) else { return nil }
-        return (String(decoding: bytes[..<(i - 2)], as: UTF8.self), value)
+    static func splitPrefixedNumber(_ stem: ArraySlice<UInt8>, prefix: UInt8) -> (ArraySlice<UInt8>, Int64)? {
+        var i = stem.endIndex
+        while i > stem.startIndex, PathBytes.isDigit(stem[i - 1]) { i -= 1 }
+        guard i < stem.endIndex, i - stem.startIndex >= 2, stem[i - 1] == prefix, stem[i - 2] == PathBytes.dash,
+              let value = PathBytes.decimal(stem[i...], maxDigits: maxNumberDigits) else { return nil }
+        return (stem[..<(i - 2)], value)
     }
 
     /// The `name=bitrate` tokens at the end of `stem`, in order. Empty when the stem ends in no token.
-    static func trailingTokens(_ stem: String, trackNames: Set<String>) throws(PlayerURLError) -> [String] {
+    static func trailingTokens(_ stem: ArraySlice<UInt8>, trackNames: Set<String>) throws(PlayerURLError) -> [String] {
         var tokens: [String] = []
-        var rest = Substring(stem)
-        while let eq = rest.lastIndex(of: "=") {
-            let digits = rest[rest.index(after: eq)...]
-            guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
-                throw .malformed("track token without a numeric bitrate in \(Sanitized.text(stem))")
+        var rest = stem
+        while let eq = rest.lastIndex(of: PathBytes.equals) {
+            let digits = rest[(eq + 1)...]
+            guard !digits.isEmpty, digits.allSatisfy(PathBytes.isDigit) else {
+                throw .malformed("track token without a numeric bitrate in \(Sanitized.text(PathBytes.text(stem)))")
             }
-            guard digits.utf8.count <= maxNumberDigits else { throw .malformed("bitrate too large in \(Sanitized.text(stem))") }
+            guard digits.count <= maxNumberDigits else {
+                throw .malformed("bitrate too large in \(Sanitized.text(PathBytes.text(stem)))")
+            }
             let before = rest[..<eq]
             // Longest known track name that ends the text before `=` and starts at a `-` or the start.
-            // Compared as UTF-8 bytes: this runs for every request and every track.
-            var matched: Substring? = nil
-            let available = before.utf8.count
+            var matchStart: Int? = nil
             for name in trackNames {
                 let length = name.utf8.count
-                guard length <= available, matched.map({ length > $0.utf8.count }) ?? true else { continue }
-                let start = before.utf8.index(before.utf8.endIndex, offsetBy: -length)
-                guard before.utf8[start...].elementsEqual(name.utf8),
-                      start == before.startIndex || before.utf8[before.utf8.index(before: start)] == UInt8(ascii: "-")
-                else { continue }
-                matched = before[start...]
+                guard length <= before.count, matchStart.map({ length > eq - $0 }) ?? true else { continue }
+                let start = eq - length
+                guard before[start...].elementsEqual(name.utf8),
+                      start == before.startIndex || before[start - 1] == PathBytes.dash else { continue }
+                matchStart = start
             }
-            guard let name = matched else {
-                let shown = before.split(separator: "-").last.map(String.init) ?? String(before)
-                throw .unknownTrack("\(shown)=\(digits)")
+            guard let start = matchStart else {
+                let shown = before.split(separator: PathBytes.dash).last ?? before
+                throw .unknownTrack("\(PathBytes.text(shown))=\(PathBytes.text(digits))")
             }
-            tokens.append("\(name)=\(digits)")
-            rest = before[..<name.startIndex]
-            if rest.last == "-" { rest = rest.dropLast() } else { break }
+            tokens.append(PathBytes.text(rest[start...]))
+            rest = rest[..<start]
+            if rest.last == PathBytes.dash { rest = rest.dropLast() } else { break }
         }
         return tokens.reversed()
     }

@@ -43,6 +43,21 @@ import Testing
         #expect(status(String(repeating: "a", count: 5000) + ".m3u8") == 404)
     }
 
+    @Test func pathsAreReadAsBytes() throws {
+        let accented: Set<String> = ["vidéo", "vid", "o"]
+        #expect(try VirtualPath.parse("été-vidéo=5-2.ts", trackNames: accented) == .hlsTSSegment(tokens: ["vidéo=5"], number: 2))
+        // The longest name that ends before `=` wins, and it must start at a `-`.
+        #expect(try VirtualPath.parse("x-o=1-vid=2.m3u8", trackNames: accented) == .hlsMediaPlaylist(tokens: ["o=1", "vid=2"]))
+        #expect(PathBytes.decimal(Array("123456789012345678".utf8)[...], maxDigits: 18) == 123_456_789_012_345_678)
+        #expect(PathBytes.decimal(Array("1234567890123456789".utf8)[...], maxDigits: 19) == nil)
+        #expect(PathBytes.decimal(Array("12a".utf8)[...], maxDigits: 9) == nil)
+        #expect(PathBytes.decimal([][...], maxDigits: 9) == nil)
+        #expect(try VirtualPath.parse("QualityLevels(128000)/Fragments(audio=0)", trackNames: names)
+                == .smoothFragment(bitrate: 128000, name: "audio", time: 0))
+        #expect(try VirtualPath.parse("MANIFEST", trackNames: names) == .smoothManifest)
+        #expect(try VirtualPath.parse("x-video=1-Seg1-Frag7", trackNames: names) == .hdsFragment(tokens: ["video=1"], segment: 1, fragment: 7))
+    }
+
     @Test func childURLsRoundTrip() throws {
         let urls = ChildURL(base: "my movie", query: "session_id=4157&hls.fmp4=true")
         #expect(urls.hlsMediaPlaylist(tokens: ["audio=1", "video=2"]) == "my%20movie-audio=1-video=2.m3u8?session_id=4157&hls.fmp4=true")
