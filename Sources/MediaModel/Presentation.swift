@@ -18,25 +18,33 @@ public struct PresentationTrack: Sendable {
 
     /// The URL token `<trackName>=<systemBitrate>`.
     public var token: String { "\(name)=\(bitrate)" }
+
     public var kind: TrackKind { track.kind }
 }
 
 /// Everything an output format needs to describe and cut a presentation.
 public struct Presentation: Sendable {
     /// Tracks in server-manifest order.
-    public var tracks: [PresentationTrack]
+    public var tracks: [PresentationTrack] { didSet { indexTokens() } }
     /// Server-manifest options: `head/meta` (`hls_minimum_fragment_length`) and `paramGroup` entries
     /// flattened as `<group>.<name>` (`hls.minimum_fragment_length`).
     public var options: [String: String]
+    /// Index in ``tracks`` of each token (the first track with it): every request looks its tokens up.
+    private var trackIndex: [String: Int] = [:]
 
     public init(tracks: [PresentationTrack], options: [String: String] = [:]) {
         self.tracks = tracks
         self.options = options
+        indexTokens()
+    }
+
+    private mutating func indexTokens() {
+        trackIndex = Dictionary(tracks.enumerated().map { ($1.token, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     public func tracks(of kind: TrackKind) -> [PresentationTrack] { tracks.filter { $0.kind == kind } }
 
-    public func track(token: String) -> PresentationTrack? { tracks.first { $0.token == token } }
+    public func track(token: String) -> PresentationTrack? { trackIndex[token].map { tracks[$0] } }
 
     /// Option lookup accepting both spellings: `paramGroup` style `hls.name` and meta style `hls_name`.
     public func option(group: String, _ name: String) -> String? {

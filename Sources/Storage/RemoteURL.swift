@@ -64,6 +64,7 @@ public enum RemoteURL {
 
     /// The index after `http://` or `https://`, or nil.
     private static func schemeEnd(_ s: String) -> String.Index? {
+        guard let first = s.utf8.first, lower(first) == UInt8(ascii: "h") else { return nil }  // most are paths
         for scheme in ["http://", "https://"] {
             let u = s.utf8
             if u.count >= scheme.utf8.count,

@@ -7,6 +7,15 @@ import Testing
 
 /// The engine end to end, in process, over the fixtures: routing, manifests, segments, errors.
 @Suite struct EngineTests {
+    @Test func etagsAreSixteenHexDigits() {
+        var a = FNV1a()
+        a.add(Array("a".utf8))
+        #expect(a.etag == "\"origo-af63dc4c8601ec8c\"")
+        var zeros = FNV1a()
+        zeros.add(Array("13900".utf8))
+        #expect(zeros.etag == "\"origo-00f5898e9456454c\"")
+    }
+
     let engine = Engine()
     let movie = Fixtures.path("progressive.mp4")
 

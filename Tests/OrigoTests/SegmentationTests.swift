@@ -82,3 +82,21 @@ func syntheticTracks(seconds: Int, gop: Int) -> (video: Track, audio: Track) {
         #expect(Segmentation.segment(startingAt: -5, ranges: [], start: start) == nil)
     }
 }
+
+@Suite struct PresentationTrackLookupTests {
+    @Test func tokensFindTheirTracksAfterTheListChanges() {
+        let (video, audio) = syntheticTracks(seconds: 2, gop: 1)
+        var p = Presentation(tracks: [
+            PresentationTrack(track: video, name: "video", bitrate: 800_000, language: "und"),
+            PresentationTrack(track: audio, name: "audio", bitrate: 64_000, language: "eng"),
+        ])
+        #expect(p.track(token: "video=800000")?.name == "video")
+        #expect(p.track(token: "audio=64000")?.bitrate == 64_000)
+        #expect(p.track(token: "video=0800000") == nil)
+        #expect(p.track(token: "video") == nil)
+        // A selection replaces the list: the index follows.
+        p.tracks = p.tracks.filter { $0.kind == .audio }
+        #expect(p.track(token: "video=800000") == nil)
+        #expect(p.track(token: "audio=64000")?.name == "audio")
+    }
+}
