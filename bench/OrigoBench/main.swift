@@ -51,7 +51,7 @@ func measure(_ iterations: Int, _ body: () throws -> Void) rethrows -> (median: 
 }
 
 func row(_ name: String, _ m: (median: Double, p99: Double)) {
-    let median = (m.median * 1000).rounded() / 1000, p99 = (m.p99 * 1000).rounded() / 1000
+    let median = (m.median * 10000).rounded() / 10000, p99 = (m.p99 * 10000).rounded() / 10000
     print("| \(name) | \(median) ms | \(p99) ms |")
 }
 
@@ -111,9 +111,13 @@ timed("HLS media playlist, warm (\(variant))", iterations) { _ = get(variant) }
 timed("MPD, warm", iterations) { _ = get(".mpd") }
 let base = String(ism.split(separator: "/").last?.split(separator: ".").first ?? "long")
 var n = 0
-timed("DASH video segment ($Number$, rotating), warm", iterations) {
+timed("DASH video segment 720p ($Number$, rotating), warm", iterations) {
     n = n % 3000 + 1
-    _ = get("\(base)-video=2500000-n\(n).dash", "mpd.segment_template=number")
+    _ = get("\(base)-video=2500000-n\(n).dash")
+}
+timed("DASH video segment 360p ($Number$, rotating), warm", iterations) {
+    n = n % 3000 + 1
+    _ = get("\(base)-video=500000-n\(n).dash")
 }
 timed("HLS fMP4 video segment (rotating), warm", iterations) {
     n = n % 1800 + 1
