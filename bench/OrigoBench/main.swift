@@ -128,6 +128,10 @@ timed("HLS TS segment, video 720p + audio (rotating), warm", iterations) {
     // Given back as the module does once Apache has sent it: the next segment reuses the buffer.
     engine.recycle(get("\(base)-audio_eng=128000-video=2500000-\(n).ts"))
 }
+timed("HLS TS segment, video 360p (rotating), warm", iterations) {
+    n = n % 1800 + 1
+    engine.recycle(get("\(base)-video=500000-\(n).ts"))
+}
 timed("HLS TS segment, video 720p + audio (rotating), warm, pread (EnableMMAP Off)", iterations) {
     n = n % 1800 + 1
     engine.recycle(get("\(base)-audio_eng=128000-video=2500000-\(n).ts", mapFiles: false))
