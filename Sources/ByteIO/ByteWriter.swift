@@ -36,7 +36,8 @@ public struct ByteWriter: Sendable {
     @inlinable public mutating func writeInt64(_ v: Int64) { writeUInt64(UInt64(bitPattern: v)) }
 
     /// Appends `count` big-endian 32-bit words, word `k` being `word(k)`, growing the buffer once:
-    /// for tables written per sample (`trun`), where appending byte by byte dominates.
+    /// for tables written per sample (`trun`), where appending byte by byte dominates. `word` must
+    /// not touch this writer (it is being written).
     @inlinable public mutating func writeUInt32s(count: Int, _ word: (Int) -> UInt32) {
         guard count > 0 else { return }
         let start = storage.count
@@ -50,17 +51,12 @@ public struct ByteWriter: Sendable {
 
     public mutating func write(_ data: some Sequence<UInt8>) { storage.append(contentsOf: data) }
     public mutating func write(_ text: String) { storage.append(contentsOf: text.utf8) }
-    /// A four-character code such as `"moof"`: a literal, so no string is built per box.
-    /// Shorter codes are padded with spaces; only the first four bytes of longer ones count.
+    /// A four-character code such as `"moof"`: a literal, so no string is built per box. Codes are
+    /// ASCII; shorter ones are padded with spaces and only the first four bytes of longer ones count.
     @inlinable public mutating func writeFourCC(_ code: StaticString) {
-        guard code.hasPointerRepresentation else {  // a one-scalar literal
-            let v = code.unicodeScalar.value
-            storage.append(v < 0x80 ? UInt8(truncatingIfNeeded: v) : 0x3F)
-            writeUInt24(0x20_2020)
-            return
+        code.withUTF8Buffer { p in
+            for i in 0..<4 { storage.append(i < p.count ? p[i] : 0x20) }
         }
-        let n = code.utf8CodeUnitCount, p = code.utf8Start
-        for i in 0..<4 { storage.append(i < n ? p[i] : 0x20) }
     }
     public mutating func writeZeros(_ count: Int) {
         if count > 0 { storage.append(contentsOf: repeatElement(0, count: count)) }

@@ -80,12 +80,14 @@ struct FNV1a {
     }
     mutating func add(_ s: String) { add(s.utf8); add(CollectionOfOne(0)) }
     mutating func add(_ n: Int64) { withUnsafeBytes(of: n.littleEndian) { add($0) } }
-    /// `"origo-<16 hex digits>"`, quotes included.
+    /// `"origo-` + 16 lowercase hex digits + `"`: a strong ETag, its quotes included.
     var etag: String {
-        let digits = Array("0123456789abcdef".utf8)
         var bytes = Array("\"origo-".utf8)
         bytes.reserveCapacity(bytes.count + 17)
-        for shift in stride(from: 60, through: 0, by: -4) { bytes.append(digits[Int((value >> UInt64(shift)) & 0xF)]) }
+        for shift in stride(from: 60, through: 0, by: -4) {
+            let nibble = UInt8(truncatingIfNeeded: value >> UInt64(shift)) & 0xF
+            bytes.append(nibble < 10 ? 0x30 + nibble : 0x57 + nibble)
+        }
         bytes.append(UInt8(ascii: "\""))
         return String(decoding: bytes, as: UTF8.self)
     }

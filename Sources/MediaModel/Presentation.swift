@@ -24,7 +24,8 @@ public struct PresentationTrack: Sendable {
 
 /// Everything an output format needs to describe and cut a presentation.
 public struct Presentation: Sendable {
-    /// Tracks in server-manifest order.
+    /// Tracks in server-manifest order. Every change reindexes the tokens: change a local copy in
+    /// loops and assign it once.
     public var tracks: [PresentationTrack] { didSet { indexTokens() } }
     /// Server-manifest options: `head/meta` (`hls_minimum_fragment_length`) and `paramGroup` entries
     /// flattened as `<group>.<name>` (`hls.minimum_fragment_length`).

@@ -7,7 +7,8 @@
 /// are not decimal, too long, or a fragment 0 make it malformed (400); the segment number is
 /// returned as given (only segment 1 exists, the engine answers others with 404).
 enum HDSPath {
-    /// nil when `path` does not end like an HDS fragment name, so the other grammars can try it.
+    /// nil when `bytes` (the UTF-8 of `path`) does not end like an HDS fragment name, so the other
+    /// grammars can try it.
     static func parse(_ bytes: [UInt8], path: String, trackNames: Set<String>) throws(PlayerURLError) -> PlayerRequest? {
         guard let frag = PathBytes.lastRange(of: "-Frag", in: bytes[...]),
               let seg = PathBytes.lastRange(of: "-Seg", in: bytes[..<frag.lowerBound]) else { return nil }
@@ -16,7 +17,7 @@ enum HDSPath {
         // Only a name that ends in `Seg<word>-Frag<word>` is meant as a fragment; a server manifest
         // whose name happens to contain `-Seg` and `-Frag` keeps its other URLs.
         func isWord(_ part: ArraySlice<UInt8>) -> Bool {
-            !part.contains { $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "=") }
+            !part.contains { $0 == PathBytes.dash || $0 == PathBytes.dot || $0 == PathBytes.equalsSign }
         }
         guard isWord(segmentDigits), isWord(fragmentDigits) else { return nil }
         let segment = try number(segmentDigits, what: "segment", path: path)

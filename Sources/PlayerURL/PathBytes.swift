@@ -2,7 +2,7 @@
 /// this runs for every request, and every delimiter of the grammar is ASCII.
 enum PathBytes {
     static let slash = UInt8(ascii: "/"), dot = UInt8(ascii: "."), dash = UInt8(ascii: "-")
-    static let equals = UInt8(ascii: "="), comma = UInt8(ascii: ","), close = UInt8(ascii: ")")
+    static let equalsSign = UInt8(ascii: "=")
 
     static func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
 
@@ -20,31 +20,33 @@ enum PathBytes {
     /// Whether `bytes` begins with `prefix`, ASCII letters compared without case when `ignoringCase`
     /// (`prefix` is then written in lower case).
     static func hasPrefix(_ bytes: ArraySlice<UInt8>, _ prefix: StaticString, ignoringCase: Bool = false) -> Bool {
-        guard prefix.hasPointerRepresentation, bytes.count >= prefix.utf8CodeUnitCount else { return false }
-        let p = UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
-        for (b, l) in zip(bytes, p) {
-            let folded = ignoringCase && b >= 0x41 && b <= 0x5A ? b | 0x20 : b
-            if folded != l { return false }
+        prefix.withUTF8Buffer { p in
+            guard bytes.count >= p.count else { return false }
+            for (b, l) in zip(bytes, p) {
+                let folded = ignoringCase && b >= 0x41 && b <= 0x5A ? b | 0x20 : b
+                if folded != l { return false }
+            }
+            return true
         }
-        return true
     }
 
     static func equals(_ bytes: ArraySlice<UInt8>, _ literal: StaticString, ignoringCase: Bool = false) -> Bool {
-        literal.hasPointerRepresentation && bytes.count == literal.utf8CodeUnitCount
-            && hasPrefix(bytes, literal, ignoringCase: ignoringCase)
+        bytes.count == literal.withUTF8Buffer { $0.count } && hasPrefix(bytes, literal, ignoringCase: ignoringCase)
     }
 
     /// The last occurrence of `needle` in `haystack` (absolute indices).
     static func lastRange(of needle: StaticString, in haystack: ArraySlice<UInt8>) -> Range<Int>? {
-        guard needle.hasPointerRepresentation else { return nil }
-        let n = needle.utf8CodeUnitCount
-        guard haystack.count >= n else { return nil }
-        var start = haystack.endIndex - n
-        while start >= haystack.startIndex {
-            if hasPrefix(haystack[start...], needle) { return start..<(start + n) }
-            start -= 1
+        needle.withUTF8Buffer { n in
+            guard let first = n.first, haystack.count >= n.count else { return nil }
+            var start = haystack.endIndex - n.count
+            while start >= haystack.startIndex {
+                if haystack[start] == first, haystack[start..<(start + n.count)].elementsEqual(n) {
+                    return start..<(start + n.count)
+                }
+                start -= 1
+            }
+            return nil
         }
-        return nil
     }
 
     static func text(_ bytes: ArraySlice<UInt8>) -> String { String(decoding: bytes, as: UTF8.self) }

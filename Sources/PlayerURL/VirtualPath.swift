@@ -8,6 +8,7 @@ public enum VirtualPath {
 
     /// The virtual directory of I-frame playlists and their segments.
     public static let keyFramesDirectory = "keyframes"
+    private static let keyFramesPrefix: StaticString = "keyframes/"
 
     public static func parse(_ path: String, trackNames: Set<String>) throws(PlayerURLError) -> PlayerRequest {
         let bytes = Array(path.utf8)
@@ -15,10 +16,12 @@ public enum VirtualPath {
         return try parse(bytes, path: path, trackNames: trackNames)
     }
 
-    /// `bytes` is `path`, or its part after `keyframes/`; `path` is for messages.
+    /// `bytes` is `path`, or its part after `keyframes/`; `path` (whole) is for messages. Delimiters
+    /// are found as bytes: a `.` or `=` followed by a combining mark still delimits.
     private static func parse(_ bytes: [UInt8], path: String, trackNames: Set<String>) throws(PlayerURLError) -> PlayerRequest {
-        if PathBytes.hasPrefix(bytes[...], "keyframes/") {
-            return try parseKeyFrames(Array(bytes.dropFirst(keyFramesDirectory.utf8.count + 1)), trackNames: trackNames, path: path)
+        if PathBytes.hasPrefix(bytes[...], keyFramesPrefix) {
+            let rest = bytes.dropFirst(keyFramesPrefix.withUTF8Buffer { $0.count })
+            return try parseKeyFrames(Array(rest), trackNames: trackNames, path: path)
         }
         if let smooth = try SmoothPath.parse(bytes, path: path, trackNames: trackNames) { return smooth }
         guard !bytes.contains(PathBytes.slash) else { throw .unknownPath(path) }
@@ -123,7 +126,7 @@ public enum VirtualPath {
     static func trailingTokens(_ stem: ArraySlice<UInt8>, trackNames: Set<String>) throws(PlayerURLError) -> [String] {
         var tokens: [String] = []
         var rest = stem
-        while let eq = rest.lastIndex(of: PathBytes.equals) {
+        while let eq = rest.lastIndex(of: PathBytes.equalsSign) {
             let digits = rest[(eq + 1)...]
             guard !digits.isEmpty, digits.allSatisfy(PathBytes.isDigit) else {
                 throw .malformed("track token without a numeric bitrate in \(Sanitized.text(PathBytes.text(stem)))")

@@ -56,6 +56,10 @@ import Testing
                 == .smoothFragment(bitrate: 128000, name: "audio", time: 0))
         #expect(try VirtualPath.parse("MANIFEST", trackNames: names) == .smoothManifest)
         #expect(try VirtualPath.parse("x-video=1-Seg1-Frag7", trackNames: names) == .hdsFragment(tokens: ["video=1"], segment: 1, fragment: 7))
+        // Delimiters are bytes: a `=` followed by a combining mark still starts a (bad) bitrate.
+        #expect(throws: PlayerURLError.self) { try VirtualPath.parse("movie=\u{338}.m3u8", trackNames: names) }
+        #expect(PathBytes.hasPrefix(Array("/x".utf8)[...], "/"))
+        #expect(PathBytes.lastRange(of: "-", in: Array("a-b-c".utf8)[...]) == 3..<4)
     }
 
     @Test func childURLsRoundTrip() throws {
