@@ -146,11 +146,4 @@ public enum FourCC {
     public static func string(_ bytes: some Collection<UInt8>) -> String {
         String(String.UnicodeScalarView(bytes.map { Unicode.Scalar($0) }))
     }
-
-    /// The four bytes of a code; codes shorter than four characters are padded with spaces.
-    public static func bytes(_ code: String) -> [UInt8] {
-        var out = code.unicodeScalars.prefix(4).map { UInt8(truncatingIfNeeded: $0.value) }
-        while out.count < 4 { out.append(0x20) }
-        return out
-    }
 }
