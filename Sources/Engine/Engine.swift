@@ -15,15 +15,21 @@ public final class Engine: Sendable {
 
     static let defaultIndexCacheBytes: UInt64 = 512 << 20
 
-    let loader = PresentationLoader(indexCacheBytes: Int(defaultIndexCacheBytes),
-                                    presentationCacheBytes: Int(defaultIndexCacheBytes / 2))
+    let loader: PresentationLoader
 
     /// Buffers for output that is copied (TS segments and their PES scratch), reused across
     /// requests. Bounded: about one per worker thread (`ThreadsPerChild` is 64 in the recommended
     /// pool) and 64 MiB in all (a 4-second TS segment is about 1.3 MB at 2.5 Mbit/s).
     public let buffers = ByteBufferPool(maxBuffers: 128, maxRetainedBytes: 64 << 20)
 
-    public init() {}
+    public convenience init() {
+        self.init(loader: PresentationLoader(indexCacheBytes: Int(Self.defaultIndexCacheBytes),
+                                             presentationCacheBytes: Int(Self.defaultIndexCacheBytes / 2)))
+    }
+
+    init(loader: PresentationLoader) {
+        self.loader = loader
+    }
 
     /// Takes back the buffers of a response that has been sent (or dropped). Only responses marked
     /// ``EngineResponse/bodyIsPooled`` have any; call it after the last use of the body's bytes.
@@ -50,14 +56,21 @@ public final class Engine: Sendable {
         do {
             return try respond(request)
         } catch let error as UpstreamError where error.code == .changed {
-            // The cached index no longer describes the object: rebuild on the next request.
+            // The cached index no longer describes the object: rebuild it and answer once more.
             loader.invalidate(manifestPath: request.manifestPath, query: request.query, upstream: request.upstream)
-            return .error(error.httpStatus, error.logReason)
-        } catch let error as any StatusCodedError {
-            return .error(error.httpStatus, error.logReason)
+            do {
+                return try respond(request)
+            } catch {
+                return Self.errorResponse(error)
+            }
         } catch {
-            return .error(500, "unexpected error: \(error)")
+            return Self.errorResponse(error)
         }
+    }
+
+    private static func errorResponse(_ error: any Error) -> EngineResponse {
+        guard let error = error as? any StatusCodedError else { return .error(500, "unexpected error: \(error)") }
+        return .error(error.httpStatus, error.logReason)
     }
 
     /// The presentation is taken from the cache once the server manifest and index files are

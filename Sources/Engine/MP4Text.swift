@@ -53,7 +53,7 @@ extension PresentationLoader {
         let file = sources.first { $0.path == track.dataSource }
         let key = file.map { Self.cueKey(track, file: $0) }
         if let key, let cached = sidecars.value(for: key) { return cached }
-        let versions = file.map { [$0.path: $0.etag] } ?? [:]
+        let versions = file.map { [$0.path: RemoteVersion($0)] } ?? [:]
         let cues = try MediaBytes(upstream: context.upstream, versions: versions).cues(of: track)
         if let key { sidecars.insert(cues, for: key, cost: Self.cost(cues)) }
         return cues

@@ -25,8 +25,8 @@ final class LoadedPresentation: @unchecked Sendable {
     let loadedAt: Int64
     /// Whether the manifest or any source lives upstream.
     let hasRemote: Bool
-    /// The ETag (or local identity) of every source as indexed, by path: upstream reads check it.
-    let versions: [String: String]
+    /// The version of every source as indexed, by path: upstream reads check it.
+    let versions: [String: RemoteVersion]
     /// The local sources as indexed, by path (what TS segments may read through mappings).
     let localFiles: [String: FileIdentity]
     /// Local sources every request checks: index files that point to other files, sidecar text
@@ -51,7 +51,7 @@ final class LoadedPresentation: @unchecked Sendable {
         self.whole = PresentationView(presentation: presentation, manifestBytes: PresentationView.manifestBytes(tables: tables))
         self.loadedAt = loadedAt
         self.hasRemote = ([manifest] + sources).contains { RemoteURL.isRemote($0.path) }
-        self.versions = Dictionary(sources.map { ($0.path, $0.etag) }, uniquingKeysWith: { a, _ in a })
+        self.versions = Dictionary(sources.map { ($0.path, RemoteVersion($0)) }, uniquingKeysWith: { a, _ in a })
         let local = sources.filter { !RemoteURL.isRemote($0.path) }
         self.localFiles = Dictionary(local.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         let sampleFiles = Set(presentation.tracks.map(\.track.dataSource)).subtracting(indexFiles)
@@ -239,15 +239,18 @@ final class PresentationLoader: @unchecked Sendable {
     let sidecars: BoundedCache<FileIdentity, [Cue]>
     /// Seconds a presentation with upstream parts is used without asking upstream again.
     let remoteTTL: Int64
+    /// Recent failures to load a remote presentation, answered again without asking upstream.
+    let failures: RecentFailures
     /// Monotonic clock in seconds (injectable for tests).
     private let now: @Sendable () -> Int64
 
-    init(indexCacheBytes: Int, presentationCacheBytes: Int, remoteTTL: Int64 = 60,
+    init(indexCacheBytes: Int, presentationCacheBytes: Int, remoteTTL: Int64 = 60, failureTTL: Int64 = 5,
          now: @escaping @Sendable () -> Int64 = PresentationLoader.monotonicSeconds) {
         indexes = BoundedCache(capacity: indexCacheBytes)
         presentations = BoundedCache(capacity: presentationCacheBytes)
         sidecars = BoundedCache(capacity: max(indexCacheBytes / 8, 1 << 20))
         self.remoteTTL = remoteTTL
+        self.failures = RecentFailures(seconds: failureTTL)
         self.now = now
     }
 
@@ -266,10 +269,12 @@ final class PresentationLoader: @unchecked Sendable {
         return Int64(ts.tv_sec)
     }
 
-    /// The URL a remote manifest is fetched from: with the query (a CMS may answer every query
-    /// differently); a local path as it is.
+    /// The URL a remote server manifest is fetched from: with the client's query (a CMS may
+    /// answer every query differently). The query goes nowhere else: not to media reads, and not
+    /// to an MP4 addressed directly, whose reads it could otherwise steer (`?versionId=` on S3).
     static func fetchURL(manifestPath: String, query: String?) -> String {
-        RemoteURL.isRemote(manifestPath) ? RemoteURL.appendingQuery(manifestPath, query) : manifestPath
+        guard RemoteURL.isRemote(manifestPath), isServerManifest(manifestPath) else { return manifestPath }
+        return RemoteURL.appendingQuery(manifestPath, query)
     }
 
     /// The presentation cache key: the fetch URL, plus the upstream's access scope when any part
@@ -282,7 +287,9 @@ final class PresentationLoader: @unchecked Sendable {
 
     /// Forgets a presentation (an upstream object changed under it).
     func invalidate(manifestPath: String, query: String?, upstream: (any Upstream)?) {
-        presentations.remove(Self.key(manifestPath: manifestPath, query: query, upstream: upstream))
+        let key = Self.key(manifestPath: manifestPath, query: query, upstream: upstream)
+        presentations.remove(key)
+        failures.forget(key)
     }
 
     /// The presentation of `manifestPath`, from the cache when the server manifest and the files
@@ -300,18 +307,20 @@ final class PresentationLoader: @unchecked Sendable {
         if RemoteURL.isRemote(manifestPath) {
             if let cached, fresh(cached) { return cached }
             guard let upstream else { throw UpstreamError(.notConfigured, url: manifestPath) }
-            let answer = try upstream.fetchChecked(url, offset: 0, length: 0)
-            guard answer.body.count <= Self.maxServerManifestBytes else {
-                throw UpstreamError(.tooLarge, url: url, detail: "larger than \(Self.maxServerManifestBytes) bytes")
-            }
-            if isServerManifest(manifestPath) {
+            loaded = try failures.remembering(key, now: context.now) {
+                guard Self.isServerManifest(manifestPath) else {
+                    // A media file addressed directly is read like any source: by ranges.
+                    return try loadMediaFile(url, context)
+                }
+                let answer = try upstream.fetchChecked(url, offset: 0, length: 0)
+                guard answer.body.count <= Self.maxServerManifestBytes else {
+                    throw UpstreamError(.tooLarge, url: url, detail: "larger than \(Self.maxServerManifestBytes) bytes")
+                }
                 var hash = FNV1a()
                 hash.add(answer.body)
                 let identity = FileIdentity(path: url, size: UInt64(answer.body.count), mtimeSeconds: answer.lastModified,
                                             mtimeNanoseconds: 0, etag: (answer.etag ?? "") + "|" + hash.etag)
-                loaded = try loadServerManifest(identity, bytes: answer.body, base: .remote(manifestPath), context)
-            } else {
-                loaded = try loadMediaFile(url, context)
+                return try loadServerManifest(identity, bytes: answer.body, base: .remote(manifestPath), context)
             }
         } else {
             let identity = try LocalFile.identity(of: manifestPath)
@@ -319,7 +328,7 @@ final class PresentationLoader: @unchecked Sendable {
                try !checkingSampleFiles || Self.unchanged(cached.checkedWhenRead.values) {
                 return cached
             }
-            if isServerManifest(manifestPath) {
+            if Self.isServerManifest(manifestPath) {
                 let bytes = try LocalFile.contents(of: identity.path, limit: Self.maxServerManifestBytes)
                 loaded = try loadServerManifest(identity, bytes: bytes,
                                                 base: .local(Self.directory(of: identity.path)), context)
@@ -370,7 +379,7 @@ final class PresentationLoader: @unchecked Sendable {
                           maxSamplesPerFile: perFile)
     }
 
-    private func isServerManifest(_ path: String) -> Bool {
+    private static func isServerManifest(_ path: String) -> Bool {
         let lower = RemoteURL.withoutQuery(path).lowercased()
         return lower.hasSuffix(".ism") || lower.hasSuffix(".isml") || lower.hasSuffix(".smil")
     }
@@ -388,8 +397,8 @@ final class PresentationLoader: @unchecked Sendable {
             // One byte tells size and version; the index is usually still cached.
             let probe = try upstream.fetchChecked(locator, offset: 0, length: 1)
             let size = probe.totalSize ?? (probe.status == 200 ? UInt64(probe.body.count) : 0)
-            let identity = FileIdentity(path: locator, size: size, mtimeSeconds: probe.lastModified,
-                                        mtimeNanoseconds: 0, etag: probe.etag ?? "")
+            let identity = RemoteVersion(etag: probe.etag, size: size, lastModified: probe.lastModified)
+                .identity(url: locator)
             if let cached = indexes.value(for: identity) { return (identity, cached) }
         }
         let reader = try RemoteReader(url: locator, upstream: upstream)

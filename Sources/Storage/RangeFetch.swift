@@ -46,16 +46,14 @@ public struct PrefetchedRanges: Sendable {
 
     public init() {}
 
-    /// Fetches `ranges` of `url`. `etag`, when known, must match every answer's ETag.
-    public mutating func fetch(_ url: String, ranges: [(offset: UInt64, length: UInt64)], etag: String?,
+    /// Fetches `ranges` of `url`. `version`, when known, must agree with every answer.
+    public mutating func fetch(_ url: String, ranges: [(offset: UInt64, length: UInt64)], version: RemoteVersion?,
                                upstream: any Upstream, policy: CoalescePolicy = .default) throws(UpstreamError) {
         for run in policy.runs(ranges) {
             let length = run.upperBound - run.lowerBound
             let r = try upstream.fetchChecked(url, offset: run.lowerBound, length: length)
             requestCount += 1
-            if let etag, !etag.isEmpty, let got = r.etag, got != etag {
-                throw UpstreamError(.changed, url: url, detail: "ETag \(etag) became \(got)")
-            }
+            try version?.check(r, url: url)
             let start = run.lowerBound - r.bodyOffset  // fetchChecked: bodyOffset <= offset
             guard start <= UInt64(r.body.count), length <= UInt64(r.body.count) - start else {
                 throw UpstreamError(.shortBody, url: url)

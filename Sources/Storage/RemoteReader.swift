@@ -9,15 +9,15 @@ import Glibc
 /// the object's size and version (ETag, Last-Modified). Later reads outside the current window
 /// fetch a new window of at least ``window`` bytes, so a parser walking box headers costs one
 /// request per window, not one per header. A `200` answer to a ranged request (a server or cache
-/// that ignores `Range`) is sliced. Every answer must carry the ETag seen when opening, otherwise
-/// the read fails with ``UpstreamError/Code/changed``.
+/// that ignores `Range`) is sliced. Every answer must describe the version seen when opening
+/// (``RemoteVersion``), otherwise the read fails with ``UpstreamError/Code/changed``.
 public final class RemoteReader: RandomAccessReader, @unchecked Sendable {
     public static let defaultWindow = 256 << 10
 
     public let url: String
     public let size: UInt64
-    public let etag: String?
-    public let lastModified: Int64
+    /// The version seen when opening; every later answer must agree with it.
+    public let version: RemoteVersion
     public let window: Int
     private let upstream: any Upstream
     private let lock = PthreadLock()
@@ -47,8 +47,7 @@ public final class RemoteReader: RandomAccessReader, @unchecked Sendable {
         self.upstream = upstream
         self.size = size
         self.window = window
-        self.etag = first.etag
-        self.lastModified = first.lastModified
+        self.version = RemoteVersion(etag: first.etag, size: size, lastModified: first.lastModified)
         self.buffer = first.body
         self.bufferOffset = 0
     }
@@ -57,9 +56,7 @@ public final class RemoteReader: RandomAccessReader, @unchecked Sendable {
     public var requestCount: Int { lock.locked { requests } }
 
     /// The identity the index cache keys this object by.
-    public var identity: FileIdentity {
-        FileIdentity(path: url, size: size, mtimeSeconds: lastModified, mtimeNanoseconds: 0, etag: etag ?? "")
-    }
+    public var identity: FileIdentity { version.identity(url: url) }
 
     public func read(at offset: UInt64, count: Int) throws -> [UInt8] {
         try lock.locked { () throws(UpstreamError) -> [UInt8] in try readLocked(at: offset, count: count) }
@@ -74,9 +71,7 @@ public final class RemoteReader: RandomAccessReader, @unchecked Sendable {
         let length = min(max(UInt64(count), UInt64(window)), size - offset)
         let r = try upstream.fetchChecked(url, offset: offset, length: length)
         requests += 1
-        if let etag, let got = r.etag, got != etag {
-            throw UpstreamError(.changed, url: url, detail: "ETag \(etag) became \(got)")
-        }
+        try version.check(r, url: url)
         guard let bytes = slice(r.body, at: r.bodyOffset, offset: offset, count: count) else {
             throw UpstreamError(.shortBody, url: url, detail: "answer does not cover \(count) bytes at \(offset)")
         }

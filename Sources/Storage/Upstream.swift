@@ -145,3 +145,61 @@ extension Upstream {
         return r
     }
 }
+
+/// What tells one version of an upstream object from another.
+///
+/// Storage behind one name is often several nodes that compute ETags differently (a multipart
+/// upload on one, a plain MD5 on another), so an ETag alone cannot say "changed". Two answers
+/// describe the same version when their ETags agree, or when both give a size and a
+/// Last-Modified and those agree; without either, nothing can be compared and they agree.
+public struct RemoteVersion: Sendable, Hashable {
+    public var etag: String
+    public var size: UInt64?
+    /// Seconds since the epoch, 0 when unknown.
+    public var lastModified: Int64
+
+    public init(etag: String?, size: UInt64?, lastModified: Int64) {
+        self.etag = etag ?? ""
+        self.size = size
+        self.lastModified = lastModified
+    }
+
+    /// The version an answer describes.
+    public init(of answer: UpstreamResponse) {
+        self.init(etag: answer.etag, size: answer.totalSize, lastModified: answer.lastModified)
+    }
+
+    /// The version an index was built from (see ``identity(url:)``).
+    public init(_ identity: FileIdentity) {
+        self.init(etag: identity.etag, size: identity.size, lastModified: identity.mtimeSeconds)
+    }
+
+    public func isSameObject(as other: RemoteVersion) -> Bool {
+        if !etag.isEmpty, etag == other.etag { return true }
+        let sizesAgree = size == nil || other.size == nil || size == other.size
+        let datesKnown = lastModified > 0 && other.lastModified > 0
+        if datesKnown { return sizesAgree && lastModified == other.lastModified }
+        // No date to compare: differing ETags are all there is.
+        return sizesAgree && (etag.isEmpty || other.etag.isEmpty)
+    }
+
+    /// The key the index cache files this version under: size and Last-Modified when upstream
+    /// sends a date (so nodes with different ETags share one index), else the ETag.
+    public func identity(url: String) -> FileIdentity {
+        FileIdentity(path: url, size: size ?? 0, mtimeSeconds: lastModified, mtimeNanoseconds: 0,
+                     etag: lastModified > 0 ? "" : etag)
+    }
+
+    /// Throws ``UpstreamError/Code/changed`` unless `answer` is this version.
+    public func check(_ answer: UpstreamResponse, url: String) throws(UpstreamError) {
+        let got = RemoteVersion(of: answer)
+        guard isSameObject(as: got) else {
+            throw UpstreamError(.changed, url: url, detail: "\(describe) became \(got.describe)")
+        }
+    }
+
+    private var describe: String {
+        let lm = lastModified > 0 ? " modified \(lastModified)" : ""
+        return (etag.isEmpty ? "no ETag" : "ETag \(etag)") + (size.map { ", \($0) bytes" } ?? "") + lm
+    }
+}

@@ -11,6 +11,9 @@ import Glibc
 final class FakeUpstream: Upstream, @unchecked Sendable {
     var objects: [String: [UInt8]] = [:]
     var etags: [String: String] = [:]
+    /// Last-Modified per URL (seconds), and URLs whose ETag alternates per request (two storage nodes).
+    var lastModified: [String: Int64] = [:]
+    var flippingETags: Set<String> = []
     var ignoresRanges = false
     var statusOverride: [String: Int] = [:]
     var truncateBy = 0
@@ -20,15 +23,18 @@ final class FakeUpstream: Upstream, @unchecked Sendable {
         log.append((url, offset, length))
         if let status = statusOverride[url] { return UpstreamResponse(status: status, body: []) }
         guard let data = objects[url] else { return UpstreamResponse(status: 404, body: []) }
-        let etag = etags[url] ?? "\"v1\""
+        let node = flippingETags.contains(url) && log.count % 2 == 0 ? "-b" : ""
+        let etag = (etags[url] ?? "\"v1\"") + node
+        let modified = lastModified[url] ?? 0
         if ignoresRanges || (offset == 0 && length == 0) {
-            return UpstreamResponse(status: 200, body: data, totalSize: UInt64(data.count), etag: etag)
+            return UpstreamResponse(status: 200, body: data, totalSize: UInt64(data.count), etag: etag, lastModified: modified)
         }
         guard offset < UInt64(data.count) else { return UpstreamResponse(status: 416, body: []) }
         let end = length == 0 ? data.count : min(data.count, Int(offset + length))
         var body = Array(data[Int(offset)..<end])
         if truncateBy > 0 { body.removeLast(min(truncateBy, body.count)) }
-        return UpstreamResponse(status: 206, body: body, bodyOffset: offset, totalSize: UInt64(data.count), etag: etag)
+        return UpstreamResponse(status: 206, body: body, bodyOffset: offset, totalSize: UInt64(data.count), etag: etag,
+                                lastModified: modified)
     }
 
     func requests(to url: String) -> Int { log.filter { $0.url == url }.count }
@@ -76,7 +82,7 @@ final class FakeUpstream: Upstream, @unchecked Sendable {
     @Test func readsThroughWindows() throws {
         let u = upstream(10_000)
         let r = try RemoteReader(url: url, upstream: u, window: 1000)
-        #expect(r.size == 10_000 && r.etag == "\"v1\"")
+        #expect(r.size == 10_000 && r.version.etag == "\"v1\"")
         #expect(try r.read(at: 10, count: 20) == Array(u.objects[url]![10..<30]))
         #expect(u.log.count == 1)
         #expect(try r.read(at: 5000, count: 10) == Array(u.objects[url]![5000..<5010]))
@@ -222,12 +228,84 @@ final class FakeUpstream: Upstream, @unchecked Sendable {
         u.statusOverride[Self.base + "movie.ism"] = 500
         #expect(get(Engine(), u, "movie.ism", ".mpd").status == 502)
         u.statusOverride = [Self.base + "movie.mp4": 503]
-        let engine = Engine()
+        let clock = ClockBox()
+        let engine = Engine(loader: PresentationLoader(indexCacheBytes: 1 << 26, presentationCacheBytes: 1 << 26,
+                                                       failureTTL: 5, now: { clock.value }))
         #expect(get(engine, u, "movie.ism", ".mpd").status == 502)
         u.statusOverride = [:]
-        #expect(get(engine, u, "movie.ism", ".mpd").status == 200)  // nothing broken was cached
+        // The failure is answered again for a few seconds without asking upstream ...
+        let asked = u.log.count
+        let again = get(engine, u, "movie.ism", ".mpd")
+        #expect(again.status == 502 && u.log.count == asked && again.logReason?.contains("remembered") == true)
+        // ... and then upstream is asked again: nothing broken was cached.
+        clock.value = 5
+        #expect(get(engine, u, "movie.ism", ".mpd").status == 200)
         let noUpstream = Engine().handle(EngineRequest(method: "GET", manifestPath: Self.base + "movie.ism", virtualPath: ".mpd", query: nil))
         #expect(noUpstream.status == 501)
+    }
+
+    @Test func mp4AddressedDirectlyIsReadByRangesWithoutTheQuery() throws {
+        let u = try upstream()
+        let engine = Engine()
+        let mpd = get(engine, u, "movie.mp4", ".mpd", query: "versionId=old&acl")
+        #expect(mpd.status == 200, "\(mpd.logReason ?? "")")
+        let master = get(engine, u, "movie.mp4", ".m3u8", query: "versionId=old")
+        let variant = try #require(text(master).split(separator: "\n").first { !$0.hasPrefix("#") })
+        let playlist = text(get(engine, u, "movie.mp4", String(variant.split(separator: "?")[0]), query: "versionId=old"))
+        let segment = try #require(playlist.split(separator: "\n").first { !$0.hasPrefix("#") })
+        #expect(get(engine, u, "movie.mp4", String(segment.split(separator: "?")[0]), query: "versionId=old").status == 200)
+        #expect(!u.log.isEmpty)
+        for read in u.log {
+            #expect(read.url == Self.base + "movie.mp4")  // no query on any read
+            #expect(read.length > 0)                     // no whole-object read
+        }
+    }
+
+    @Test func directMP4LargerThanAServerManifestPlays() throws {
+        let u = try upstream()
+        // The fixture padded with a 6 MB free box: beyond the server manifest's 4 MB limit.
+        var big = try #require(u.objects[Self.base + "movie.mp4"])
+        let pad = 6 << 20
+        big += [UInt8(truncatingIfNeeded: pad >> 24), UInt8(truncatingIfNeeded: pad >> 16), UInt8(truncatingIfNeeded: pad >> 8),
+                UInt8(truncatingIfNeeded: pad)] + Array("free".utf8) + [UInt8](repeating: 0, count: pad - 8)
+        u.objects[Self.base + "big.mp4"] = big
+        let mpd = get(Engine(), u, "big.mp4", ".mpd")
+        #expect(mpd.status == 200, "\(mpd.logReason ?? "")")
+        #expect(u.log.allSatisfy { $0.length > 0 && $0.length <= UInt64(RemoteReader.defaultWindow) })
+    }
+
+    @Test func storageNodesWithDifferentETagsServeOneObject() throws {
+        let u = try upstream()
+        let media = Self.base + "movie.mp4"
+        u.lastModified[media] = 1_700_000_000
+        u.flippingETags = [media]
+        let engine = Engine()
+        let master = get(engine, u, "movie.ism", ".m3u8")
+        #expect(master.status == 200, "\(master.logReason ?? "")")
+        let variant = try #require(text(master).split(separator: "\n").first { !$0.hasPrefix("#") })
+        let segments = text(get(engine, u, "movie.ism", String(variant))).split(separator: "\n").filter { !$0.hasPrefix("#") }
+        for s in segments.prefix(4) {
+            let r = get(engine, u, "movie.ism", String(s))
+            #expect(r.status == 200, "\(r.logReason ?? "")")
+        }
+        // Without a date to compare, a different ETag still means a different object.
+        let v1 = RemoteVersion(etag: "\"a\"", size: 10, lastModified: 0)
+        #expect(!v1.isSameObject(as: RemoteVersion(etag: "\"b\"", size: 10, lastModified: 0)))
+        let dated = RemoteVersion(etag: "\"a\"", size: 10, lastModified: 5)
+        #expect(dated.isSameObject(as: RemoteVersion(etag: "\"b\"", size: 10, lastModified: 5)))
+        #expect(!dated.isSameObject(as: RemoteVersion(etag: "\"b\"", size: 10, lastModified: 6)))
+        #expect(!dated.isSameObject(as: RemoteVersion(etag: "\"b\"", size: 11, lastModified: 5)))
+    }
+
+    @Test func aChangedObjectIsReloadedAndAnsweredAtOnce() throws {
+        let u = try upstream()
+        let engine = Engine()
+        let master = get(engine, u, "movie.ism", ".m3u8")
+        let variant = try #require(text(master).split(separator: "\n").first { !$0.hasPrefix("#") })
+        let segments = text(get(engine, u, "movie.ism", String(variant))).split(separator: "\n").filter { !$0.hasPrefix("#") }
+        u.etags[Self.base + "movie.mp4"] = "\"v2\""  // same bytes, new version, no date
+        let r = get(engine, u, "movie.ism", String(try #require(segments.first)))
+        #expect(r.status == 200, "\(r.logReason ?? "")")
     }
 
     @Test func revalidatesAfterTheTTL() throws {
