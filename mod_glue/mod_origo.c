@@ -26,7 +26,7 @@
 #include "origo_engine.h"
 #include "origo_s3_apache.h"
 #include "origo_upstream.h"
-#include "origo_http.h"
+#include "origo_curl.h"
 
 /* AP_DECLARE_MODULE at the end of this file also declares the log module index. */
 extern module AP_MODULE_DECLARE_DATA origo_module;
@@ -92,13 +92,43 @@ static int origo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     return OK;
 }
 
+static apr_status_t curl_cleanup(void *unused)
+{
+    (void)unused;
+    origo_curl_child_exit();
+    return APR_SUCCESS;
+}
+
+/*
+ * A request that already passed through an Origo `OrigoMaxHops` times (the "origo" tokens of its
+ * CDN-Loop header, which every upstream read adds) is part of a loop: IsmProxyPass or a manifest's
+ * src pointing back at an origin. Refused before it makes reads of its own.
+ */
+static int refuse_loop(request_rec *r, const origo_dir_config *conf)
+{
+    int hops = origo_upstream_hops(r);
+
+    if (hops < origo_config_max_hops(conf)) {
+        return OK;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ORIGO_LOGNO(10009)
+                  "%s has passed through Origo %d times (CDN-Loop; OrigoMaxHops %d): refused as a loop; "
+                  "check IsmProxyPass and the src of its server manifest", r->uri, hops,
+                  origo_config_max_hops(conf));
+    return HTTP_LOOP_DETECTED;
+}
+
 /* Starts the engine in each child process (never in the parent, see post_config). */
 static void origo_child_init(apr_pool_t *p, server_rec *s)
 {
     int abi;
     origo_engine_config config;
 
-    origo_http_child_init(p);
+    if (origo_curl_child_init() != 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, ORIGO_LOGNO(10008)
+                     "libcurl could not be initialised: upstream reads with UspEnableSubreq off will fail");
+    }
+    apr_pool_cleanup_register(p, NULL, curl_cleanup, apr_pool_cleanup_null);
     abi = origo_engine_init();
     if (abi != ORIGO_ABI_VERSION) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, ORIGO_LOGNO(10003)
@@ -134,6 +164,10 @@ static int origo_proxy_handler(request_rec *r, const origo_dir_config *conf)
     }
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
+    }
+    rc = refuse_loop(r, conf);
+    if (rc != OK) {
+        return rc;
     }
     if (!engine_ready) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ORIGO_LOGNO(10007)
@@ -183,6 +217,9 @@ static int origo_handler(request_rec *r)
     }
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
+    }
+    if (refuse_loop(r, conf) != OK) {
+        return HTTP_LOOP_DETECTED;
     }
     if (r->finfo.filetype != APR_REG) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ORIGO_LOGNO(10005)

@@ -2,7 +2,9 @@
  * Directive parsing and per-directory configuration merging.
  */
 #include "origo_config.h"
+#include "origo_url.h"
 
+#include "apr_lib.h"
 #include "apr_strings.h"
 #include "http_log.h"
 #include "httpd.h"
@@ -42,6 +44,8 @@ void *origo_create_dir_config(apr_pool_t *p, char *dir)
     conf->enable_subreq = -1;
     conf->s3_use_headers = -1;
     conf->upstream_timeout = -1;
+    conf->upstream_deadline = -1;
+    conf->max_hops = -1;
     return conf;
 }
 
@@ -72,7 +76,12 @@ void *origo_merge_dir_config(apr_pool_t *p, void *base_, void *add_)
     }
     merged->enable_subreq = add->enable_subreq != -1 ? add->enable_subreq : base->enable_subreq;
     merged->upstream_timeout = add->upstream_timeout != -1 ? add->upstream_timeout : base->upstream_timeout;
+    merged->upstream_deadline = add->upstream_deadline != -1 ? add->upstream_deadline : base->upstream_deadline;
+    merged->max_hops = add->max_hops != -1 ? add->max_hops : base->max_hops;
     merged->allow_hosts = add->allow_hosts != NULL ? add->allow_hosts : base->allow_hosts;
+    merged->pass_headers = add->pass_headers != NULL ? add->pass_headers : base->pass_headers;
+    merged->ca_file = add->ca_file != NULL ? add->ca_file : base->ca_file;
+    merged->upstream_proxy = add->upstream_proxy != NULL ? add->upstream_proxy : base->upstream_proxy;
     origo_config_merge_s3(merged, base, add);
     return merged;
 }
@@ -91,7 +100,7 @@ const origo_dir_config *origo_dir_config_get(const request_rec *r)
     return ap_get_module_config(r->per_dir_config, &origo_module);
 }
 
-int origo_config_allows_host(const origo_dir_config *conf, const char *host, const char *hostport)
+int origo_config_allows_origin(const origo_dir_config *conf, const origo_origin *origin)
 {
     int i;
 
@@ -99,9 +108,8 @@ int origo_config_allows_host(const origo_dir_config *conf, const char *host, con
         return 0;
     }
     for (i = 0; i < conf->allow_hosts->nelts; i++) {
-        const char *allowed = APR_ARRAY_IDX(conf->allow_hosts, i, const char *);
-        if (strcmp(allowed, "*") == 0 || strcmp(allowed, host) == 0
-            || (hostport != NULL && strcmp(allowed, hostport) == 0)) {
+        const origo_origin *allowed = &APR_ARRAY_IDX(conf->allow_hosts, i, origo_origin);
+        if (strcmp(allowed->host, "*") == 0 || origo_origin_equal(allowed, origin)) {
             return 1;
         }
     }
@@ -262,17 +270,27 @@ static const char *set_enable_subreq(cmd_parms *cmd, void *dconf, int flag)
     return NULL;
 }
 
-static const char *set_upstream_timeout(cmd_parms *cmd, void *dconf, const char *arg)
+/* A number of seconds (1..3600) for `cmd`'s directive. */
+static const char *parse_seconds(cmd_parms *cmd, const char *arg, int *out)
 {
-    origo_dir_config *conf = dconf;
     char *end;
     apr_int64_t seconds = apr_strtoi64(arg, &end, 10);
 
     if (end == arg || *end != '\0' || seconds < 1 || seconds > 3600) {
         return apr_pstrcat(cmd->pool, cmd->cmd->name, ": give seconds between 1 and 3600, not ", arg, NULL);
     }
-    conf->upstream_timeout = (int)seconds;
+    *out = (int)seconds;
     return NULL;
+}
+
+static const char *set_upstream_timeout(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    return parse_seconds(cmd, arg, &((origo_dir_config *)dconf)->upstream_timeout);
+}
+
+static const char *set_upstream_deadline(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    return parse_seconds(cmd, arg, &((origo_dir_config *)dconf)->upstream_deadline);
 }
 
 apr_interval_time_t origo_config_upstream_timeout(const origo_dir_config *conf)
@@ -281,20 +299,111 @@ apr_interval_time_t origo_config_upstream_timeout(const origo_dir_config *conf)
     return apr_time_from_sec(seconds);
 }
 
-/* OrigoProxyAllowHost host[:port] ...: repeated arguments and directives accumulate. */
+apr_interval_time_t origo_config_upstream_deadline(const origo_dir_config *conf)
+{
+    int seconds = conf != NULL && conf->upstream_deadline > 0 ? conf->upstream_deadline : 60;
+    return apr_time_from_sec(seconds);
+}
+
+/* OrigoMaxHops <n>: 1..16. */
+static const char *set_max_hops(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    origo_dir_config *conf = dconf;
+    char *end;
+    apr_int64_t hops = apr_strtoi64(arg, &end, 10);
+
+    if (end == arg || *end != '\0' || hops < 1 || hops > 16) {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": give a number between 1 and 16, not ", arg, NULL);
+    }
+    conf->max_hops = (int)hops;
+    return NULL;
+}
+
+int origo_config_max_hops(const origo_dir_config *conf)
+{
+    return conf != NULL && conf->max_hops > 0 ? conf->max_hops : 2;
+}
+
+/*
+ * OrigoProxyAllowHost <origin> ...: "http://host[:port]", "https://host[:port]", a bare
+ * "host[:port]" (http), or "*"; a missing port is the scheme's default. Arguments and
+ * directives accumulate.
+ */
 static const char *add_allow_host(cmd_parms *cmd, void *dconf, const char *arg)
 {
     origo_dir_config *conf = dconf;
-    char *host = apr_pstrdup(cmd->pool, arg);
+    origo_origin origin;
 
-    if (*host == '\0' || strchr(host, '/') != NULL) {
-        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": give a host or host:port, not ", arg, NULL);
+    if (strcmp(arg, "*") == 0) {
+        memset(&origin, 0, sizeof(origin));
+        strcpy(origin.host, "*");
     }
-    ap_str_tolower(host);
+    else if (!origo_origin_parse(arg, 1, &origin)
+             || (strstr(arg, "://") != NULL && strchr(strstr(arg, "://") + 3, '/') != NULL)
+             || (strstr(arg, "://") == NULL && strchr(arg, '/') != NULL)) {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": give http://host[:port], https://host[:port], "
+                           "host[:port] or *, not ", arg, NULL);
+    }
     if (conf->allow_hosts == NULL) {
-        conf->allow_hosts = apr_array_make(cmd->pool, 4, sizeof(const char *));
+        conf->allow_hosts = apr_array_make(cmd->pool, 4, sizeof(origo_origin));
     }
-    APR_ARRAY_PUSH(conf->allow_hosts, const char *) = host;
+    APR_ARRAY_PUSH(conf->allow_hosts, origo_origin) = origin;
+    return NULL;
+}
+
+/* OrigoUpstreamPassHeader <name> ...: client headers to send upstream (token characters only). */
+static const char *add_pass_header(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    origo_dir_config *conf = dconf;
+    const char *c;
+
+    if (*arg == '\0') {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": give a header name", NULL);
+    }
+    for (c = arg; *c != '\0'; c++) {
+        if (!apr_isalnum(*c) && strchr("!#$%&'*+-.^_`|~", *c) == NULL) {
+            return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", arg, " is not a header name", NULL);
+        }
+    }
+    if (strcasecmp(arg, "Range") == 0 || strcasecmp(arg, "Host") == 0 || strcasecmp(arg, "CDN-Loop") == 0
+        || strcasecmp(arg, "User-Agent") == 0 || strncasecmp(arg, "If-", 3) == 0
+        || strcasecmp(arg, "Content-Length") == 0 || strcasecmp(arg, "Transfer-Encoding") == 0
+        || strcasecmp(arg, "Connection") == 0 || strcasecmp(arg, "Expect") == 0) {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", arg, " is set by Origo itself", NULL);
+    }
+    if (conf->pass_headers == NULL) {
+        conf->pass_headers = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(conf->pass_headers, const char *) = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+/* OrigoUpstreamCAFile <file>: must be readable when the configuration is read. */
+static const char *set_ca_file(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    origo_dir_config *conf = dconf;
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    apr_finfo_t finfo;
+
+    if (path == NULL || apr_stat(&finfo, path, APR_FINFO_TYPE, cmd->pool) != APR_SUCCESS
+        || finfo.filetype != APR_REG) {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", arg, " is not a readable file", NULL);
+    }
+    conf->ca_file = path;
+    return NULL;
+}
+
+/* OrigoUpstreamProxy <url>: http:// or https:// proxy for libcurl reads. */
+static const char *set_upstream_proxy(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    origo_dir_config *conf = dconf;
+    origo_origin origin;
+
+    if (!origo_origin_parse(arg, 0, &origin)) {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": give http://host[:port] or https://host[:port], not ",
+                           arg, NULL);
+    }
+    conf->upstream_proxy = apr_pstrdup(cmd->pool, arg);
     return NULL;
 }
 
@@ -372,11 +481,23 @@ const command_rec origo_cmds[] = {
                  "On (default) to read upstream objects through Apache subrequests handled by mod_proxy; "
                  "Off for the built-in HTTP/1.1 client with its own keep-alive connection pool"),
     AP_INIT_TAKE1("OrigoUpstreamTimeout", set_upstream_timeout, NULL, RSRC_CONF | ACCESS_CONF,
-                  "Seconds the built-in upstream client (UspEnableSubreq off) waits to connect and "
-                  "for each read; default 30"),
+                  "Seconds one upstream read may take in all (connect, answer and body); default 30"),
+    AP_INIT_TAKE1("OrigoUpstreamDeadline", set_upstream_deadline, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Seconds all upstream reads of one client request may take; default 60"),
+    AP_INIT_TAKE1("OrigoMaxHops", set_max_hops, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Requests that already passed through an Origo this many times (CDN-Loop) are "
+                  "refused with 508; default 2"),
     AP_INIT_ITERATE("OrigoProxyAllowHost", add_allow_host, NULL, RSRC_CONF | ACCESS_CONF,
-                    "Hosts (name or name:port) that upstream reads may reach besides IsmProxyPass's "
-                    "own host; '*' allows any (an open proxy)"),
+                    "Origins (http://host[:port], https://host[:port], or host[:port] for http) that "
+                    "upstream reads may reach besides IsmProxyPass's own; '*' allows any (an open proxy)"),
+    AP_INIT_ITERATE("OrigoUpstreamPassHeader", add_pass_header, NULL, RSRC_CONF | ACCESS_CONF,
+                    "Client request headers sent on upstream reads (none by default: they may carry "
+                    "the viewer's credentials)"),
+    AP_INIT_TAKE1("OrigoUpstreamCAFile", set_ca_file, NULL, RSRC_CONF | ACCESS_CONF,
+                  "CA certificates (PEM) for https upstreams with UspEnableSubreq off; default: the "
+                  "system's"),
+    AP_INIT_TAKE1("OrigoUpstreamProxy", set_upstream_proxy, NULL, RSRC_CONF | ACCESS_CONF,
+                  "HTTP proxy for upstream reads with UspEnableSubreq off; default none"),
     AP_INIT_TAKE1("S3AccessKey", set_s3_value, NULL, RSRC_CONF | ACCESS_CONF,
                   "AWS access key id: upstream reads are signed with AWS Signature Version 4 "
                   "(with S3SecretKey; in <Location>, <Directory> or <Proxy>)"),

@@ -19,9 +19,12 @@ typedef struct origo_dir_config {
     const char *proxy_prefix;
     int proxy_prefix_is_dir;
     int enable_subreq;              /* UspEnableSubreq: 1 on, 0 off, -1 unset (= on) */
-    /* OrigoProxyAllowHost: hosts ("name" or "name:port", lower case) upstream reads may reach
-       besides IsmProxyPass's own host; "*" allows any. NULL when never set in this scope. */
+    /* OrigoProxyAllowHost: origins (origo_origin: scheme, host, port) upstream reads may reach
+       besides IsmProxyPass's own; an entry with host "*" allows any. NULL when never set here. */
     apr_array_header_t *allow_hosts;
+    /* OrigoUpstreamPassHeader: names of client request headers sent upstream; NULL when never
+       set in this scope (none are). */
+    apr_array_header_t *pass_headers;
     /* S3AccessKey, S3SecretKey, S3Region, S3SecurityToken: NULL when not set in this scope.
        Upstream reads are signed (AWS SigV4) when the merged access and secret key are set. The
        secret is never logged. Also valid inside <Proxy>/<ProxyMatch>: see origo_s3_apache.h. */
@@ -31,9 +34,18 @@ typedef struct origo_dir_config {
     const char *s3_security_token;
     int s3_use_headers;             /* S3UseHeaders: 1 on (Authorization header), 0 off (query
                                        string), -1 unset (= off) */
-    /* OrigoUpstreamTimeout: seconds for connecting to and each read from upstream with the
-       built-in client (UspEnableSubreq off); -1 unset (= 30). Subrequests use ProxySet timeout. */
+    /* OrigoUpstreamTimeout: seconds one upstream read may take in all (connect, answer, body),
+       in both modes; -1 unset (= 30). */
     int upstream_timeout;
+    /* OrigoUpstreamDeadline: seconds all upstream reads of one client request may take; -1 unset
+       (= 60). */
+    int upstream_deadline;
+    /* OrigoMaxHops: requests that passed through an Origo this many times (CDN-Loop) are refused
+       with 508; -1 unset (= 2). */
+    int max_hops;
+    /* OrigoUpstreamCAFile and OrigoUpstreamProxy (libcurl, UspEnableSubreq off): NULL unset. */
+    const char *ca_file;
+    const char *upstream_proxy;
 } origo_dir_config;
 
 /* OrigoIndexCacheSize (server config only: the caches are per process): bytes, 0 = default. */
@@ -49,8 +61,9 @@ void *origo_merge_dir_config(apr_pool_t *p, void *base, void *add);
 /* The effective configuration of a request (never NULL once the module is loaded). */
 const origo_dir_config *origo_dir_config_get(const request_rec *r);
 
-/* Whether an upstream read of `host` (lower case, "name" or "name:port") is allowed. */
-int origo_config_allows_host(const origo_dir_config *conf, const char *host, const char *hostport);
+/* Whether OrigoProxyAllowHost lets upstream reads reach `origin`. */
+struct origo_origin;
+int origo_config_allows_origin(const origo_dir_config *conf, const struct origo_origin *origin);
 
 /*
  * The configuration of the <Directory> with IsmProxyPass that contains r->filename, or NULL.
@@ -67,7 +80,13 @@ void origo_config_merge_s3(origo_dir_config *out, const origo_dir_config *base, 
 /* Whether UspHandleIsm is on for this configuration. */
 int origo_config_handles_ism(const origo_dir_config *conf);
 
-/* The built-in client's upstream timeout of this configuration. */
+/* The time one upstream read may take (OrigoUpstreamTimeout). */
 apr_interval_time_t origo_config_upstream_timeout(const origo_dir_config *conf);
+
+/* The time all upstream reads of one client request may take (OrigoUpstreamDeadline). */
+apr_interval_time_t origo_config_upstream_deadline(const origo_dir_config *conf);
+
+/* OrigoMaxHops of this configuration. */
+int origo_config_max_hops(const origo_dir_config *conf);
 
 #endif

@@ -209,7 +209,8 @@ typedef struct url_parts {
 
 static int split_url(const char *url, url_parts *u)
 {
-    const char *p, *end;
+    const char *p, *end, *close;
+    size_t i;
 
     memset(u, 0, sizeof(*u));
     if (strncasecmp(url, "http://", 7) == 0) {
@@ -224,8 +225,26 @@ static int split_url(const char *url, url_parts *u)
     }
     u->authority = p;
     u->authority_len = strcspn(p, "/?#");
-    if (u->authority_len == 0 || memchr(p, '@', u->authority_len) != NULL) {
+    if (u->authority_len == 0) {
         return 0;
+    }
+    /* The authority is copied as it is into the signed URL: visible ASCII only, no user info, a
+       host before any ":port", and an IPv6 literal closed by ']' with nothing but ":port" after it
+       (else the Host made from it would not name what the URL names). */
+    if (p[0] == ':' || strncmp(p, "[]", 2) == 0) {
+        return 0;
+    }
+    for (i = 0; i < u->authority_len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c <= 0x20 || c >= 0x7F || c == '@') {
+            return 0;
+        }
+    }
+    if (p[0] == '[') {
+        close = memchr(p, ']', u->authority_len);
+        if (close == NULL || (close + 1 < p + u->authority_len && close[1] != ':')) {
+            return 0;
+        }
     }
     p += u->authority_len;
     u->path = p;

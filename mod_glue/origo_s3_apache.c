@@ -124,15 +124,62 @@ static int collect_amz(void *rec, const char *key, const char *value)
     return 1;
 }
 
-const char *origo_s3_sign_proxy_request(request_rec *pr, const origo_dir_config *s3, const char *url,
-                                        const char **wire_url)
+const char *origo_s3_sign_get(apr_pool_t *p, const origo_dir_config *s3, const char *method, const char *url,
+                              const char *host, origo_s3_signature *out)
 {
     origo_s3_credentials cred;
     origo_s3_request req;
-    origo_s3_signed out;
+    origo_s3_signed signed_;
+    const char *query = strchr(url, '?');
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    /* Whatever query the URL has came from a client or a manifest, never from the operator's
+       bucket policy: none is signed (?versionId=, ?acl, ?torrent would read what was not meant). */
+    if (query != NULL) {
+        url = apr_pstrmemdup(p, url, (apr_size_t)(query - url));
+    }
+    out->wire_url = url;
+    memset(&cred, 0, sizeof(cred));
+    cred.access_key = s3->s3_access_key;
+    cred.secret_key = s3->s3_secret_key;
+    cred.region = s3->s3_region != NULL ? s3->s3_region : "us-east-1";
+    cred.security_token = s3->s3_security_token;
+    memset(&req, 0, sizeof(req));
+    req.method = method;
+    req.url = url;
+    req.host = host;
+    req.payload_hash = ORIGO_S3_EMPTY_SHA256;
+    req.when = (time_t)apr_time_sec(apr_time_now());
+    req.mode = s3->s3_use_headers == 1 ? ORIGO_S3_HEADERS : ORIGO_S3_QUERY;
+    req.expires = ORIGO_S3_QUERY_EXPIRES;
+
+    rc = origo_s3_sign(&cred, &req, &signed_);
+    if (rc != ORIGO_S3_OK) {
+        return apr_psprintf(p, "S3 signing with access key %s failed (%s)", s3->s3_access_key,
+                            rc == ORIGO_S3_BAD_INPUT ? "unusable URL or credentials" : "out of memory");
+    }
+    if (req.mode == ORIGO_S3_HEADERS) {
+        out->authorization = apr_pstrdup(p, signed_.authorization);
+        out->amz_date = apr_pstrdup(p, signed_.amz_date);
+        out->content_sha256 = apr_pstrdup(p, signed_.payload_hash);
+        out->security_token = s3->s3_security_token;
+    }
+    else {
+        out->wire_url = apr_pstrdup(p, signed_.url);
+    }
+    origo_s3_signed_free(&signed_);
+    return NULL;
+}
+
+const char *origo_s3_sign_proxy_request(request_rec *pr, const origo_dir_config *s3, const char *url,
+                                        const char **wire_url)
+{
     apr_array_header_t *amz = apr_array_make(pr->pool, 4, sizeof(const char *));
+    origo_s3_signature sig;
+    const char *error;
     apr_uri_t uri;
-    int rc, i;
+    int i;
 
     *wire_url = url;
     if (apr_uri_parse(pr->pool, url, &uri) != APR_SUCCESS || uri.hostname == NULL || *uri.hostname == '\0') {
@@ -145,38 +192,20 @@ const char *origo_s3_sign_proxy_request(request_rec *pr, const origo_dir_config 
     for (i = 0; i < amz->nelts; i++) {
         apr_table_unset(pr->headers_in, APR_ARRAY_IDX(amz, i, const char *));
     }
-
-    memset(&cred, 0, sizeof(cred));
-    cred.access_key = s3->s3_access_key;
-    cred.secret_key = s3->s3_secret_key;
-    cred.region = s3->s3_region != NULL ? s3->s3_region : "us-east-1";
-    cred.security_token = s3->s3_security_token;
-    memset(&req, 0, sizeof(req));
-    req.method = pr->method;        /* GET, or HEAD for a client's HEAD through ProxyPass */
-    req.url = url;
-    req.host = proxy_host_header(pr, &uri);
-    req.payload_hash = ORIGO_S3_EMPTY_SHA256;
-    req.when = (time_t)apr_time_sec(apr_time_now());
-    req.mode = s3->s3_use_headers == 1 ? ORIGO_S3_HEADERS : ORIGO_S3_QUERY;
-    req.expires = ORIGO_S3_QUERY_EXPIRES;
-
-    rc = origo_s3_sign(&cred, &req, &out);
-    if (rc != ORIGO_S3_OK) {
-        return apr_psprintf(pr->pool, "S3 signing with access key %s failed (%s)", s3->s3_access_key,
-                            rc == ORIGO_S3_BAD_INPUT ? "unusable URL or credentials" : "out of memory");
+    /* GET, or HEAD for a client's HEAD through ProxyPass. */
+    error = origo_s3_sign_get(pr->pool, s3, pr->method, url, proxy_host_header(pr, &uri), &sig);
+    if (error != NULL) {
+        return error;
     }
-    if (req.mode == ORIGO_S3_HEADERS) {
-        apr_table_set(pr->headers_in, "Authorization", out.authorization);
-        apr_table_set(pr->headers_in, "x-amz-date", out.amz_date);
-        apr_table_set(pr->headers_in, "x-amz-content-sha256", out.payload_hash);
-        if (s3->s3_security_token != NULL) {
-            apr_table_set(pr->headers_in, "x-amz-security-token", s3->s3_security_token);
+    if (sig.authorization != NULL) {
+        apr_table_set(pr->headers_in, "Authorization", sig.authorization);
+        apr_table_set(pr->headers_in, "x-amz-date", sig.amz_date);
+        apr_table_set(pr->headers_in, "x-amz-content-sha256", sig.content_sha256);
+        if (sig.security_token != NULL) {
+            apr_table_set(pr->headers_in, "x-amz-security-token", sig.security_token);
         }
     }
-    else {
-        *wire_url = apr_pstrdup(pr->pool, out.url);
-    }
-    origo_s3_signed_free(&out);
+    *wire_url = sig.wire_url;
     return NULL;
 }
 
@@ -211,7 +240,7 @@ static int origo_s3_fixup(request_rec *r)
     }
     if (r->method_number != M_GET) {
         /* Only bodiless reads are signed (the payload hash is that of an empty body). */
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ORIGO_LOGNO(10301)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ORIGO_LOGNO(10303)
                       "S3 signing covers GET and HEAD only; refusing %s %s", r->method, r->uri);
         return HTTP_METHOD_NOT_ALLOWED;
     }
@@ -220,9 +249,8 @@ static int origo_s3_fixup(request_rec *r)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ORIGO_LOGNO(10302) "%s for %s", error, r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (wire != url) {
-        r->filename = apr_pstrcat(r->pool, "proxy:", wire, NULL);
-    }
+    r->filename = apr_pstrcat(r->pool, "proxy:", wire, NULL);
+    r->args = NULL;
     return DECLINED;
 }
 

@@ -20,12 +20,28 @@ const origo_dir_config *origo_s3_config_for_url(request_rec *r, const origo_dir_
 /* Whether S3 signing is configured (an access key and a secret key). */
 int origo_s3_enabled(const origo_dir_config *conf);
 
+/* A signed read: the URL to send and, with S3UseHeaders on, the headers to send with it. */
+typedef struct origo_s3_signature {
+    const char *wire_url;        /* the URL without its query, plus X-Amz-* in query mode */
+    const char *authorization;   /* header mode only (else NULL), with the three below */
+    const char *amz_date;
+    const char *content_sha256;
+    const char *security_token;  /* x-amz-security-token, or NULL */
+} origo_s3_signature;
+
 /*
- * Signs the proxy request `pr` that will fetch `url`: drops inherited Authorization and x-amz-*
- * headers, then with S3UseHeaders on sets Authorization, x-amz-date, x-amz-content-sha256 (and
- * x-amz-security-token), or else sets *wire_url to `url` plus the X-Amz-* query parameters
- * (*wire_url is `url` in header mode). Returns NULL, or a reason for the error log that names the
- * access key id at most.
+ * Signs a bodiless `method` (GET, HEAD) of `url`, sent with the Host header `host`. The URL's
+ * query is dropped first: no query from a client or a manifest is ever signed. Returns NULL, or
+ * a reason for the error log that names the access key id at most.
+ */
+const char *origo_s3_sign_get(apr_pool_t *p, const origo_dir_config *s3, const char *method, const char *url,
+                              const char *host, origo_s3_signature *out);
+
+/*
+ * Signs the proxy request `pr` that will fetch `url` (origo_s3_sign_get): drops inherited
+ * Authorization and x-amz-* headers, then with S3UseHeaders on sets Authorization, x-amz-date,
+ * x-amz-content-sha256 (and x-amz-security-token). *wire_url is the URL to send. Returns NULL, or
+ * a reason for the error log.
  */
 const char *origo_s3_sign_proxy_request(request_rec *pr, const origo_dir_config *s3, const char *url,
                                         const char **wire_url);

@@ -1,19 +1,36 @@
 /*
- * Upstream reads as Apache subrequests through mod_proxy (UspEnableSubreq), and the IsmProxyPass
- * path mapping.
+ * Upstream reads for the engine (IsmProxyPass, S3, re-streaming), and the IsmProxyPass path
+ * mapping.
  *
- * One fetch: a GET subrequest for the main request's own URI (so its <Location> access rules
- * apply), turned into a reverse-proxy request for the upstream URL (filename "proxy:<url>",
- * handler "proxy-server"). Inherited Range, If-* and Accept-Encoding headers are removed and our
- * own Range set. The body is collected by a private capture filter given to the subrequest as its
- * next filter (added to the main request only for the duration of the fetch, with a type above
- * AP_FTYPE_CONTENT_SET so that mod_cache's filters run before it); it passes nothing on. Both the
- * return value of ap_run_sub_req and the subrequest's status are checked.
+ * Every read goes through one policy, whichever way it travels:
+ * - it may reach only allowed origins (scheme, host and port compared exactly);
+ * - it carries only what the origin decides: User-Agent "Origo/<version>", Range, CDN-Loop (the
+ *   loop marker), S3 signing, and the client headers the operator names
+ *   (OrigoUpstreamPassHeader); nothing else of the client's request;
+ * - it ends by a deadline (OrigoUpstreamTimeout per read, OrigoUpstreamDeadline for all reads of
+ *   one client request), when the client has gone, and once the wanted bytes have arrived: a 200
+ *   answering a ranged read is cut at the range, a whole-object read is cut at
+ *   ORIGO_MAX_WHOLE_BODY, a header block at ORIGO_MAX_HEADER_BYTES.
+ *
+ * With UspEnableSubreq on (the default) a read is a GET subrequest for the main request's own URI
+ * (so its <Location> access rules apply), turned into a reverse-proxy request for the upstream URL
+ * (filename "proxy:<url>", handler "proxy-server"), so <Proxy>/ProxySet pools, mod_cache,
+ * balancers and SSLProxy* apply. Its headers are replaced by ours. The body is collected by a
+ * private capture filter given to the subrequest as its next filter (added to the main request
+ * only for the duration of the read, with a type above AP_FTYPE_CONTENT_SET so that mod_cache's
+ * filters run before it); it passes nothing on, and refuses more once it has what it wants, which
+ * makes mod_proxy close the backend connection. A guard input filter on every backend connection
+ * bounds what mod_proxy reads for us: it shortens the socket timeout to the deadline, counts the
+ * header block and watches the client. Both the return of ap_run_sub_req and the subrequest's
+ * status are checked. A read that got no byte back is tried once more (a kept-alive connection
+ * the upstream closed meanwhile).
  *
  * Connection reuse: mod_proxy_http closes the backend connection after every subrequest unless
  * the subrequest has a kept_body. An empty kept_body allocated from the main request's pool
  * (a subrequest pool crashed children) keeps the pooled connection open; the integration tests
  * count upstream connections to guard this reliance on httpd internals.
+ *
+ * With UspEnableSubreq off a read is a libcurl transfer (origo_curl.c) under the same policy.
  */
 #include "origo_upstream.h"
 
@@ -21,38 +38,234 @@
 #include "apr_lib.h"
 #include "apr_strings.h"
 #include "apr_uri.h"
+#include "http_connection.h"
 #include "http_core.h"
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "mod_proxy.h"
 #include "util_filter.h"
 
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "origo_bridge.h"
-#include "origo_http.h"
+#include "origo_curl.h"
 #include "origo_s3_apache.h"
+#include "origo_url.h"
 
 APLOG_USE_MODULE(origo);
 
-/* Largest body of a fetch without a length (a server manifest, or a whole 200 object). */
-#define ORIGO_MAX_WHOLE_BODY (APR_UINT64_C(64) << 20)
+/* Largest body of a read without a range (a server manifest, a sidecar subtitle file). */
+#define ORIGO_MAX_WHOLE_BODY (APR_UINT64_C(16) << 20)
+/* Largest response header block, and most header lines, of an upstream answer. */
+#define ORIGO_MAX_HEADER_BYTES (64 * 1024)
+#define ORIGO_MAX_HEADER_LINES 100
+/* Error bodies are not kept; at most this much of one is read before the connection is closed. */
+#define ORIGO_MAX_ERROR_BODY (APR_UINT64_C(64) << 10)
+/* How often a read checks whether the client is still there. */
+#define ORIGO_CLIENT_CHECK_INTERVAL apr_time_from_msec(200)
 
 static ap_filter_rec_t *capture_filter_handle;
+static ap_filter_rec_t *guard_filter_handle;
 
-/* The state of one fetch, shared with the capture filter. */
+/* ------------------------------------------------------------------------------------------ */
+/* The guard: what mod_proxy reads for one of our reads, on the backend connection.            */
+
+typedef struct guard {
+    apr_time_t deadline;
+    conn_rec *client;
+    apr_time_t next_client_check;
+    int body_started;             /* the capture filter saw the answer's first body bytes */
+    apr_uint64_t header_bytes;
+    int header_lines;
+    apr_uint64_t received;        /* bytes read from the backend for this read */
+    const char *stopped;          /* why the guard ended the read, or NULL */
+    int stop_status;              /* 504 (deadline) or 502 */
+} guard;
+
+/* The read running on this thread, if any: subrequests run synchronously on the caller's thread. */
+static __thread guard *current_guard;
+
+/* Whether the client of `c` has closed its connection (or it broke). */
+static int client_gone(conn_rec *c)
+{
+    apr_socket_t *sock;
+    apr_os_sock_t fd;
+    struct pollfd pfd;
+    char byte;
+
+    while (c->master != NULL) {
+        c = c->master;
+    }
+    if (c->aborted) {
+        return 1;
+    }
+    sock = ap_get_conn_socket(c);
+    if (sock == NULL || apr_os_sock_get(&fd, sock) != APR_SUCCESS) {
+        return 0;
+    }
+    pfd.fd = fd;
+    pfd.events = POLLIN | POLLRDHUP;
+    pfd.revents = 0;
+    if (poll(&pfd, 1, 0) <= 0) {
+        return 0;
+    }
+    if (pfd.revents & (POLLHUP | POLLERR | POLLRDHUP)) {
+        return 1;
+    }
+    /* Readable: a pipelined request, or the end of the stream. */
+    return (pfd.revents & POLLIN) && recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+static apr_status_t guard_stop(guard *g, const char *why, int status)
+{
+    if (g->stopped == NULL) {
+        g->stopped = why;
+        g->stop_status = status;
+    }
+    return status == HTTP_GATEWAY_TIME_OUT ? APR_TIMEUP : APR_ECONNABORTED;
+}
+
+/* Whether the read must end now (deadline, client gone); sets g->stopped. */
+static int guard_expired(guard *g)
+{
+    apr_time_t now = apr_time_now();
+
+    if (now >= g->deadline) {
+        guard_stop(g, "upstream read deadline passed", HTTP_GATEWAY_TIME_OUT);
+        return 1;
+    }
+    if (now >= g->next_client_check) {
+        g->next_client_check = now + ORIGO_CLIENT_CHECK_INTERVAL;
+        if (client_gone(g->client)) {
+            guard_stop(g, "client went away", HTTP_BAD_GATEWAY);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Waits until the backend socket is readable, the client check is due, or `until` passes. */
+static void guard_wait(apr_socket_t *sock, apr_time_t until)
+{
+    apr_os_sock_t fd;
+    struct pollfd pfd;
+    apr_interval_time_t wait = until - apr_time_now();
+
+    if (wait > ORIGO_CLIENT_CHECK_INTERVAL) {
+        wait = ORIGO_CLIENT_CHECK_INTERVAL;
+    }
+    if (sock == NULL || apr_os_sock_get(&fd, sock) != APR_SUCCESS || wait <= 0) {
+        return;
+    }
+    pfd.fd = fd;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    (void)poll(&pfd, 1, (int)apr_time_as_msec(wait) + 1);
+}
+
+/*
+ * A blocking read below would wait for a whole line (the core reads until LF), or for as long as
+ * the socket's timeout: a storage dripping one byte a second would hold it for ever, and a client
+ * that left would go unnoticed. So every blocking read is made of non-blocking ones and waits on
+ * the socket in short slices, checking the deadline and the client in between.
+ */
+static apr_status_t guard_filter(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
+                                 apr_read_type_e block, apr_off_t readbytes)
+{
+    guard *g = current_guard;
+    apr_socket_t *sock;
+    apr_interval_time_t idle = -1;
+    apr_time_t idle_end;
+    apr_status_t rv;
+    apr_off_t n = 0;
+
+    if (g == NULL || (mode != AP_MODE_GETLINE && mode != AP_MODE_READBYTES)) {
+        return ap_get_brigade(f->next, bb, mode, block, readbytes);
+    }
+    /* The socket's own timeout (ProxyTimeout, ProxySet timeout=) still bounds waiting for a byte. */
+    sock = ap_get_conn_socket(f->c);
+    if (sock == NULL || apr_socket_timeout_get(sock, &idle) != APR_SUCCESS || idle <= 0) {
+        idle = -1;
+    }
+    idle_end = idle > 0 ? apr_time_now() + idle : g->deadline;
+    if (idle_end > g->deadline) {
+        idle_end = g->deadline;
+    }
+    for (;;) {
+        if (g->stopped != NULL || guard_expired(g)) {
+            return guard_stop(g, g->stopped, g->stop_status);
+        }
+        if (apr_time_now() >= idle_end) {
+            return APR_TIMEUP;      /* the socket timeout: mod_proxy reports it as usual */
+        }
+        rv = ap_get_brigade(f->next, bb, mode, APR_NONBLOCK_READ, readbytes);
+        if (rv == APR_SUCCESS && !APR_BRIGADE_EMPTY(bb)) {
+            break;
+        }
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) {
+            return rv;
+        }
+        apr_brigade_cleanup(bb);
+        if (block == APR_NONBLOCK_READ) {
+            return rv;
+        }
+        guard_wait(sock, idle_end);
+    }
+    if (apr_brigade_length(bb, 0, &n) == APR_SUCCESS && n > 0) {
+        g->received += (apr_uint64_t)n;
+        if (!g->body_started) {
+            g->header_bytes += (apr_uint64_t)n;
+            if (mode == AP_MODE_GETLINE) {
+                apr_bucket *last = APR_BRIGADE_LAST(bb);
+                const char *bytes;
+                apr_size_t len;
+                /* A line read in pieces counts once, at its end. */
+                if (!APR_BUCKET_IS_METADATA(last) && apr_bucket_read(last, &bytes, &len, APR_NONBLOCK_READ) == APR_SUCCESS
+                    && len > 0 && bytes[len - 1] == '\n') {
+                    g->header_lines++;
+                }
+            }
+            if (g->header_bytes > ORIGO_MAX_HEADER_BYTES || g->header_lines > ORIGO_MAX_HEADER_LINES) {
+                apr_brigade_cleanup(bb);
+                return guard_stop(g, "upstream header block too large", HTTP_BAD_GATEWAY);
+            }
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* Backend connections of mod_proxy get the guard (it does nothing outside our reads). */
+static int guard_pre_connection(conn_rec *c, void *csd)
+{
+    (void)csd;
+    if (c->outgoing || current_guard != NULL) {
+        ap_add_input_filter_handle(guard_filter_handle, NULL, NULL, c);
+    }
+    return OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The capture filter: the body of one subrequest read.                                         */
+
+/* The state of one read, shared with the capture filter. */
 typedef struct capture {
     request_rec *sub;
+    guard *guard;
     apr_uint64_t want_offset;
     apr_uint64_t want_length;   /* 0: to the end */
     int ranged;                 /* a Range header was sent */
     int decided;                /* the first body bucket has been seen */
     int keep;                   /* store the body (a 2xx answer) */
     int sliced;                 /* a 200 to a ranged request: keep only the wanted bytes */
+    int complete;               /* everything wanted arrived; the rest is refused */
     int failed;                 /* an error bucket arrived (backend reset mid-body) */
     int overflow;               /* more body than allowed */
+    int ignored_range;          /* a 200 to a range that starts or ends beyond ORIGO_MAX_WHOLE_BODY */
     apr_uint64_t seen;          /* body bytes seen */
     origo_body_buffer body;     /* the engine takes body.data */
 } capture;
@@ -71,6 +284,9 @@ int origo_body_append(origo_body_buffer *b, const char *bytes, apr_size_t n)
         while (cap < b->len + n) {
             cap *= 2;
         }
+        if (cap > b->max && b->max >= b->len + n) {
+            cap = (apr_size_t)b->max;
+        }
         grown = realloc(b->data, cap);
         if (grown == NULL) {
             return 0;
@@ -83,29 +299,53 @@ int origo_body_append(origo_body_buffer *b, const char *bytes, apr_size_t n)
     return 1;
 }
 
-static int append(capture *c, const char *bytes, apr_size_t n)
+/* Where the wanted bytes end in the object (UINT64_MAX: at its end). */
+static apr_uint64_t wanted_end(const capture *c)
 {
-    if (!origo_body_append(&c->body, bytes, n)) {
-        c->overflow = 1;
-        return 0;
+    return c->want_length > 0 ? c->want_offset + c->want_length : (apr_uint64_t)-1;
+}
+
+static void take(capture *c, const char *bytes, apr_size_t n)
+{
+    if (c->sliced) {
+        /* Object bytes [seen, seen + n) intersected with the wanted range. */
+        apr_uint64_t start = c->seen, end = c->seen + n;
+        apr_uint64_t lo = start > c->want_offset ? start : c->want_offset;
+        apr_uint64_t hi = end < wanted_end(c) ? end : wanted_end(c);
+        if (lo < hi && !origo_body_append(&c->body, bytes + (lo - start), (apr_size_t)(hi - lo))) {
+            c->overflow = 1;
+        }
+        if (c->seen + n >= wanted_end(c)) {
+            c->complete = 1;
+        }
     }
-    return 1;
+    else if (!origo_body_append(&c->body, bytes, n)) {
+        c->overflow = 1;
+    }
 }
 
 static apr_status_t capture_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     capture *c = f->ctx;
     apr_bucket *b;
+    int eos = 0;
 
     for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
         const char *bytes;
         apr_size_t n;
 
+        if (APR_BUCKET_IS_EOS(b)) {
+            eos = 1;
+            continue;
+        }
         if (AP_BUCKET_IS_ERROR(b)) {
             c->failed = 1;
             continue;
         }
         if (APR_BUCKET_IS_METADATA(b)) {
+            continue;
+        }
+        if (c->complete || c->overflow || c->ignored_range) {
             continue;
         }
         if (apr_bucket_read(b, &bytes, &n, APR_BLOCK_READ) != APR_SUCCESS) {
@@ -114,28 +354,26 @@ static apr_status_t capture_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         }
         if (!c->decided) {
             c->decided = 1;
+            c->guard->body_started = 1;
             c->keep = c->sub->status == HTTP_OK || c->sub->status == HTTP_PARTIAL_CONTENT;
             c->sliced = c->keep && c->ranged && c->sub->status == HTTP_OK;
+            /* Slicing far into an object would read everything before the range: refused. */
+            if (c->sliced && (c->want_length > 0 ? wanted_end(c) : c->want_offset) > ORIGO_MAX_WHOLE_BODY) {
+                c->ignored_range = 1;
+                continue;
+            }
         }
-        if (c->keep && !c->overflow) {
-            if (c->sliced) {
-                /* Object bytes [seen, seen + n) intersected with the wanted range. */
-                apr_uint64_t start = c->seen, end = c->seen + n;
-                apr_uint64_t want_end = c->want_length > 0 ? c->want_offset + c->want_length : (apr_uint64_t)-1;
-                apr_uint64_t lo = start > c->want_offset ? start : c->want_offset;
-                apr_uint64_t hi = end < want_end ? end : want_end;
-                if (lo < hi) {
-                    append(c, bytes + (lo - start), (apr_size_t)(hi - lo));
-                }
-            }
-            else {
-                append(c, bytes, n);
-            }
+        if (c->keep) {
+            take(c, bytes, n);
+        }
+        else if (c->seen + n > ORIGO_MAX_ERROR_BODY) {
+            c->complete = 1;    /* the status is all that counts */
         }
         c->seen += n;
     }
     apr_brigade_cleanup(bb);
-    return APR_SUCCESS;
+    /* Refusing more makes mod_proxy stop reading and close the backend connection. */
+    return (c->complete || c->overflow || c->ignored_range) && !eos ? APR_EGENERAL : APR_SUCCESS;
 }
 
 void origo_upstream_register(apr_pool_t *p)
@@ -143,112 +381,212 @@ void origo_upstream_register(apr_pool_t *p)
     (void)p;
     capture_filter_handle = ap_register_output_filter("ORIGO_UPSTREAM_CAPTURE", capture_filter, NULL,
                                                       AP_FTYPE_CONTENT_SET + 5);
+    guard_filter_handle = ap_register_input_filter("ORIGO_UPSTREAM_GUARD", guard_filter, NULL,
+                                                   AP_FTYPE_CONNECTION + 8);
+    ap_hook_pre_connection(guard_pre_connection, NULL, NULL, APR_HOOK_LAST);
 }
 
-/* The fetch context: the main request and its configuration. */
+/* ------------------------------------------------------------------------------------------ */
+/* One read, whichever way it travels.                                                          */
+
+/* The fetch context: the main request, its configuration and what every read shares. */
 typedef struct fetch_ctx {
     request_rec *r;
     const origo_dir_config *conf;
-    const char *own_host;       /* IsmProxyPass's host[:port], lower case, or NULL */
+    origo_origin own;           /* IsmProxyPass's origin, when it names a host */
+    int has_own;
+    apr_time_t deadline;        /* all reads of this request end by then */
+    const char *user_agent;
+    const char *cdn_loop;       /* our CDN-Loop value: one "origo" per hop so far, this one too */
 } fetch_ctx;
 
-static char *dup_error(const char *text)
-{
-    return strdup(text != NULL ? text : "upstream fetch failed");
-}
+/* One read as it will be sent. */
+typedef struct read_plan {
+    const char *url;            /* as sent: escaped, and signed in S3 query mode */
+    const char *shown;          /* for the log: without query */
+    apr_uint64_t offset, length;
+    apr_time_t deadline;
+    const origo_dir_config *s3; /* S3 settings when the read is signed, else NULL */
+    origo_s3_signature sig;
+} read_plan;
 
 static int fail(origo_fetch_result *out, int status, const char *text)
 {
-    out->error = dup_error(text);
+    out->error = strdup(text != NULL ? text : "upstream fetch failed");
     return status;
 }
 
-int origo_parse_content_range(const char *value, apr_uint64_t *start, apr_uint64_t *last, apr_uint64_t *total)
+/* `url` without its query, for logs (queries may hold signatures or a CMS's parameters). */
+static const char *shown_url(apr_pool_t *p, const char *url)
 {
-    char *end;
-    apr_int64_t a, b, t = 0;
+    const char *q = strpbrk(url, "?#");
+    return q != NULL ? apr_pstrmemdup(p, url, (apr_size_t)(q - url)) : url;
+}
 
-    if (value == NULL || strncasecmp(value, "bytes ", 6) != 0) {
-        return 0;
+/* The Host header value for `o` (port only when not the scheme's default). */
+static const char *host_header(apr_pool_t *p, const origo_origin *o)
+{
+    const char *host = strchr(o->host, ':') != NULL ? apr_pstrcat(p, "[", o->host, "]", NULL) : o->host;
+    if (o->port != (o->https ? 443u : 80u)) {
+        host = apr_psprintf(p, "%s:%u", host, o->port);
     }
-    value += 6;
-    a = apr_strtoi64(value, &end, 10);
-    if (end == value || *end != '-' || a < 0) {
-        return 0;
+    return host;
+}
+
+/* Checks `url` against the policy and prepares it for sending. 0, or the status to answer with. */
+static int plan_read(fetch_ctx *ctx, const char *url, uint64_t offset, uint64_t length, read_plan *plan,
+                     origo_fetch_result *out)
+{
+    request_rec *r = ctx->r;
+    origo_origin origin;
+    apr_time_t now = apr_time_now();
+    apr_size_t cap;
+    char *escaped;
+
+    memset(plan, 0, sizeof(*plan));
+    if (url == NULL || !origo_origin_parse(url, 0, &origin)) {
+        return fail(out, HTTP_BAD_GATEWAY, "not an http(s) URL");
     }
-    value = end + 1;
-    b = apr_strtoi64(value, &end, 10);
-    if (end == value || *end != '/' || b < a) {
-        return 0;
+    plan->shown = shown_url(r->pool, url);
+    if (!(ctx->has_own && origo_origin_equal(&ctx->own, &origin)) && !origo_config_allows_origin(ctx->conf, &origin)) {
+        return fail(out, HTTP_FORBIDDEN, apr_psprintf(r->pool, "%s://%s is not allowed "
+                    "(IsmProxyPass origin or OrigoProxyAllowHost)", origin.https ? "https" : "http",
+                    host_header(r->pool, &origin)));
     }
-    value = end + 1;
-    if (*value != '*') {
-        t = apr_strtoi64(value, &end, 10);
-        if (end == value || t <= b) {
-            return 0;
-        }
+    if (now >= ctx->deadline) {
+        return fail(out, HTTP_GATEWAY_TIME_OUT, "the request's upstream deadline (OrigoUpstreamDeadline) passed");
     }
-    *start = (apr_uint64_t)a;
-    *last = (apr_uint64_t)b;
-    *total = (apr_uint64_t)t;
+    plan->deadline = now + origo_config_upstream_timeout(ctx->conf);
+    if (plan->deadline > ctx->deadline) {
+        plan->deadline = ctx->deadline;
+    }
+    /* A name with a space or non-ASCII bytes is sent percent-encoded. */
+    cap = strlen(url) * 3 + 1;
+    escaped = apr_palloc(r->pool, cap);
+    if (origo_url_escape_unsafe(url, escaped, cap) == 0) {
+        return fail(out, HTTP_BAD_GATEWAY, "URL cannot be encoded");
+    }
+    plan->url = escaped;
+    plan->offset = offset;
+    plan->length = length;
+    plan->s3 = origo_s3_config_for_url(r, ctx->conf, escaped);
+    if (!origo_s3_enabled(plan->s3)) {
+        plan->s3 = NULL;
+    }
+    return 0;
+}
+
+/* The Range header value of a read, or NULL for the whole object. */
+static const char *range_value(apr_pool_t *p, apr_uint64_t offset, apr_uint64_t length)
+{
+    if (offset == 0 && length == 0) {
+        return NULL;
+    }
+    return length > 0
+        ? apr_psprintf(p, "bytes=%" APR_UINT64_T_FMT "-%" APR_UINT64_T_FMT, offset, offset + length - 1)
+        : apr_psprintf(p, "bytes=%" APR_UINT64_T_FMT "-", offset);
+}
+
+/* apr_table_do callback: copies the named client header into the upstream table. */
+typedef struct pass_rec {
+    apr_table_t *to;
+    const char *name;
+} pass_rec;
+
+static int pass_one(void *rec_, const char *key, const char *value)
+{
+    pass_rec *rec = rec_;
+    if (strcasecmp(key, rec->name) == 0) {
+        apr_table_add(rec->to, key, value);
+    }
     return 1;
 }
 
-static int host_allowed(fetch_ctx *ctx, const apr_uri_t *uri)
+/* The headers every read carries (besides Range and signing): ours, and the ones passed on. */
+static apr_table_t *upstream_headers(fetch_ctx *ctx, apr_pool_t *p)
 {
-    char *host = apr_pstrdup(ctx->r->pool, uri->hostname);
-    char *hostport;
+    apr_table_t *h = apr_table_make(p, 8);
+    int i;
 
-    ap_str_tolower(host);
-    hostport = apr_psprintf(ctx->r->pool, "%s:%u", host,
-                            uri->port ? uri->port : apr_uri_port_of_scheme(uri->scheme));
-    if (ctx->own_host != NULL && (strcmp(ctx->own_host, host) == 0 || strcmp(ctx->own_host, hostport) == 0)) {
-        return 1;
+    apr_table_setn(h, "User-Agent", ctx->user_agent);
+    apr_table_setn(h, "CDN-Loop", ctx->cdn_loop);
+    if (ctx->conf->pass_headers != NULL) {
+        for (i = 0; i < ctx->conf->pass_headers->nelts; i++) {
+            pass_rec rec = { h, APR_ARRAY_IDX(ctx->conf->pass_headers, i, const char *) };
+            apr_table_do(pass_one, &rec, ctx->r->headers_in, NULL);
+        }
     }
-    return origo_config_allows_host(ctx->conf, host, hostport);
+    return h;
 }
 
-static void remove_inherited_headers(apr_table_t *headers)
+/* Fills the parts of `out` that do not depend on the mode from the answer's headers. */
+static void take_validators(apr_table_t *headers, origo_fetch_result *out)
 {
-    static const char *const names[] = {
-        "Range", "If-Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since",
-        "Accept-Encoding", "Content-Length", "Content-Type", "Transfer-Encoding", "Expect", NULL
-    };
-    const char *const *name;
-    for (name = names; *name != NULL; name++) {
-        apr_table_unset(headers, *name);
+    const char *value = apr_table_get(headers, "ETag");
+    if (value != NULL) {
+        out->etag = strdup(value);
+    }
+    value = apr_table_get(headers, "Last-Modified");
+    if (value != NULL) {
+        apr_time_t t = apr_date_parse_http(value);
+        out->last_modified = t > 0 ? (int64_t)apr_time_sec(t) : 0;
     }
 }
 
-static int fetch_subrequest(void *ctx_, const char *url, uint64_t offset, uint64_t length,
-                            origo_fetch_result *out)
+/* ------------------------------------------------------------------------------------------ */
+/* UspEnableSubreq on: mod_proxy subrequests.                                                   */
+
+/*
+ * mod_proxy adds X-Forwarded-For/-Host/-Server (the client's address and Host) under
+ * ProxyAddHeaders, on by default. Upstream reads are the origin's own requests: the subrequest
+ * gets a copy of its configuration vector with that switched off.
+ */
+static void no_forwarded_headers(request_rec *sub)
 {
-    fetch_ctx *ctx = ctx_;
+    module *proxy = ap_find_linked_module("mod_proxy.c");
+    proxy_dir_conf *dconf, *copy;
+    ap_conf_vector_t *vector;
+    module *m;
+
+    if (proxy == NULL) {
+        return;
+    }
+    dconf = ap_get_module_config(sub->per_dir_config, proxy);
+    if (dconf == NULL || !dconf->add_forwarded_headers) {
+        return;
+    }
+    copy = apr_pmemdup(sub->pool, dconf, sizeof(*copy));
+    copy->add_forwarded_headers = 0;
+    vector = ap_create_per_dir_config(sub->pool);
+    for (m = ap_top_module; m != NULL; m = m->next) {
+        ap_set_module_config(vector, m, ap_get_module_config(sub->per_dir_config, m));
+    }
+    ap_set_module_config(vector, proxy, copy);
+    sub->per_dir_config = vector;
+}
+
+/* One attempt of a subrequest read. Sets *retry when nothing at all came back. */
+static int subrequest_once(fetch_ctx *ctx, const read_plan *plan, origo_fetch_result *out, int *retry)
+{
     request_rec *r = ctx->r;
-    apr_uri_t uri;
     capture c;
+    guard g;
     ap_filter_t *f;
     request_rec *sub;
-    const char *value;
-    const origo_dir_config *s3;
+    const char *wire = plan->url, *range;
     int rc, status;
     apr_uint64_t total = 0;
 
-    if (url == NULL || apr_uri_parse(r->pool, url, &uri) != APR_SUCCESS || uri.scheme == NULL
-        || uri.hostname == NULL || *uri.hostname == '\0'
-        || (strcasecmp(uri.scheme, "http") != 0 && strcasecmp(uri.scheme, "https") != 0)) {
-        return fail(out, HTTP_BAD_GATEWAY, "not an http(s) URL");
-    }
-    if (!host_allowed(ctx, &uri)) {
-        return fail(out, HTTP_FORBIDDEN, apr_psprintf(r->pool, "host %s is not allowed "
-                    "(IsmProxyPass host or OrigoProxyAllowHost)", uri.hostname));
-    }
-
+    *retry = 0;
     memset(&c, 0, sizeof(c));
-    c.want_offset = offset;
-    c.want_length = length;
-    c.ranged = offset > 0 || length > 0;
-    c.body.max = length > 0 ? length : ORIGO_MAX_WHOLE_BODY;
+    memset(&g, 0, sizeof(g));
+    g.deadline = plan->deadline;
+    g.client = r->connection;
+    c.guard = &g;
+    c.want_offset = plan->offset;
+    c.want_length = plan->length;
+    c.ranged = plan->offset > 0 || plan->length > 0;
+    c.body.max = plan->length > 0 ? plan->length : ORIGO_MAX_WHOLE_BODY;
 
     f = ap_add_output_filter_handle(capture_filter_handle, &c, r, r->connection);
     if (f == NULL) {
@@ -261,40 +599,45 @@ static int fetch_subrequest(void *ctx_, const char *url, uint64_t offset, uint64
             ap_destroy_sub_req(sub);
         }
         ap_remove_output_filter(f);
-        free(c.body.data);
         return fail(out, HTTP_BAD_GATEWAY, apr_psprintf(r->pool, "subrequest lookup failed with %d", status));
     }
     c.sub = sub;
-    sub->filename = apr_pstrcat(sub->pool, "proxy:", url, NULL);
     sub->handler = "proxy-server";
     sub->proxyreq = PROXYREQ_REVERSE;
     sub->args = NULL;
     sub->kept_body = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    remove_inherited_headers(sub->headers_in);
-    if (c.ranged) {
-        apr_table_setn(sub->headers_in, "Range", length > 0
-            ? apr_psprintf(r->pool, "bytes=%" APR_UINT64_T_FMT "-%" APR_UINT64_T_FMT, offset, offset + length - 1)
-            : apr_psprintf(r->pool, "bytes=%" APR_UINT64_T_FMT "-", offset));
+    /* Only what we decide goes upstream: none of the client's headers are inherited. */
+    sub->headers_in = upstream_headers(ctx, sub->pool);
+    range = range_value(sub->pool, plan->offset, plan->length);
+    if (range != NULL) {
+        apr_table_setn(sub->headers_in, "Range", range);
     }
-    s3 = origo_s3_config_for_url(r, ctx->conf, url);
-    if (origo_s3_enabled(s3)) {
-        const char *wire = url;
-        const char *error = origo_s3_sign_proxy_request(sub, s3, url, &wire);
+    no_forwarded_headers(sub);
+    if (plan->s3 != NULL) {
+        const char *error = origo_s3_sign_proxy_request(sub, plan->s3, plan->url, &wire);
         if (error != NULL) {
             ap_destroy_sub_req(sub);
             ap_remove_output_filter(f);
-            free(c.body.data);
             return fail(out, HTTP_INTERNAL_SERVER_ERROR, error);
         }
-        sub->filename = apr_pstrcat(sub->pool, "proxy:", wire, NULL);
     }
+    sub->filename = apr_pstrcat(sub->pool, "proxy:", wire, NULL);
 
+    current_guard = &g;
     rc = ap_run_sub_req(sub);
+    current_guard = NULL;
     status = sub->status;
 
-    if (rc != OK && rc != DONE) {
-        /* mod_proxy_http answers a read timeout with 502 but leaves this note (as for failontimeout). */
+    if (g.stopped != NULL && !c.complete) {
+        ap_destroy_sub_req(sub);
+        ap_remove_output_filter(f);
+        free(c.body.data);
+        return fail(out, g.stop_status, g.stopped);
+    }
+    if (rc != OK && rc != DONE && !c.complete) {
+        /* mod_proxy_http answers a read timeout with 502 but leaves this note. */
         int timed_out = rc == HTTP_GATEWAY_TIME_OUT || apr_table_get(sub->notes, "proxy_timedout") != NULL;
+        *retry = g.received == 0 && !c.decided && !timed_out;
         ap_destroy_sub_req(sub);
         ap_remove_output_filter(f);
         free(c.body.data);
@@ -302,88 +645,163 @@ static int fetch_subrequest(void *ctx_, const char *url, uint64_t offset, uint64
                     apr_psprintf(r->pool, "proxy subrequest returned %d (status %d)%s", rc, status,
                                  timed_out ? ", timed out" : ""));
     }
+    if (c.ignored_range) {
+        ap_destroy_sub_req(sub);
+        ap_remove_output_filter(f);
+        free(c.body.data);
+        return fail(out, HTTP_BAD_GATEWAY, "upstream ignored Range (200 with the whole object) for bytes "
+                    "beyond the first 16 MiB");
+    }
     if (c.failed || c.overflow) {
         ap_destroy_sub_req(sub);
         ap_remove_output_filter(f);
         free(c.body.data);
-        return fail(out, HTTP_BAD_GATEWAY, c.failed ? "upstream body broke off" : "upstream body larger than asked for");
+        return fail(out, HTTP_BAD_GATEWAY, c.failed ? "upstream body broke off"
+                    : plan->length > 0 ? "upstream body larger than asked for"
+                    : apr_psprintf(r->pool, "upstream object larger than %" APR_UINT64_T_FMT " bytes",
+                                   (apr_uint64_t)ORIGO_MAX_WHOLE_BODY));
     }
 
     out->status = status;
     if (status == HTTP_PARTIAL_CONTENT) {
-        apr_uint64_t start, last;
-        if (!origo_parse_content_range(apr_table_get(sub->headers_out, "Content-Range"), &start, &last, &total)
+        uint64_t start, last, t;
+        if (!origo_parse_content_range(apr_table_get(sub->headers_out, "Content-Range"), &start, &last, &t)
             || c.body.len != last - start + 1) {
             ap_destroy_sub_req(sub);
             ap_remove_output_filter(f);
             free(c.body.data);
             return fail(out, HTTP_BAD_GATEWAY, "206 with a missing or inconsistent Content-Range");
         }
+        total = t;
         out->data_offset = start;
     }
     else if (status == HTTP_OK) {
-        value = apr_table_get(sub->headers_out, "Content-Length");
+        const char *value = apr_table_get(sub->headers_out, "Content-Length");
+        apr_int64_t cl = -1;
         if (value != NULL) {
             char *end;
-            apr_int64_t cl = apr_strtoi64(value, &end, 10);
-            if (end == value || *end != '\0' || cl < 0 || (apr_uint64_t)cl != c.seen) {
-                ap_destroy_sub_req(sub);
-                ap_remove_output_filter(f);
-                free(c.body.data);
-                return fail(out, HTTP_BAD_GATEWAY, "200 body shorter than its Content-Length");
+            cl = apr_strtoi64(value, &end, 10);
+            if (end == value || *end != '\0' || cl < 0) {
+                cl = -1;
             }
         }
-        total = c.seen;
-        out->data_offset = c.sliced ? offset : 0;
+        if (!c.complete && value != NULL && (cl < 0 || (apr_uint64_t)cl != c.seen)) {
+            ap_destroy_sub_req(sub);
+            ap_remove_output_filter(f);
+            free(c.body.data);
+            return fail(out, HTTP_BAD_GATEWAY, "200 body shorter than its Content-Length");
+        }
+        /* A 200 cut at the wanted range: its Content-Length (if any) is the object's size. */
+        total = c.complete ? (cl >= 0 ? (apr_uint64_t)cl : 0) : c.seen;
+        out->data_offset = c.sliced ? plan->offset : 0;
     }
     out->total_size = total;
     out->data = c.body.data;
     out->length = c.body.len;
-    value = apr_table_get(sub->headers_out, "ETag");
-    if (value != NULL) {
-        out->etag = strdup(value);
-    }
-    value = apr_table_get(sub->headers_out, "Last-Modified");
-    if (value != NULL) {
-        apr_time_t t = apr_date_parse_http(value);
-        out->last_modified = t > 0 ? (int64_t)apr_time_sec(t) : 0;
-    }
+    take_validators(sub->headers_out, out);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ORIGO_LOGNO(10201)
-                  "upstream %s (%" APR_UINT64_T_FMT "+%" APR_UINT64_T_FMT "): %d, %" APR_SIZE_T_FMT " bytes",
-                  url, offset, length, status, c.body.len);
+                  "upstream %s (%" APR_UINT64_T_FMT "+%" APR_UINT64_T_FMT "): %d, %" APR_SIZE_T_FMT " bytes%s",
+                  plan->shown, plan->offset, plan->length, status, c.body.len, c.complete ? ", cut" : "");
     ap_destroy_sub_req(sub);
     ap_remove_output_filter(f);
     return 0;
 }
 
-/*
- * UspEnableSubreq off: the built-in client with its own keep-alive pool (origo_http.c). It has
- * no TLS: https URLs still go through mod_proxy subrequests (which need SSLProxyEngine).
- */
-static int fetch_builtin(void *ctx_, const char *url, uint64_t offset, uint64_t length,
-                         origo_fetch_result *out)
+static int read_subrequest(fetch_ctx *ctx, const read_plan *plan, origo_fetch_result *out)
 {
-    fetch_ctx *ctx = ctx_;
-    apr_uri_t uri;
+    int retry = 0;
+    int rc = subrequest_once(ctx, plan, out, &retry);
 
-    if (url == NULL || apr_uri_parse(ctx->r->pool, url, &uri) != APR_SUCCESS || uri.scheme == NULL
-        || uri.hostname == NULL || *uri.hostname == '\0'
-        || (strcasecmp(uri.scheme, "http") != 0 && strcasecmp(uri.scheme, "https") != 0)) {
-        return fail(out, HTTP_BAD_GATEWAY, "not an http(s) URL");
+    if (rc != 0 && retry && apr_time_now() < plan->deadline) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, ctx->r, ORIGO_LOGNO(10203)
+                      "upstream %s gave nothing back (%s); trying once more", plan->shown,
+                      out->error != NULL ? out->error : "");
+        free(out->error);
+        out->error = NULL;
+        rc = subrequest_once(ctx, plan, out, &retry);
     }
-    /* https needs TLS and S3 needs signing: both are done on the subrequest path. */
-    if (strcasecmp(uri.scheme, "https") == 0
-        || origo_s3_enabled(origo_s3_config_for_url(ctx->r, ctx->conf, url))) {
-        return fetch_subrequest(ctx_, url, offset, length, out);
-    }
-    if (!host_allowed(ctx, &uri)) {
-        return fail(out, HTTP_FORBIDDEN, apr_psprintf(ctx->r->pool, "host %s is not allowed "
-                    "(IsmProxyPass host or OrigoProxyAllowHost)", uri.hostname));
-    }
-    return origo_http_fetch(ctx->r, url, offset, length, origo_config_upstream_timeout(ctx->conf), out);
+    return rc;
 }
 
-/* The access policy as text: IsmProxyPass's URL, the S3 identity and the allowed hosts. */
+/* ------------------------------------------------------------------------------------------ */
+/* UspEnableSubreq off: libcurl.                                                                */
+
+static int curl_client_gone(void *client)
+{
+    return client_gone(client);
+}
+
+static int read_curl(fetch_ctx *ctx, read_plan *plan, origo_fetch_result *out)
+{
+    request_rec *r = ctx->r;
+    apr_table_t *headers = upstream_headers(ctx, r->pool);
+    const apr_array_header_t *entries;
+    const char **lines;
+    origo_curl_request req;
+    const char *wire = plan->url;
+    int i, n = 0, rc;
+
+    if (plan->s3 != NULL) {
+        origo_origin origin;
+        const char *error;
+        origo_origin_parse(plan->url, 0, &origin);   /* parsed once already in plan_read */
+        error = origo_s3_sign_get(r->pool, plan->s3, "GET", plan->url, host_header(r->pool, &origin), &plan->sig);
+        if (error != NULL) {
+            return fail(out, HTTP_INTERNAL_SERVER_ERROR, error);
+        }
+        wire = plan->sig.wire_url;
+        if (plan->sig.authorization != NULL) {
+            apr_table_setn(headers, "Authorization", plan->sig.authorization);
+            apr_table_setn(headers, "x-amz-date", plan->sig.amz_date);
+            apr_table_setn(headers, "x-amz-content-sha256", plan->sig.content_sha256);
+            if (plan->sig.security_token != NULL) {
+                apr_table_setn(headers, "x-amz-security-token", plan->sig.security_token);
+            }
+        }
+    }
+    entries = apr_table_elts(headers);
+    lines = apr_pcalloc(r->pool, sizeof(const char *) * ((apr_size_t)entries->nelts + 1));
+    for (i = 0; i < entries->nelts; i++) {
+        const apr_table_entry_t *e = &((const apr_table_entry_t *)entries->elts)[i];
+        lines[n++] = apr_pstrcat(r->pool, e->key, ": ", e->val, NULL);
+    }
+
+    memset(&req, 0, sizeof(req));
+    req.url = wire;
+    req.offset = plan->offset;
+    req.length = plan->length;
+    req.headers = lines;
+    req.max_body = ORIGO_MAX_WHOLE_BODY;
+    req.timeout_usec = plan->deadline - apr_time_now();
+    req.ca_file = ctx->conf->ca_file;
+    req.proxy = ctx->conf->upstream_proxy;
+    req.client_gone = curl_client_gone;
+    req.client_ctx = r->connection;
+
+    rc = origo_curl_fetch(&req, out);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ORIGO_LOGNO(10204)
+                  "upstream %s (%" APR_UINT64_T_FMT "+%" APR_UINT64_T_FMT "): %d, %" APR_UINT64_T_FMT
+                  " bytes (libcurl, %" APR_UINT64_T_FMT " connections opened by this process)%s%s",
+                  plan->shown, plan->offset, plan->length, out->status, (apr_uint64_t)out->length,
+                  origo_curl_connections_opened(), rc != 0 ? ": " : "", rc != 0 && out->error ? out->error : "");
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static int fetch(void *ctx_, const char *url, uint64_t offset, uint64_t length, origo_fetch_result *out)
+{
+    fetch_ctx *ctx = ctx_;
+    read_plan plan;
+    int rc = plan_read(ctx, url, offset, length, &plan, out);
+
+    if (rc != 0) {
+        return rc;
+    }
+    return ctx->conf->enable_subreq == 0 ? read_curl(ctx, &plan, out) : read_subrequest(ctx, &plan, out);
+}
+
+/* The access policy as text: IsmProxyPass's URL, the S3 identity and the allowed origins. */
 static const char *scope_of(request_rec *r, const origo_dir_config *conf)
 {
     const char *scope = conf->proxy_url != NULL ? conf->proxy_url : "";
@@ -394,52 +812,48 @@ static const char *scope_of(request_rec *r, const origo_dir_config *conf)
 
     if (conf->allow_hosts != NULL) {
         for (i = 0; i < conf->allow_hosts->nelts; i++) {
-            scope = apr_pstrcat(r->pool, scope, " ", APR_ARRAY_IDX(conf->allow_hosts, i, const char *), NULL);
+            const origo_origin *o = &APR_ARRAY_IDX(conf->allow_hosts, i, origo_origin);
+            scope = apr_psprintf(r->pool, "%s %s://%s:%u", scope, o->https ? "https" : "http", o->host, o->port);
         }
     }
     return scope;
 }
 
+/* "Origo/<version>", the version taken from the engine's "origo-engine/<version> (...)". */
+static const char *user_agent(apr_pool_t *p)
+{
+    const char *v = strchr(origo_engine_version(), '/');
+    size_t n = v != NULL ? strcspn(v + 1, " ") : 0;
+    return n > 0 ? apr_pstrcat(p, "Origo/", apr_pstrmemdup(p, v + 1, n), NULL) : "Origo";
+}
+
+int origo_upstream_hops(request_rec *r)
+{
+    const char *value = apr_table_get(r->headers_in, "CDN-Loop");
+    /* Several CDN-Loop header lines are merged by Apache into one comma-separated value. */
+    return value != NULL ? origo_cdn_loop_count(value, ORIGO_LOOP_TOKEN) : 0;
+}
+
 void origo_upstream_for_request(request_rec *r, const origo_dir_config *conf, origo_upstream *out)
 {
     fetch_ctx *ctx = apr_pcalloc(r->pool, sizeof(*ctx));
-    apr_uri_t uri;
+    int hops = origo_upstream_hops(r) + 1, i;
+    char *loop;
 
     ctx->r = r;
     ctx->conf = conf;
-    if (conf->proxy_url != NULL && apr_uri_parse(r->pool, conf->proxy_url, &uri) == APR_SUCCESS
-        && uri.hostname != NULL && *uri.hostname != '\0') {
-        char *host = apr_pstrdup(r->pool, uri.port_str != NULL
-                                 ? apr_pstrcat(r->pool, uri.hostname, ":", uri.port_str, NULL) : uri.hostname);
-        ap_str_tolower(host);
-        ctx->own_host = host;
+    ctx->has_own = conf->proxy_url != NULL && origo_origin_parse(conf->proxy_url, 0, &ctx->own);
+    ctx->deadline = r->request_time + origo_config_upstream_deadline(conf);
+    ctx->user_agent = user_agent(r->pool);
+    /* OrigoMaxHops is at most 16, and a request with more hops was refused already. */
+    loop = apr_pstrdup(r->pool, ORIGO_LOOP_TOKEN);
+    for (i = 1; i < hops && i < 32; i++) {
+        loop = apr_pstrcat(r->pool, loop, ", " ORIGO_LOOP_TOKEN, NULL);
     }
+    ctx->cdn_loop = loop;
     out->ctx = ctx;
-    out->fetch = conf->enable_subreq == 0 ? fetch_builtin : fetch_subrequest;
+    out->fetch = fetch;
     out->scope = scope_of(r, conf);
-}
-
-/* Extensions that end the server manifest (or media file) part of a proxied path. */
-static const char *const manifest_extensions[] = {
-    ".ism", ".isml", ".smil", ".mp4", ".ismv", ".isma", ".cmfv", ".cmfa", ".m4v", ".m4a", NULL
-};
-
-/* Length of the manifest part of `rest` ("a/b/x.ism" of "a/b/x.ism/.m3u8"), or 0. */
-static size_t manifest_boundary(const char *rest)
-{
-    const char *slash;
-
-    for (slash = strchr(rest, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
-        const char *const *ext;
-        size_t at = (size_t)(slash - rest);
-        for (ext = manifest_extensions; *ext != NULL; ext++) {
-            size_t elen = strlen(*ext);
-            if (at > elen && strncasecmp(slash - elen, *ext, elen) == 0 && slash[-(ptrdiff_t)elen - 1] != '/') {
-                return at;
-            }
-        }
-    }
-    return 0;
 }
 
 int origo_upstream_map(request_rec *r, const origo_dir_config *conf, const char **manifest_url,
@@ -467,7 +881,7 @@ int origo_upstream_map(request_rec *r, const origo_dir_config *conf, const char 
     while (*rest == '/') {
         rest++;
     }
-    mlen = manifest_boundary(rest);
+    mlen = origo_manifest_boundary(rest);
     if (mlen == 0) {
         return DECLINED;
     }

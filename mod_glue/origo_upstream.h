@@ -24,12 +24,19 @@ typedef struct origo_body_buffer {
  */
 int origo_body_append(origo_body_buffer *b, const char *bytes, apr_size_t n);
 
-/* Registers the capture filter (called from register_hooks). */
+/* The CDN-Loop token (RFC 8586) Origo adds to every upstream read, once per hop. */
+#define ORIGO_LOOP_TOKEN "origo"
+
+/* Registers the capture and guard filters and the guard's pre_connection hook (register_hooks). */
 void origo_upstream_register(apr_pool_t *p);
+
+/* How many Origo hops the request has passed through (its CDN-Loop header's "origo" tokens). */
+int origo_upstream_hops(request_rec *r);
 
 /*
  * Fills `out` with the callback table for request `r` (allocated from r->pool; valid while the
- * request lives). Reads are limited to the hosts the configuration allows.
+ * request lives). Reads are limited to the origins the configuration allows, carry only the
+ * headers the configuration names, and end by the configured deadlines.
  */
 void origo_upstream_for_request(request_rec *r, const origo_dir_config *conf, origo_upstream *out);
 
@@ -40,8 +47,5 @@ void origo_upstream_for_request(request_rec *r, const origo_dir_config *conf, or
  */
 int origo_upstream_map(request_rec *r, const origo_dir_config *conf, const char **manifest_url,
                        const char **virtual_path);
-
-/* "bytes a-b/total" of a Content-Range: start, last and total (0 when '*'). 1 when it parses. */
-int origo_parse_content_range(const char *value, apr_uint64_t *start, apr_uint64_t *last, apr_uint64_t *total);
 
 #endif

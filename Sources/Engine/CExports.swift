@@ -17,7 +17,7 @@ public func origoEngineInit() -> Int32 {
 @_cdecl("origo_engine_version")
 public func origoEngineVersion() -> UnsafePointer<CChar> {
     // A literal lives in static storage for the life of the process (the library is never unloaded).
-    let version: StaticString = "origo-engine/0.3 (abi 3)"
+    let version: StaticString = "origo-engine/0.3 (abi 4)"
     return UnsafeRawPointer(version.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 

@@ -211,6 +211,38 @@ static void test_bad_input(void)
     origo_s3_signed_free(&s);
 }
 
+/* The authority goes into the signed URL as it is, so it must be one a request line can carry
+   (found by Fuzz/C/fuzz_s3_sign.c: bytes >= 0x80 and controls were signed into the URL, and an
+   unclosed '[' was reported as out of memory). */
+static void test_bad_authority(void)
+{
+    static const char *const bad[] = {
+        "https://bucket.s3.amazo\222\236\210\214.com/x", "http://h\r\nX-Evil: 1/x", "http://h x/y",
+        "http://[::1/x", "http://[::1]x/y", "http://[::1]]/y", "http://:81/x", "http://[]:81/x",
+    };
+    origo_s3_credentials c = example_credentials();
+    origo_s3_request r = { "GET", NULL, NULL, NULL, 0, NULL, WHEN, ORIGO_S3_QUERY, 300 };
+    origo_s3_signed s;
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r.url = bad[i];
+        r.host = NULL;
+        check(origo_s3_sign(&c, &r, &s) == ORIGO_S3_BAD_INPUT, "bad authority, Host from the URL", bad[i], "BAD_INPUT");
+        r.host = "bucket.example";
+        check(origo_s3_sign(&c, &r, &s) == ORIGO_S3_BAD_INPUT, "bad authority, Host given", bad[i], "BAD_INPUT");
+    }
+    r.host = NULL;
+    r.url = "http://[::1]:8080/x";
+    check(origo_s3_sign(&c, &r, &s) == ORIGO_S3_OK && strstr(s.canonical_request, "\nhost:[::1]:8080\n") != NULL
+          && strncmp(s.url, "http://[::1]:8080/x?", 20) == 0, "IPv6 authority with port", s.url, "http://[::1]:8080/x?...");
+    origo_s3_signed_free(&s);
+    r.url = "https://[2001:DB8::1]/x";
+    check(origo_s3_sign(&c, &r, &s) == ORIGO_S3_OK && strstr(s.canonical_request, "\nhost:[2001:db8::1]\n") != NULL,
+          "IPv6 authority", s.canonical_request, "host:[2001:db8::1]");
+    origo_s3_signed_free(&s);
+}
+
 /* --sign: one signature from stdin, for comparison with another signer. */
 static void print_escaped(const char *key, const char *value)
 {
@@ -294,6 +326,7 @@ int main(int argc, char **argv)
     test_canonical_forms();
     test_fingerprint();
     test_bad_input();
+    test_bad_authority();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

@@ -1,0 +1,47 @@
+/*
+ * Pure text functions of the upstream path (no httpd, no APR): they read what storage and clients
+ * send, so they are fuzzed on their own (Fuzz/C/).
+ */
+#ifndef ORIGO_URL_H
+#define ORIGO_URL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* "bytes a-b/total" of a Content-Range: start, last and total (0 when '*'). 1 when it parses. */
+int origo_parse_content_range(const char *value, uint64_t *start, uint64_t *last, uint64_t *total);
+
+/* Length of the manifest part of `rest` ("a/b/x.ism" of "a/b/x.ism/.m3u8"): the shortest prefix
+   ending in a handled extension and followed by '/', or 0 when there is none. */
+size_t origo_manifest_boundary(const char *rest);
+
+/* An origin: scheme, host and port, the unit that allow-lists compare. */
+#define ORIGO_HOST_MAX 256
+typedef struct origo_origin {
+    int https;                  /* 0: http, 1: https */
+    char host[ORIGO_HOST_MAX];  /* lower case, IPv6 literals without brackets */
+    unsigned port;              /* never 0: the scheme's default when none is written */
+} origo_origin;
+
+/*
+ * Parses "http://host[:port][/…]", "https://host[:port][/…]" or, when `bare_ok`, "host[:port]"
+ * (meaning http). IPv6 hosts are written in brackets. Returns 1, or 0 for anything else (other
+ * schemes, user info, an empty host, a bad port, a host longer than ORIGO_HOST_MAX - 1).
+ */
+int origo_origin_parse(const char *text, int bare_ok, origo_origin *out);
+
+/* Same scheme, host and port. */
+int origo_origin_equal(const origo_origin *a, const origo_origin *b);
+
+/*
+ * Copies `url` into `out` (capacity `cap`) with every byte that may not appear in a URL on the
+ * wire percent-encoded: controls, space, bytes >= 0x7F and "<>\"\\^`{|}". Existing "%xx" escapes
+ * stay as they are. Returns the length written, or 0 when it does not fit.
+ */
+size_t origo_url_escape_unsafe(const char *url, char *out, size_t cap);
+
+/* How many elements of a CDN-Loop header value (RFC 8586: "id[; params], …") are `token`
+   (compared case-insensitively). Garbage counts as nothing. */
+int origo_cdn_loop_count(const char *value, const char *token);
+
+#endif
