@@ -51,16 +51,9 @@ class Media:
         return float(self.file(name)["duration"])
 
 
-@dataclass
-class Server:
-    """A running private Apache serving `root` at `base`."""
-    base: str
-    root: str
-    listen: str
+class ErrorLog:
+    """Reading an Apache error log (`self.error_log`) from an offset."""
     error_log: str
-
-    def url(self, path: str) -> str:
-        return self.base + "/" + path.lstrip("/")
 
     def log_size(self) -> int:
         try:
@@ -77,6 +70,18 @@ class Server:
                 return f.read().decode("utf-8", "replace")
         except OSError:
             return ""
+
+
+@dataclass
+class Server(ErrorLog):
+    """A running private Apache serving `root` at `base`."""
+    base: str
+    root: str
+    listen: str
+    error_log: str
+
+    def url(self, path: str) -> str:
+        return self.base + "/" + path.lstrip("/")
 
 
 def _free_port() -> int:
@@ -114,7 +119,7 @@ def _find_error_log(stdout: str, port: int) -> str | None:
     return found[0] if found else None
 
 
-class PrivateServer:
+class PrivateServer(ErrorLog):
     """Another Apache with mod_origo on a free loopback port, serving `root` with an extra
     configuration file included (`@DIR@` in it: a private directory for the site's own files,
     `@LISTEN@`: the address). ``stop()`` returns the crash lines of its error logs."""
@@ -123,6 +128,8 @@ class PrivateServer:
         self.port = _free_port()
         self.listen = f"127.0.0.1:{self.port}"
         self.base = f"http://{self.listen}"
+        self.error_log = f"/tmp/origo-httpd/{self.port}/logs/error.log"
+        self.pid_file = f"/tmp/origo-httpd/{self.port}/run/httpd.pid"
         self.dir = tempfile.mkdtemp(prefix="origo-site-", dir="/tmp")
         os.chmod(self.dir, 0o755)
         self.include = os.path.join(self.dir, "site.conf")
@@ -140,7 +147,7 @@ class PrivateServer:
 
     def stop(self) -> list[str]:
         subprocess.run([str(LAUNCHER), "stop", "--listen", self.listen], capture_output=True, timeout=120)
-        logs = [os.path.join(self.dir, "error.log"), f"/tmp/origo-httpd/{self.port}/logs/error.log"]
+        logs = [os.path.join(self.dir, "error.log"), self.error_log]
         crashes = []
         for log in logs:
             if os.path.exists(log):
