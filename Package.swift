@@ -33,10 +33,10 @@ let package = Package(
         .target(name: "Subtitles", dependencies: ["ByteIO", "MediaModel"]),
         .target(name: "HLS", dependencies: ["MediaModel", "PlayerURL"]),
         .target(name: "DASH", dependencies: ["MediaModel", "PlayerURL", "XML"]),
-        // Smooth Streaming client manifests; fragments come from ISOBMFF's writer.
-        .target(name: "Smooth", dependencies: ["MediaModel", "PlayerURL", "XML", "ISOBMFF"]),
+        // Smooth Streaming client manifests and timelines; the engine writes fragments with ISOBMFF.
+        .target(name: "Smooth", dependencies: ["MediaModel", "PlayerURL", "XML"]),
         // HDS: F4M manifests with inline bootstraps and F4F fragments of FLV tags.
-        .target(name: "HDS", dependencies: ["ByteIO", "MediaModel", "PlayerURL", "XML", "ISOBMFF"]),
+        .target(name: "HDS", dependencies: ["ByteIO", "MediaModel", "PlayerURL", "XML"]),
         // Locators, file readers and the bounded index cache.
         .target(name: "Storage", dependencies: ["ByteIO", "CMappedGuard"]),
         // The SIGBUS guard for reads from mapped files (a signal handler, so C).

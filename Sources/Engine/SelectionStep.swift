@@ -1,6 +1,5 @@
 import MediaModel
 import PlayerURL
-import Smooth
 
 extension Presentation {
     /// The presentation a request with `selection` sees. Every format (HLS TS and fMP4, DASH,
@@ -54,7 +53,7 @@ extension Presentation {
         case .text: "textstream"
         }
         var fourCC = [t.track.sampleEntryType]
-        if let smooth = SmoothCodec(track: t.track) { fourCC.insert(smooth.fourCC, at: 0) }
+        if let name = t.track.fourCC { fourCC.insert(name, at: 0) }
         return TrackAttributes(type: type, systemBitrate: Int64(t.bitrate), systemLanguage: t.language,
                                trackName: t.name, fourCC: fourCC,
                                maxWidth: Int64(t.track.width), maxHeight: Int64(t.track.height))

@@ -22,9 +22,9 @@ extension MediaBytes {
 /// Responses built from cue text: HLS WebVTT segments and Smooth TTML fragments. Both read a text
 /// track's cues through ``Subtitles/TextSamples`` (any of `wvtt`, `stpp`, `tx3g`, from memory or
 /// storage), cached with the presentation.
-extension Engine {
+extension AnswerContext {
     /// All cues of a text track, read once per presentation version.
-    func cues(of track: PresentationTrack, view: PresentationView, media: MediaBytes) throws -> [Cue] {
+    func cues(of track: PresentationTrack) throws -> [Cue] {
         if let cached = view.textCues.value(for: track.token) { return cached }
         let cues = try media.cues(of: track.track)
         view.textCues.insert(cues, for: track.token, cost: PresentationLoader.cost(cues))
@@ -33,8 +33,7 @@ extension Engine {
 
     /// WebVTT segment `index` of a text track: the cues overlapping the segment's window, with an
     /// `X-TIMESTAMP-MAP` onto the timeline of the container the media segments use.
-    func webVTTSegment(_ track: PresentationTrack, index: Int, writer: HLSPlaylistWriter, container: HLSLayout.Container,
-                       view: PresentationView, media: MediaBytes) throws -> EngineResponse {
+    func webVTTSegment(_ track: PresentationTrack, index: Int, writer: HLSPlaylistWriter) throws -> EngineResponse {
         let windows = writer.segmentWindows
         guard index >= 0, index < windows.count else {
             throw EngineError.notFound("WebVTT segment \(index + 1) does not exist")
@@ -43,8 +42,8 @@ extension Engine {
         let start = MediaTime.rescale(windows[index].start, from: ts, to: 1000)
         // The last segment takes every remaining cue.
         let end = index + 1 == windows.count ? Int64.max : MediaTime.rescale(windows[index].end, from: ts, to: 1000)
-        let text = WebVTTWriter.segment(cues: try cues(of: track, view: view, media: media), start: start, end: end,
-                                        mpegts: Self.timestampMapOrigin(view.presentation, container: container))
+        let text = WebVTTWriter.segment(cues: try cues(of: track), start: start, end: end,
+                                        mpegts: Self.timestampMapOrigin(presentation, container: options.hlsContainer))
         return EngineResponse(status: 200, contentType: "text/vtt", etag: nil, lastModified: 0, logReason: nil,
                               body: [.bytes(Array(text.utf8))])
     }
@@ -65,16 +64,15 @@ extension Engine {
 
     /// A Smooth text fragment: one sample holding a TTML document with the cues overlapping the
     /// fragment, timed on the Smooth timeline (presentation time plus the presentation's offset).
-    func smoothTextFragment(_ track: PresentationTrack, ranges: [Range<Int>], index: Int, offset: Int64,
-                            view: PresentationView, media: MediaBytes) throws -> EngineResponse {
+    func smoothTextFragment(_ track: PresentationTrack, ranges: [Range<Int>], index: Int, offset: Int64) throws -> EngineResponse {
         let t = track.track
         let range = ranges[index]
-        let timeline = FragmentWriter.RescaledTimeline(timescale: SmoothTimeline.timescale, offset: offset)
+        let timeline = RescaledTimeline(timescale: SmoothTimeline.timescale, offset: offset)
         let start = timeline.start(of: range.lowerBound, in: t)
         let end = timeline.start(of: range.upperBound, in: t)
         let perMillisecond = Int64(SmoothTimeline.timescale / 1000)
         let offsetMs = offset / perMillisecond
-        let cues = WebVTTWriter.overlapping(try cues(of: track, view: view, media: media),
+        let cues = WebVTTWriter.overlapping(try cues(of: track),
                                             start: (start &- offset) / perMillisecond, end: (end &- offset) / perMillisecond)
         let document = TTMLWriter.document(cues: cues, language: Language.tag(track.language), offset: offsetMs)
         // One sample spanning the fragment, on the text track's own timing.
@@ -87,7 +85,7 @@ extension Engine {
                            presentationOffset: t.presentationOffset, dataSource: "memory:ttml")
         sample.inlineData = document
         let pieces = try FragmentWriter.mediaSegment(track: sample, samples: 0..<1, sequenceNumber: UInt32(clamping: index + 1),
-                                                     options: SmoothTimeline.fragmentOptions(offset: offset))
+                                                     options: .smooth(offset: offset))
         return EngineResponse(status: 200, contentType: "application/mp4", etag: nil, lastModified: 0, logReason: nil,
                               body: pieces)
     }

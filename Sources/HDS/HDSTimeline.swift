@@ -1,4 +1,3 @@
-import ISOBMFF
 import MediaModel
 
 /// The HDS timeline: milliseconds, as FLV tag timestamps and the bootstrap count them.
@@ -11,7 +10,7 @@ import MediaModel
 /// by summing durations, so nothing drifts.
 ///
 /// - A tag's timestamp is the sample's decode time on this timeline (shifted by the track's
-///   smallest composition offset, see ``FragmentWriter/RescaledTimeline``), its composition time
+///   smallest composition offset, see ``RescaledTimeline``), its composition time
 ///   offset the rest up to the sample's presentation time.
 /// - Fragment `n` (from 1) starts at the presentation time of segment `n - 1` of the segmentation
 ///   and lasts until the next one starts; the last ends where the presentation ends.
@@ -28,7 +27,7 @@ public struct HDSTimeline: Sendable, Equatable {
     /// The timeline of `presentation` cut by `segmentation` (the tracks FLV can carry set the offset).
     public init(presentation: Presentation, segmentation: Segmentation) {
         let tracks = presentation.tracks.filter { FLVCodec(track: $0.track) != nil }.map(\.track)
-        let offset = FragmentWriter.RescaledTimeline.offset(lifting: tracks, timescale: Self.timescale)
+        let offset = RescaledTimeline.offset(lifting: tracks, timescale: Self.timescale)
         self.offset = offset
         let scale = segmentation.timescale
         starts = segmentation.starts.map { MediaTime.rescale($0, from: scale, to: Self.timescale) &+ offset }
@@ -42,8 +41,8 @@ public struct HDSTimeline: Sendable, Equatable {
     public var duration: Int64 { max(end &- start, 0) }
 
     /// Sample times on this timeline.
-    public var samples: FragmentWriter.RescaledTimeline {
-        FragmentWriter.RescaledTimeline(timescale: Self.timescale, offset: offset)
+    public var samples: RescaledTimeline {
+        RescaledTimeline(timescale: Self.timescale, offset: offset)
     }
 
     /// The bootstrap describing these fragments.

@@ -11,36 +11,30 @@ public struct SmoothCodec: Sendable, Equatable {
     /// WAVE format tag for audio (255 AAC, 0x2000 AC-3, 65534 E-AC-3), nil for video.
     public var audioTag: Int?
 
-    /// The description of `track`, or nil when Smooth cannot carry it (unknown codecs).
+    /// The description of `track`, or nil when Smooth cannot carry it (``MediaModel/Track/fourCC``).
     public init?(track: Track) {
+        guard let fourCC = track.fourCC else { return nil }
+        self.fourCC = fourCC
         switch track.codec {
-        case .avc(let c) where track.kind == .video:
-            fourCC = "H264"
+        case .avc(let c):
             codecPrivateData = (c.sps + c.pps).map { "00000001" + Self.hex($0) }.joined()
             audioTag = nil
-        case .hevc(let c) where track.kind == .video:
-            fourCC = track.sampleEntryType == "hev1" ? "HEV1" : "HVC1"
+        case .hevc(let c):
             codecPrivateData = c.parameterSets.map { "00000001" + Self.hex($0) }.joined()
             audioTag = nil
-        case .aac(let c) where track.kind == .audio:
-            fourCC = "AACL"
+        case .aac(let c):
             codecPrivateData = Self.hex(c.specificConfig)
             audioTag = 255
-        case .ac3(let specific) where track.kind == .audio:
-            fourCC = "AC-3"
+        case .ac3(let specific):
             codecPrivateData = Self.hex(specific)
             audioTag = 0x2000
-        case .eac3(let specific) where track.kind == .audio:
-            fourCC = "EC-3"
+        case .eac3(let specific):
             codecPrivateData = Self.hex(specific)
             audioTag = 65534
-        case .other where track.kind == .text && ["wvtt", "stpp", "tx3g"].contains(track.sampleEntryType):
-            // Text fragments carry TTML documents, whatever the source's text format.
-            fourCC = "TTML"
+        default:
+            // Text fragments carry TTML documents: nothing to describe.
             codecPrivateData = ""
             audioTag = nil
-        default:
-            return nil
         }
     }
 

@@ -1,10 +1,9 @@
-import ISOBMFF
 import MediaModel
 
 /// The fragments of one track on the Smooth timeline (10 MHz), one per non-empty segment.
 ///
 /// Smooth fragments carry no init segment, so their times are those of a
-/// ``FragmentWriter/RescaledTimeline``: presentation time in 10 MHz units plus one offset for the
+/// ``RescaledTimeline``: presentation time in 10 MHz units plus one offset for the
 /// whole presentation (``offset(for:)``), which lifts B-frame video whose first decode time precedes
 /// its first presentation time to zero without moving it against the audio. A fragment starts
 /// where its first sample starts (what its `tfdt` and `tfxd` say) and lasts until the next
@@ -26,18 +25,13 @@ public struct SmoothTimeline: Sendable, Equatable {
 
     /// The timeline offset of a presentation: the same for its manifest and every fragment.
     public static func offset(for presentation: Presentation) -> Int64 {
-        let tracks = presentation.tracks.filter { SmoothCodec(track: $0.track) != nil }.map(\.track)
-        return FragmentWriter.RescaledTimeline.offset(lifting: tracks, timescale: timescale)
-    }
-
-    /// The fragment writer options for a presentation with timeline offset `offset`.
-    public static func fragmentOptions(offset: Int64) -> FragmentWriter.Options {
-        FragmentWriter.Options.smooth(offset: offset)
+        let tracks = presentation.tracks.filter { $0.track.fourCC != nil }.map(\.track)
+        return RescaledTimeline.offset(lifting: tracks, timescale: timescale)
     }
 
     /// `ranges` are the track's sample ranges per segment (``Segmentation/sampleRanges(for:)``).
     public init(track: Track, ranges: [Range<Int>], offset: Int64) {
-        let timeline = FragmentWriter.RescaledTimeline(timescale: Self.timescale, offset: offset)
+        let timeline = RescaledTimeline(timescale: Self.timescale, offset: offset)
         var fragments: [Fragment] = []
         fragments.reserveCapacity(ranges.count)
         for (k, range) in ranges.enumerated() where !range.isEmpty {
@@ -62,7 +56,7 @@ public struct SmoothTimeline: Sendable, Equatable {
     /// The segment whose fragment of `track` starts at `time` (10 MHz), by binary search over the
     /// sample ranges without building the whole timeline; nil when no fragment starts there.
     public static func segment(startingAt time: Int64, track: Track, ranges: [Range<Int>], offset: Int64) -> Int? {
-        let timeline = FragmentWriter.RescaledTimeline(timescale: timescale, offset: offset)
+        let timeline = RescaledTimeline(timescale: timescale, offset: offset)
         return Segmentation.segment(startingAt: time, ranges: ranges) { timeline.start(of: $0, in: track) }
     }
 }

@@ -114,8 +114,8 @@ import Glibc
         #expect(aq.attribute("CodecPrivateData") == aac.specificConfig.map { hex($0) }.joined())
 
         // Chunks: count matches, contiguous, and the sum reaches the track's end exactly.
-        let timeline = FragmentWriter.RescaledTimeline(
-            timescale: 10_000_000, offset: FragmentWriter.RescaledTimeline.offset(lifting: source.tracks, timescale: 10_000_000))
+        let timeline = RescaledTimeline(
+            timescale: 10_000_000, offset: RescaledTimeline.offset(lifting: source.tracks, timescale: 10_000_000))
         #expect(min(try chunks(streams[0])[0].time, try chunks(streams[1])[0].time) == 0)
         for (stream, track) in zip(streams, source.tracks) {
             let list = try chunks(stream)
@@ -134,7 +134,7 @@ import Glibc
     @Test func fragmentsRebuildTheTracks() throws {
         let root = try manifest()
         let source = try Fixtures.index("progressive.mp4")
-        let offset = FragmentWriter.RescaledTimeline.offset(lifting: source.tracks, timescale: 10_000_000)
+        let offset = RescaledTimeline.offset(lifting: source.tracks, timescale: 10_000_000)
         for (stream, track) in zip(root.children(named: "StreamIndex"), source.tracks) {
             let q = try #require(stream.firstChild(named: "QualityLevel"))
             let bitrate = try #require(q.attribute("Bitrate"))

@@ -1,0 +1,41 @@
+import ISOBMFF
+import MediaModel
+import PlayerURL
+import Smooth
+
+/// Smooth Streaming: the client manifest and fragments (media, and TTML for text tracks).
+enum SmoothAnswer {
+    /// The answer to a Smooth route, or nil for another format's.
+    static func answer(_ route: PlayerRequest, _ context: AnswerContext) throws -> EngineResponse? {
+        switch route {
+        case .smoothManifest:
+            let cut = try context.view.cut(context.options.smoothCut)
+            let writer = SmoothManifestWriter(presentation: context.presentation, ranges: cut.ranges, urls: context.urls)
+            return AnswerContext.manifest(writer.manifest(), type: "text/xml")
+        case .smoothFragment(let bitrate, let name, let time):
+            return try fragment(bitrate: bitrate, name: name, time: time, context)
+        default:
+            return nil
+        }
+    }
+
+    private static func fragment(bitrate: Int, name: String, time: Int64, _ context: AnswerContext) throws -> EngineResponse {
+        let cut = try context.view.cut(context.options.smoothCut)
+        let token = "\(name)=\(bitrate)"
+        guard let track = context.presentation.track(token: token), track.track.fourCC != nil else {
+            throw EngineError.notFound("no Smooth quality level \(bitrate) of \(Sanitized.text(name))")
+        }
+        let offset = SmoothTimeline.offset(for: context.presentation)
+        guard let ranges = cut.ranges[track.token],
+              let index = SmoothTimeline.segment(startingAt: time, track: track.track, ranges: ranges, offset: offset) else {
+            throw EngineError.notFound("no fragment of \(token) starts at \(time)")
+        }
+        if track.kind == .text {
+            return try context.smoothTextFragment(track, ranges: ranges, index: index, offset: offset)
+        }
+        let pieces = try FragmentWriter.mediaSegment(track: track.track, samples: ranges[index],
+                                                     sequenceNumber: UInt32(clamping: index + 1),
+                                                     options: .smooth(offset: offset))
+        return AnswerContext.segment(try context.media.materialize(pieces), type: AnswerContext.mp4Type(track.kind))
+    }
+}
