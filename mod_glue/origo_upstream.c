@@ -565,6 +565,31 @@ static void no_forwarded_headers(request_rec *sub)
     sub->per_dir_config = vector;
 }
 
+/*
+ * mod_proxy's reason for a failed read ("Error during SSL Handshake with remote server"), from the
+ * HTML it leaves in the subrequest's "error-notes": tags dropped, one line, at most 200 bytes.
+ */
+static const char *error_note(apr_pool_t *p, const char *html)
+{
+    char *text, *out;
+    int in_tag = 0;
+
+    if (html == NULL) {
+        return NULL;
+    }
+    text = out = apr_palloc(p, strlen(html) + 1);
+    for (; *html != '\0' && out - text < 200; html++) {
+        if (*html == '<' || *html == '>') {
+            in_tag = *html == '<';
+        }
+        else if (!in_tag) {
+            *out++ = apr_iscntrl(*html) ? ' ' : *html;
+        }
+    }
+    *out = '\0';
+    return *text != '\0' ? text : NULL;
+}
+
 /* One attempt of a subrequest read. Sets *retry when nothing at all came back. */
 static int subrequest_once(fetch_ctx *ctx, const read_plan *plan, origo_fetch_result *out, int *retry)
 {
@@ -612,7 +637,6 @@ static int subrequest_once(fetch_ctx *ctx, const read_plan *plan, origo_fetch_re
     if (range != NULL) {
         apr_table_setn(sub->headers_in, "Range", range);
     }
-    no_forwarded_headers(sub);
     if (plan->s3 != NULL) {
         const char *error = origo_s3_sign_proxy_request(sub, plan->s3, plan->url, &wire);
         if (error != NULL) {
@@ -622,6 +646,15 @@ static int subrequest_once(fetch_ctx *ctx, const read_plan *plan, origo_fetch_re
         }
     }
     sub->filename = apr_pstrcat(sub->pool, "proxy:", wire, NULL);
+    /* Now a proxy request, it gets what mod_proxy gives its own: the <Proxy> sections matching
+       the URL merged into its configuration (SSLProxy*, ProxySet-like settings of other modules). */
+    status = ap_run_map_to_storage(sub);
+    if (status != OK && status != DECLINED) {
+        ap_destroy_sub_req(sub);
+        ap_remove_output_filter(f);
+        return fail(out, HTTP_BAD_GATEWAY, apr_psprintf(r->pool, "mapping the proxy request failed with %d", status));
+    }
+    no_forwarded_headers(sub);
 
     current_guard = &g;
     rc = ap_run_sub_req(sub);
@@ -637,13 +670,14 @@ static int subrequest_once(fetch_ctx *ctx, const read_plan *plan, origo_fetch_re
     if (rc != OK && rc != DONE && !c.complete) {
         /* mod_proxy_http answers a read timeout with 502 but leaves this note. */
         int timed_out = rc == HTTP_GATEWAY_TIME_OUT || apr_table_get(sub->notes, "proxy_timedout") != NULL;
+        const char *why = error_note(r->pool, apr_table_get(sub->notes, "error-notes"));
         *retry = g.received == 0 && !c.decided && !timed_out;
         ap_destroy_sub_req(sub);
         ap_remove_output_filter(f);
         free(c.body.data);
         return fail(out, timed_out ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY,
-                    apr_psprintf(r->pool, "proxy subrequest returned %d (status %d)%s", rc, status,
-                                 timed_out ? ", timed out" : ""));
+                    apr_psprintf(r->pool, "mod_proxy answered %d%s%s", rc, timed_out ? ", timed out" : "",
+                                 why != NULL ? apr_pstrcat(r->pool, ": ", why, NULL) : ""));
     }
     if (c.ignored_range) {
         ap_destroy_sub_req(sub);
@@ -801,7 +835,13 @@ static int fetch(void *ctx_, const char *url, uint64_t offset, uint64_t length, 
     return ctx->conf->enable_subreq == 0 ? read_curl(ctx, &plan, out) : read_subrequest(ctx, &plan, out);
 }
 
-/* The access policy as text: IsmProxyPass's URL, the S3 identity and the allowed origins. */
+/*
+ * What the upstream reads of a request may see and trust, as text: IsmProxyPass's URL, the S3
+ * identity, the allowed origins, how reads travel (mode, CA file, proxy) and the client headers
+ * passed on with their values. The engine shares cached presentations (and remembered failures)
+ * only between requests with the same scope: what one location or viewer may read is never
+ * served to another that may not.
+ */
 static const char *scope_of(request_rec *r, const origo_dir_config *conf)
 {
     const char *scope = conf->proxy_url != NULL ? conf->proxy_url : "";
@@ -809,6 +849,17 @@ static const char *scope_of(request_rec *r, const origo_dir_config *conf)
 
     /* Credentials are part of the access policy: no sharing between different S3 settings. */
     scope = apr_pstrcat(r->pool, scope, origo_s3_scope(r->pool, conf), NULL);
+    if (conf->enable_subreq == 0) {
+        scope = apr_pstrcat(r->pool, scope, " curl ca=", conf->ca_file != NULL ? conf->ca_file : "",
+                            " proxy=", conf->upstream_proxy != NULL ? conf->upstream_proxy : "", NULL);
+    }
+    if (conf->pass_headers != NULL) {
+        for (i = 0; i < conf->pass_headers->nelts; i++) {
+            const char *name = APR_ARRAY_IDX(conf->pass_headers, i, const char *);
+            const char *value = apr_table_get(r->headers_in, name);
+            scope = apr_pstrcat(r->pool, scope, " ", name, "=", value != NULL ? value : "", NULL);
+        }
+    }
 
     if (conf->allow_hosts != NULL) {
         for (i = 0; i < conf->allow_hosts->nelts; i++) {

@@ -24,23 +24,29 @@ import pytest
 
 import clients
 from conftest import CRASH_PATTERN, LAUNCHER, _free_port
+from testca import ServerCert
 from test_decode import ABR_RENDITIONS, FORMATS, check_decode, expected_audio_frames
 
 HTTPD = "/usr/sbin/apache2"
 MODULES = "/usr/lib/apache2/modules"
-ACCESS = re.compile(r'^"(?P<method>\S+) (?P<path>\S+) [^"]*" (?P<status>\d+) \S+ range="(?P<range>[^"]*)" '
-                    r'port=(?P<port>\d+)$')
+ACCESS = re.compile(r'^"(?P<method>\S+) (?P<path>\S+) [^"]*" (?P<status>\d+) (?P<bytes>\S+) '
+                    r'range="(?P<range>[^"]*)" port=(?P<port>\d+)$')
 
 
 # ---------------------------------------------------------------------------------------- servers
 
 class Storage:
-    """A plain Apache serving the media directory; its access log is the upstream request count."""
+    """A plain Apache serving the media directory; its access log is the upstream request count.
+    With `tls` it speaks https only, with that certificate; with `backend` (a URL without a trailing
+    '/') it serves nothing itself but is a reverse proxy in front of that server (the Host header
+    passed on, as S3 signatures cover it), e.g. to log what reaches moto."""
 
-    def __init__(self, root: str):
+    def __init__(self, root: str | None, tls: ServerCert | None = None, backend: str | None = None):
         self.port = _free_port()
+        self.scheme = "https" if tls else "http"
         self.dir = tempfile.mkdtemp(prefix="origo-storage-")
         self.log = os.path.join(self.dir, "access.log")
+        self.error_log = os.path.join(self.dir, "error.log")
         conf = os.path.join(self.dir, "httpd.conf")
         user = "User www-data\nGroup www-data\n" if os.getuid() == 0 else ""
         with open(conf, "w") as f:
@@ -49,7 +55,7 @@ ServerName 127.0.0.1
 Listen 127.0.0.1:{self.port}
 PidFile "{self.dir}/httpd.pid"
 DefaultRuntimeDir "{self.dir}"
-ErrorLog "{self.dir}/error.log"
+ErrorLog "{self.error_log}"
 LoadModule mpm_event_module {MODULES}/mod_mpm_event.so
 LoadModule authz_core_module {MODULES}/mod_authz_core.so
 LoadModule mime_module {MODULES}/mod_mime.so
@@ -59,11 +65,25 @@ CustomLog "{self.log}" storage
 KeepAlive On
 KeepAliveTimeout 60
 MaxKeepAliveRequests 0
-DocumentRoot "{root}"
+DocumentRoot "{root or self.dir}"
 <Directory />
   Require all denied
 </Directory>
-<Directory "{root}">
+""")
+            if tls:
+                f.write(f"""LoadModule ssl_module {MODULES}/mod_ssl.so
+SSLEngine on
+SSLCertificateFile "{tls.cert}"
+SSLCertificateKeyFile "{tls.key}"
+""")
+            if backend:
+                f.write(f"""LoadModule proxy_module {MODULES}/mod_proxy.so
+LoadModule proxy_http_module {MODULES}/mod_proxy_http.so
+ProxyPreserveHost On
+ProxyPass "/" "{backend}/" retry=0
+""")
+            if root:
+                f.write(f"""<Directory "{root}">
   Require all granted
 </Directory>
 <Files "forbidden.mp4">
@@ -78,7 +98,7 @@ DocumentRoot "{root}"
         subprocess.run([HTTPD, "-f", self.conf, "-k", "stop"], capture_output=True)
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}"
+        return f"{self.scheme}://127.0.0.1:{self.port}/{path.lstrip('/')}"
 
     def lines(self) -> list[dict]:
         time.sleep(0.3)  # Apache writes the access log after the response

@@ -22,6 +22,7 @@ import tempfile
 import time
 import urllib.parse
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 
@@ -129,9 +130,9 @@ def test_query_signature_matches_botocore(signer, url, token, extra):
 
 class Moto:
     """moto_server with a user allowed s3:* and private buckets `media` and `media2` holding the
-    test media; authentication is enforced once the setup is done."""
+    test media; `prepare(s3)` (a boto3 client) adds more before authentication is enforced."""
 
-    def __init__(self, media_root: str):
+    def __init__(self, media_root: str, prepare: Callable[[Any], None] | None = None):
         self.port = _free_port()
         exe = Path(sys.executable).parent / "moto_server"
         self.log = tempfile.NamedTemporaryFile(prefix="origo-moto-", suffix=".log", delete=False)
@@ -154,6 +155,8 @@ class Moto:
                 path = os.path.join(media_root, name)
                 if os.path.isfile(path) and name.endswith((".mp4", ".ism")):
                     s3.upload_file(path, bucket, name)
+        if prepare:
+            prepare(s3)
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         conn.request("POST", "/moto-api/reset-auth", body=b"0", headers={"Content-Type": "text/plain"})
         assert conn.getresponse().status == 200

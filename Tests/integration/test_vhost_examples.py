@@ -1,16 +1,21 @@
 """The configuration examples in vhost-examples/ as users copy them: basic.conf (a VirtualHost with
-the site under /vod/) and cache-and-cors.conf (CORS and caching lifetimes), each run in a private
-Apache with only its paths and address filled in. (cache-origin.conf and cache-storage.conf are run
+the site under /vod/), cache-and-cors.conf (CORS and caching lifetimes) and s3-https.conf (a private
+bucket over https: moto behind a TLS proxy with a test CA), each run in a private Apache with only
+its paths, addresses and credentials filled in. (cache-origin.conf and cache-storage.conf are run
 by test_index.py.)"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import pytest
 
 import clients
 from conftest import REPO, PrivateServer
+from test_remote import Storage
+from testca import TestCA
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +76,55 @@ def test_cache_and_cors_conf_sets_cors_and_lifetimes(cors, path, lifetime):
     assert r.header("access-control-allow-origin") == "*", r.headers
     assert "range" in (r.header("access-control-expose-headers") or "").lower(), r.headers
     assert r.header("cache-control") == lifetime, (path, r.headers)
+
+
+@pytest.fixture(scope="module")
+def private_bucket(media):
+    """moto (test_s3.py) behind a TLS reverse proxy whose certificate a test CA signed: an S3
+    endpoint at https://127.0.0.1:<port>/ with the test media in the private bucket `media`."""
+    pytest.importorskip("boto3")
+    from test_s3 import Moto  # here, not at the top: without boto3 only these tests are skipped
+    directory = tempfile.mkdtemp(prefix="origo-s3-https-", dir="/tmp")
+    ca = TestCA(directory)
+    moto = Moto(media.root)
+    front = Storage(None, tls=ca.issue("s3"), backend=moto.endpoint)
+    yield type("Bucket", (), {"moto": moto, "front": front, "ca": ca})
+    front.stop()
+    moto.stop()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", params=["on", "off"])
+def s3_https(request, media, private_bucket):
+    """s3-https.conf with the bucket URL, credentials, region and CA file replaced by the test's,
+    *:80 by a free loopback port; UspEnableSubreq as the example has it (on) and off."""
+    from test_s3 import REGION
+    b = private_bucket
+    text = open(REPO / "vhost-examples" / "s3-https.conf").read()
+    placeholders = {
+        "https://my-bucket.s3.eu-central-1.amazonaws.com/": b.front.url("media/"),
+        "AKIAIOSFODNN7EXAMPLE": b.moto.key,
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY": b.moto.secret,
+        "S3Region eu-central-1": f"S3Region {REGION}",
+        "/etc/ssl/certs/ca-certificates.crt": b.ca.cert,
+        "*:80": "@LISTEN@",
+        "UspEnableSubreq on": f"UspEnableSubreq {request.param}",
+    }
+    for placeholder, value in placeholders.items():
+        assert placeholder in text, f"s3-https.conf no longer has {placeholder!r}"
+        text = text.replace(placeholder, value)
+    site = PrivateServer(media.root, text)
+    yield site
+    crashes = site.stop()
+    assert not crashes, "\n".join(crashes[:20])
+
+
+def test_s3_https_conf_plays_from_the_private_bucket(s3_https, private_bucket, media):
+    mark = private_bucket.front.mark()
+    hls = clients.ffmpeg_decode(s3_https.url("vod/abr.ism/.m3u8"))
+    assert hls.errors == [] and hls.video_frames == [media.frames("abr-640x360.mp4")] * 3, hls.summary()
+    dash = clients.ffmpeg_decode(s3_https.url("vod/moov-at-end.mp4/.mpd"))
+    assert dash.errors == [] and dash.video_frames == [media.frames("moov-at-end.mp4")], dash.summary()
+    assert private_bucket.front.since(mark), "nothing was read through the https endpoint"
+    # The bucket itself stays private.
+    assert clients.get(f"{private_bucket.moto.endpoint}/media/abr.ism").status == 403
