@@ -179,6 +179,7 @@ def query_gate_handler(moto: Moto, seen: dict):
             self.end_headers()
 
         def do_GET(self):
+            seen["headers"].append(dict(self.headers.items()))
             parts = urllib.parse.urlsplit(self.path)
             pairs = [p for p in parts.query.split("&") if p]
             params = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
@@ -235,7 +236,7 @@ WRONG_SECRET = "Th1sIsN0tTheS3cretKeyAtAllXXXXXXXXXXXXXX"
 @pytest.fixture(scope="module")
 def s3(media):
     moto = Moto(media.root)
-    seen = {"verified": 0, "denied": []}
+    seen = {"verified": 0, "denied": [], "headers": []}
     gate = Threaded(query_gate_handler(moto, seen))
     root = tempfile.mkdtemp(prefix="origo-s3-root-")
     os.chmod(root, 0o755)
@@ -260,6 +261,14 @@ LogLevel warn
 # Query-string signing (the default), through the verifying gate.
 <Location "/s3q">
   IsmProxyPass "http://127.0.0.1:{gate.port}/media/"
+  S3AccessKey {moto.key}
+  S3SecretKey {moto.secret}
+  S3Region {REGION}
+</Location>
+# The same with libcurl.
+<Location "/s3qcurl">
+  IsmProxyPass "http://127.0.0.1:{gate.port}/media/"
+  UspEnableSubreq off
   S3AccessKey {moto.key}
   S3SecretKey {moto.secret}
   S3Region {REGION}
@@ -349,3 +358,22 @@ def test_cached_presentations_are_not_shared_across_credentials(s3):
     assert clients.get(s3.origo.url("s3h/abr.ism/.m3u8")).status == 200   # warm the engine's cache
     assert clients.get(s3.origo.url("s3none/abr.ism/.m3u8")).status == 403
     assert clients.get(s3.origo.url("s3wrong/abr.ism/.mpd")).status == 403
+
+
+@pytest.mark.parametrize("where", ["s3q", "s3qcurl"])
+def test_client_headers_do_not_reach_s3(s3, where):
+    """What reaches the bucket is the signed read and Origo's own headers: none of the client's."""
+    client = {"Authorization": "Basic Y2xpZW50OnRva2Vu", "Cookie": "session=c00kie", "X-Api-Key": "k3y",
+              "Proxy-Authorization": "Basic cHJveHk6dG9rZW4=", "X-Forwarded-For": "203.0.113.9",
+              "User-Agent": "EvilClient/1.0"}
+    mark = len(s3.seen["headers"])
+    r = clients.get(s3.origo.url(f"{where}/abr.ism/.m3u8?fresh={where}"), headers=client)
+    assert r.status == 200, r.body[:300]
+    received = s3.seen["headers"][mark:]
+    assert received, "the bucket was not asked"
+    for headers in received:
+        lower = {k.lower(): v for k, v in headers.items()}
+        leaked = {"authorization", "cookie", "x-api-key", "proxy-authorization", "x-forwarded-for"} & set(lower)
+        assert not leaked, f"{where}: {leaked} reached S3: {headers}"
+        assert lower.get("user-agent", "").startswith("Origo/"), headers
+        assert "origo" in lower.get("cdn-loop", ""), headers
