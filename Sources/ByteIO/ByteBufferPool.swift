@@ -19,18 +19,11 @@ public final class ByteBufferPool: @unchecked Sendable {
 
     private var free: [[UInt8]] = []
     private var retained = 0
-    private let lock: UnsafeMutablePointer<pthread_mutex_t>
+    private let lock = Lock()
 
     public init(maxBuffers: Int, maxRetainedBytes: Int) {
         self.maxBuffers = max(0, maxBuffers)
         self.maxRetainedBytes = max(0, maxRetainedBytes)
-        lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-        pthread_mutex_init(lock, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(lock)
-        lock.deallocate()
     }
 
     /// An empty buffer with room for at least `minimumCapacity` bytes: the smallest kept buffer
@@ -55,37 +48,36 @@ public final class ByteBufferPool: @unchecked Sendable {
     public func give(_ buffer: consuming [UInt8]) {
         let capacity = buffer.capacity
         guard capacity > 0 else { return }
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        guard free.count < maxBuffers, capacity <= maxRetainedBytes &- retained else { return }
-        retained &+= capacity
-        free.append(buffer)
+        let kept = consume buffer
+        lock.locked {
+            guard free.count < maxBuffers, capacity <= maxRetainedBytes &- retained else { return }
+            retained &+= capacity
+            free.append(kept)
+        }
     }
 
     /// Buffers kept and their total capacity (for tests and the benchmark).
     public var kept: (count: Int, bytes: Int) {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        return (free.count, retained)
+        lock.locked { (free.count, retained) }
     }
 
     /// Takes the kept buffer that fits `minimum` best, by count or by capacity.
     private func pop(minimum: Int, byCount: Bool) -> [UInt8]? {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        guard !free.isEmpty else { return nil }
-        var best = 0
-        for i in free.indices.dropFirst() {
-            let candidate = byCount ? free[i].count : free[i].capacity
-            let current = byCount ? free[best].count : free[best].capacity
-            let fits = candidate >= minimum, currentFits = current >= minimum
-            // A fitting buffer beats one that does not; among fitting ones the smallest wins,
-            // among too-small ones the largest (it grows least).
-            if fits != currentFits ? fits : (fits ? candidate < current : candidate > current) { best = i }
+        lock.locked { () -> [UInt8]? in
+            guard !free.isEmpty else { return nil }
+            var best = 0
+            for i in free.indices.dropFirst() {
+                let candidate = byCount ? free[i].count : free[i].capacity
+                let current = byCount ? free[best].count : free[best].capacity
+                let fits = candidate >= minimum, currentFits = current >= minimum
+                // A fitting buffer beats one that does not; among fitting ones the smallest wins,
+                // among too-small ones the largest (it grows least).
+                if fits != currentFits ? fits : (fits ? candidate < current : candidate > current) { best = i }
+            }
+            free.swapAt(best, free.count - 1)
+            let buffer = free.removeLast()
+            retained &-= buffer.capacity
+            return buffer
         }
-        free.swapAt(best, free.count - 1)
-        let buffer = free.removeLast()
-        retained &-= buffer.capacity
-        return buffer
     }
 }

@@ -1,11 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import ByteIO
 
 /// A thread-safe least-recently-used cache bounded by a total cost (bytes, roughly).
 ///
-/// Shared by Apache's worker threads, so it uses a plain pthread mutex: the design notes measured
-/// `Synchronization.Mutex` degrading badly with more threads than cores. Values are immutable
+/// Shared by Apache's worker threads, behind the engine's ``ByteIO/Lock``. Values are immutable
 /// snapshots; a lookup hands out a reference and never blocks on parsing (parse outside the lock,
 /// then insert).
 ///
@@ -30,7 +27,7 @@ public final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: @unc
     @usableFromInline var entries: [Key: Entry] = [:]
     @usableFromInline var totalCost = 0
     @usableFromInline var clock: UInt64 = 0
-    @usableFromInline let lock: UnsafeMutablePointer<pthread_mutex_t>
+    @usableFromInline let lock = Lock()
     @usableFromInline var bound: Int
 
     @usableFromInline var hitCount = 0
@@ -43,20 +40,11 @@ public final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: @unc
 
     public init(capacity: Int) {
         bound = max(capacity, 0)
-        lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-        pthread_mutex_init(lock, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(lock)
-        lock.deallocate()
     }
 
     @inlinable
     func locked<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        return body()
+        lock.locked(body)
     }
 
     @inlinable

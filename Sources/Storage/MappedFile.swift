@@ -1,3 +1,4 @@
+import ByteIO
 import CMappedGuard
 import Synchronization
 #if canImport(Glibc)
@@ -94,24 +95,16 @@ final class MappedFileTable: @unchecked Sendable {
     /// Each mapping is a memory area of the process (`vm.max_map_count`, 65530 by default).
     private let maxEntries: Int
     private let idleSeconds: Int64
-    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let lock = Lock()
 
     init(maxBytes: Int, maxEntries: Int = 4096, idleSeconds: Int64) {
         self.maxBytes = maxBytes
         self.maxEntries = maxEntries
         self.idleSeconds = idleSeconds
-        pthread_mutex_init(lock, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(lock)
-        lock.deallocate()
     }
 
     private func locked<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        return body()
+        lock.locked(body)
     }
 
     static func now() -> Int64 {

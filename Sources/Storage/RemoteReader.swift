@@ -1,7 +1,4 @@
 import ByteIO
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Random access to an upstream object through ranged GETs.
 ///
@@ -20,7 +17,7 @@ public final class RemoteReader: RandomAccessReader, @unchecked Sendable {
     public let version: RemoteVersion
     public let window: Int
     private let upstream: any Upstream
-    private let lock = PthreadLock()
+    private let lock = Lock()
     private var buffer: [UInt8]
     private var bufferOffset: UInt64
     private var requests = 1
@@ -90,26 +87,5 @@ public final class RemoteReader: RandomAccessReader, @unchecked Sendable {
         guard start <= UInt64(data.count), UInt64(count) <= UInt64(data.count) - start else { return nil }
         let s = Int(start)
         return Array(data[s..<s + count])
-    }
-}
-
-/// A pthread mutex (the design notes measured `Synchronization.Mutex` degrading under contention).
-final class PthreadLock: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-
-    init() {
-        mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    func locked<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
     }
 }
