@@ -1,0 +1,45 @@
+"""README's directive reference against the module's command table (mod_glue/origo_config.c): every
+directive documented, none documented that does not exist, and each row's context as the module
+registers it (RSRC_CONF: server, ACCESS_CONF: directory)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+COMMAND = re.compile(r'AP_INIT_\w+\("(?P<name>\w+)",\s*\w+,\s*\w+,\s*(?P<where>[A-Z_ |]+),')
+ROW = re.compile(r"^\| `(?P<name>\w+)[^`]*` \| (?P<default>[^|]+) \| (?P<context>[^|]+) \| (?P<meaning>.+) \|$")
+
+
+def commands() -> dict[str, set[str]]:
+    text = (REPO / "mod_glue" / "origo_config.c").read_text()
+    found = {m["name"]: {w.strip() for w in m["where"].split("|")} for m in COMMAND.finditer(text)}
+    assert len(found) >= 15, f"the command table was not read: {sorted(found)}"
+    return found
+
+
+def documented() -> dict[str, re.Match]:
+    lines = (REPO / "README.md").read_text().splitlines()
+    header = lines.index("| Directive | Default | Context | Meaning |")
+    rows = {}
+    for line in lines[header + 2:]:
+        if not line.startswith("|"):
+            break
+        m = ROW.match(line)
+        assert m, f"README directive row not in the table's form: {line}"
+        rows[m["name"]] = m
+    return rows
+
+
+def test_every_directive_is_documented_and_no_other():
+    assert set(documented()) == set(commands())
+
+
+def test_contexts_and_defaults_match_the_module():
+    table = commands()
+    for name, row in documented().items():
+        context, where = row["context"], table[name]
+        assert ("server" in context) == ("RSRC_CONF" in where), f"{name}: {context!r} vs {where}"
+        assert ("directory" in context) == ("ACCESS_CONF" in where), f"{name}: {context!r} vs {where}"
+        assert row["default"].strip(), f"{name}: no default"
