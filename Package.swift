@@ -50,7 +50,7 @@ let package = Package(
             linkerSettings: engineLinkerSettings),
         .executableTarget(
             name: "OrigoCLI",
-            dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "ServerManifest", "Storage"]),
+            dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "PlayerURL", "ServerManifest", "Storage"]),
         // In-process engine timings for the benchmark (bench/run.sh); not part of the product.
         .executableTarget(
             name: "OrigoBench",

@@ -34,23 +34,10 @@ extern module AP_MODULE_DECLARE_DATA origo_module;
 /* Set in child_init once the engine answered with our ABI version. Per process. */
 static int engine_ready = 0;
 
-/* File name extensions whose path_info we serve (compared case-insensitively). */
-static const char *const handled_extensions[] = {
-    ".ism", ".isml", ".mp4", ".ismv", ".isma", ".cmfv", ".cmfa", ".m4v", ".m4a", NULL
-};
-
-static int has_handled_extension(const char *filename)
+/* Whether the engine serves a file of this name (the engine owns the list of extensions). */
+static int engine_serves(const char *filename)
 {
-    size_t len = filename != NULL ? strlen(filename) : 0;
-    const char *const *ext;
-
-    for (ext = handled_extensions; *ext != NULL; ext++) {
-        size_t elen = strlen(*ext);
-        if (len > elen && strcasecmp(filename + len - elen, *ext) == 0) {
-            return 1;
-        }
-    }
-    return 0;
+    return filename != NULL && *filename != '\0' && origo_manifest_length(filename) == strlen(filename);
 }
 
 /*
@@ -207,7 +194,7 @@ static int origo_handler(request_rec *r)
         return DECLINED;
     }
     /* A plain x.mp4 (no virtual path) is a download for Apache's own static handler. */
-    if (r->path_info == NULL || r->path_info[0] == '\0' || !has_handled_extension(r->filename)) {
+    if (r->path_info == NULL || r->path_info[0] == '\0' || !engine_serves(r->filename)) {
         return DECLINED;
     }
     /* "GET" also announces HEAD; the list feeds both Allow on 405 and the core's OPTIONS answer. */

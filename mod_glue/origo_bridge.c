@@ -268,9 +268,6 @@ static void set_headers(request_rec *r, const origo_response *resp)
         ap_update_mtime(r, apr_time_from_sec(resp->last_modified));
         ap_set_last_modified(r);
     }
-    if (resp->cache_control != NULL) {
-        apr_table_setn(r->headers_out, "Cache-Control", apr_pstrdup(r->pool, resp->cache_control));
-    }
 }
 
 int origo_bridge_respond(request_rec *r, origo_response *resp)

@@ -932,8 +932,9 @@ int origo_upstream_map(request_rec *r, const origo_dir_config *conf, const char 
     while (*rest == '/') {
         rest++;
     }
-    mlen = origo_manifest_boundary(rest);
-    if (mlen == 0) {
+    /* Where the manifest (or media file) part ends is the engine's grammar; a virtual path follows. */
+    mlen = origo_manifest_length(rest);
+    if (mlen == 0 || rest[mlen] != '/') {
         return DECLINED;
     }
     *manifest_url = apr_pstrcat(r->pool, conf->proxy_url,

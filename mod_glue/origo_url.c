@@ -55,28 +55,6 @@ int origo_parse_content_range(const char *value, uint64_t *start, uint64_t *last
     return 1;
 }
 
-/* Extensions that end the server manifest (or media file) part of a proxied path. */
-static const char *const manifest_extensions[] = {
-    ".ism", ".isml", ".smil", ".mp4", ".ismv", ".isma", ".cmfv", ".cmfa", ".m4v", ".m4a", NULL
-};
-
-size_t origo_manifest_boundary(const char *rest)
-{
-    const char *slash;
-
-    for (slash = strchr(rest, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
-        const char *const *ext;
-        size_t at = (size_t)(slash - rest);
-        for (ext = manifest_extensions; *ext != NULL; ext++) {
-            size_t elen = strlen(*ext);
-            if (at > elen && strncasecmp(slash - elen, *ext, elen) == 0 && slash[-(ptrdiff_t)elen - 1] != '/') {
-                return at;
-            }
-        }
-    }
-    return 0;
-}
-
 static int is_host_byte(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.'

@@ -11,10 +11,6 @@
 /* "bytes a-b/total" of a Content-Range: start, last and total (0 when '*'). 1 when it parses. */
 int origo_parse_content_range(const char *value, uint64_t *start, uint64_t *last, uint64_t *total);
 
-/* Length of the manifest part of `rest` ("a/b/x.ism" of "a/b/x.ism/.m3u8"): the shortest prefix
-   ending in a handled extension and followed by '/', or 0 when there is none. */
-size_t origo_manifest_boundary(const char *rest);
-
 /* An origin: scheme, host and port, the unit that allow-lists compare. */
 #define ORIGO_HOST_MAX 256
 typedef struct origo_origin {

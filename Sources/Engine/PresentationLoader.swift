@@ -380,8 +380,7 @@ final class PresentationLoader: @unchecked Sendable {
     }
 
     private static func isServerManifest(_ path: String) -> Bool {
-        let lower = RemoteURL.withoutQuery(path).lowercased()
-        return lower.hasSuffix(".ism") || lower.hasSuffix(".isml") || lower.hasSuffix(".smil")
+        ManifestPath.kind(of: RemoteURL.withoutQuery(path)) == .serverManifest
     }
 
     /// The index of one source, from the cache when its version is unchanged.

@@ -1,5 +1,6 @@
 import ISOBMFF
 import MediaModel
+import PlayerURL
 import ServerManifest
 import Storage
 
@@ -7,8 +8,7 @@ import Storage
 enum InfoCommand {
     static func run(_ paths: [String]) throws(CLIError) {
         for path in paths {
-            let lower = path.lowercased()
-            if lower.hasSuffix(".ism") || lower.hasSuffix(".isml") || lower.hasSuffix(".smil") {
+            if ManifestPath.kind(of: path) == .serverManifest {
                 try manifestInfo(path)
             } else {
                 let index = try read(path)

@@ -80,3 +80,27 @@ import Testing
         #expect(throws: PlayerURLError.self) { try QueryOptions(raw: String(repeating: "a", count: 5000)) }
     }
 }
+
+@Suite struct ManifestPathTests {
+    func length(_ s: String) -> Int? { ManifestPath.length(of: Array(s.utf8)) }
+
+    @Test func fileNamesTheEngineServes() {
+        #expect(ManifestPath.kind(of: "/v/movie.ISM") == .serverManifest)
+        #expect(ManifestPath.kind(of: "live.isml") == .serverManifest && ManifestPath.kind(of: "a.smil") == .serverManifest)
+        for ext in ["mp4", "ismv", "isma", "cmfv", "cmfa", "m4v", "M4A"] {
+            #expect(ManifestPath.kind(of: "x." + ext) == .media, "\(ext)")
+        }
+        #expect(ManifestPath.kind(of: "/v/.ism") == nil)       // an extension alone is no name
+        #expect(ManifestPath.kind(of: "movie.mkv") == nil && ManifestPath.kind(of: "") == nil)
+    }
+
+    @Test func theFilePartOfAPathIsTheShortestServedName() {
+        #expect(length("a/b/x.ism/.m3u8") == 9)
+        #expect(length("a/b/x.ism") == 9)                       // the end counts too
+        #expect(length("dir.mp4/x.ism/.mpd") == 7)              // shortest first
+        #expect(length("a/x.ismx/y.mp4/.mpd") == 14)
+        #expect(length("/.ism/x") == nil && length("x.iSmL/Manifest") == 6)
+        #expect(length("") == nil && length("no/manifest/here") == nil)
+        #expect(length("é.mp4/.m3u8") == "é.mp4".utf8.count)  // bytes, not characters
+    }
+}

@@ -2,7 +2,8 @@ import FuzzDriver
 import PlayerURL
 
 /// One input: `<virtual path>?<query>` (the first `?` splits them, as in a request line), parsed
-/// against the track names of a typical presentation.
+/// against the track names of a typical presentation; the path also as a whole request path
+/// (``ManifestPath``).
 private let trackNames: Set<String> = ["video", "audio_eng", "audio_fra", "textstream_zh-Hans", "audio", "a-b"]
 
 private let sampleTrack = TrackAttributes(type: "audio", systemBitrate: 128_000, systemLanguage: "eng",
@@ -15,6 +16,15 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let path = String(decoding: bytes[..<(split ?? bytes.endIndex)], as: UTF8.self)
     let query = split.map { String(decoding: bytes[($0 + 1)...], as: UTF8.self) }
     _ = try? VirtualPath.parse(path, trackNames: trackNames)
+    // Where a request path's file part ends (what the web server modules ask through the C ABI):
+    // before a `/` or at the end, and nothing shorter qualifies.
+    let pathBytes = Array(bytes[..<(split ?? bytes.endIndex)])
+    if let n = ManifestPath.length(of: pathBytes) {
+        guard n <= pathBytes.count, n == pathBytes.count || pathBytes[n] == UInt8(ascii: "/"),
+              ManifestPath.length(of: Array(pathBytes[..<n])) == n else {
+            fatalError("manifest length \(n) of \(path) is not the shortest file part")
+        }
+    }
     if let options = try? QueryOptions(raw: query) {
         for pair in options.pairs { _ = try? options.flag(pair.key) }
         // The consumed options: filter=, max_bitrate=, vbegin/vend, t=; then the filter evaluated
