@@ -89,7 +89,7 @@ private func failure(_ s: String) -> ServerManifestError? {
     }
 
     @Test func namespacesAndLayoutsFromTheWild() throws {
-        // The seed's PHP output: empty xmlns, empty head.
+        // A CMS's PHP output: empty xmlns, empty head.
         let seed = try parse("""
             <?xml version="1.0" encoding="utf-8"?>
             <smil xmlns="http://www.w3.org/2001/SMIL20/Language">

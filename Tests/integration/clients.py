@@ -1,5 +1,6 @@
 """Runs the real clients (ffmpeg, GStreamer, VLC, Chromium + Video.js) against a URL and reports what
-they decoded. Exit codes of these tools lie (see /work/shared/testing.md), so every function here
+they decoded. Exit codes of these tools lie (ffmpeg exits 0 after decode errors, VLC after failing
+to open), so every function here
 returns counts and collected error lines for the tests to assert on, never just a return code."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Index MP4s and the seed-004 storage-cache layout (issue #4 points 5 and 6).
+"""Index MP4s and the storage-cache layout (an origin far from its storage, a cache next to it).
 
 The CLI writes an index MP4 (`--use_dref_no_subs`) next to each media file and a server manifest
 over the index files; the origin then serves them from local disk, through IsmProxyPass from a
@@ -145,7 +145,7 @@ def test_remote_index_of_a_fragmented_file_plays(proxied, media):
                  expected_audio_frames(media, ["cmaf.mp4"]))
 
 
-# ------------------------------------------------------------------------------- seed 004 layout
+# ------------------------------------------------------------------------- storage-cache layout
 
 def _www_data_owns(path: str) -> None:
     if os.getuid() == 0:
@@ -154,7 +154,7 @@ def _www_data_owns(path: str) -> None:
 
 
 class CacheLayout:
-    """One Apache, as in the seed: the origin vhost (cache-origin.conf) on the launcher's port and
+    """One Apache, as in the example layout: the origin vhost (cache-origin.conf) on the launcher's port and
     the storage-cache vhost (cache-storage.conf) on a second port, in front of the storage."""
 
     def __init__(self, storage: Storage):
@@ -223,7 +223,7 @@ def _is_index_or_manifest(path: str) -> bool:
 
 
 @pytest.mark.parametrize("fmt", [".m3u8", ".mpd"])
-def test_seed_004_replay_asks_the_storage_for_media_only(layout, media, fmt):
+def test_cache_layout_replay_asks_the_storage_for_media_only(layout, media, fmt):
     url = layout.url(f"abr.ism/{fmt}")
     frames = media.frames(ABR_RENDITIONS[0])
     audio = expected_audio_frames(media, AUDIO)

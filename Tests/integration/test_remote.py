@@ -143,7 +143,7 @@ class Threaded:
 
 def cms_handler(seen: list[str]):
     class CMS(http.server.BaseHTTPRequestHandler):
-        """The seed's smil.php: a SMIL whose audio and video point at `?url=`."""
+        """A CMS like a smil.php: a SMIL whose audio and video point at `?url=`."""
         protocol_version = "HTTP/1.1"
 
         def do_GET(self):
