@@ -22,6 +22,22 @@ static apr_array_header_t *proxy_directories = NULL;
 /* OrigoIndexCacheSize: process-wide, so it lives outside the per-directory configuration. */
 static apr_uint64_t index_cache_bytes = 0;
 
+/*
+ * The default of every directive left unset, in one place (README's directive reference shows the
+ * same). Byte sizes left at 0 take the engine's own defaults (OrigoMaxIndexSize 256M,
+ * OrigoIndexCacheSize 512M); IsmProxyPass, OrigoProxyAllowHost, OrigoUpstreamPassHeader,
+ * OrigoUpstreamCAFile, OrigoUpstreamProxy and the S3 keys default to none.
+ */
+static const struct {
+    int handle_ism;             /* UspHandleIsm off */
+    int enable_subreq;          /* UspEnableSubreq on */
+    int upstream_timeout;       /* OrigoUpstreamTimeout, seconds */
+    int upstream_deadline;      /* OrigoUpstreamDeadline, seconds */
+    int max_hops;               /* OrigoMaxHops */
+    int s3_use_headers;         /* S3UseHeaders off: sign in the query string */
+    const char *s3_region;      /* S3Region */
+} defaults = { 0, 1, 30, 60, 2, 0, "us-east-1" };
+
 void origo_config_reset(void)
 {
     /* pconf is cleared before every configuration read: forget the old array. */
@@ -118,15 +134,22 @@ int origo_config_allows_origin(const origo_dir_config *conf, const origo_origin 
 
 int origo_config_handles_ism(const origo_dir_config *conf)
 {
-    return conf != NULL && conf->handle_ism == 1;
+    return conf != NULL && (conf->handle_ism != -1 ? conf->handle_ism : defaults.handle_ism) == 1;
 }
 
-static const char *set_handle_ism(cmd_parms *cmd, void *dconf, int flag)
+int origo_config_uses_subrequests(const origo_dir_config *conf)
 {
-    origo_dir_config *conf = dconf;
-    (void)cmd;
-    conf->handle_ism = flag ? 1 : 0;
-    return NULL;
+    return (conf != NULL && conf->enable_subreq != -1 ? conf->enable_subreq : defaults.enable_subreq) == 1;
+}
+
+int origo_config_s3_uses_headers(const origo_dir_config *conf)
+{
+    return (conf != NULL && conf->s3_use_headers != -1 ? conf->s3_use_headers : defaults.s3_use_headers) == 1;
+}
+
+const char *origo_config_s3_region(const origo_dir_config *conf)
+{
+    return conf != NULL && conf->s3_region != NULL ? conf->s3_region : defaults.s3_region;
 }
 
 /*
@@ -262,14 +285,6 @@ const origo_dir_config *origo_config_proxy_directory(const request_rec *r)
     return NULL;
 }
 
-static const char *set_enable_subreq(cmd_parms *cmd, void *dconf, int flag)
-{
-    origo_dir_config *conf = dconf;
-    (void)cmd;
-    conf->enable_subreq = flag ? 1 : 0;
-    return NULL;
-}
-
 /* A number of seconds (1..3600) for `cmd`'s directive. */
 static const char *parse_seconds(cmd_parms *cmd, const char *arg, int *out)
 {
@@ -295,13 +310,13 @@ static const char *set_upstream_deadline(cmd_parms *cmd, void *dconf, const char
 
 apr_interval_time_t origo_config_upstream_timeout(const origo_dir_config *conf)
 {
-    int seconds = conf != NULL && conf->upstream_timeout > 0 ? conf->upstream_timeout : 30;
+    int seconds = conf != NULL && conf->upstream_timeout > 0 ? conf->upstream_timeout : defaults.upstream_timeout;
     return apr_time_from_sec(seconds);
 }
 
 apr_interval_time_t origo_config_upstream_deadline(const origo_dir_config *conf)
 {
-    int seconds = conf != NULL && conf->upstream_deadline > 0 ? conf->upstream_deadline : 60;
+    int seconds = conf != NULL && conf->upstream_deadline > 0 ? conf->upstream_deadline : defaults.upstream_deadline;
     return apr_time_from_sec(seconds);
 }
 
@@ -321,7 +336,7 @@ static const char *set_max_hops(cmd_parms *cmd, void *dconf, const char *arg)
 
 int origo_config_max_hops(const origo_dir_config *conf)
 {
-    return conf != NULL && conf->max_hops > 0 ? conf->max_hops : 2;
+    return conf != NULL && conf->max_hops > 0 ? conf->max_hops : defaults.max_hops;
 }
 
 /*
@@ -456,16 +471,8 @@ static const char *set_s3_value(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
-static const char *set_s3_use_headers(cmd_parms *cmd, void *dconf, int flag)
-{
-    origo_dir_config *conf = dconf;
-    (void)cmd;
-    conf->s3_use_headers = flag ? 1 : 0;
-    return NULL;
-}
-
 const command_rec origo_cmds[] = {
-    AP_INIT_FLAG("UspHandleIsm", set_handle_ism, NULL, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_FLAG("UspHandleIsm", ap_set_flag_slot, (void *)APR_OFFSETOF(origo_dir_config, handle_ism), RSRC_CONF | ACCESS_CONF,
                  "On to serve virtual paths after .ism/.isml/.mp4 (and similar) files "
                  "with the Origo engine; default Off"),
     AP_INIT_TAKE1("OrigoMaxIndexSize", set_max_index_size, NULL, RSRC_CONF | ACCESS_CONF,
@@ -477,7 +484,7 @@ const command_rec origo_cmds[] = {
     AP_INIT_TAKE1("IsmProxyPass", set_proxy_pass, NULL, ACCESS_CONF,
                   "Upstream base URL (with a trailing '/') that the <Location>/<Directory> path "
                   "maps onto: server manifests and media are read from there"),
-    AP_INIT_FLAG("UspEnableSubreq", set_enable_subreq, NULL, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_FLAG("UspEnableSubreq", ap_set_flag_slot, (void *)APR_OFFSETOF(origo_dir_config, enable_subreq), RSRC_CONF | ACCESS_CONF,
                  "On (default) to read upstream objects through Apache subrequests handled by mod_proxy; "
                  "Off for the built-in HTTP/1.1 client with its own keep-alive connection pool"),
     AP_INIT_TAKE1("OrigoUpstreamTimeout", set_upstream_timeout, NULL, RSRC_CONF | ACCESS_CONF,
@@ -507,7 +514,7 @@ const command_rec origo_cmds[] = {
                   "AWS region of the bucket for SigV4 signing (default us-east-1)"),
     AP_INIT_TAKE1("S3SecurityToken", set_s3_value, NULL, RSRC_CONF | ACCESS_CONF,
                   "Session token of temporary AWS credentials (sent as x-amz-security-token)"),
-    AP_INIT_FLAG("S3UseHeaders", set_s3_use_headers, NULL, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_FLAG("S3UseHeaders", ap_set_flag_slot, (void *)APR_OFFSETOF(origo_dir_config, s3_use_headers), RSRC_CONF | ACCESS_CONF,
                  "On to sign upstream reads with an Authorization header, Off (default) to sign "
                  "them in the query string"),
     { NULL }

@@ -77,8 +77,11 @@ void origo_config_reset(void);
 /* Merges the S3* fields of `add` over `base` into `out` (field by field: a set field wins). */
 void origo_config_merge_s3(origo_dir_config *out, const origo_dir_config *base, const origo_dir_config *add);
 
-/* Whether UspHandleIsm is on for this configuration. */
-int origo_config_handles_ism(const origo_dir_config *conf);
+/* The effective values of directives with a default (see the table in origo_config.c). */
+int origo_config_handles_ism(const origo_dir_config *conf);        /* UspHandleIsm */
+int origo_config_uses_subrequests(const origo_dir_config *conf);   /* UspEnableSubreq */
+int origo_config_s3_uses_headers(const origo_dir_config *conf);    /* S3UseHeaders */
+const char *origo_config_s3_region(const origo_dir_config *conf);  /* S3Region */
 
 /* The time one upstream read may take (OrigoUpstreamTimeout). */
 apr_interval_time_t origo_config_upstream_timeout(const origo_dir_config *conf);

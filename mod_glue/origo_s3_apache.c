@@ -143,7 +143,7 @@ const char *origo_s3_sign_get(apr_pool_t *p, const origo_dir_config *s3, const c
     memset(&cred, 0, sizeof(cred));
     cred.access_key = s3->s3_access_key;
     cred.secret_key = s3->s3_secret_key;
-    cred.region = s3->s3_region != NULL ? s3->s3_region : "us-east-1";
+    cred.region = origo_config_s3_region(s3);
     cred.security_token = s3->s3_security_token;
     memset(&req, 0, sizeof(req));
     req.method = method;
@@ -151,7 +151,7 @@ const char *origo_s3_sign_get(apr_pool_t *p, const origo_dir_config *s3, const c
     req.host = host;
     req.payload_hash = ORIGO_S3_EMPTY_SHA256;
     req.when = (time_t)apr_time_sec(apr_time_now());
-    req.mode = s3->s3_use_headers == 1 ? ORIGO_S3_HEADERS : ORIGO_S3_QUERY;
+    req.mode = origo_config_s3_uses_headers(s3) ? ORIGO_S3_HEADERS : ORIGO_S3_QUERY;
     req.expires = ORIGO_S3_QUERY_EXPIRES;
 
     rc = origo_s3_sign(&cred, &req, &signed_);

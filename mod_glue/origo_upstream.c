@@ -832,7 +832,7 @@ static int fetch(void *ctx_, const char *url, uint64_t offset, uint64_t length, 
     if (rc != 0) {
         return rc;
     }
-    return ctx->conf->enable_subreq == 0 ? read_curl(ctx, &plan, out) : read_subrequest(ctx, &plan, out);
+    return origo_config_uses_subrequests(ctx->conf) ? read_subrequest(ctx, &plan, out) : read_curl(ctx, &plan, out);
 }
 
 /*
@@ -849,7 +849,7 @@ static const char *scope_of(request_rec *r, const origo_dir_config *conf)
 
     /* Credentials are part of the access policy: no sharing between different S3 settings. */
     scope = apr_pstrcat(r->pool, scope, origo_s3_scope(r->pool, conf), NULL);
-    if (conf->enable_subreq == 0) {
+    if (!origo_config_uses_subrequests(conf)) {
         scope = apr_pstrcat(r->pool, scope, " curl ca=", conf->ca_file != NULL ? conf->ca_file : "",
                             " proxy=", conf->upstream_proxy != NULL ? conf->upstream_proxy : "", NULL);
     }
