@@ -156,6 +156,14 @@ static int origo_proxy_handler(request_rec *r, const origo_dir_config *conf)
     if (rc != OK) {
         return rc;
     }
+    /* Upstream reads are subrequests that would read (and forward) the client's request body. */
+    if (apr_table_get(r->headers_in, "Transfer-Encoding") != NULL
+        || (apr_table_get(r->headers_in, "Content-Length") != NULL
+            && strcmp(apr_table_get(r->headers_in, "Content-Length"), "0") != 0)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ORIGO_LOGNO(10010)
+                      "%s %s came with a request body: refused", r->method, r->uri);
+        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
     if (!engine_ready) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ORIGO_LOGNO(10007)
                       "engine not initialised in this process; refusing %s", r->uri);

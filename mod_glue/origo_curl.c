@@ -369,6 +369,10 @@ static CURLcode configure(CURL *h, transfer *t, struct curl_slist *headers, char
     SET(CURLOPT_URL, req->url);
     SET(CURLOPT_ERRORBUFFER, errbuf);
     SET(CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075400
+    /* A timed-out transfer must not wait for a hanging DNS lookup to finish (7.84+). */
+    SET(CURLOPT_QUICK_EXIT, 1L);
+#endif
     SET(CURLOPT_HTTPGET, 1L);
     SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 #if LIBCURL_VERSION_NUM >= 0x075500   /* 7.85 deprecated the bit masks */

@@ -52,6 +52,8 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "util_md5.h"
+
 #include "origo_bridge.h"
 #include "origo_curl.h"
 #include "origo_s3_apache.h"
@@ -98,11 +100,15 @@ static int client_gone(conn_rec *c)
     struct pollfd pfd;
     char byte;
 
-    while (c->master != NULL) {
+    /* An HTTP/2 stream reset marks its own connection; a closed socket shows on the master's. */
+    for (;;) {
+        if (c->aborted) {
+            return 1;
+        }
+        if (c->master == NULL) {
+            break;
+        }
         c = c->master;
-    }
-    if (c->aborted) {
-        return 1;
     }
     sock = ap_get_conn_socket(c);
     if (sock == NULL || apr_os_sock_get(&fd, sock) != APR_SUCCESS) {
@@ -218,17 +224,18 @@ static apr_status_t guard_filter(ap_filter_t *f, apr_bucket_brigade *bb, ap_inpu
     }
     if (apr_brigade_length(bb, 0, &n) == APR_SUCCESS && n > 0) {
         g->received += (apr_uint64_t)n;
-        if (!g->body_started) {
+        /* The status line and header fields are read line by line (the body is not, and the
+           first body read may come before the capture filter has seen it). */
+        if (!g->body_started && mode == AP_MODE_GETLINE) {
+            apr_bucket *last = APR_BRIGADE_LAST(bb);
+            const char *bytes;
+            apr_size_t len;
+
             g->header_bytes += (apr_uint64_t)n;
-            if (mode == AP_MODE_GETLINE) {
-                apr_bucket *last = APR_BRIGADE_LAST(bb);
-                const char *bytes;
-                apr_size_t len;
-                /* A line read in pieces counts once, at its end. */
-                if (!APR_BUCKET_IS_METADATA(last) && apr_bucket_read(last, &bytes, &len, APR_NONBLOCK_READ) == APR_SUCCESS
-                    && len > 0 && bytes[len - 1] == '\n') {
-                    g->header_lines++;
-                }
+            /* A line read in pieces counts once, at its end. */
+            if (!APR_BUCKET_IS_METADATA(last) && apr_bucket_read(last, &bytes, &len, APR_NONBLOCK_READ) == APR_SUCCESS
+                && len > 0 && bytes[len - 1] == '\n') {
+                g->header_lines++;
             }
             if (g->header_bytes > ORIGO_MAX_HEADER_BYTES || g->header_lines > ORIGO_MAX_HEADER_LINES) {
                 apr_brigade_cleanup(bb);
@@ -328,16 +335,11 @@ static apr_status_t capture_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     capture *c = f->ctx;
     apr_bucket *b;
-    int eos = 0;
 
     for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
         const char *bytes;
         apr_size_t n;
 
-        if (APR_BUCKET_IS_EOS(b)) {
-            eos = 1;
-            continue;
-        }
         if (AP_BUCKET_IS_ERROR(b)) {
             c->failed = 1;
             continue;
@@ -372,8 +374,9 @@ static apr_status_t capture_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         c->seen += n;
     }
     apr_brigade_cleanup(bb);
-    /* Refusing more makes mod_proxy stop reading and close the backend connection. */
-    return (c->complete || c->overflow || c->ignored_range) && !eos ? APR_EGENERAL : APR_SUCCESS;
+    /* Refusing more makes mod_proxy stop reading and close the backend connection (the
+       subrequest's own filter removes EOS before it reaches us). */
+    return c->complete || c->overflow || c->ignored_range ? APR_EGENERAL : APR_SUCCESS;
 }
 
 void origo_upstream_register(apr_pool_t *p)
@@ -398,6 +401,7 @@ typedef struct fetch_ctx {
     apr_time_t deadline;        /* all reads of this request end by then */
     const char *user_agent;
     const char *cdn_loop;       /* our CDN-Loop value: one "origo" per hop so far, this one too */
+    const char *scope;          /* origo_upstream.scope */
 } fetch_ctx;
 
 /* One read as it will be sent. */
@@ -537,11 +541,12 @@ static void take_validators(apr_table_t *headers, origo_fetch_result *out)
 /* UspEnableSubreq on: mod_proxy subrequests.                                                   */
 
 /*
- * mod_proxy adds X-Forwarded-For/-Host/-Server (the client's address and Host) under
- * ProxyAddHeaders, on by default. Upstream reads are the origin's own requests: the subrequest
- * gets a copy of its configuration vector with that switched off.
+ * Two settings of mod_proxy are for requests it relays, not for the origin's own reads:
+ * ProxyAddHeaders (on by default) would add X-Forwarded-For/-Host/-Server with the client's
+ * address and Host, and ProxyErrorOverride would read a whole error body and turn an upstream 404
+ * into a 502. The subrequest gets a copy of its configuration vector with both switched off.
  */
-static void no_forwarded_headers(request_rec *sub)
+static void own_proxy_settings(request_rec *sub)
 {
     module *proxy = ap_find_linked_module("mod_proxy.c");
     proxy_dir_conf *dconf, *copy;
@@ -552,11 +557,12 @@ static void no_forwarded_headers(request_rec *sub)
         return;
     }
     dconf = ap_get_module_config(sub->per_dir_config, proxy);
-    if (dconf == NULL || !dconf->add_forwarded_headers) {
+    if (dconf == NULL || (!dconf->add_forwarded_headers && !dconf->error_override)) {
         return;
     }
     copy = apr_pmemdup(sub->pool, dconf, sizeof(*copy));
     copy->add_forwarded_headers = 0;
+    copy->error_override = 0;
     vector = ap_create_per_dir_config(sub->pool);
     for (m = ap_top_module; m != NULL; m = m->next) {
         ap_set_module_config(vector, m, ap_get_module_config(sub->per_dir_config, m));
@@ -613,24 +619,39 @@ static int subrequest_once(fetch_ctx *ctx, const read_plan *plan, origo_fetch_re
     c.ranged = plan->offset > 0 || plan->length > 0;
     c.body.max = plan->length > 0 ? plan->length : ORIGO_MAX_WHOLE_BODY;
 
-    f = ap_add_output_filter_handle(capture_filter_handle, &c, r, r->connection);
-    if (f == NULL) {
-        return fail(out, HTTP_BAD_GATEWAY, "cannot add the capture filter");
-    }
+    /* The capture filter on its own, linked to nothing of the main request's chains: it ends
+       the subrequest's request and protocol chains, so the filters modules add to the
+       subrequest (mod_cache's CACHE_SAVE_SUBREQ before it, protocol-level ones such as
+       CACHE_REMOVE_URL) live and die with the subrequest instead of being spliced into the
+       main request's chain, where they would outlive the subrequest's pool. */
+    f = apr_pcalloc(r->pool, sizeof(*f));
+    f->frec = capture_filter_handle;
+    f->ctx = &c;
+    f->r = r;
+    f->c = r->connection;
     sub = ap_sub_req_method_uri("GET", ap_escape_uri(r->pool, r->uri), r, f);
     if (sub == NULL || sub->status != HTTP_OK) {
         status = sub != NULL ? sub->status : HTTP_INTERNAL_SERVER_ERROR;
         if (sub != NULL) {
             ap_destroy_sub_req(sub);
         }
-        ap_remove_output_filter(f);
         return fail(out, HTTP_BAD_GATEWAY, apr_psprintf(r->pool, "subrequest lookup failed with %d", status));
     }
     c.sub = sub;
+    sub->proto_output_filters = f;
+    /* mod_cache keys what it stores by the request's URI: one key per upstream object (and
+       access scope), under the main request's path so that its CacheEnable still applies. */
+    sub->uri = apr_pstrcat(sub->pool, r->uri, "/.origo-upstream/",
+                           ap_md5(sub->pool, (const unsigned char *)apr_pstrcat(sub->pool, plan->url, "\n",
+                                                                                 ctx->scope, NULL)), NULL);
+    sub->unparsed_uri = sub->uri;
+    sub->parsed_uri.path = sub->uri;
+    sub->parsed_uri.query = NULL;
     sub->handler = "proxy-server";
     sub->proxyreq = PROXYREQ_REVERSE;
     sub->args = NULL;
     sub->kept_body = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    sub->expecting_100 = 0;
     /* Only what we decide goes upstream: none of the client's headers are inherited. */
     sub->headers_in = upstream_headers(ctx, sub->pool);
     range = range_value(sub->pool, plan->offset, plan->length);
@@ -641,8 +662,7 @@ static int subrequest_once(fetch_ctx *ctx, const read_plan *plan, origo_fetch_re
         const char *error = origo_s3_sign_proxy_request(sub, plan->s3, plan->url, &wire);
         if (error != NULL) {
             ap_destroy_sub_req(sub);
-            ap_remove_output_filter(f);
-            return fail(out, HTTP_INTERNAL_SERVER_ERROR, error);
+                return fail(out, HTTP_INTERNAL_SERVER_ERROR, error);
         }
     }
     sub->filename = apr_pstrcat(sub->pool, "proxy:", wire, NULL);
@@ -651,10 +671,9 @@ static int subrequest_once(fetch_ctx *ctx, const read_plan *plan, origo_fetch_re
     status = ap_run_map_to_storage(sub);
     if (status != OK && status != DECLINED) {
         ap_destroy_sub_req(sub);
-        ap_remove_output_filter(f);
         return fail(out, HTTP_BAD_GATEWAY, apr_psprintf(r->pool, "mapping the proxy request failed with %d", status));
     }
-    no_forwarded_headers(sub);
+    own_proxy_settings(sub);
 
     current_guard = &g;
     rc = ap_run_sub_req(sub);
@@ -663,7 +682,6 @@ static int subrequest_once(fetch_ctx *ctx, const read_plan *plan, origo_fetch_re
 
     if (g.stopped != NULL && !c.complete) {
         ap_destroy_sub_req(sub);
-        ap_remove_output_filter(f);
         free(c.body.data);
         return fail(out, g.stop_status, g.stopped);
     }
@@ -673,7 +691,6 @@ static int subrequest_once(fetch_ctx *ctx, const read_plan *plan, origo_fetch_re
         const char *why = error_note(r->pool, apr_table_get(sub->notes, "error-notes"));
         *retry = g.received == 0 && !c.decided && !timed_out;
         ap_destroy_sub_req(sub);
-        ap_remove_output_filter(f);
         free(c.body.data);
         return fail(out, timed_out ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY,
                     apr_psprintf(r->pool, "mod_proxy answered %d%s%s", rc, timed_out ? ", timed out" : "",
@@ -681,14 +698,15 @@ static int subrequest_once(fetch_ctx *ctx, const read_plan *plan, origo_fetch_re
     }
     if (c.ignored_range) {
         ap_destroy_sub_req(sub);
-        ap_remove_output_filter(f);
         free(c.body.data);
         return fail(out, HTTP_BAD_GATEWAY, "upstream ignored Range (200 with the whole object) for bytes "
                     "beyond the first 16 MiB");
     }
     if (c.failed || c.overflow) {
+        /* mod_proxy reports a kept-alive connection that died before the status line this way
+           too (an error bucket, OK) when the client's connection has had earlier requests. */
+        *retry = c.failed && !c.decided && g.received == 0;
         ap_destroy_sub_req(sub);
-        ap_remove_output_filter(f);
         free(c.body.data);
         return fail(out, HTTP_BAD_GATEWAY, c.failed ? "upstream body broke off"
                     : plan->length > 0 ? "upstream body larger than asked for"
@@ -702,8 +720,7 @@ static int subrequest_once(fetch_ctx *ctx, const read_plan *plan, origo_fetch_re
         if (!origo_parse_content_range(apr_table_get(sub->headers_out, "Content-Range"), &start, &last, &t)
             || c.body.len != last - start + 1) {
             ap_destroy_sub_req(sub);
-            ap_remove_output_filter(f);
-            free(c.body.data);
+                free(c.body.data);
             return fail(out, HTTP_BAD_GATEWAY, "206 with a missing or inconsistent Content-Range");
         }
         total = t;
@@ -721,8 +738,7 @@ static int subrequest_once(fetch_ctx *ctx, const read_plan *plan, origo_fetch_re
         }
         if (!c.complete && value != NULL && (cl < 0 || (apr_uint64_t)cl != c.seen)) {
             ap_destroy_sub_req(sub);
-            ap_remove_output_filter(f);
-            free(c.body.data);
+                free(c.body.data);
             return fail(out, HTTP_BAD_GATEWAY, "200 body shorter than its Content-Length");
         }
         /* A 200 cut at the wanted range: its Content-Length (if any) is the object's size. */
@@ -737,16 +753,18 @@ static int subrequest_once(fetch_ctx *ctx, const read_plan *plan, origo_fetch_re
                   "upstream %s (%" APR_UINT64_T_FMT "+%" APR_UINT64_T_FMT "): %d, %" APR_SIZE_T_FMT " bytes%s",
                   plan->shown, plan->offset, plan->length, status, c.body.len, c.complete ? ", cut" : "");
     ap_destroy_sub_req(sub);
-    ap_remove_output_filter(f);
     return 0;
 }
 
 static int read_subrequest(fetch_ctx *ctx, const read_plan *plan, origo_fetch_result *out)
 {
     int retry = 0;
+    apr_time_t started = apr_time_now();
     int rc = subrequest_once(ctx, plan, out, &retry);
 
-    if (rc != 0 && retry && apr_time_now() < plan->deadline) {
+    /* A connection the storage closed fails at once; a slow failure (a connect that timed out)
+       is not worth a second wait. */
+    if (rc != 0 && retry && apr_time_now() - started < apr_time_from_sec(1) && apr_time_now() < plan->deadline) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, ctx->r, ORIGO_LOGNO(10203)
                       "upstream %s gave nothing back (%s); trying once more", plan->shown,
                       out->error != NULL ? out->error : "");
@@ -759,6 +777,15 @@ static int read_subrequest(fetch_ctx *ctx, const read_plan *plan, origo_fetch_re
 
 /* ------------------------------------------------------------------------------------------ */
 /* UspEnableSubreq off: libcurl.                                                                */
+
+/* apr_table_do callback: copies a header unless it is a credential (Authorization, x-amz-*). */
+static int copy_unless_credential(void *to, const char *key, const char *value)
+{
+    if (strcasecmp(key, "Authorization") != 0 && strncasecmp(key, "x-amz-", 6) != 0) {
+        apr_table_addn(to, key, value);
+    }
+    return 1;
+}
 
 static int curl_client_gone(void *client)
 {
@@ -784,6 +811,10 @@ static int read_curl(fetch_ctx *ctx, read_plan *plan, origo_fetch_result *out)
             return fail(out, HTTP_INTERNAL_SERVER_ERROR, error);
         }
         wire = plan->sig.wire_url;
+        /* Our signature alone: no passed client header may stand in for it or add to it. */
+        apr_table_t *kept = apr_table_make(r->pool, 8);
+        apr_table_do(copy_unless_credential, kept, headers, NULL);
+        headers = kept;
         if (plan->sig.authorization != NULL) {
             apr_table_setn(headers, "Authorization", plan->sig.authorization);
             apr_table_setn(headers, "x-amz-date", plan->sig.amz_date);
@@ -857,7 +888,9 @@ static const char *scope_of(request_rec *r, const origo_dir_config *conf)
         for (i = 0; i < conf->pass_headers->nelts; i++) {
             const char *name = APR_ARRAY_IDX(conf->pass_headers, i, const char *);
             const char *value = apr_table_get(r->headers_in, name);
-            scope = apr_pstrcat(r->pool, scope, " ", name, "=", value != NULL ? value : "", NULL);
+            /* Length-prefixed: no value can imitate another component of the scope. */
+            value = value != NULL ? value : "";
+            scope = apr_psprintf(r->pool, "%s %s=%" APR_SIZE_T_FMT ":%s", scope, name, strlen(value), value);
         }
     }
 
@@ -902,9 +935,10 @@ void origo_upstream_for_request(request_rec *r, const origo_dir_config *conf, or
         loop = apr_pstrcat(r->pool, loop, ", " ORIGO_LOOP_TOKEN, NULL);
     }
     ctx->cdn_loop = loop;
+    ctx->scope = scope_of(r, conf);
     out->ctx = ctx;
     out->fetch = fetch;
-    out->scope = scope_of(r, conf);
+    out->scope = ctx->scope;
 }
 
 int origo_upstream_map(request_rec *r, const origo_dir_config *conf, const char **manifest_url,

@@ -12,6 +12,7 @@ import http.client
 import http.server
 import os
 import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -257,6 +258,9 @@ def remote(media):
     root = tempfile.mkdtemp(prefix="origo-remote-root-")
     os.chmod(root, 0o755)
     include = os.path.join(root, "remote.conf")
+    os.makedirs(os.path.join(root, "cache"))
+    if os.getuid() == 0:
+        shutil.chown(os.path.join(root, "cache"), "www-data", "www-data")
     with open(include, "w") as f:
         f.write(f"""# One child process: every request of a test sees the same caches.
 ServerLimit 1
@@ -299,6 +303,18 @@ LogLevel warn
 <Proxy "http://127.0.0.1:{storage.port}/">
   ProxySet connectiontimeout=5 enablereuse=on keepalive=on retry=0 timeout=30 ttl=300
 </Proxy>
+# mod_cache over the upstream reads: each object is stored and found under its own key.
+<IfModule !cache_module>
+  LoadModule cache_module {MODULES}/mod_cache.so
+</IfModule>
+<IfModule !cache_disk_module>
+  LoadModule cache_disk_module {MODULES}/mod_cache_disk.so
+</IfModule>
+CacheRoot "{root}/cache"
+<Location "/cached">
+  IsmProxyPass "http://127.0.0.1:{storage.port}/"
+  CacheEnable disk
+</Location>
 <Proxy "http://127.0.0.1:{bad.port}/">
   ProxySet timeout=2 retry=0
 </Proxy>
@@ -315,7 +331,7 @@ LogLevel warn
 
 # ------------------------------------------------------------------------------------------ tests
 
-@pytest.mark.parametrize("prefix", ["proxy", "builtin"])
+@pytest.mark.parametrize("prefix", ["proxy", "builtin", "cached"])
 @pytest.mark.parametrize("fmt", FORMATS.keys())
 def test_decode_abr_through_ismproxypass(remote, media, fmt, prefix):
     frames = {media.frames(r) for r in ABR_RENDITIONS}

@@ -179,7 +179,7 @@ def query_gate_handler(moto: Moto, seen: dict):
             self.end_headers()
 
         def do_GET(self):
-            seen["headers"].append(dict(self.headers.items()))
+            seen.setdefault("headers", []).append(dict(self.headers.items()))
             parts = urllib.parse.urlsplit(self.path)
             pairs = [p for p in parts.query.split("&") if p]
             params = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))

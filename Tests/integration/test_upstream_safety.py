@@ -355,6 +355,18 @@ def test_client_credentials_do_not_reach_the_storage(site, evil, shelf, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_a_request_body_is_refused_and_never_forwarded(site, evil, shelf, mode):
+    """Upstream reads would carry a client's request body (a subrequest reads the main request's
+    input): a GET with one is refused before anything is read upstream."""
+    shelf.stage(f"body-{mode}")
+    mark = evil.mark()
+    r = clients.request("GET", site.url(f"{mode}/body-{mode}/clip.ism/.m3u8"), body=b"x" * 1000,
+                        headers={"Content-Type": "application/octet-stream"})
+    assert r.status == 413, r.status
+    assert evil.since(mark) == [], "the storage was asked"
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_named_client_header_is_passed(site, evil, shelf, mode):
     shelf.stage(f"pass-{mode}")
     mark = evil.mark()
