@@ -30,6 +30,17 @@ MAKE_MEDIA = REPO / "scripts" / "make-media.sh"
 # A child that died: Apache's parent logs "exit signal Segmentation fault (11)" (AH00052).
 CRASH_PATTERN = re.compile(r"exit signal|Segmentation fault|AH00052")
 
+# One Apache child with 25 threads, for private servers whose tests need every request to see the
+# same caches (an include file's first lines).
+ONE_CHILD = """ServerLimit 1
+StartServers 1
+ThreadsPerChild 25
+MaxRequestWorkers 25
+MinSpareThreads 1
+MaxSpareThreads 25
+LogLevel warn
+"""
+
 
 @dataclass
 class Media:

@@ -26,7 +26,7 @@ import pytest
 pytest.importorskip("boto3")
 
 import clients  # noqa: E402
-from conftest import CRASH_PATTERN  # noqa: E402
+from conftest import CRASH_PATTERN, ONE_CHILD  # noqa: E402
 from test_decode import check_decode, expected_audio_frames  # noqa: E402
 from test_remote import MODULES, Origo, Storage, Threaded  # noqa: E402
 from test_s3 import REGION, Moto, query_gate_handler  # noqa: E402
@@ -89,8 +89,7 @@ def origo_conf(mode: str, ca: str, up) -> str:
         "s3q": (up.s3_gate.url("media/"), credentials),
         "s3none": (up.s3.url("media/"), ""),
     }
-    text = ("ServerLimit 1\nStartServers 1\nThreadsPerChild 25\nMaxRequestWorkers 25\n"
-            "MinSpareThreads 1\nMaxSpareThreads 25\nLogLevel warn\n")
+    text = ONE_CHILD
     if mode == "subreq":
         # Trust per storage, in <Proxy> sections (merged into Origo's subrequests as into
         # mod_proxy's own requests); `/defaultca` names the good storage as localhost, which no

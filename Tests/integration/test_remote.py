@@ -24,7 +24,7 @@ import urllib.parse
 import pytest
 
 import clients
-from conftest import CRASH_PATTERN, LAUNCHER, _free_port
+from conftest import CRASH_PATTERN, LAUNCHER, ONE_CHILD, _free_port
 from testca import ServerCert
 from test_decode import ABR_RENDITIONS, FORMATS, check_decode, expected_audio_frames
 
@@ -262,15 +262,7 @@ def remote(media):
     if os.getuid() == 0:
         shutil.chown(os.path.join(root, "cache"), "www-data", "www-data")
     with open(include, "w") as f:
-        f.write(f"""# One child process: every request of a test sees the same caches.
-ServerLimit 1
-StartServers 1
-ThreadsPerChild 25
-MaxRequestWorkers 25
-MinSpareThreads 1
-MaxSpareThreads 25
-LogLevel warn
-<Location "/proxy">
+        f.write(ONE_CHILD + f"""<Location "/proxy">
   IsmProxyPass "http://127.0.0.1:{storage.port}/"
   UspEnableSubreq on
 </Location>

@@ -28,7 +28,7 @@ import pytest
 pytest.importorskip("boto3")
 
 import clients  # noqa: E402
-from conftest import CRASH_PATTERN  # noqa: E402
+from conftest import CRASH_PATTERN, ONE_CHILD  # noqa: E402
 from test_decode import FORMATS, check_decode  # noqa: E402
 from test_remote import Origo, Storage, Threaded  # noqa: E402
 from test_s3 import REGION, Moto, query_gate_handler  # noqa: E402
@@ -120,8 +120,7 @@ def origo(request, upstreams):
     os.chmod(root, 0o755)
     include = os.path.join(root, "direct.conf")
     with open(include, "w") as f:
-        f.write("ServerLimit 1\nStartServers 1\nThreadsPerChild 25\nMaxRequestWorkers 25\n"
-                "MinSpareThreads 1\nMaxSpareThreads 25\nLogLevel warn\n")
+        f.write(ONE_CHILD)
         for name, (url, extra) in locations.items():
             f.write(f'<Location "/{name}">\n  IsmProxyPass "{url}"\n  UspEnableSubreq {MODES[request.param]}\n'
                     f"  {extra}\n</Location>\n")

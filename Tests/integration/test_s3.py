@@ -33,7 +33,7 @@ from botocore.awsrequest import AWSRequest  # noqa: E402
 from botocore.credentials import Credentials  # noqa: E402
 
 import clients  # noqa: E402
-from conftest import CRASH_PATTERN, REPO, _free_port  # noqa: E402
+from conftest import CRASH_PATTERN, ONE_CHILD, REPO, _free_port  # noqa: E402
 from test_decode import ABR_RENDITIONS, FORMATS, check_decode, expected_audio_frames  # noqa: E402
 from test_remote import Origo, Threaded, _wait_for  # noqa: E402
 
@@ -243,14 +243,7 @@ def s3(media):
     include = os.path.join(root, "s3.conf")
     base = f"http://127.0.0.1:{moto.port}"
     with open(include, "w") as f:
-        f.write(f"""ServerLimit 1
-StartServers 1
-ThreadsPerChild 25
-MaxRequestWorkers 25
-MinSpareThreads 1
-MaxSpareThreads 25
-LogLevel warn
-# Header signing, credentials in the <Location>.
+        f.write(ONE_CHILD + f"""# Header signing, credentials in the <Location>.
 <Location "/s3h">
   IsmProxyPass "{base}/media/"
   S3AccessKey {moto.key}

@@ -30,7 +30,7 @@ from xml.sax.saxutils import quoteattr
 import pytest
 
 import clients
-from conftest import CRASH_PATTERN, PrivateServer
+from conftest import CRASH_PATTERN, ONE_CHILD, PrivateServer
 from evil_upstream import EvilUpstream, Received
 
 MODES = {"sub": "on", "curl": "off"}  # location prefix -> UspEnableSubreq
@@ -55,14 +55,6 @@ CLIENT_HEADERS = {
 }
 NEVER_UPSTREAM = ("Authorization", "Cookie", "Proxy-Authorization", "X-Api-Key", "X-Client-Note")
 
-ONE_CHILD = """ServerLimit 1
-StartServers 1
-ThreadsPerChild 25
-MaxRequestWorkers 25
-MinSpareThreads 1
-MaxSpareThreads 25
-LogLevel warn
-"""
 
 
 # ---------------------------------------------------------------------------------- fixtures
