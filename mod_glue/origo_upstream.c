@@ -16,10 +16,10 @@
  * (so its <Location> access rules apply), turned into a reverse-proxy request for the upstream URL
  * (filename "proxy:<url>", handler "proxy-server"), so <Proxy>/ProxySet pools, mod_cache,
  * balancers and SSLProxy* apply. Its headers are replaced by ours. The body is collected by a
- * private capture filter given to the subrequest as its next filter (added to the main request
- * only for the duration of the read, with a type above AP_FTYPE_CONTENT_SET so that mod_cache's
- * filters run before it); it passes nothing on, and refuses more once it has what it wants, which
- * makes mod_proxy close the backend connection. A guard input filter on every backend connection
+ * private capture filter given to the subrequest as its next filter: a filter of its own, linked
+ * to nothing of the main request, with a type above AP_FTYPE_CONTENT_SET so that mod_cache's
+ * filters run before it; it passes nothing on, and refuses more once it has what it wants, which
+ * makes mod_proxy close the backend connection. mod_cache sees each read under a URI of its own. A guard input filter on every backend connection
  * bounds what mod_proxy reads for us: it shortens the socket timeout to the deadline, counts the
  * header block and watches the client. Both the return of ap_run_sub_req and the subrequest's
  * status are checked. A read that got no byte back is tried once more (a kept-alive connection
