@@ -135,21 +135,6 @@ static void give_back(CURL *h, long connects)
 
 /* ------------------------------------------------------------------ pure helpers */
 
-char *origo_curl_range_value(uint64_t offset, uint64_t length, char *buf, size_t size)
-{
-    if (offset == 0 && length == 0) {
-        snprintf(buf, size, "%s", "");
-    }
-    else if (length == 0) {
-        snprintf(buf, size, "bytes=%llu-", (unsigned long long)offset);
-    }
-    else {
-        snprintf(buf, size, "bytes=%llu-%llu", (unsigned long long)offset,
-                 (unsigned long long)(offset + length - 1));
-    }
-    return buf;
-}
-
 static int64_t monotonic_usec(void)
 {
     struct timespec ts;
@@ -172,8 +157,7 @@ typedef struct transfer {
     size_t header_bytes, header_lines;
     int interim;
     uint64_t seen;              /* body bytes received */
-    unsigned char *data;        /* body bytes kept */
-    size_t length, capacity;
+    origo_body_buffer body;     /* body bytes kept (the caller bounds them) */
     int stopped;                /* ended early, successfully: the wanted bytes are here */
     int fault_status;           /* ended early by a fault (502/504), described in fault */
     char fault[160];
@@ -192,28 +176,7 @@ static size_t refuse(transfer *t, int status, const char *reason)
 
 static int keep(transfer *t, const char *bytes, size_t n)
 {
-    if (n == 0) {
-        return 1;
-    }
-    if (n > t->capacity - t->length) {
-        size_t capacity = t->capacity > 0 ? t->capacity : 16 * 1024;
-        unsigned char *grown;
-        while (capacity - t->length < n) {
-            if (capacity > SIZE_MAX / 2) {
-                return 0;
-            }
-            capacity *= 2;
-        }
-        grown = realloc(t->data, capacity);
-        if (grown == NULL) {
-            return 0;
-        }
-        t->data = grown;
-        t->capacity = capacity;
-    }
-    memcpy(t->data + t->length, bytes, n);
-    t->length += n;
-    return 1;
+    return origo_body_append(&t->body, bytes, n);
 }
 
 static void replace(char **field, char *value)
@@ -313,7 +276,7 @@ static size_t on_body(char *bytes, size_t size, size_t count, void *arg)
         uint64_t lo = start > t->req->offset ? start : t->req->offset;
         uint64_t hi = end < t->want_end ? end : t->want_end;
         if (lo < hi) {
-            if (t->length + (hi - lo) > limit) {
+            if (t->body.len + (hi - lo) > limit) {
                 return refuse(t, 502, "upstream object too large");
             }
             if (!keep(t, bytes + (lo - start), (size_t)(hi - lo))) {
@@ -327,8 +290,8 @@ static size_t on_body(char *bytes, size_t size, size_t count, void *arg)
         return n;
     }
     /* Any other answer: the start of its body is enough to log. */
-    if (n > ORIGO_CURL_MAX_ERROR_BODY - t->length) {
-        n = ORIGO_CURL_MAX_ERROR_BODY - t->length;
+    if (n > ORIGO_CURL_MAX_ERROR_BODY - t->body.len) {
+        n = ORIGO_CURL_MAX_ERROR_BODY - t->body.len;
         t->stopped = 1;
     }
     if (!keep(t, bytes, n)) {
@@ -466,7 +429,7 @@ static int finish(transfer *t, CURLcode rc, const char *errbuf, curl_off_t conte
             || (req->length == 0 && total > 0 && last != total - 1)) {
             return fail(out, 502, req->url, "206 with a missing or unexpected Content-Range");
         }
-        if (t->length != last - first + 1) {
+        if (t->body.len != last - first + 1) {
             return fail(out, 502, req->url, "206 body does not match its Content-Range");
         }
         out->data_offset = first;
@@ -477,9 +440,9 @@ static int finish(transfer *t, CURLcode rc, const char *errbuf, curl_off_t conte
         out->total_size = complete ? t->seen : content_length >= 0 ? (uint64_t)content_length : 0;
     }
     out->status = t->status;
-    out->data = t->data;
-    out->length = t->length;
-    t->data = NULL;
+    out->data = t->body.data;
+    out->length = t->body.len;
+    t->body.data = NULL;
     out->etag = t->etag;
     t->etag = NULL;
     if (t->last_modified != NULL) {
@@ -513,6 +476,7 @@ int origo_curl_fetch(const origo_curl_request *req, origo_fetch_result *out)
     t.ranged = req->offset > 0 || req->length > 0;
     t.want_end = req->length > 0 ? req->offset + req->length : UINT64_MAX;
     t.max_body = req->max_body > 0 ? req->max_body : ORIGO_CURL_DEFAULT_MAX_BODY;
+    t.body.max = UINT64_MAX;    /* the body callback bounds what it keeps */
     errbuf[0] = '\0';
 
     /* "Accept:" with no value removes libcurl's default Accept line. */
@@ -522,7 +486,7 @@ int origo_curl_fetch(const origo_curl_request *req, origo_fetch_result *out)
     }
     if (grown != NULL && t.ranged) {
         snprintf(range_line, sizeof(range_line), "Range: %s",
-                 origo_curl_range_value(req->offset, req->length, range, sizeof(range)));
+                 origo_range_value(req->offset, req->length, range, sizeof(range)));
         grown = curl_slist_append(headers, range_line);
     }
     h = grown != NULL ? take_handle() : NULL;
@@ -541,7 +505,7 @@ int origo_curl_fetch(const origo_curl_request *req, origo_fetch_result *out)
     curl_slist_free_all(headers);
 
     status = finish(&t, rc, errbuf, content_length, out);
-    free(t.data);
+    free(t.body.data);
     free(t.etag);
     free(t.last_modified);
     free(t.content_range);

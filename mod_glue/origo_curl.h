@@ -47,7 +47,7 @@ typedef struct origo_curl_request {
     /* Further request lines "Name: value" (User-Agent, CDN-Loop, S3 signing...), NULL-terminated,
        or NULL. Nothing else goes out but Host and Range (libcurl sends no User-Agent, Accept or
        Accept-Encoding of its own here). Do not pass Range: it is added from offset/length, as
-       origo_curl_range_value writes it (sign that string). */
+       origo_range_value (origo_url.h) writes it (sign that string). */
     const char *const *headers;
     /* Most body bytes kept when length is 0 (whole object or open-ended range): more is a 502
        "too large". 0 = ORIGO_CURL_DEFAULT_MAX_BODY. */
@@ -79,11 +79,5 @@ int origo_curl_fetch(const origo_curl_request *req, origo_fetch_result *out);
 
 /* Connections opened by this process's fetches so far (debug logs, tests). */
 uint64_t origo_curl_connections_opened(void);
-
-/*
- * The Range value origo_curl_fetch sends for offset/length ("bytes=10-19", "bytes=10-"), or ""
- * when both are 0 (no Range). Returns `buf`.
- */
-char *origo_curl_range_value(uint64_t offset, uint64_t length, char *buf, size_t size);
 
 #endif

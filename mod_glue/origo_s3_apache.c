@@ -172,39 +172,44 @@ const char *origo_s3_sign_get(apr_pool_t *p, const origo_dir_config *s3, const c
     return NULL;
 }
 
+void origo_s3_set_headers(apr_pool_t *p, apr_table_t *headers, const origo_s3_signature *sig)
+{
+    apr_array_header_t *amz = apr_array_make(p, 4, sizeof(const char *));
+    int i;
+
+    /* Nothing of a client's credentials goes upstream with ours. */
+    apr_table_unset(headers, "Authorization");
+    apr_table_do(collect_amz, amz, headers, NULL);
+    for (i = 0; i < amz->nelts; i++) {
+        apr_table_unset(headers, APR_ARRAY_IDX(amz, i, const char *));
+    }
+    if (sig->authorization != NULL) {
+        apr_table_set(headers, "Authorization", sig->authorization);
+        apr_table_set(headers, "x-amz-date", sig->amz_date);
+        apr_table_set(headers, "x-amz-content-sha256", sig->content_sha256);
+        if (sig->security_token != NULL) {
+            apr_table_set(headers, "x-amz-security-token", sig->security_token);
+        }
+    }
+}
+
 const char *origo_s3_sign_proxy_request(request_rec *pr, const origo_dir_config *s3, const char *url,
                                         const char **wire_url)
 {
-    apr_array_header_t *amz = apr_array_make(pr->pool, 4, sizeof(const char *));
     origo_s3_signature sig;
     const char *error;
     apr_uri_t uri;
-    int i;
 
     *wire_url = url;
     if (apr_uri_parse(pr->pool, url, &uri) != APR_SUCCESS || uri.hostname == NULL || *uri.hostname == '\0') {
         return "S3 signing: not an absolute URL";
-    }
-
-    /* Nothing of the client's own credentials goes upstream with ours. */
-    apr_table_unset(pr->headers_in, "Authorization");
-    apr_table_do(collect_amz, amz, pr->headers_in, NULL);
-    for (i = 0; i < amz->nelts; i++) {
-        apr_table_unset(pr->headers_in, APR_ARRAY_IDX(amz, i, const char *));
     }
     /* GET, or HEAD for a client's HEAD through ProxyPass. */
     error = origo_s3_sign_get(pr->pool, s3, pr->method, url, proxy_host_header(pr, &uri), &sig);
     if (error != NULL) {
         return error;
     }
-    if (sig.authorization != NULL) {
-        apr_table_set(pr->headers_in, "Authorization", sig.authorization);
-        apr_table_set(pr->headers_in, "x-amz-date", sig.amz_date);
-        apr_table_set(pr->headers_in, "x-amz-content-sha256", sig.content_sha256);
-        if (sig.security_token != NULL) {
-            apr_table_set(pr->headers_in, "x-amz-security-token", sig.security_token);
-        }
-    }
+    origo_s3_set_headers(pr->pool, pr->headers_in, &sig);
     *wire_url = sig.wire_url;
     return NULL;
 }

@@ -38,10 +38,15 @@ const char *origo_s3_sign_get(apr_pool_t *p, const origo_dir_config *s3, const c
                               const char *host, origo_s3_signature *out);
 
 /*
- * Signs the proxy request `pr` that will fetch `url` (origo_s3_sign_get): drops inherited
- * Authorization and x-amz-* headers, then with S3UseHeaders on sets Authorization, x-amz-date,
- * x-amz-content-sha256 (and x-amz-security-token). *wire_url is the URL to send. Returns NULL, or
- * a reason for the error log.
+ * Puts a signature into the headers of a read: drops every Authorization and x-amz-* header there
+ * (inherited from, or passed on for, a client), then in header mode sets Authorization,
+ * x-amz-date, x-amz-content-sha256 (and x-amz-security-token).
+ */
+void origo_s3_set_headers(apr_pool_t *p, apr_table_t *headers, const origo_s3_signature *sig);
+
+/*
+ * Signs the proxy request `pr` that will fetch `url` (origo_s3_sign_get, origo_s3_set_headers on
+ * its headers). *wire_url is the URL to send. Returns NULL, or a reason for the error log.
  */
 const char *origo_s3_sign_proxy_request(request_rec *pr, const origo_dir_config *s3, const char *url,
                                         const char **wire_url);

@@ -277,35 +277,6 @@ typedef struct capture {
     origo_body_buffer body;     /* the engine takes body.data */
 } capture;
 
-int origo_body_append(origo_body_buffer *b, const char *bytes, apr_size_t n)
-{
-    if (n == 0) {
-        return 1;
-    }
-    if ((apr_uint64_t)b->len + n > b->max) {
-        return 0;
-    }
-    if (b->len + n > b->cap) {
-        apr_size_t cap = b->cap > 0 ? b->cap : 64 * 1024;
-        unsigned char *grown;
-        while (cap < b->len + n) {
-            cap *= 2;
-        }
-        if (cap > b->max && b->max >= b->len + n) {
-            cap = (apr_size_t)b->max;
-        }
-        grown = realloc(b->data, cap);
-        if (grown == NULL) {
-            return 0;
-        }
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, bytes, n);
-    b->len += n;
-    return 1;
-}
-
 /* Where the wanted bytes end in the object (UINT64_MAX: at its end). */
 static apr_uint64_t wanted_end(const capture *c)
 {
@@ -319,7 +290,7 @@ static void take(capture *c, const char *bytes, apr_size_t n)
         apr_uint64_t start = c->seen, end = c->seen + n;
         apr_uint64_t lo = start > c->want_offset ? start : c->want_offset;
         apr_uint64_t hi = end < wanted_end(c) ? end : wanted_end(c);
-        if (lo < hi && !origo_body_append(&c->body, bytes + (lo - start), (apr_size_t)(hi - lo))) {
+        if (lo < hi && !origo_body_append(&c->body, bytes + (lo - start), (size_t)(hi - lo))) {
             c->overflow = 1;
         }
         if (c->seen + n >= wanted_end(c)) {
@@ -410,8 +381,8 @@ typedef struct read_plan {
     const char *shown;          /* for the log: without query */
     apr_uint64_t offset, length;
     apr_time_t deadline;
+    origo_origin origin;        /* of url */
     const origo_dir_config *s3; /* S3 settings when the read is signed, else NULL */
-    origo_s3_signature sig;
 } read_plan;
 
 static int fail(origo_fetch_result *out, int status, const char *text)
@@ -442,20 +413,20 @@ static int plan_read(fetch_ctx *ctx, const char *url, uint64_t offset, uint64_t 
                      origo_fetch_result *out)
 {
     request_rec *r = ctx->r;
-    origo_origin origin;
+    const origo_origin *origin = &plan->origin;
     apr_time_t now = apr_time_now();
     apr_size_t cap;
     char *escaped;
 
     memset(plan, 0, sizeof(*plan));
-    if (url == NULL || !origo_origin_parse(url, 0, &origin)) {
+    if (url == NULL || !origo_origin_parse(url, 0, &plan->origin)) {
         return fail(out, HTTP_BAD_GATEWAY, "not an http(s) URL");
     }
     plan->shown = shown_url(r->pool, url);
-    if (!(ctx->has_own && origo_origin_equal(&ctx->own, &origin)) && !origo_config_allows_origin(ctx->conf, &origin)) {
+    if (!(ctx->has_own && origo_origin_equal(&ctx->own, origin)) && !origo_config_allows_origin(ctx->conf, origin)) {
         return fail(out, HTTP_FORBIDDEN, apr_psprintf(r->pool, "%s://%s is not allowed "
-                    "(IsmProxyPass origin or OrigoProxyAllowHost)", origin.https ? "https" : "http",
-                    host_header(r->pool, &origin)));
+                    "(IsmProxyPass origin or OrigoProxyAllowHost)", origin->https ? "https" : "http",
+                    host_header(r->pool, origin)));
     }
     if (now >= ctx->deadline) {
         return fail(out, HTTP_GATEWAY_TIME_OUT, "the request's upstream deadline (OrigoUpstreamDeadline) passed");
@@ -478,17 +449,6 @@ static int plan_read(fetch_ctx *ctx, const char *url, uint64_t offset, uint64_t 
         plan->s3 = NULL;
     }
     return 0;
-}
-
-/* The Range header value of a read, or NULL for the whole object. */
-static const char *range_value(apr_pool_t *p, apr_uint64_t offset, apr_uint64_t length)
-{
-    if (offset == 0 && length == 0) {
-        return NULL;
-    }
-    return length > 0
-        ? apr_psprintf(p, "bytes=%" APR_UINT64_T_FMT "-%" APR_UINT64_T_FMT, offset, offset + length - 1)
-        : apr_psprintf(p, "bytes=%" APR_UINT64_T_FMT "-", offset);
 }
 
 /* apr_table_do callback: copies the named client header into the upstream table. */
@@ -596,6 +556,20 @@ static const char *error_note(apr_pool_t *p, const char *html)
     return *text != '\0' ? text : NULL;
 }
 
+/*
+ * Ends a failed subrequest read: the reason is copied first (it may live in the subrequest's
+ * pool), then the subrequest and whatever body arrived are dropped.
+ */
+static int abandon(request_rec *sub, capture *c, origo_fetch_result *out, int status, const char *text)
+{
+    int rc = fail(out, status, text);
+
+    ap_destroy_sub_req(sub);
+    free(c->body.data);
+    c->body.data = NULL;
+    return rc;
+}
+
 /* One attempt of a subrequest read. Sets *retry when nothing at all came back. */
 static int subrequest_once(fetch_ctx *ctx, const read_plan *plan, origo_fetch_result *out, int *retry)
 {
@@ -604,7 +578,8 @@ static int subrequest_once(fetch_ctx *ctx, const read_plan *plan, origo_fetch_re
     guard g;
     ap_filter_t *f;
     request_rec *sub;
-    const char *wire = plan->url, *range;
+    const char *wire = plan->url;
+    char range[64];
     int rc, status;
     apr_uint64_t total = 0;
 
@@ -654,15 +629,13 @@ static int subrequest_once(fetch_ctx *ctx, const read_plan *plan, origo_fetch_re
     sub->expecting_100 = 0;
     /* Only what we decide goes upstream: none of the client's headers are inherited. */
     sub->headers_in = upstream_headers(ctx, sub->pool);
-    range = range_value(sub->pool, plan->offset, plan->length);
-    if (range != NULL) {
-        apr_table_setn(sub->headers_in, "Range", range);
+    if (*origo_range_value(plan->offset, plan->length, range, sizeof(range)) != '\0') {
+        apr_table_set(sub->headers_in, "Range", range);
     }
     if (plan->s3 != NULL) {
         const char *error = origo_s3_sign_proxy_request(sub, plan->s3, plan->url, &wire);
         if (error != NULL) {
-            ap_destroy_sub_req(sub);
-                return fail(out, HTTP_INTERNAL_SERVER_ERROR, error);
+            return abandon(sub, &c, out, HTTP_INTERNAL_SERVER_ERROR, error);
         }
     }
     sub->filename = apr_pstrcat(sub->pool, "proxy:", wire, NULL);
@@ -670,8 +643,8 @@ static int subrequest_once(fetch_ctx *ctx, const read_plan *plan, origo_fetch_re
        the URL merged into its configuration (SSLProxy*, ProxySet-like settings of other modules). */
     status = ap_run_map_to_storage(sub);
     if (status != OK && status != DECLINED) {
-        ap_destroy_sub_req(sub);
-        return fail(out, HTTP_BAD_GATEWAY, apr_psprintf(r->pool, "mapping the proxy request failed with %d", status));
+        return abandon(sub, &c, out, HTTP_BAD_GATEWAY,
+                       apr_psprintf(r->pool, "mapping the proxy request failed with %d", status));
     }
     own_proxy_settings(sub);
 
@@ -681,37 +654,29 @@ static int subrequest_once(fetch_ctx *ctx, const read_plan *plan, origo_fetch_re
     status = sub->status;
 
     if (g.stopped != NULL && !c.complete) {
-        ap_destroy_sub_req(sub);
-        free(c.body.data);
-        return fail(out, g.stop_status, g.stopped);
+        return abandon(sub, &c, out, g.stop_status, g.stopped);
     }
     if (rc != OK && rc != DONE && !c.complete) {
         /* mod_proxy_http answers a read timeout with 502 but leaves this note. */
         int timed_out = rc == HTTP_GATEWAY_TIME_OUT || apr_table_get(sub->notes, "proxy_timedout") != NULL;
         const char *why = error_note(r->pool, apr_table_get(sub->notes, "error-notes"));
         *retry = g.received == 0 && !c.decided && !timed_out;
-        ap_destroy_sub_req(sub);
-        free(c.body.data);
-        return fail(out, timed_out ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY,
-                    apr_psprintf(r->pool, "mod_proxy answered %d%s%s", rc, timed_out ? ", timed out" : "",
+        return abandon(sub, &c, out, timed_out ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY,
+                       apr_psprintf(r->pool, "mod_proxy answered %d%s%s", rc, timed_out ? ", timed out" : "",
                                  why != NULL ? apr_pstrcat(r->pool, ": ", why, NULL) : ""));
     }
     if (c.ignored_range) {
-        ap_destroy_sub_req(sub);
-        free(c.body.data);
-        return fail(out, HTTP_BAD_GATEWAY, "upstream ignored Range (200 with the whole object) for bytes "
-                    "beyond the first 16 MiB");
+        return abandon(sub, &c, out, HTTP_BAD_GATEWAY, "upstream ignored Range (200 with the whole object) "
+                       "for bytes beyond the first 16 MiB");
     }
     if (c.failed || c.overflow) {
         /* mod_proxy reports a kept-alive connection that died before the status line this way
            too (an error bucket, OK) when the client's connection has had earlier requests. */
         *retry = c.failed && !c.decided && g.received == 0;
-        ap_destroy_sub_req(sub);
-        free(c.body.data);
-        return fail(out, HTTP_BAD_GATEWAY, c.failed ? "upstream body broke off"
-                    : plan->length > 0 ? "upstream body larger than asked for"
-                    : apr_psprintf(r->pool, "upstream object larger than %" APR_UINT64_T_FMT " bytes",
-                                   (apr_uint64_t)ORIGO_MAX_WHOLE_BODY));
+        return abandon(sub, &c, out, HTTP_BAD_GATEWAY, c.failed ? "upstream body broke off"
+                       : plan->length > 0 ? "upstream body larger than asked for"
+                       : apr_psprintf(r->pool, "upstream object larger than %" APR_UINT64_T_FMT " bytes",
+                                      (apr_uint64_t)ORIGO_MAX_WHOLE_BODY));
     }
 
     out->status = status;
@@ -719,9 +684,7 @@ static int subrequest_once(fetch_ctx *ctx, const read_plan *plan, origo_fetch_re
         uint64_t start, last, t;
         if (!origo_parse_content_range(apr_table_get(sub->headers_out, "Content-Range"), &start, &last, &t)
             || c.body.len != last - start + 1) {
-            ap_destroy_sub_req(sub);
-                free(c.body.data);
-            return fail(out, HTTP_BAD_GATEWAY, "206 with a missing or inconsistent Content-Range");
+            return abandon(sub, &c, out, HTTP_BAD_GATEWAY, "206 with a missing or inconsistent Content-Range");
         }
         total = t;
         out->data_offset = start;
@@ -737,9 +700,7 @@ static int subrequest_once(fetch_ctx *ctx, const read_plan *plan, origo_fetch_re
             }
         }
         if (!c.complete && value != NULL && (cl < 0 || (apr_uint64_t)cl != c.seen)) {
-            ap_destroy_sub_req(sub);
-                free(c.body.data);
-            return fail(out, HTTP_BAD_GATEWAY, "200 body shorter than its Content-Length");
+            return abandon(sub, &c, out, HTTP_BAD_GATEWAY, "200 body shorter than its Content-Length");
         }
         /* A 200 cut at the wanted range: its Content-Length (if any) is the object's size. */
         total = c.complete ? (cl >= 0 ? (apr_uint64_t)cl : 0) : c.seen;
@@ -778,21 +739,12 @@ static int read_subrequest(fetch_ctx *ctx, const read_plan *plan, origo_fetch_re
 /* ------------------------------------------------------------------------------------------ */
 /* UspEnableSubreq off: libcurl.                                                                */
 
-/* apr_table_do callback: copies a header unless it is a credential (Authorization, x-amz-*). */
-static int copy_unless_credential(void *to, const char *key, const char *value)
-{
-    if (strcasecmp(key, "Authorization") != 0 && strncasecmp(key, "x-amz-", 6) != 0) {
-        apr_table_addn(to, key, value);
-    }
-    return 1;
-}
-
 static int curl_client_gone(void *client)
 {
     return client_gone(client);
 }
 
-static int read_curl(fetch_ctx *ctx, read_plan *plan, origo_fetch_result *out)
+static int read_curl(fetch_ctx *ctx, const read_plan *plan, origo_fetch_result *out)
 {
     request_rec *r = ctx->r;
     apr_table_t *headers = upstream_headers(ctx, r->pool);
@@ -803,26 +755,15 @@ static int read_curl(fetch_ctx *ctx, read_plan *plan, origo_fetch_result *out)
     int i, n = 0, rc;
 
     if (plan->s3 != NULL) {
-        origo_origin origin;
-        const char *error;
-        origo_origin_parse(plan->url, 0, &origin);   /* parsed once already in plan_read */
-        error = origo_s3_sign_get(r->pool, plan->s3, "GET", plan->url, host_header(r->pool, &origin), &plan->sig);
+        origo_s3_signature sig;
+        const char *error = origo_s3_sign_get(r->pool, plan->s3, "GET", plan->url,
+                                              host_header(r->pool, &plan->origin), &sig);
         if (error != NULL) {
             return fail(out, HTTP_INTERNAL_SERVER_ERROR, error);
         }
-        wire = plan->sig.wire_url;
         /* Our signature alone: no passed client header may stand in for it or add to it. */
-        apr_table_t *kept = apr_table_make(r->pool, 8);
-        apr_table_do(copy_unless_credential, kept, headers, NULL);
-        headers = kept;
-        if (plan->sig.authorization != NULL) {
-            apr_table_setn(headers, "Authorization", plan->sig.authorization);
-            apr_table_setn(headers, "x-amz-date", plan->sig.amz_date);
-            apr_table_setn(headers, "x-amz-content-sha256", plan->sig.content_sha256);
-            if (plan->sig.security_token != NULL) {
-                apr_table_setn(headers, "x-amz-security-token", plan->sig.security_token);
-            }
-        }
+        origo_s3_set_headers(r->pool, headers, &sig);
+        wire = sig.wire_url;
     }
     entries = apr_table_elts(headers);
     lines = apr_pcalloc(r->pool, sizeof(const char *) * ((apr_size_t)entries->nelts + 1));

@@ -10,20 +10,6 @@
 #include "origo_config.h"
 #include "origo_engine.h"
 
-/* An upstream body on its way to the engine: malloc memory (the engine frees it), bounded. */
-typedef struct origo_body_buffer {
-    unsigned char *data;
-    apr_size_t len;
-    apr_size_t cap;
-    apr_uint64_t max;           /* bytes allowed in all */
-} origo_body_buffer;
-
-/*
- * Appends `n` bytes, growing by doubling. Returns 0 and appends nothing when the result would
- * exceed `max` or memory ran out.
- */
-int origo_body_append(origo_body_buffer *b, const char *bytes, apr_size_t n);
-
 /* The CDN-Loop token (RFC 8586) Origo adds to every upstream read, once per hop. */
 #define ORIGO_LOOP_TOKEN "origo"
 

@@ -3,8 +3,58 @@
  */
 #include "origo_url.h"
 
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+int origo_body_append(origo_body_buffer *b, const char *bytes, size_t n)
+{
+    if (n == 0) {
+        return 1;
+    }
+    if (n > b->max || b->len > b->max - n) {
+        return 0;
+    }
+    if (n > b->cap - b->len) {
+        size_t cap = b->cap > 0 ? b->cap : 64 * 1024;
+        unsigned char *grown;
+        while (cap - b->len < n) {
+            if (cap > SIZE_MAX / 2) {
+                return 0;
+            }
+            cap *= 2;
+        }
+        if (cap > b->max) {
+            cap = (size_t)b->max;     /* it holds len + n: checked above */
+        }
+        grown = realloc(b->data, cap);
+        if (grown == NULL) {
+            return 0;
+        }
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, bytes, n);
+    b->len += n;
+    return 1;
+}
+
+char *origo_range_value(uint64_t offset, uint64_t length, char *buf, size_t size)
+{
+    if (offset == 0 && length == 0) {
+        snprintf(buf, size, "%s", "");
+    }
+    else if (length == 0) {
+        snprintf(buf, size, "bytes=%llu-", (unsigned long long)offset);
+    }
+    else {
+        snprintf(buf, size, "bytes=%llu-%llu", (unsigned long long)offset,
+                 (unsigned long long)(offset + length - 1));
+    }
+    return buf;
+}
 
 /* An unsigned decimal without sign or spaces, at most 19 digits; *end after it. 1 when read. */
 static int read_decimal(const char *s, const char **end, uint64_t *value)

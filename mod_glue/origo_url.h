@@ -1,12 +1,31 @@
 /*
- * Pure text functions of the upstream path (no httpd, no APR): they read what storage and clients
- * send, so they are fuzzed on their own (Fuzz/C/).
+ * Pure functions of the upstream path (no httpd, no APR), shared by the subrequest and libcurl
+ * readers: the text ones read what storage and clients send, so they are fuzzed on their own
+ * (Fuzz/C/).
  */
 #ifndef ORIGO_URL_H
 #define ORIGO_URL_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* An upstream body on its way to the engine: malloc memory (the engine frees it), bounded. */
+typedef struct origo_body_buffer {
+    unsigned char *data;
+    size_t len;
+    size_t cap;
+    uint64_t max;               /* bytes allowed in all */
+} origo_body_buffer;
+
+/*
+ * Appends `n` bytes, growing by doubling. Returns 0 and appends nothing when the result would
+ * exceed `max` or memory ran out.
+ */
+int origo_body_append(origo_body_buffer *b, const char *bytes, size_t n);
+
+/* The Range value of a read ("bytes=10-19", "bytes=10-" when `length` is 0), or "" when both are
+   0 (the whole object, no Range). Returns `buf`. */
+char *origo_range_value(uint64_t offset, uint64_t length, char *buf, size_t size);
 
 /* "bytes a-b/total" of a Content-Range: start, last and total (0 when '*'). 1 when it parses. */
 int origo_parse_content_range(const char *value, uint64_t *start, uint64_t *last, uint64_t *total);

@@ -171,9 +171,9 @@ static void test_helpers(void)
     check(!origo_parse_content_range("bytes 0-18446744073709551616/*", &a, &b, &t),
           "content-range: overflow", NULL);
     check(!origo_parse_content_range(NULL, &a, &b, &t), "content-range: missing", NULL);
-    check(strcmp(origo_curl_range_value(10, 10, buf, sizeof(buf)), "bytes=10-19") == 0, "range value", NULL);
-    check(strcmp(origo_curl_range_value(10, 0, buf, sizeof(buf)), "bytes=10-") == 0, "range value: open", NULL);
-    check(strcmp(origo_curl_range_value(0, 0, buf, sizeof(buf)), "") == 0, "range value: none", NULL);
+    check(strcmp(origo_range_value(10, 10, buf, sizeof(buf)), "bytes=10-19") == 0, "range value", NULL);
+    check(strcmp(origo_range_value(10, 0, buf, sizeof(buf)), "bytes=10-") == 0, "range value: open", NULL);
+    check(strcmp(origo_range_value(0, 0, buf, sizeof(buf)), "") == 0, "range value: none", NULL);
 }
 
 /* ------------------------------------------------------------------ answers */
