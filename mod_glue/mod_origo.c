@@ -34,10 +34,14 @@ extern module AP_MODULE_DECLARE_DATA origo_module;
 /* Set in child_init once the engine answered with our ABI version. Per process. */
 static int engine_ready = 0;
 
-/* Whether the engine serves a file of this name (the engine owns the list of extensions). */
+/* Whether the engine serves a file of this name (the engine owns the list of extensions): only
+   the last path segment is asked about, so this costs little on every request. */
 static int engine_serves(const char *filename)
 {
-    return filename != NULL && *filename != '\0' && origo_manifest_length(filename) == strlen(filename);
+    const char *name = filename != NULL ? strrchr(filename, '/') : NULL;
+
+    name = name != NULL ? name + 1 : filename;
+    return name != NULL && *name != '\0' && origo_manifest_length(name) == strlen(name);
 }
 
 /*
