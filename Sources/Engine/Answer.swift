@@ -32,6 +32,10 @@ struct AnswerContext {
     // MARK: - Tracks and segments, by the names URLs give them
 
     func track(_ token: String) throws -> PresentationTrack {
+        try Self.track(token, in: presentation)
+    }
+
+    static func track(_ token: String, in presentation: Presentation) throws -> PresentationTrack {
         guard let t = presentation.track(token: token) else { throw PlayerURLError.unknownTrack(token) }
         return t
     }

@@ -113,10 +113,7 @@ public final class Engine: Sendable {
         let route = try VirtualPath.parse(request.virtualPath, trackNames: view.trackNames)
         if checkingReads {
             let read = try route.tokensRead.map { tokens in
-                try tokens.map { token -> String in
-                    guard let t = view.presentation.track(token: token) else { throw PlayerURLError.unknownTrack(token) }
-                    return t.track.dataSource
-                }
+                try tokens.map { try AnswerContext.track($0, in: view.presentation).track.dataSource }
             }
             guard try loader.unchanged(loaded, reading: read) else { throw SampleFileChanged() }
         }

@@ -13,27 +13,22 @@ struct HLSAnswer {
 
     /// The answer to an HLS route, or nil for another format's.
     static func answer(_ route: PlayerRequest, _ context: AnswerContext) throws -> EngineResponse? {
+        // Every HLS route but the init segment works on the HLS segmentation.
+        func hls() throws -> HLSAnswer { HLSAnswer(context: context, cut: try context.view.cut(context.options.hlsCut)) }
         switch route {
-        case .hlsMaster, .hlsMediaPlaylist, .hlsIFramePlaylist, .hlsIFrameTSSegment, .hlsIFrameFMP4Segment,
-             .hlsTSSegment, .hlsInit, .hlsFMP4Segment, .hlsWebVTTSegment:
-            break
-        default:
-            return nil
-        }
-        let hls = HLSAnswer(context: context, cut: try context.view.cut(context.options.hlsCut))
-        switch route {
-        case .hlsMaster: return AnswerContext.manifest(hls.writer.master(), type: playlistType)
-        case .hlsMediaPlaylist(let tokens): return try hls.mediaPlaylist(tokens)
+        case .hlsMaster: return AnswerContext.manifest(try hls().writer.master(), type: playlistType)
+        case .hlsMediaPlaylist(let tokens): return try hls().mediaPlaylist(tokens)
         case .hlsIFramePlaylist(let token):
-            return AnswerContext.manifest(hls.writer.iFrames(track: try context.videoTrack(token)), type: playlistType)
-        case .hlsIFrameTSSegment(let token, let number): return try hls.iFrameTS(token, number)
-        case .hlsIFrameFMP4Segment(let token, let number): return try hls.iFrameFMP4(token, number)
-        case .hlsTSSegment(let tokens, let number): return try hls.transportStream(tokens, number)
+            return AnswerContext.manifest(try hls().writer.iFrames(track: try context.videoTrack(token)), type: playlistType)
+        case .hlsIFrameTSSegment(let token, let number): return try hls().iFrameTS(token, number)
+        case .hlsIFrameFMP4Segment(let token, let number): return try hls().iFrameFMP4(token, number)
+        case .hlsTSSegment(let tokens, let number): return try hls().transportStream(tokens, number)
         case .hlsInit(let token): return try context.initSegment(token)
         case .hlsFMP4Segment(let token, let number):
-            return try context.fragment(try context.track(token), cut: hls.cut,
-                                        index: try AnswerContext.segmentIndex(number, hls.cut), number: number)
-        case .hlsWebVTTSegment(let token, let number): return try hls.webVTT(token, number)
+            let cut = try hls().cut
+            return try context.fragment(try context.track(token), cut: cut,
+                                        index: try AnswerContext.segmentIndex(number, cut), number: number)
+        case .hlsWebVTTSegment(let token, let number): return try hls().webVTT(token, number)
         default: return nil
         }
     }
