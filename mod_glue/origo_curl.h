@@ -1,7 +1,7 @@
 /*
  * The libcurl upstream client (UspEnableSubreq off): one bounded HTTP/1.1 GET per call.
  *
- * No httpd or APR types: libc, pthreads and libcurl only, so Tests/glue/origo_curl_test.c runs it
+ * No httpd or APR types: libc, pthreads, libcurl and origo_url.c only, so Tests/glue/origo_curl_test.c runs it
  * against a misbehaving local server. Thread-safe: any number of threads may fetch at once.
  *
  * Connections: each Apache child keeps a LIFO pool of easy handles, and an easy handle keeps its
