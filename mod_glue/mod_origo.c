@@ -24,6 +24,7 @@
 #include "origo_bridge.h"
 #include "origo_config.h"
 #include "origo_engine.h"
+#include "origo_metrics.h"
 #include "origo_s3_apache.h"
 #include "origo_upstream.h"
 #include "origo_curl.h"
@@ -77,9 +78,10 @@ static int origo_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
 
 static int origo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
-    (void)pconf; (void)ptemp; (void)s;
+    (void)pconf; (void)ptemp;
     /* Nothing of the engine runs in the parent: no Swift threads may exist before the fork. */
     pin_engine(plog);
+    origo_metrics_post_config(s, plog);
     return OK;
 }
 
@@ -109,11 +111,24 @@ static int refuse_loop(request_rec *r, const origo_dir_config *conf)
     return HTTP_LOOP_DETECTED;
 }
 
+/* What child_init configured the engine with. */
+static origo_engine_config engine_config;
+
+/* The child ends after its last request: what its caches hold leaves the shared gauges. */
+static apr_status_t engine_cleanup(void *unused)
+{
+    origo_engine_config config = engine_config;
+
+    (void)unused;
+    config.counters = NULL;
+    origo_engine_configure(&config);
+    return APR_SUCCESS;
+}
+
 /* Starts the engine in each child process (never in the parent, see post_config). */
 static void origo_child_init(apr_pool_t *p, server_rec *s)
 {
     int abi;
-    origo_engine_config config;
 
     if (origo_curl_child_init() != 0) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, ORIGO_LOGNO(10008)
@@ -130,11 +145,23 @@ static void origo_child_init(apr_pool_t *p, server_rec *s)
         return;
     }
     engine_ready = 1;
-    config.index_cache_bytes = origo_config_index_cache_bytes();
-    config.presentation_cache_bytes = 0;
-    origo_engine_configure(&config);
+    engine_config.index_cache_bytes = origo_config_index_cache_bytes();
+    engine_config.presentation_cache_bytes = 0;
+    engine_config.counters = origo_metrics_engine_counters();
+    origo_engine_configure(&engine_config);
+    apr_pool_cleanup_register(p, NULL, engine_cleanup, apr_pool_cleanup_null);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, ORIGO_LOGNO(10004)
                  "engine %s ready (abi %d)", origo_engine_version(), abi);
+}
+
+/* Asks the engine, counting the time it takes, and sends its answer. */
+static int answer(request_rec *r, const origo_request *request)
+{
+    apr_time_t start = apr_time_now();
+    origo_response *response = origo_handle(request);
+
+    origo_metrics_engine_time(r, apr_time_now() - start);
+    return origo_bridge_respond(r, response);
 }
 
 /* IsmProxyPass: the manifest and its media are upstream; nothing is looked up on disk. */
@@ -146,6 +173,7 @@ static int origo_proxy_handler(request_rec *r, const origo_dir_config *conf)
     int rc;
 
     rc = origo_upstream_map(r, conf, &manifest_url, &virtual_path);
+    origo_metrics_take(r, virtual_path);
     if (rc != OK) {
         return rc;
     }
@@ -179,7 +207,7 @@ static int origo_proxy_handler(request_rec *r, const origo_dir_config *conf)
     request.manifest_path = manifest_url;
     request.virtual_path = virtual_path;
     request.upstream = upstream;
-    return origo_bridge_respond(r, origo_handle(&request));
+    return answer(r, &request);
 }
 
 static int origo_handler(request_rec *r)
@@ -187,8 +215,8 @@ static int origo_handler(request_rec *r)
     const origo_dir_config *conf;
     origo_request request;
 
-    /* Our own upstream subrequests belong to mod_proxy. */
-    if (r->proxyreq != PROXYREQ_NONE) {
+    /* Our own upstream subrequests belong to mod_proxy; the status endpoint is origo_metrics.c's. */
+    if (r->proxyreq != PROXYREQ_NONE || (r->handler != NULL && strcmp(r->handler, "origo-status") == 0)) {
         return DECLINED;
     }
     conf = origo_dir_config_get(r);
@@ -209,6 +237,7 @@ static int origo_handler(request_rec *r)
     if (r->path_info == NULL || r->path_info[0] == '\0' || !engine_serves(r->filename)) {
         return DECLINED;
     }
+    origo_metrics_take(r, r->path_info + 1);
     /* "GET" also announces HEAD; the list feeds both Allow on 405 and the core's OPTIONS answer. */
     ap_allow_methods(r, REPLACE_ALLOW, "GET", "OPTIONS", NULL);
     if (r->method_number == M_OPTIONS) {
@@ -232,7 +261,7 @@ static int origo_handler(request_rec *r)
     }
 
     origo_bridge_make_request(r, conf, &request);
-    return origo_bridge_respond(r, origo_handle(&request));
+    return answer(r, &request);
 }
 
 static void origo_register_hooks(apr_pool_t *p)
@@ -242,6 +271,7 @@ static void origo_register_hooks(apr_pool_t *p)
     ap_hook_child_init(origo_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(origo_handler, NULL, NULL, APR_HOOK_MIDDLE);
     origo_upstream_register(p);
+    origo_metrics_register(p);
     origo_s3_register(p);
 }
 

@@ -21,6 +21,7 @@ static apr_array_header_t *proxy_directories = NULL;
 
 /* OrigoIndexCacheSize: process-wide, so it lives outside the per-directory configuration. */
 static apr_uint64_t index_cache_bytes = 0;
+static int metrics_enabled;   /* OrigoMetrics (server config only) */
 
 /*
  * The default of every directive left unset, in one place (README's directive reference shows the
@@ -36,13 +37,32 @@ static const struct {
     int max_hops;               /* OrigoMaxHops */
     int s3_use_headers;         /* S3UseHeaders off: sign in the query string */
     const char *s3_region;      /* S3Region */
-} defaults = { 0, 1, 30, 60, 2, 0, "us-east-1" };
+    int metrics;                /* OrigoMetrics on */
+} defaults = { 0, 1, 30, 60, 2, 0, "us-east-1", 1 };
 
 void origo_config_reset(void)
 {
     /* pconf is cleared before every configuration read: forget the old array. */
     proxy_directories = NULL;
     index_cache_bytes = 0;
+    metrics_enabled = defaults.metrics;
+}
+
+int origo_config_metrics_enabled(void)
+{
+    return metrics_enabled;
+}
+
+static const char *set_metrics(cmd_parms *cmd, void *dconf, int on)
+{
+    const char *error = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    (void)dconf;
+
+    if (error != NULL) {
+        return error;
+    }
+    metrics_enabled = on;
+    return NULL;
 }
 
 apr_uint64_t origo_config_index_cache_bytes(void)
@@ -481,6 +501,8 @@ const command_rec origo_cmds[] = {
     AP_INIT_TAKE1("OrigoIndexCacheSize", set_index_cache_size, NULL, RSRC_CONF,
                   "Memory for parsed media indexes per child process, in bytes (suffix K, M or G); "
                   "presentations get half as much; server config only; 0 = engine default (512M)"),
+    AP_INIT_FLAG("OrigoMetrics", set_metrics, NULL, RSRC_CONF,
+                 "On (default) counts requests, engine time, upstream reads and caches for SetHandler origo-status; Off counts nothing"),
     AP_INIT_TAKE1("IsmProxyPass", set_proxy_pass, NULL, ACCESS_CONF,
                   "Upstream base URL (with a trailing '/') that the <Location>/<Directory> path "
                   "maps onto: server manifests and media are read from there"),

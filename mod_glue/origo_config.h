@@ -51,6 +51,9 @@ typedef struct origo_dir_config {
 /* OrigoIndexCacheSize (server config only: the caches are per process): bytes, 0 = default. */
 apr_uint64_t origo_config_index_cache_bytes(void);
 
+/* OrigoMetrics (server config only): whether the status counters are kept (default on). */
+int origo_config_metrics_enabled(void);
+
 /* The directive table registered by the module. */
 extern const command_rec origo_cmds[];
 

@@ -56,6 +56,7 @@
 
 #include "origo_bridge.h"
 #include "origo_curl.h"
+#include "origo_metrics.h"
 #include "origo_s3_apache.h"
 #include "origo_url.h"
 
@@ -799,12 +800,14 @@ static int fetch(void *ctx_, const char *url, uint64_t offset, uint64_t length, 
 {
     fetch_ctx *ctx = ctx_;
     read_plan plan;
+    apr_time_t start = apr_time_now();
     int rc = plan_read(ctx, url, offset, length, &plan, out);
 
-    if (rc != 0) {
-        return rc;
+    if (rc == 0) {
+        rc = origo_config_uses_subrequests(ctx->conf) ? read_subrequest(ctx, &plan, out) : read_curl(ctx, &plan, out);
     }
-    return origo_config_uses_subrequests(ctx->conf) ? read_subrequest(ctx, &plan, out) : read_curl(ctx, &plan, out);
+    origo_metrics_upstream(rc, out->status, out->length, apr_time_now() - start);
+    return rc;
 }
 
 /*

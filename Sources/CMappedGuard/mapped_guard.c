@@ -31,6 +31,8 @@ static uintptr_t page_size;
 static int installed;
 static int install_error;
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
+/* Where faults are counted (origo_guard_count_faults), or NULL. */
+static uint64_t *fault_counter;
 
 /* Hands a SIGBUS that is not ours to whoever had it before. */
 static void pass_on(int sig, siginfo_t *info, void *context)
@@ -74,6 +76,9 @@ static void on_sigbus(int sig, siginfo_t *info, void *context)
             if (ranges[i].poison != NULL)
                 __atomic_store_n(ranges[i].poison, 1, __ATOMIC_SEQ_CST);
             if (zero_fill(page, end) == 0 || zero_fill(page, page + page_size) == 0) {
+                uint64_t *counter = __atomic_load_n(&fault_counter, __ATOMIC_RELAXED);
+                if (counter != NULL)
+                    __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
                 faulted = 1;
                 return;
             }
@@ -144,4 +149,9 @@ int origo_guard_end(void)
 int origo_guard_poisoned(const int *poison)
 {
     return poison != NULL && __atomic_load_n(poison, __ATOMIC_SEQ_CST) ? 1 : 0;
+}
+
+void origo_guard_count_faults(uint64_t *counter)
+{
+    __atomic_store_n(&fault_counter, counter, __ATOMIC_RELAXED);
 }

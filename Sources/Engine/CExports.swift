@@ -18,7 +18,7 @@ public func origoEngineInit() -> Int32 {
 @_cdecl("origo_engine_version")
 public func origoEngineVersion() -> UnsafePointer<CChar> {
     // A literal lives in static storage for the life of the process (the library is never unloaded).
-    let version: StaticString = "origo-engine/0.4 (abi 5)"
+    let version: StaticString = "origo-engine/0.5 (abi 6)"
     return UnsafeRawPointer(version.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 
@@ -33,6 +33,22 @@ public func origoManifestLength(_ path: UnsafePointer<CChar>?) -> Int {
 public func origoEngineConfigure(_ config: UnsafePointer<origo_engine_config>?) {
     guard let c = config?.pointee else { return }
     Engine.shared.configure(indexCacheBytes: c.index_cache_bytes, presentationCacheBytes: c.presentation_cache_bytes)
+    Engine.shared.configure(counters: c.counters)
+}
+
+@_cdecl("origo_output_format")
+public func origoOutputFormat(_ virtualPath: UnsafePointer<CChar>?) -> Int32 {
+    guard let virtualPath else { return Int32(ORIGO_FORMAT_OTHER.rawValue) }
+    let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(virtualPath).assumingMemoryBound(to: UInt8.self),
+                                    count: strlen(virtualPath))
+    let format: origo_output_format = switch OutputFormat(virtualPath: bytes) {
+    case .hls: ORIGO_FORMAT_HLS
+    case .dash: ORIGO_FORMAT_DASH
+    case .smooth: ORIGO_FORMAT_SMOOTH
+    case .hds: ORIGO_FORMAT_HDS
+    case nil: ORIGO_FORMAT_OTHER
+    }
+    return Int32(format.rawValue)
 }
 
 @_cdecl("origo_handle")

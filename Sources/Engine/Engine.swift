@@ -16,6 +16,8 @@ public final class Engine: Sendable {
     static let defaultIndexCacheBytes: UInt64 = 512 << 20
 
     let loader: PresentationLoader
+    /// The status counters shared with the server's other processes (``configure(counters:)``).
+    let counters: SharedCounters
 
     /// Buffers for output that is copied (TS segments and their PES scratch), reused across
     /// requests. Bounded: about one per worker thread (`ThreadsPerChild` is 64 in the recommended
@@ -23,12 +25,16 @@ public final class Engine: Sendable {
     public let buffers = ByteBufferPool(maxBuffers: 128, maxRetainedBytes: 64 << 20)
 
     public convenience init() {
+        let counters = SharedCounters()
         self.init(loader: PresentationLoader(indexCacheBytes: Int(Self.defaultIndexCacheBytes),
-                                             presentationCacheBytes: Int(Self.defaultIndexCacheBytes / 2)))
+                                             presentationCacheBytes: Int(Self.defaultIndexCacheBytes / 2),
+                                             counters: counters),
+                  counters: counters)
     }
 
-    init(loader: PresentationLoader) {
+    init(loader: PresentationLoader, counters: SharedCounters = SharedCounters()) {
         self.loader = loader
+        self.counters = counters
     }
 
     /// Takes back the buffers of a response that has been sent (or dropped). Only responses marked
@@ -48,6 +54,17 @@ public final class Engine: Sendable {
         let index = indexCacheBytes > 0 ? indexCacheBytes : Self.defaultIndexCacheBytes
         let presentations = presentationCacheBytes > 0 ? presentationCacheBytes : index / 2
         loader.setCacheBounds(indexBytes: Int(clamping: index), presentationBytes: Int(clamping: presentations))
+    }
+
+    /// Starts adding to the status counters at `array` (`ORIGO_ENGINE_COUNTERS` of them, shared
+    /// with the server's other processes), or stops with nil. What the caches hold is added to the
+    /// gauges on attaching and taken away on detaching, so the gauges sum what live processes hold.
+    /// Call it when no request is being answered (before the first, after the last).
+    public func configure(counters array: UnsafeMutablePointer<UInt64>?) {
+        guard array != nil || counters.isAttached else { return }
+        loader.announceCacheContents(arriving: false)
+        counters.attach(array)
+        loader.announceCacheContents(arriving: true)
     }
 
     /// Answers one request. Never throws: every error becomes a status and a log line.

@@ -245,9 +245,10 @@ final class PresentationLoader: @unchecked Sendable {
     private let now: @Sendable () -> Int64
 
     init(indexCacheBytes: Int, presentationCacheBytes: Int, remoteTTL: Int64 = 60, failureTTL: Int64 = 5,
+         counters: SharedCounters = SharedCounters(),
          now: @escaping @Sendable () -> Int64 = PresentationLoader.monotonicSeconds) {
-        indexes = BoundedCache(capacity: indexCacheBytes)
-        presentations = BoundedCache(capacity: presentationCacheBytes)
+        indexes = BoundedCache(capacity: indexCacheBytes, observer: counters.indexCache)
+        presentations = BoundedCache(capacity: presentationCacheBytes, observer: counters.presentationCache)
         sidecars = BoundedCache(capacity: max(indexCacheBytes / 8, 1 << 20))
         self.remoteTTL = remoteTTL
         self.failures = RecentFailures(seconds: failureTTL)
@@ -260,8 +261,16 @@ final class PresentationLoader: @unchecked Sendable {
         presentations.setCapacity(presentationBytes)
     }
 
+    /// Tells the shared counters about everything the two caches hold, as arriving (after the
+    /// counters were attached) or leaving (before they are detached).
+    func announceCacheContents(arriving: Bool) {
+        indexes.announceContents(arriving: arriving)
+        presentations.announceContents(arriving: arriving)
+    }
+
     /// Current bounds and use of the two caches (for tests and diagnostics).
     var cacheBounds: (indexBytes: Int, presentationBytes: Int) { (indexes.capacity, presentations.capacity) }
+    var cacheUse: (indexBytes: Int, presentationBytes: Int) { (indexes.cost, presentations.cost) }
 
     static func monotonicSeconds() -> Int64 {
         var ts = timespec()

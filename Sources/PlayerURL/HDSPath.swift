@@ -10,21 +10,27 @@ enum HDSPath {
     /// nil when `bytes` (the UTF-8 of `path`) does not end like an HDS fragment name, so the other
     /// grammars can try it.
     static func parse(_ bytes: [UInt8], path: String, trackNames: Set<String>) throws(PlayerURLError) -> PlayerRequest? {
-        guard let frag = PathBytes.lastRange(of: "-Frag", in: bytes[...]),
-              let seg = PathBytes.lastRange(of: "-Seg", in: bytes[..<frag.lowerBound]) else { return nil }
+        guard let (seg, frag) = fragmentName(bytes) else { return nil }
         let segmentDigits = bytes[seg.upperBound..<frag.lowerBound]
         let fragmentDigits = bytes[frag.upperBound...]
-        // Only a name that ends in `Seg<word>-Frag<word>` is meant as a fragment; a server manifest
-        // whose name happens to contain `-Seg` and `-Frag` keeps its other URLs.
-        func isWord(_ part: ArraySlice<UInt8>) -> Bool {
-            !part.contains { $0 == PathBytes.dash || $0 == PathBytes.dot || $0 == PathBytes.equalsSign }
-        }
-        guard isWord(segmentDigits), isWord(fragmentDigits) else { return nil }
         let segment = try number(segmentDigits, what: "segment", path: path)
         let fragment = try number(fragmentDigits, what: "fragment", path: path)
         guard fragment >= 1 else { throw .malformed("HDS fragment numbers start at 1 in \(Sanitized.text(path))") }
         let tokens = try VirtualPath.requireTokens(bytes[..<seg.lowerBound], trackNames: trackNames, path: path)
         return .hdsFragment(tokens: tokens, segment: segment, fragment: fragment)
+    }
+
+    /// Where `-Seg` and `-Frag` are in a name that ends in `-Seg<word>-Frag<word>`, or nil. Only
+    /// such a name is meant as a fragment; a server manifest whose name happens to contain `-Seg`
+    /// and `-Frag` keeps its other URLs.
+    static func fragmentName(_ bytes: [UInt8]) -> (seg: Range<Int>, frag: Range<Int>)? {
+        guard let frag = PathBytes.lastRange(of: "-Frag", in: bytes[...]),
+              let seg = PathBytes.lastRange(of: "-Seg", in: bytes[..<frag.lowerBound]) else { return nil }
+        func isWord(_ part: ArraySlice<UInt8>) -> Bool {
+            !part.contains { $0 == PathBytes.dash || $0 == PathBytes.dot || $0 == PathBytes.equalsSign }
+        }
+        guard isWord(bytes[seg.upperBound..<frag.lowerBound]), isWord(bytes[frag.upperBound...]) else { return nil }
+        return (seg, frag)
     }
 
     private static func number(_ digits: ArraySlice<UInt8>, what: String, path: String) throws(PlayerURLError) -> Int {

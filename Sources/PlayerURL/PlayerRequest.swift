@@ -50,6 +50,18 @@ public enum PlayerRequest: Equatable, Sendable {
             nil
         }
     }
+
+    /// The output format the request belongs to.
+    public var format: OutputFormat {
+        switch self {
+        case .hlsMaster, .hlsMediaPlaylist, .hlsTSSegment, .hlsInit, .hlsFMP4Segment, .hlsIFramePlaylist,
+             .hlsIFrameTSSegment, .hlsIFrameFMP4Segment, .hlsWebVTTSegment:
+            .hls
+        case .dashManifest, .dashInit, .dashSegmentAtTime, .dashSegmentNumber: .dash
+        case .smoothManifest, .smoothFragment: .smooth
+        case .hdsManifest, .hdsFragment: .hds
+        }
+    }
 }
 
 public struct PlayerURLError: StatusCodedError, Equatable {

@@ -9,11 +9,16 @@
 enum SmoothPath {
     /// Returns nil when `bytes` (the UTF-8 of `path`) is not a Smooth path at all, so the other
     /// grammars can try it.
+    static let qualityLevels: StaticString = "qualitylevels("
+
+    /// Whether `bytes` starts like a fragment path (`QualityLevels(`, any letter case).
+    static func isFragmentName(_ bytes: [UInt8]) -> Bool {
+        bytes.count > qualityLevels.utf8CodeUnitCount && PathBytes.hasPrefix(bytes[...], qualityLevels, ignoringCase: true)
+    }
+
     static func parse(_ bytes: [UInt8], path: String, trackNames: Set<String>) throws(PlayerURLError) -> PlayerRequest? {
         if PathBytes.equals(bytes[...], "manifest", ignoringCase: true) { return .smoothManifest }
-        let qualityLevels: StaticString = "qualitylevels("
-        guard bytes.count > qualityLevels.utf8CodeUnitCount,
-              PathBytes.hasPrefix(bytes[...], qualityLevels, ignoringCase: true) else { return nil }
+        guard isFragmentName(bytes) else { return nil }
         var rest = bytes[qualityLevels.utf8CodeUnitCount...]
 
         // <bitrate>[,key=value...])

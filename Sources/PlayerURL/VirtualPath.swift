@@ -8,7 +8,7 @@ public enum VirtualPath {
 
     /// The virtual directory of I-frame playlists and their segments.
     public static let keyFramesDirectory = "keyframes"
-    private static let keyFramesPrefix: StaticString = "keyframes/"
+    static let keyFramesPrefix: StaticString = "keyframes/"
 
     public static func parse(_ path: String, trackNames: Set<String>) throws(PlayerURLError) -> PlayerRequest {
         let bytes = Array(path.utf8)

@@ -1,5 +1,15 @@
 import ByteIO
 
+/// Told what a ``BoundedCache`` does, for counters an operator reads (the engine's status
+/// counters). Called with the cache's lock held: keep it to a few atomic additions.
+public protocol CacheObserver: Sendable {
+    /// A lookup found its entry (`hit`) or did not.
+    func lookedUp(hit: Bool)
+    /// Entries and their cost came (positive) or went (negative); `evicted` counts entries
+    /// dropped to make room.
+    func changed(entries: Int, cost: Int, evicted: Int)
+}
+
 /// A thread-safe least-recently-used cache bounded by a total cost (bytes, roughly).
 ///
 /// Shared by Apache's worker threads, behind the engine's ``ByteIO/Lock``. Values are immutable
@@ -33,13 +43,15 @@ public final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: @unc
     @usableFromInline var hitCount = 0
     @usableFromInline var missCount = 0
     @usableFromInline var evictionCount = 0
+    @usableFromInline let observer: (any CacheObserver)?
 
     public var hits: Int { locked { hitCount } }
     public var misses: Int { locked { missCount } }
     public var evictions: Int { locked { evictionCount } }
 
-    public init(capacity: Int) {
+    public init(capacity: Int, observer: (any CacheObserver)? = nil) {
         bound = max(capacity, 0)
+        self.observer = observer
     }
 
     @inlinable
@@ -51,8 +63,13 @@ public final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: @unc
     public func value(for key: Key) -> Value? {
         locked {
             clock &+= 1
-            guard let index = entries.index(forKey: key) else { missCount += 1; return nil }
+            guard let index = entries.index(forKey: key) else {
+                missCount += 1
+                observer?.lookedUp(hit: false)
+                return nil
+            }
             hitCount += 1
+            observer?.lookedUp(hit: true)
             entries.values[index].lastUse = clock
             return entries.values[index].value
         }
@@ -65,11 +82,19 @@ public final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: @unc
         locked {
             guard cost <= bound else { return }
             clock &+= 1
-            if let old = entries.removeValue(forKey: key) { totalCost -= old.cost }
+            if let old = entries.removeValue(forKey: key) { dropped(old.cost) }
             evict(toFit: bound - cost)
             entries[key] = Entry(value: value, cost: cost, lastUse: clock)
             totalCost += cost
+            observer?.changed(entries: 1, cost: cost, evicted: 0)
         }
+    }
+
+    /// Accounts for an entry of `cost` that left the cache (lock held).
+    @usableFromInline
+    func dropped(_ cost: Int, evicted: Bool = false) {
+        totalCost -= cost
+        observer?.changed(entries: -1, cost: -cost, evicted: evicted ? 1 : 0)
     }
 
     /// Changes the bound; entries beyond it are evicted, least recently used first.
@@ -85,19 +110,34 @@ public final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: @unc
     func evict(toFit limit: Int) {
         while totalCost > limit, let victim = entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
             entries.removeValue(forKey: victim.key)
-            totalCost -= victim.value.cost
+            dropped(victim.value.cost, evicted: true)
             evictionCount += 1
+        }
+    }
+
+    /// Tells the observer about every entry held as if it came now (`arriving`) or went: for an
+    /// observer that starts or stops counting while the cache holds entries.
+    public func announceContents(arriving: Bool) {
+        locked {
+            let sign = arriving ? 1 : -1
+            observer?.changed(entries: sign * entries.count, cost: sign * totalCost, evicted: 0)
         }
     }
 
     /// Forgets the entry for `key`, if any.
     public func remove(_ key: Key) {
         locked {
-            if let old = entries.removeValue(forKey: key) { totalCost -= old.cost }
+            if let old = entries.removeValue(forKey: key) { dropped(old.cost) }
         }
     }
 
-    public func removeAll() { locked { entries.removeAll(); totalCost = 0 } }
+    public func removeAll() {
+        locked {
+            observer?.changed(entries: -entries.count, cost: -totalCost, evicted: 0)
+            entries.removeAll()
+            totalCost = 0
+        }
+    }
 
     /// The bound on the total cost.
     public var capacity: Int { locked { bound } }

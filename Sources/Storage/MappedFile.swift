@@ -204,6 +204,12 @@ public enum MappedReadGuard {
     /// Starts a section on this thread.
     public static func begin() { origo_guard_begin() }
 
+    /// Counts every page fault the guard answers (a file shrank under a reader) at `counter`, a
+    /// counter possibly shared with other processes; nil stops counting.
+    public static func countFaults(at counter: UnsafeMutablePointer<UInt64>?) {
+        origo_guard_count_faults(counter)
+    }
+
     /// Guards reads of `file` until ``end(reading:)``; false when it cannot be guarded (read it otherwise).
     public static func add(_ file: MappedFile) -> Bool {
         guard let base = file.bytes.baseAddress else { return true }

@@ -114,6 +114,12 @@ import Glibc
         let file = try #require(try MappedFile.shared(identity))
         let bytes = try file.slice(at: 0, count: content.count)
 
+        let faults = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+        faults.initialize(to: 0)
+        defer { faults.deallocate() }
+        MappedReadGuard.countFaults(at: faults)
+        defer { MappedReadGuard.countFaults(at: nil) }
+
         MappedReadGuard.begin()
         #expect(MappedReadGuard.add(file))
         #expect(bytes[0] == 0x5A)
@@ -122,6 +128,8 @@ import Glibc
         let past = bytes[3 * pageSize + 1]
         let kept = bytes[10]
         #expect(throws: StorageError.self) { try MappedReadGuard.end(reading: [file]) }
+        // One fault: the rest of the range became zeros at once (and it is counted).
+        #expect(faults.pointee == 1)
         #expect(past == 0)
         #expect(kept == 0x5A)
         // The mapping is dropped from the table, and it is poisoned for every reader that still

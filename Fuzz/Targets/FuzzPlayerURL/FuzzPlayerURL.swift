@@ -15,7 +15,14 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let split = bytes.firstIndex(of: UInt8(ascii: "?"))
     let path = String(decoding: bytes[..<(split ?? bytes.endIndex)], as: UTF8.self)
     let query = split.map { String(decoding: bytes[($0 + 1)...], as: UTF8.self) }
-    _ = try? VirtualPath.parse(path, trackNames: trackNames)
+    // A path that parses is counted under the format it parsed as (the status endpoint names the
+    // format from the path's shape alone).
+    if let request = try? VirtualPath.parse(path, trackNames: trackNames) {
+        let shape = Array(path.utf8).withUnsafeBufferPointer { OutputFormat(virtualPath: $0) }
+        guard shape == request.format else {
+            fatalError("\(path) parses as \(request.format) but its shape says \(String(describing: shape))")
+        }
+    }
     // Where a request path's file part ends (what the web server modules ask through the C ABI):
     // before a `/` or at the end, and nothing shorter qualifies.
     let pathBytes = Array(bytes[..<(split ?? bytes.endIndex)])

@@ -13,6 +13,7 @@
 #define ORIGO_MAPPED_GUARD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Installs the SIGBUS handler (once per process; later calls do nothing). Returns 0, or an errno. */
 int origo_guard_install(void);
@@ -29,6 +30,10 @@ int origo_guard_add(const void *start, size_t length, int *poison);
 /* Ends the section. Returns 1 when a range it guarded faulted or has been poisoned by any thread
    (what was read may hold zeros instead of the file's bytes), else 0. */
 int origo_guard_end(void);
+
+/* Counts every fault the handler answers with zeros at `counter` (a relaxed atomic addition; the
+   counter may be shared with other processes), or stops counting with NULL. */
+void origo_guard_count_faults(uint64_t *counter);
 
 /* Whether a mapping's poison flag is set. */
 int origo_guard_poisoned(const int *poison);
