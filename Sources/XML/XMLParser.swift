@@ -18,10 +18,11 @@ public struct XMLLimits: Sendable, Equatable {
 
 /// A small non-validating XML 1.0 reader over UTF-8 bytes.
 ///
-/// It keeps elements, attributes, character data and CDATA; it skips comments, processing
-/// instructions, the XML declaration and any DOCTYPE. Only the five predefined entities and
-/// numeric character references are expanded: entities declared in a DTD are never expanded, so
-/// entity-expansion attacks cannot happen. Namespaces are not resolved; names keep their prefixes.
+/// It keeps elements, attributes, character data and CDATA, and where each child element sits in
+/// its parent's character data (mixed content, see ``XMLElement/content``); it skips comments,
+/// processing instructions, the XML declaration and any DOCTYPE. Only the five predefined entities
+/// and numeric character references are expanded: entities declared in a DTD are never expanded,
+/// so entity-expansion attacks cannot happen. Namespaces are not resolved; names keep their prefixes.
 /// Every malformed or over-limit input ends in an ``XMLError``, never a trap.
 public enum XMLParser {
     /// Parses a whole document and returns its root element.
@@ -134,9 +135,10 @@ private struct Parser {
                     throw error("unexpected markup declaration")
                 } else {
                     guard stack.count < limits.maxDepth else {
-                        throw error("elements nested deeper than \(limits.maxDepth)")
+                        throw error("elements nested deeper than \(limits.maxDepth)", exceeding: .depth)
                     }
-                    let (child, isEmpty) = try startTag()
+                    var (child, isEmpty) = try startTag()
+                    child.offsetInParentText = texts[texts.count - 1].count
                     if isEmpty {
                         stack[stack.count - 1].children.append(child)
                     } else {
@@ -159,7 +161,9 @@ private struct Parser {
     /// Parses `<name attr="value" ...>` or `<name .../>`; returns the element and whether it was empty.
     mutating func startTag() throws(XMLError) -> (XMLElement, Bool) {
         elementCount += 1
-        guard elementCount <= limits.maxElements else { throw error("more than \(limits.maxElements) elements") }
+        guard elementCount <= limits.maxElements else {
+            throw error("more than \(limits.maxElements) elements", exceeding: .elements)
+        }
         position += 1  // '<'
         var element = XMLElement(name: try readName())
         var seen: Set<String> = []
@@ -184,7 +188,8 @@ private struct Parser {
             skipWhitespace()
             let value = try attributeValue()
             guard element.attributes.count < limits.maxAttributesPerElement else {
-                throw error("more than \(limits.maxAttributesPerElement) attributes in <\(element.name)>", at: nameStart)
+                throw error("more than \(limits.maxAttributesPerElement) attributes in <\(element.name)>",
+                            at: nameStart, exceeding: .attributesPerElement)
             }
             // Linear search is cheapest for the usual handful; a set keeps large counts linear.
             let duplicate: Bool
@@ -413,7 +418,7 @@ private struct Parser {
     }
 
     /// An error at `offset` (default: the current position) with its line and column.
-    func error(_ reason: String, at offset: Int? = nil) -> XMLError {
+    func error(_ reason: String, at offset: Int? = nil, exceeding limit: XMLError.Limit? = nil) -> XMLError {
         let at = min(max(offset ?? position, 0), bytes.count)
         var line = 1
         var lineStart = 0
@@ -425,6 +430,6 @@ private struct Parser {
             }
             index += 1
         }
-        return XMLError(reason: reason, line: line, column: at - lineStart + 1, offset: at)
+        return XMLError(reason: reason, line: line, column: at - lineStart + 1, offset: at, exceeded: limit)
     }
 }

@@ -14,6 +14,16 @@ private func failure(_ bytes: [UInt8], limits: XMLLimits = .default) -> XMLError
     do { _ = try XMLParser.parse(bytes, limits: limits); return nil } catch { return error }
 }
 
+/// An element's `content` as strings: text runs as they are, child elements as `<name>`.
+private func pieces(_ element: XMLElement) -> [String] {
+    element.content.map { piece in
+        switch piece {
+        case .text(let run): String(run)
+        case .element(let child): "<\(child.name)>"
+        }
+    }
+}
+
 @Suite struct XMLParserTests {
     @Test func elementsAttributesAndText() throws {
         let root = try parse("""
@@ -154,6 +164,15 @@ private func failure(_ bytes: [UInt8], limits: XMLLimits = .default) -> XMLError
         #expect(failure(wide) == nil)
     }
 
+    @Test func limitErrorsSayWhichLimit() throws {
+        #expect(failure(String(repeating: "<a>", count: 65))?.exceeded == .depth)
+        let attributes = (0..<129).map { "a\($0)=\"x\"" }.joined(separator: " ")
+        #expect(failure("<a " + attributes + "/>")?.exceeded == .attributesPerElement)
+        #expect(failure("<a><b/><b/></a>", limits: XMLLimits(maxElements: 2))?.exceeded == .elements)
+        #expect(try #require(failure("<a>")).exceeded == nil)
+        #expect(try #require(failure("<a>&nbsp;</a>")).exceeded == nil)
+    }
+
     @Test func truncatedPrefixesNeverTrap() {
         let doc = Array("""
             <?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "v">]><x a="1&amp;2" b='&#x41;'>t<![CDATA[c]]><!--c--><y/><?p?></x>
@@ -162,6 +181,67 @@ private func failure(_ bytes: [UInt8], limits: XMLLimits = .default) -> XMLError
             #expect(failure(Array(doc[..<n])) != nil, "prefix \(n) accepted")
         }
         #expect(failure(doc) == nil)
+    }
+}
+
+/// Mixed content: where each child sits in its parent's text, read back in order through `content`.
+@Suite struct XMLMixedContentTests {
+    @Test func textAndElementsInDocumentOrder() throws {
+        let p = try parse(#"<p>Line one<br/>line <span a="1">two</span> &amp; more</p>"#)
+        #expect(pieces(p) == ["Line one", "<br>", "line ", "<span>", " & more"])
+        #expect(p.children.map(\.offsetInParentText) == [8, 13])
+        #expect(pieces(try #require(p.firstChild(named: "span"))) == ["two"])
+        // `children` and `text` keep their meaning.
+        #expect(p.children.map(\.name) == ["br", "span"])
+        #expect(p.text == "Line oneline  & more")
+    }
+
+    @Test func referencesCDATACommentsAndInstructionsBetweenElements() throws {
+        let a = try parse("<a>x&lt;<b/>&#x41;<![CDATA[<c>]]><!-- z --><?pi?>y<c/><d/>&#233;</a>")
+        #expect(pieces(a) == ["x<", "<b>", "A<c>y", "<c>", "<d>", "é"])
+        #expect(a.text == "x<A<c>yé")
+    }
+
+    @Test func elementOnlyTextOnlyAndEmpty() throws {
+        #expect(pieces(try parse("<a><b/><c></c></a>")) == ["<b>", "<c>"])
+        #expect(pieces(try parse("<a>t</a>")) == ["t"])
+        #expect(pieces(try parse("<a/>")).isEmpty)
+        #expect(pieces(try parse("<a></a>")).isEmpty)
+    }
+
+    @Test func offsetsCountFromTheirOwnParent() throws {
+        let a = try parse("<a>1<b>2<c/>3</b>4</a>")
+        #expect(pieces(a) == ["1", "<b>", "4"])
+        #expect(pieces(try #require(a.firstChild(named: "b"))) == ["2", "<c>", "3"])
+    }
+
+    /// Offsets are UTF-8 bytes of the normalized text: line ends are one `\n` each.
+    @Test func multibyteTextAndLineEnds() throws {
+        let a = try parse("<a>é\r\n<b/>ü\r<c/>\u{1F600}</a>")
+        #expect(pieces(a) == ["é\n", "<b>", "ü\n", "<c>", "\u{1F600}"])
+        #expect(a.children.map(\.offsetInParentText) == [3, 6])
+    }
+
+    @Test func orderIsPartOfEquality() throws {
+        #expect(try parse("<a>x<b/></a>") != parse("<a><b/>x</a>"))
+        #expect(try parse("<a>x<b/></a>") == parse("<a>x<!-- c --><b/></a>"))
+    }
+
+    /// Comments, instructions and references add no runs: the pieces stay at most two per child
+    /// plus one, and mixed content stores one offset per element, nothing per run.
+    @Test func runsAreBoundedByTheChildren() throws {
+        #expect(pieces(try parse("<a>" + String(repeating: "x<!---->&amp;<?p?>", count: 10_000) + "</a>")).count == 1)
+        let wide = try parse("<a>" + String(repeating: "t<b/>", count: 1000) + "t</a>")
+        #expect(wide.content.count == 2001)
+    }
+
+    /// Offsets edited by hand (out of range, out of order, inside a character) never trap.
+    @Test func offsetsOutOfRangeAreClamped() {
+        let a = XMLElement(name: "a", children: [XMLElement(name: "b", offsetInParentText: 99),
+                                                 XMLElement(name: "c", offsetInParentText: -5)], text: "xy")
+        #expect(pieces(a) == ["xy", "<b>", "<c>"])
+        let split = XMLElement(name: "a", children: [XMLElement(name: "b", offsetInParentText: 1)], text: "é")
+        #expect(pieces(split).filter { $0 != "<b>" }.joined() == "é")
     }
 }
 
