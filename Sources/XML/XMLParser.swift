@@ -30,6 +30,16 @@ public enum XMLParser {
         var parser = Parser(bytes: bytes, limits: limits)
         return try parser.document()
     }
+
+    /// `text` with each well-formed reference (the five predefined entities, `&#N;` and `&#xH;`
+    /// to an XML character) replaced by its character, and anything else (a bare `&`, an unknown
+    /// entity such as `&nbsp;`) kept as written. For escaped text outside a document, such as a
+    /// WebVTT cue payload.
+    public static func resolvingReferences(in text: String) -> String {
+        guard text.utf8.contains(amp) else { return text }
+        var parser = Parser(bytes: Array(text.utf8), limits: .default)
+        return parser.resolvingReferences()
+    }
 }
 
 private let lt = UInt8(ascii: "<"), gt = UInt8(ascii: ">"), amp = UInt8(ascii: "&")
@@ -43,6 +53,12 @@ private let cdataOpen = Array("<![CDATA[".utf8), cdataClose = Array("]]>".utf8)
 private let piOpen = Array("<?".utf8), piClose = Array("?>".utf8)
 private let doctypeOpen = Array("<!DOCTYPE".utf8), endTagOpen = Array("</".utf8)
 private let markupDeclarationOpen = Array("<!".utf8)
+
+/// Why a reference (`&...;`) could not be expanded.
+private struct MalformedReference: Error {
+    let reason: String
+    init(_ reason: String) { self.reason = reason }
+}
 
 private struct Parser {
     let bytes: [UInt8]
@@ -261,6 +277,16 @@ private struct Parser {
     /// Expands `&name;` (the five predefined entities) or `&#N;`/`&#xH;` at `position`.
     mutating func appendReference(into text: inout [UInt8]) throws(XMLError) {
         let start = position
+        do {
+            try expandReference(into: &text)
+        } catch {
+            throw self.error(error.reason, at: start)
+        }
+    }
+
+    /// Appends what the reference at `position` stands for and moves past it. When it is
+    /// malformed, nothing is appended and `position` is left somewhere inside it.
+    mutating func expandReference(into text: inout [UInt8]) throws(MalformedReference) {
         position += 1  // '&'
         if peek() == hash {
             position += 1
@@ -273,19 +299,19 @@ private struct Parser {
                 digits += 1
                 position += 1
                 // Stops long before UInt32 could overflow.
-                guard value <= 0x10FFFF else { throw error("character reference out of range", at: start) }
+                guard value <= 0x10FFFF else { throw MalformedReference("character reference out of range") }
             }
-            guard digits > 0, peek() == semicolon else { throw error("malformed character reference", at: start) }
+            guard digits > 0, peek() == semicolon else { throw MalformedReference("malformed character reference") }
             position += 1
             guard isXMLChar(value), let scalar = Unicode.Scalar(value) else {
-                throw error("character reference to an invalid code point", at: start)
+                throw MalformedReference("character reference to an invalid code point")
             }
             UTF8.encode(scalar) { text.append($0) }
             return
         }
         var end = position
         while end < bytes.count, end - position < 8, bytes[end] != semicolon { end += 1 }
-        guard end < bytes.count, bytes[end] == semicolon else { throw error("malformed entity reference", at: start) }
+        guard end < bytes.count, bytes[end] == semicolon else { throw MalformedReference("malformed entity reference") }
         let replacement: UInt8
         switch bytes[position..<end] {
         case [0x6C, 0x74]: replacement = lt  // lt
@@ -294,11 +320,33 @@ private struct Parser {
         case [0x61, 0x70, 0x6F, 0x73]: replacement = apostrophe  // apos
         case [0x71, 0x75, 0x6F, 0x74]: replacement = quote  // quot
         default:
+            // Only a name goes into the message, so it never carries a line break or control byte.
+            guard isName(position..<end) else { throw MalformedReference("malformed entity reference") }
             let name = String(decoding: bytes[position..<end], as: UTF8.self)
-            throw error("undefined entity &\(name);", at: start)
+            throw MalformedReference("undefined entity &\(name);")
         }
         text.append(replacement)
         position = end + 1
+    }
+
+    /// All of `bytes` with the well-formed references expanded and the others kept as written.
+    mutating func resolvingReferences() -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        while let c = peek() {
+            if c == amp {
+                let start = position
+                do {
+                    try expandReference(into: &out)
+                    continue
+                } catch {
+                    position = start
+                }
+            }
+            out.append(c)
+            position += 1
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     func digitValue(_ c: UInt8, hex: Bool) -> UInt32? {
@@ -337,6 +385,12 @@ private struct Parser {
 
     func isNameCharacter(_ c: UInt8) -> Bool {
         (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: "-") || c == UInt8(ascii: ".")
+    }
+
+    /// True when `bytes[range]` is a name as ``readName()`` reads one.
+    func isName(_ range: Range<Int>) -> Bool {
+        guard let first = range.first, isNameStart(bytes[first]) else { return false }
+        return bytes[range].dropFirst().allSatisfy { isNameStart($0) || isNameCharacter($0) }
     }
 
     mutating func skipComment() throws(XMLError) {

@@ -173,6 +173,24 @@ private func pieces(_ element: XMLElement) -> [String] {
         #expect(try #require(failure("<a>&nbsp;</a>")).exceeded == nil)
     }
 
+    /// An entity name goes into the message only when it is a name, so no line break or control
+    /// byte of the input reaches a log line.
+    @Test func undefinedEntityMessages() {
+        #expect(failure("<a>&nbsp;</a>")?.reason == "undefined entity &nbsp;")
+        #expect(failure("<a>&a\nb;</a>")?.reason == "malformed entity reference")
+        #expect(failure("<a>&;</a>")?.reason == "malformed entity reference")
+        #expect(failure("<a v=\"&1x;\"/>")?.reason == "malformed entity reference")
+    }
+
+    /// References in escaped text outside a document: the parser's own expansion, and what it
+    /// would refuse kept as written.
+    @Test func resolvingReferencesKeepsWhatIsNotAReference() {
+        #expect(XMLParser.resolvingReferences(in: "a &amp; b &lt;i&gt; &#x41;&#66;&apos;&quot;") == "a & b <i> AB'\"")
+        #expect(XMLParser.resolvingReferences(in: "&nbsp; & &&amp; &#0; &#X41; &#xD800; &amp")
+            == "&nbsp; & && &#0; &#X41; &#xD800; &amp")
+        #expect(XMLParser.resolvingReferences(in: "plain ü") == "plain ü")
+    }
+
     @Test func truncatedPrefixesNeverTrap() {
         let doc = Array("""
             <?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "v">]><x a="1&amp;2" b='&#x41;'>t<![CDATA[c]]><!--c--><y/><?p?></x>
