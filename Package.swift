@@ -30,7 +30,7 @@ let package = Package(
         // The player URL grammar: virtual paths, track tokens, query options.
         .target(name: "PlayerURL", dependencies: ["ByteIO"]),
         // Subtitles: WebVTT, SRT and TTML readers, cues as wvtt tracks, WebVTT and TTML writers.
-        .target(name: "Subtitles", dependencies: ["ByteIO", "MediaModel"]),
+        .target(name: "Subtitles", dependencies: ["ByteIO", "MediaModel", "XML"]),
         .target(name: "HLS", dependencies: ["MediaModel", "PlayerURL"]),
         .target(name: "DASH", dependencies: ["MediaModel", "PlayerURL", "XML"]),
         // Smooth Streaming client manifests and timelines; the engine writes fragments with ISOBMFF.

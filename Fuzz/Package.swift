@@ -17,7 +17,7 @@ let package = Package(
         .target(name: "XML", dependencies: ["ByteIO"]),
         .target(name: "ServerManifest", dependencies: ["ByteIO", "XML"]),
         .target(name: "PlayerURL", dependencies: ["ByteIO"]),
-        .target(name: "Subtitles", dependencies: ["ByteIO", "MediaModel"]),
+        .target(name: "Subtitles", dependencies: ["ByteIO", "MediaModel", "XML"]),
         .target(name: "FuzzDriver", path: "Targets/FuzzDriver"),
         // The ISO-BMFF reader and the media index built from it (segmentation over the result),
         // and TS segments muxed from the samples it found (Annex B conversion, packets written in

@@ -1,3 +1,5 @@
+import XML
+
 /// Writes TTML documents (IMSC1 text profile shape): the Smooth Streaming text fragments.
 public enum TTMLWriter {
     /// A TTML document with one `<p>` per cue, times as clock times shifted by `offset`
@@ -24,7 +26,7 @@ public enum TTMLWriter {
             for c in line {
                 if c == "<" { inTag = true } else if c == ">" && inTag { inTag = false } else if !inTag { text.append(c) }
             }
-            return MarkupScanner.unescaped(Array(text.utf8)[...])
+            return XMLParser.resolvingReferences(in: text)
         }
     }
 

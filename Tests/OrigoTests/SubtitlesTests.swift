@@ -79,6 +79,110 @@ import Glibc
         #expect(throws: SubtitleError.self) { try TTMLReader.parse(Self.bytes("<tt><body></p></tt>")) }
     }
 
+    /// The parts of XML the TTML reader leans on, read by the shared parser as by the scanner it
+    /// replaced: prefixed names, a DOCTYPE with an internal subset, comments and instructions
+    /// inside a paragraph, CDATA, references, nested times and a `<p>` inside a `<p>`.
+    @Test func ttmlThroughTheSharedXMLParser() throws {
+        let text = """
+            \u{FEFF}<?xml version="1.0"?>
+            <!DOCTYPE tt:tt [ <!ENTITY nbsp "&#160;"> <!-- ]> --> ]>
+            <tt:tt xmlns:tt="http://www.w3.org/ns/ttml"><tt:body begin="1s"><tt:div>
+              <tt:p begin="1s" end="2s">a<!-- <br/> --><?pi <br/>?>b<tt:br/>&#x41;&#66;&apos;&quot;<![CDATA[&amp; <br/>]]></tt:p>
+              <p begin="3s" end="4s">outer <p begin="10s" end="20s">inner</p><span begin="1s"><br/>deep</span></p>
+              <p begin="5s" end="6s"><!-- only a comment --></p>
+            </tt:div></tt:body></tt:tt>
+            """
+        let cues = try TTMLReader.parse(Self.bytes(text))
+        #expect(cues == [Cue(start: 2000, end: 3000, text: "ab\nAB'\"&amp;amp; &lt;br/&gt;"),
+                         Cue(start: 4000, end: 5000, text: "outer inner\ndeep")])
+        // Times inside a paragraph are still checked.
+        #expect(throws: SubtitleError(.malformed, "bad TTML time 1x")) {
+            try TTMLReader.parse(Self.bytes("<tt><p begin=\"1s\" end=\"2s\">a<span begin=\"1x\">b</span></p></tt>"))
+        }
+        #expect(throws: SubtitleError(.malformed, "TTML root element is not <tt>")) {
+            try TTMLReader.parse(Self.bytes("<tt:html xmlns:tt=\"x\"><p begin=\"1s\" end=\"2s\">x</p></tt:html>"))
+        }
+    }
+
+    /// Line ends follow XML: CR LF and a lone CR are one `\n` (the scanner kept a raw CR LF in the
+    /// payload and took a lone CR for a space), so each is a line break like LF. Whitespace in an
+    /// attribute value is a space, so a time written over two lines is read (the scanner refused it).
+    @Test func ttmlLineEndsAndAttributeWhitespace() throws {
+        let expected = [Cue(start: 1000, end: 2000, text: "a\nb")]
+        #expect(try TTMLReader.parse(Self.bytes("<tt><p begin=\"1s\" end=\"2s\">a\nb</p></tt>")) == expected)
+        #expect(try TTMLReader.parse(Self.bytes("<tt><p begin=\"1s\" end=\"2s\">a\r\nb</p></tt>")) == expected)
+        #expect(try TTMLReader.parse(Self.bytes("<tt><p begin=\"1s\" end=\"2s\">a\rb</p></tt>")) == expected)
+        #expect(try TTMLReader.parse(Self.bytes("<tt><p begin=\"\r\n 1s\" end=\"\t2s\n\">a<br/>b</p></tt>")) == expected)
+    }
+
+    /// A TTML document must be well-formed XML in UTF-8. The scanner the reader used before took
+    /// each of these (keeping `&nbsp;` or a bare `&` as text, `&#0;` as U+0000, skipping `<!x>`,
+    /// matching end tags by local name, stopping at the end of an unclosed document, ignoring
+    /// what is around the root...); they are now malformed, with a one-line reason.
+    @Test(arguments: ["a &nbsp; b", "a & b", "&#X41;", "&#0;", "a\u{1}b", "a<!x>b"])
+    func ttmlParagraphsThatAreNotXML(_ paragraph: String) throws {
+        let doc = "<tt><body><p begin=\"1s\" end=\"2s\">" + paragraph + "</p></body></tt>"
+        let error = try #require(Self.ttmlFailure(Self.bytes(doc)), "accepted: \(doc.debugDescription)")
+        #expect(error.code == .malformed && error.reason.hasPrefix("TTML: malformed XML at line 1, column "))
+        #expect(!error.reason.contains("\n"))
+    }
+
+    @Test(arguments: [
+        "<tt><p begin=\"1s\" end=\"2s\">a</p>", "<tt><p begin=\"1s\" end=\"2s\">a</p></tt><tt/>",
+        "x<tt><p begin=\"1s\" end=\"2s\">a</p></tt>", "<tt><tt:p begin=\"1s\" end=\"2s\">a</p></tt>",
+        "<tt><p begin=\"1s\"end=\"2s\">a</p></tt>", "<tt><p begin=\"1s\" end=\"2s\" begin=\"3s\">a</p></tt>",
+        "<tt><p begin=\"1s\" end=\"2s\" x=\"<\">a</p></tt>",
+        // Refused before too, with other reasons.
+        "", "<!-- no root -->", "<tt><p begin=\"1s\" end=\"2s\"><span>a</p></p></tt>",
+    ])
+    func ttmlDocumentsThatAreNotXML(_ doc: String) throws {
+        let error = try #require(Self.ttmlFailure(Self.bytes(doc)), "accepted: \(doc.debugDescription)")
+        #expect(error.code == .malformed && error.reason.hasPrefix("TTML: malformed XML"))
+    }
+
+    /// The scanner read invalid UTF-8 as U+FFFD.
+    @Test func ttmlInvalidUTF8IsMalformed() {
+        let doc = Self.bytes("<tt><p begin=\"1s\" end=\"2s\">") + [0xE9] + Self.bytes("</p></tt>")
+        #expect(Self.ttmlFailure(doc)?.code == .malformed)
+    }
+
+    /// The reader's bounds: bytes and cues from `SubtitleLimits` (too large), nesting 64 deep and
+    /// 128 attributes (malformed), a million elements (too large).
+    @Test func ttmlLimits() throws {
+        let cue = "<p begin=\"1s\" end=\"2s\">x</p>"
+        let three = Self.bytes("<tt>" + String(repeating: cue, count: 3) + "</tt>")
+        #expect(Self.ttmlFailure(three, limits: SubtitleLimits(maxBytes: three.count - 1))?.code == .tooLarge)
+        #expect(Self.ttmlFailure(three, limits: SubtitleLimits(maxCues: 2))?.code == .tooLarge)
+        #expect(try TTMLReader.parse(three, limits: SubtitleLimits(maxCues: 3)).count == 3)
+
+        func nested(_ depth: Int, inner: String = "") -> [UInt8] {
+            let divs = depth - 1
+            return Self.bytes("<tt>" + String(repeating: "<div>", count: divs) + inner + String(repeating: "</div>", count: divs) + "</tt>")
+        }
+        #expect(Self.ttmlFailure(nested(64)) == nil)
+        #expect(Self.ttmlFailure(nested(65))?.code == .malformed)
+        // An empty element counts as a level too (the scanner let `<br/>` be the 65th).
+        #expect(Self.ttmlFailure(nested(64, inner: "<br/>"))?.code == .malformed)
+
+        func root(attributes: Int) -> [UInt8] {
+            Self.bytes("<tt" + (0..<attributes).map { " a\($0)=\"x\"" }.joined() + "/>")
+        }
+        #expect(Self.ttmlFailure(root(attributes: 128)) == nil)
+        #expect(Self.ttmlFailure(root(attributes: 129))?.code == .malformed)
+
+        let elements = Self.bytes("<tt>" + String(repeating: "<b/>", count: 1_000_000) + "</tt>")
+        #expect(Self.ttmlFailure(elements)?.code == .tooLarge)
+    }
+
+    static func ttmlFailure(_ bytes: [UInt8], limits: SubtitleLimits = .default) -> SubtitleError? {
+        do {
+            _ = try TTMLReader.parse(bytes, limits: limits)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
     @Test func hostileInputNeverTraps() {
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
         func next() -> UInt8 {
@@ -168,6 +272,17 @@ import Glibc
                                                       language: "en", offset: 40), as: UTF8.self)
         #expect(doc.contains("<p begin=\"00:00:01.040\" end=\"00:00:02.040\">a &amp; b<br/>c</p>"))
         #expect((try? TTMLReader.parse(Array(doc.utf8))) == [Cue(start: 1040, end: 2040, text: "a &amp; b\nc")])
+    }
+
+    /// References in a WebVTT payload are resolved by the XML module: what is not a reference
+    /// to an XML character stays as written (the scanner's decoder turned `&#1;` into U+0001,
+    /// which no XML document may hold).
+    @Test func ttmlPlainLinesResolveReferences() {
+        #expect(TTMLWriter.plainLines("<b>a</b> &lt;&amp;&gt; &#x41;\n&nbsp; &#1; & b")
+            == ["a <&> A", "&nbsp; &#1; & b"])
+        let doc = TTMLWriter.document(cues: [Cue(start: 0, end: 1000, text: "&#1; &nbsp;")], language: "en")
+        #expect(String(decoding: doc, as: UTF8.self).contains(">&amp;#1; &amp;nbsp;</p>"))
+        #expect((try? TTMLReader.parse(doc)) == [Cue(start: 0, end: 1000, text: "&amp;#1; &amp;nbsp;")])
     }
 
     // MARK: Through the engine
