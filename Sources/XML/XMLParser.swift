@@ -16,7 +16,8 @@ public struct XMLLimits: Sendable, Equatable {
     public static let `default` = XMLLimits()
 }
 
-/// A small non-validating XML 1.0 reader over UTF-8 bytes.
+/// A small non-validating XML 1.0 reader over UTF-8 bytes (UTF-16, ISO-8859-1 and windows-1252
+/// documents are converted first, see ``XMLEncoding``).
 ///
 /// It keeps elements, attributes, character data and CDATA, and where each child element sits in
 /// its parent's character data (mixed content, see ``XMLElement/content``); it skips comments,
@@ -27,7 +28,7 @@ public struct XMLLimits: Sendable, Equatable {
 public enum XMLParser {
     /// Parses a whole document and returns its root element.
     public static func parse(_ bytes: [UInt8], limits: XMLLimits = .default) throws(XMLError) -> XMLElement {
-        var parser = Parser(bytes: bytes, limits: limits)
+        var parser = Parser(bytes: try XMLEncoding.utf8(bytes), limits: limits)
         return try parser.document()
     }
 

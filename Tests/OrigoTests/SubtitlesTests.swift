@@ -141,9 +141,13 @@ import Glibc
     }
 
     /// The scanner read invalid UTF-8 as U+FFFD.
-    @Test func ttmlInvalidUTF8IsMalformed() {
+    @Test func ttmlInvalidUTF8IsMalformed() throws {
         let doc = Self.bytes("<tt><p begin=\"1s\" end=\"2s\">") + [0xE9] + Self.bytes("</p></tt>")
         #expect(Self.ttmlFailure(doc)?.code == .malformed)
+        // The same byte in a document that says it is Latin-1 (as DFXP from older tools does).
+        let latin1 = Self.bytes("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><tt><p begin=\"1s\" end=\"2s\">caf")
+            + [0xE9] + Self.bytes("</p></tt>")
+        #expect(try TTMLReader.parse(latin1).map(\.text) == ["café"])
     }
 
     /// The reader's bounds: bytes and cues from `SubtitleLimits` (too large), nesting 64 deep and

@@ -25,6 +25,34 @@ private func pieces(_ element: XMLElement) -> [String] {
 }
 
 @Suite struct XMLParserTests {
+    @Test func documentsInOtherEncodingsAreReadAsTheirDeclarationSays() throws {
+        let text = "<r a=\"Été\">naïve – “quoted” €</r>"
+        // UTF-16 with either byte order mark.
+        var le: [UInt8] = [0xFF, 0xFE], be: [UInt8] = [0xFE, 0xFF]
+        for unit in ("<?xml version=\"1.0\" encoding=\"UTF-16\"?>" + text).utf16 {
+            le += [UInt8(unit & 0xFF), UInt8(unit >> 8)]
+            be += [UInt8(unit >> 8), UInt8(unit & 0xFF)]
+        }
+        for bytes in [le, be] {
+            let root = try XMLParser.parse(bytes)
+            #expect(root.attribute("a") == "Été" && root.text == "naïve – “quoted” €")
+        }
+        // Latin-1 and windows-1252, as declared.
+        let latin1 = Array("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><r a=\"".utf8) + [0xC9, 0x74, 0xE9]
+            + Array("\">na".utf8) + [0xEF] + Array("ve</r>".utf8)
+        let root = try XMLParser.parse(latin1)
+        #expect(root.attribute("a") == "Été" && root.text == "naïve")
+        let cp1252 = Array("<?xml version='1.0' encoding='windows-1252' ?><r>".utf8) + [0x93, 0x80, 0x94, 0x96]
+            + Array("</r>".utf8)
+        #expect(try XMLParser.parse(cp1252).text == "“€”–")
+        // UTF-8 declared or not: read as it is; anything else is refused, never guessed.
+        #expect(try XMLParser.parse(Array("<?xml version=\"1.0\" encoding=\"utf-8\"?><r>é</r>".utf8)).text == "é")
+        #expect(throws: XMLError.self) { try XMLParser.parse(Array("<?xml version=\"1.0\" encoding=\"Shift_JIS\"?><r/>".utf8)) }
+        #expect(throws: XMLError.self) { try XMLParser.parse([0xFF, 0xFE, 0x3C]) }          // odd length
+        #expect(throws: XMLError.self) { try XMLParser.parse([0xFF, 0xFE, 0x00, 0xD8, 0x3C, 0x00]) }  // lone surrogate
+        #expect(throws: XMLError.self) { try XMLParser.parse(Array("<r>".utf8) + [0xE9] + Array("</r>".utf8)) }
+    }
+
     @Test func elementsAttributesAndText() throws {
         let root = try parse("""
             <?xml version="1.0" encoding="utf-8"?>
