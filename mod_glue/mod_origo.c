@@ -160,7 +160,7 @@ static int answer(request_rec *r, const origo_request *request)
     apr_time_t start = apr_time_now();
     origo_response *response = origo_handle(request);
 
-    origo_metrics_engine_time(r, apr_time_now() - start);
+    origo_metrics_engine_answer(r, response != NULL ? response->format : ORIGO_FORMAT_OTHER, apr_time_now() - start);
     return origo_bridge_respond(r, response);
 }
 

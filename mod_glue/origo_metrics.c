@@ -59,7 +59,8 @@ static metrics_block *block;
 
 /* What the module noted about a request it took (r->request_config). */
 typedef struct request_note {
-    int format;
+    const char *virtual_path;   /* names the format when the engine did not answer */
+    int format;                 /* the engine's answer's, once engine_ran */
     int engine_ran;
     apr_interval_time_t engine_time;
 } request_note;
@@ -133,23 +134,22 @@ uint64_t *origo_metrics_engine_counters(void)
 void origo_metrics_take(request_rec *r, const char *virtual_path)
 {
     request_note *note;
-    int format;
 
     if (block == NULL || ap_get_module_config(r->request_config, &origo_module) != NULL) {
         return;
     }
-    format = virtual_path != NULL ? origo_output_format(virtual_path) : ORIGO_FORMAT_OTHER;
     note = apr_pcalloc(r->pool, sizeof(*note));
-    note->format = format >= 0 && format < ORIGO_OUTPUT_FORMATS ? format : ORIGO_FORMAT_OTHER;
+    note->virtual_path = virtual_path;
     ap_set_module_config(r->request_config, &origo_module, note);
 }
 
-void origo_metrics_engine_time(request_rec *r, apr_interval_time_t took)
+void origo_metrics_engine_answer(request_rec *r, int format, apr_interval_time_t took)
 {
     request_note *note = block != NULL ? ap_get_module_config(r->request_config, &origo_module) : NULL;
 
     if (note != NULL) {
         note->engine_ran = 1;
+        note->format = format;
         note->engine_time += took;
     }
 }
@@ -177,18 +177,24 @@ static int count_request(request_rec *r)
 {
     const request_note *note = block != NULL ? ap_get_module_config(r->request_config, &origo_module) : NULL;
     const request_rec *last = r;
-    int status;
+    int status, format;
 
     if (note == NULL) {
         return DECLINED;
+    }
+    /* Requests the module refused itself are named by their path's shape. */
+    format = note->engine_ran ? note->format
+             : note->virtual_path != NULL ? origo_output_format(note->virtual_path) : ORIGO_FORMAT_OTHER;
+    if (format < 0 || format >= ORIGO_OUTPUT_FORMATS) {
+        format = ORIGO_FORMAT_OTHER;
     }
     while (last->next != NULL) {
         last = last->next;
     }
     status = last->status >= 100 && last->status < STATUS_CODES ? last->status : 0;
-    add(&block->requests[note->format][status], 1);
+    add(&block->requests[format][status], 1);
     if (note->engine_ran) {
-        observe(&block->engine_time[note->format], note->engine_time);
+        observe(&block->engine_time[format], note->engine_time);
     }
     return DECLINED;
 }

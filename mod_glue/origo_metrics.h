@@ -22,11 +22,12 @@ void origo_metrics_post_config(server_rec *s, apr_pool_t *plog);
 uint64_t *origo_metrics_engine_counters(void);
 
 /* Marks `r` as taken by the module; its final status is counted once it has been logged.
-   `virtual_path` (what follows the manifest's path, NULL when unknown) names the format. */
+   `virtual_path` (what follows the manifest's path, NULL when unknown; kept, so it must live as
+   long as the request) names the format of a request the engine does not answer. */
 void origo_metrics_take(request_rec *r, const char *virtual_path);
 
-/* Adds the time origo_handle() took for `r` (taken before) to the engine time histogram. */
-void origo_metrics_engine_time(request_rec *r, apr_interval_time_t took);
+/* The engine answered `r` (taken before): the answer's output format and the time it took. */
+void origo_metrics_engine_answer(request_rec *r, int format, apr_interval_time_t took);
 
 /* One upstream read: the fetch callback's return code `rc` (0: an HTTP answer with `status`
    arrived, carrying `bytes` of body, counted for 2xx answers; else the status answered for it: 504 timeout, 403 not

@@ -78,16 +78,18 @@ public final class Engine: Sendable {
             do {
                 return try respond(request)
             } catch {
-                return Self.errorResponse(error)
+                return Self.errorResponse(error, request)
             }
         } catch {
-            return Self.errorResponse(error)
+            return Self.errorResponse(error, request)
         }
     }
 
-    private static func errorResponse(_ error: any Error) -> EngineResponse {
-        guard let error = error as? any StatusCodedError else { return .error(500, "unexpected error: \(error)") }
-        return .error(error.httpStatus, error.logReason)
+    private static func errorResponse(_ error: any Error, _ request: EngineRequest) -> EngineResponse {
+        var response: EngineResponse = (error as? any StatusCodedError).map { .error($0.httpStatus, $0.logReason) }
+            ?? .error(500, "unexpected error: \(error)")
+        response.format = OutputFormat(virtualPath: request.virtualPath)
+        return response
     }
 
     /// The presentation is taken from the cache once the server manifest and index files are
@@ -144,20 +146,27 @@ public final class Engine: Sendable {
         let base = Self.baseName(request.manifestPath)
         let urls = route.isManifest ? ChildURL.template(base: base) : ChildURL(base: base, query: query.raw)
         let manifestKey = route.isManifest ? request.virtualPath + "?" + formatOptions : nil
-        if let key = manifestKey, let cached = view.manifests.value(for: key) { return cached.response(query: query.raw) }
+        if let key = manifestKey, let cached = view.manifests.value(for: key) {
+            var response = cached.response(query: query.raw)
+            response.format = route.format
+            return response
+        }
 
         let media = MediaBytes(upstream: request.upstream, versions: loaded.versions, localFiles: loaded.localFiles,
                                mapsFiles: request.mapFiles)
         let context = AnswerContext(view: view, options: options, urls: urls, media: media, buffers: buffers)
         var response = try context.answer(route)
         response.lastModified = loaded.manifest.mtimeSeconds
+        response.format = route.format
         // Manifests: kept as a template; their ETag hashes the bytes plus the query (ManifestTemplate).
         if let key = manifestKey, case .bytes(let bytes)? = response.body.first, response.body.count == 1 {
             let type = response.contentType ?? ""
             let template = ManifestTemplate(bytes: bytes, contentType: type, isXML: type.hasSuffix("xml"),
                                             lastModified: response.lastModified)
             view.manifests.insert(template, for: key, cost: template.cost &+ key.utf8.count)
-            return template.response(query: query.raw)
+            var response = template.response(query: query.raw)
+            response.format = route.format
+            return response
         }
         if response.etag == nil {
             // Segments: identified by what they are cut from, not hashed byte by byte.

@@ -1,4 +1,5 @@
 import ByteIO
+import PlayerURL
 import MediaModel
 import Storage
 
@@ -43,6 +44,8 @@ public struct EngineResponse: Sendable {
     /// Whether the body's bytes are buffers of the engine's pool, to be handed back with
     /// ``Engine/recycle(_:)`` once they have been sent.
     public var bodyIsPooled = false
+    /// The output format the request was for (counted by the status endpoint); nil for none.
+    public var format: OutputFormat?
 
     public init(status: Int, contentType: String?, etag: String?, lastModified: Int64, logReason: String?, body: [BodyPiece]) {
         self.status = status

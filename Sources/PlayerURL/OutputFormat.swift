@@ -4,8 +4,15 @@ public enum OutputFormat: Sendable, Equatable {
     case hls, dash, smooth, hds
 
     /// nil when the path has none of the shapes of the grammar.
+    public init?(virtualPath: String) {
+        self.init(virtualPath: Array(virtualPath.utf8))
+    }
+
     public init?(virtualPath bytes: UnsafeBufferPointer<UInt8>) {
-        let bytes = Array(bytes)
+        self.init(virtualPath: Array(bytes))
+    }
+
+    init?(virtualPath bytes: [UInt8]) {
         if PathBytes.hasPrefix(bytes[...], VirtualPath.keyFramesPrefix) {
             self = .hls
         } else if PathBytes.equals(bytes[...], "manifest", ignoringCase: true) || SmoothPath.isFragmentName(bytes) {
