@@ -41,12 +41,16 @@ let package = Package(
         .target(name: "Storage", dependencies: ["ByteIO", "CMappedGuard"]),
         // The SIGBUS guard for reads from mapped files (a signal handler, so C).
         .target(name: "CMappedGuard"),
+        // OpenSSL's libcrypto (the system's), for AES.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // Content keys and the ciphers of HLS AES-128 (later: CENC).
+        .target(name: "Encryption", dependencies: ["COpenSSL"]),
         // The C ABI header shared with mod_glue.
         .target(name: "CEngineAPI"),
         .target(
             name: "Engine",
             dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "MPEGTS", "XML", "ServerManifest", "PlayerURL",
-                           "HLS", "DASH", "Smooth", "HDS", "Storage", "Subtitles", "CEngineAPI"],
+                           "HLS", "DASH", "Smooth", "HDS", "Storage", "Subtitles", "CEngineAPI", "Encryption"],
             linkerSettings: engineLinkerSettings),
         .executableTarget(
             name: "OrigoCLI",
@@ -59,7 +63,8 @@ let package = Package(
         .testTarget(
             name: "OrigoTests",
             dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "MPEGTS", "XML", "ServerManifest", "PlayerURL",
-                           "HLS", "DASH", "Smooth", "HDS", "Storage", "Subtitles", "Engine", "CEngineAPI"],
+                           "HLS", "DASH", "Smooth", "HDS", "Storage", "Subtitles", "Engine", "CEngineAPI",
+                           "Encryption"],
             exclude: ["Fixtures"]),
     ]
 )

@@ -27,6 +27,13 @@ grep -q '<audio src="../../media/fragmented.mp4" systemBitrate="23683" systemLan
 grep -q '<paramGroup id="hls">' vod/movie.ism || fail "hls paramGroup"
 [ "$(grep -c '<param name="trackID"' vod/movie.ism)" = 2 ] || fail "trackID params"
 "$origo" info vod/movie.ism | grep -q '^  audio_fra=23683  track 2  audio  mp4a.40.2' || fail "info on ism"
+# Content keys go into the server manifest, and never out of the tool.
+"$origo" create -o vod/keyed.ism --hls.key=:8275EF8E3B2A4B1C9D0E1F2A3B4C5D6E \
+    --hls.license_server_url=https://keys.example/k ../media/progressive.mp4
+grep -q '8275EF8E3B2A4B1C9D0E1F2A3B4C5D6E' vod/keyed.ism || fail "key written into the manifest"
+"$origo" info vod/keyed.ism >"$work/keyed.txt"
+grep -q '^  option hls.key=(a key: not shown)' "$work/keyed.txt" || fail "info names the key option"
+! grep -qi '8275EF8E' "$work/keyed.txt" || fail "info printed a key"
 "$origo" info ../media/progressive.mp4 | grep -q '^  track 1  video  avc1.640009  96x64 25 fps' || fail "info on mp4"
 
 # Index MP4s (--use_dref_no_subs): sample tables plus a relative data reference, no media data.

@@ -17,6 +17,8 @@ struct AnswerContext {
     let media: MediaBytes
     /// Reused output buffers (TS segments).
     let buffers: ByteBufferPool
+    /// The server manifest's encryption settings (already checked against the route).
+    var protection = Protection.none
 
     var presentation: Presentation { view.presentation }
 

@@ -146,6 +146,8 @@ public final class Engine: Sendable {
         let base = Self.baseName(request.manifestPath)
         let urls = route.isManifest ? ChildURL.template(base: base) : ChildURL(base: base, query: query.raw)
         let manifestKey = route.isManifest ? request.virtualPath + "?" + formatOptions : nil
+        let protection = try view.protection.get()
+        try protection.check(route, hlsContainer: options.hlsContainer)
         if let key = manifestKey, let cached = view.manifests.value(for: key) {
             var response = cached.response(query: query.raw)
             response.format = route.format
@@ -154,7 +156,8 @@ public final class Engine: Sendable {
 
         let media = MediaBytes(upstream: request.upstream, versions: loaded.versions, localFiles: loaded.localFiles,
                                mapsFiles: request.mapFiles)
-        let context = AnswerContext(view: view, options: options, urls: urls, media: media, buffers: buffers)
+        let context = AnswerContext(view: view, options: options, urls: urls, media: media, buffers: buffers,
+                                    protection: protection)
         var response = try context.answer(route)
         response.lastModified = loaded.manifest.mtimeSeconds
         response.format = route.format
@@ -173,6 +176,7 @@ public final class Engine: Sendable {
             var hash = loaded.identityHash
             hash.add(request.virtualPath)
             hash.add(query.raw)
+            if protection.isConfigured { hash.add(protection.fingerprint) }
             response.etag = hash.etag
         }
         return response

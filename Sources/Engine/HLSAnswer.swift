@@ -20,15 +20,18 @@ struct HLSAnswer {
         case .hlsMediaPlaylist(let tokens): return try hls().mediaPlaylist(tokens)
         case .hlsIFramePlaylist(let token):
             return AnswerContext.manifest(try hls().writer.iFrames(track: try context.videoTrack(token)), type: playlistType)
-        case .hlsIFrameTSSegment(let token, let number): return try hls().iFrameTS(token, number)
+        case .hlsIFrameTSSegment(let token, let number):
+            return try context.encrypted(try hls().iFrameTS(token, number), number: number)
         case .hlsIFrameFMP4Segment(let token, let number): return try hls().iFrameFMP4(token, number)
-        case .hlsTSSegment(let tokens, let number): return try hls().transportStream(tokens, number)
+        case .hlsTSSegment(let tokens, let number):
+            return try context.encrypted(try hls().transportStream(tokens, number), number: number)
         case .hlsInit(let token): return try context.initSegment(token)
         case .hlsFMP4Segment(let token, let number):
             let cut = try hls().cut
             return try context.fragment(try context.track(token), cut: cut,
                                         index: try AnswerContext.segmentIndex(number, cut), number: number)
-        case .hlsWebVTTSegment(let token, let number): return try hls().webVTT(token, number)
+        case .hlsWebVTTSegment(let token, let number):
+            return try context.encrypted(try hls().webVTT(token, number), number: number)
         default: return nil
         }
     }
@@ -36,7 +39,7 @@ struct HLSAnswer {
     var writer: HLSPlaylistWriter {
         HLSPlaylistWriter(presentation: context.presentation, segmentation: cut.segmentation,
                           container: context.options.hlsContainer, options: context.options.hls, urls: context.urls,
-                          stats: cut.stats)
+                          stats: cut.stats, key: context.protection.hlsAES128?.playlistKey)
     }
 
     private func mediaPlaylist(_ tokens: [String]) throws -> EngineResponse {

@@ -102,6 +102,8 @@ final class PresentationView: @unchecked Sendable {
     /// The format options of the server manifest alone (a request without `hls.`, `mpd.`, `iss.`
     /// or `hds.` options in its query uses these), or the error they raise.
     let defaultOptions: Result<PlayoutOptions, EngineError>
+    /// The server manifest's encryption settings, or the error they raise.
+    let protection: Result<Protection, EngineError>
     private let cuts: BoundedCache<CutKey, Cut>
     /// TS continuity counters at the start of every segment, per cut and muxed track combination.
     private let continuities: BoundedCache<String, [TSContinuity]>
@@ -118,6 +120,11 @@ final class PresentationView: @unchecked Sendable {
             self.defaultOptions = .success(try PlayoutOptions(query: QueryOptions(), presentation: presentation))
         } catch {
             self.defaultOptions = .failure(error)
+        }
+        do {
+            self.protection = .success(try Protection(presentation: presentation))
+        } catch {
+            self.protection = .failure(error)
         }
         self.cuts = BoundedCache(capacity: 16)
         self.continuities = BoundedCache(capacity: 1 << 20)

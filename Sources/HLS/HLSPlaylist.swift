@@ -15,14 +15,18 @@ public struct HLSPlaylistWriter: Sendable {
     public let urls: ChildURL
     /// Per-track segment statistics computed ahead (by token); missing ones are computed here.
     public let stats: [String: SegmentStats]
+    /// How segments are encrypted, or nil when they are clear.
+    public let key: HLSSegmentKey?
 
     public init(presentation: Presentation, segmentation: Segmentation, container: HLSLayout.Container,
-                options: HLSOptions = HLSOptions(), urls: ChildURL, stats: [String: SegmentStats] = [:]) {
+                options: HLSOptions = HLSOptions(), urls: ChildURL, stats: [String: SegmentStats] = [:],
+                key: HLSSegmentKey? = nil) {
         self.presentation = presentation
         self.segmentation = segmentation
         self.layout = HLSLayout(presentation: presentation, container: container, options: options)
         self.urls = urls
         self.stats = stats
+        self.key = key
     }
 
     private func stats(_ t: PresentationTrack) -> SegmentStats {
@@ -31,10 +35,12 @@ public struct HLSPlaylistWriter: Sendable {
 
     // MARK: - Versions
 
-    /// Media playlists: `EXT-X-MAP` needs 6, decimal `EXTINF` 3, integer `EXTINF` 1.
+    /// Media playlists: `EXT-X-MAP` needs 6, decimal `EXTINF` 3, an `IV` attribute 2, integer
+    /// `EXTINF` 1.
     public var mediaVersion: Int {
         if layout.container == .fragmentedMP4 { return 6 }
-        return layout.version >= 3 ? 3 : 1
+        if layout.version >= 3 { return 3 }
+        return key != nil ? 2 : 1
     }
 
     /// I-frame playlists: `EXT-X-I-FRAMES-ONLY` needs 4; with `EXT-X-MAP` 5.
@@ -155,11 +161,16 @@ public struct HLSPlaylistWriter: Sendable {
         let stats = stats(timing)
         let tokens = tracks.map(\.token)
         var out = header(version: mediaVersion, durations: stats.durations, timescale: stats.timescale)
+        // Empty segments are left out, so positions stop matching URL numbers (the default IVs):
+        // then every segment states its IV.
+        let keyPerSegment = key != nil && key?.iv == nil && stats.ranges.contains(where: \.isEmpty)
+        if let key, !keyPerSegment { out += key.line() }
         if layout.container == .fragmentedMP4 {
             out += "#EXT-X-MAP:URI=\"\(urls.hlsInit(token: tokens[0]))\"\n"
         }
-        out.reserveCapacity(out.utf8.count + stats.count * 64)
+        out.reserveCapacity(out.utf8.count + stats.count * (keyPerSegment ? 160 : 64))
         for k in 0..<stats.count where !stats.ranges[k].isEmpty {
+            if keyPerSegment, let key { out += key.line(sequenceNumber: k + 1) }
             out += extinf(stats.durations[k], timescale: stats.timescale, integer: mediaVersion < 3)
             out += layout.container == .fragmentedMP4
                 ? urls.hlsFMP4Segment(token: tokens[0], number: k + 1)
@@ -177,6 +188,7 @@ public struct HLSPlaylistWriter: Sendable {
         let keyFrames = keyFrames(track)
         var out = header(version: iFrameVersion, durations: keyFrames.durations, timescale: keyFrames.timescale,
                          extra: "#EXT-X-I-FRAMES-ONLY\n")
+        if let key { out += key.line() }
         if layout.container == .fragmentedMP4 {
             out += "#EXT-X-MAP:URI=\"\(urls.hlsInit(token: track.token))\"\n"
         }

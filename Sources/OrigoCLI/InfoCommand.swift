@@ -30,6 +30,11 @@ enum InfoCommand {
         }
     }
 
+    /// Content keys (`hls.key`, `widevine_key`, ...) are never printed.
+    static func isSecret(_ option: String) -> Bool {
+        option.lowercased().split(whereSeparator: { $0 == "." || $0 == "_" }).last == "key"
+    }
+
     /// Prints the manifest's options and, per entry, its URL token and the track it resolves to,
     /// choosing tracks the way the origin does (by trackID, else the next unused one of the kind).
     static func manifestInfo(_ path: String) throws(CLIError) {
@@ -41,7 +46,7 @@ enum InfoCommand {
         }
         Command.writeOut("\(path): server manifest, \(manifest.tracks.count) track(s)\n")
         for (key, value) in manifest.options.sorted(by: { $0.key < $1.key }) {
-            Command.writeOut("  option \(key)=\(value)\n")
+            Command.writeOut("  option \(key)=\(isSecret(key) ? "(a key: not shown)" : value)\n")
         }
         let directory = Paths.directory(of: path)
         var indexes: [String: MP4Index] = [:]

@@ -1,0 +1,95 @@
+import COpenSSL
+
+/// A content encryption key (CEK, 16 bytes) with its key ID (KID, 16 bytes) when it has one, as
+/// server manifests write them: `KID:CEK` in hexadecimal (`hls.key` may leave the KID out:
+/// `:CEK`). The key's bytes are never part of a description or an error message.
+public struct ContentKey: Sendable, Equatable, CustomStringConvertible {
+    public let kid: [UInt8]?
+    public let bytes: [UInt8]
+
+    /// Why a key option was refused: a sentence naming what is wrong, never the value.
+    public struct Invalid: Error, Equatable {
+        public let reason: String
+    }
+
+    public init(kid: [UInt8]?, bytes: [UInt8]) throws(Invalid) {
+        guard bytes.count == 16 else { throw Invalid(reason: "the content key must be 16 bytes (32 hexadecimal digits)") }
+        guard bytes.contains(where: { $0 != 0 }) else { throw Invalid(reason: "the content key is all zeros") }
+        if let kid {
+            guard kid.count == 16 else { throw Invalid(reason: "the key ID must be 16 bytes (32 hexadecimal digits)") }
+            guard kid.contains(where: { $0 != 0 }) else { throw Invalid(reason: "the key ID is all zeros") }
+        }
+        self.kid = kid
+        self.bytes = bytes
+    }
+
+    /// `KID:CEK` or `:CEK` (or a lone `CEK` when `kidRequired` is false); a KID may be written as a
+    /// UUID with dashes.
+    public init(parsing text: String, kidRequired: Bool) throws(Invalid) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count <= 2 else { throw Invalid(reason: "expected KID:CEK") }
+        let kidText = parts.count == 2 ? parts[0] : ""
+        let cekText = parts.count == 2 ? parts[1] : parts[0]
+        if kidRequired && kidText.isEmpty { throw Invalid(reason: "expected KID:CEK, the key ID is missing") }
+        guard let cek = Hex.bytes(cekText) else { throw Invalid(reason: "the content key is not hexadecimal") }
+        var kid: [UInt8]? = nil
+        if !kidText.isEmpty {
+            guard let k = Hex.bytes(kidText.filter { $0 != "-" }) else { throw Invalid(reason: "the key ID is not hexadecimal") }
+            kid = k
+        }
+        try self.init(kid: kid, bytes: cek)
+    }
+
+    public var description: String { kid.map { "key \(Hex.string($0))" } ?? "key without ID" }
+}
+
+/// Hexadecimal text of bytes, both ways.
+public enum Hex {
+    /// nil unless `text` is an even number of hexadecimal digits (an optional `0x` first).
+    public static func bytes<S: StringProtocol>(_ text: S) -> [UInt8]? {
+        var utf8 = Array(text.utf8)
+        if utf8.count >= 2, utf8[0] == UInt8(ascii: "0"), utf8[1] | 0x20 == UInt8(ascii: "x") { utf8.removeFirst(2) }
+        guard !utf8.isEmpty, utf8.count % 2 == 0, utf8.count <= 256 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(utf8.count / 2)
+        var i = 0
+        while i + 1 < utf8.count {
+            guard let high = digit(utf8[i]), let low = digit(utf8[i + 1]) else { return nil }
+            out.append(high << 4 | low)
+            i += 2
+        }
+        return out
+    }
+
+    public static func string(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes { out += [digits[Int(b >> 4)], digits[Int(b & 0x0F)]] }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func digit(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
+
+extension ContentKey {
+    /// 16 hex digits that change whenever the key does, for ETags (a truncated SHA-256 of the key ID
+    /// and key; nothing of the key can be learnt from it).
+    public var fingerprint: String {
+        var input = Array("origo-content-key".utf8) + (kid ?? []) + [0x3A] + bytes
+        var digest = [UInt8](repeating: 0, count: 32)
+        input.withUnsafeMutableBufferPointer { i in
+            digest.withUnsafeMutableBufferPointer { d in
+                _ = SHA256(i.baseAddress, i.count, d.baseAddress)
+            }
+        }
+        return Hex.string(Array(digest.prefix(8)))
+    }
+}
