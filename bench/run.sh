@@ -188,6 +188,10 @@ rss=$(ps -o rss= -C apache2 | sort -n | tail -1)
 echo "==> in-process engine timings"
 micro=$("$bench_bin" "$media/long.ism" 100)
 
+echo "==> what the status counters cost (callgrind, OrigoMetrics on and off)"
+scripts/origo-httpd stop --listen "$listen" >/dev/null
+counters=$(bench/counters.sh "$media" 400)
+
 cpu=$(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//')
 {
   echo "# Benchmark results"
@@ -239,5 +243,11 @@ cpu=$(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//')
   echo "## Engine in process (release build, \`OrigoBench\`)"
   echo
   echo "$micro"
+  echo
+  echo "## What the status counters cost"
+  echo
+  echo "Instructions Apache executes per warm request (callgrind on \`apache2 -X\`, prefork; \`bench/counters.sh\`), with \`OrigoMetrics on\` and \`off\`:"
+  echo
+  echo "$counters"
 } >"$results"
 echo "==> wrote $results"
