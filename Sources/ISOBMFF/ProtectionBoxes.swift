@@ -1,0 +1,149 @@
+import ByteIO
+import MediaModel
+
+/// What an encrypted track's init segment declares (ISO/IEC 23001-7): its sample entry becomes
+/// `encv`/`enca` with a `sinf` (`frma`, `schm`, `schi/tenc`), and `moov` carries a `pssh` per DRM
+/// system.
+public struct TrackEncryption: Sendable, Equatable {
+    /// The scheme, `cenc`.
+    public var scheme: String
+    /// The default key ID (16 bytes).
+    public var kid: [UInt8]
+    /// Bytes of each sample's IV in `senc` (8).
+    public var ivSize: UInt8
+    public var systems: [ProtectionSystem]
+
+    public init(scheme: String = "cenc", kid: [UInt8], ivSize: UInt8 = 8, systems: [ProtectionSystem]) {
+        self.scheme = scheme
+        self.kid = kid
+        self.ivSize = ivSize
+        self.systems = systems
+    }
+}
+
+/// One `pssh` box: a DRM system, the key IDs it is told about (version 1) and its own data.
+public struct ProtectionSystem: Sendable, Equatable {
+    public var systemID: [UInt8]
+    public var kids: [[UInt8]]
+    public var data: [UInt8]
+
+    public init(systemID: [UInt8], kids: [[UInt8]], data: [UInt8] = []) {
+        self.systemID = systemID
+        self.kids = kids
+        self.data = data
+    }
+
+    /// W3C ClearKey (`e2719d58-a985-b3c9-781a-b030af78d30e`).
+    public static let clearKeyID: [UInt8] = [0xE2, 0x71, 0x9D, 0x58, 0xA9, 0x85, 0xB3, 0xC9,
+                                             0x78, 0x1A, 0xB0, 0x30, 0xAF, 0x78, 0xD3, 0x0E]
+    /// Widevine (`edef8ba9-79d6-4ace-a3c8-27dcd51d21ed`).
+    public static let widevineID: [UInt8] = [0xED, 0xEF, 0x8B, 0xA9, 0x79, 0xD6, 0x4A, 0xCE,
+                                             0xA3, 0xC8, 0x27, 0xDC, 0xD5, 0x1D, 0x21, 0xED]
+
+    /// The whole `pssh` box.
+    public var box: [UInt8] {
+        var w = ByteWriter(capacity: 64 + data.count)
+        FragmentWriter.fullBox(&w, "pssh", version: kids.isEmpty ? 0 : 1, flags: 0) { w in
+            w.write(systemID)
+            if !kids.isEmpty {
+                w.writeUInt32(UInt32(clamping: kids.count))
+                for kid in kids { w.write(kid) }
+            }
+            w.writeUInt32(UInt32(clamping: data.count))
+            w.write(data)
+        }
+        return w.take()
+    }
+}
+
+/// The encryption of one fragment's samples, for its `senc`, `saiz` and `saio` boxes.
+public struct FragmentEncryption: Sendable, Equatable {
+    /// Per sample, in order: its IV.
+    public var ivs: [[UInt8]]
+    /// Per sample: (clear, protected) byte runs; nil when every sample is encrypted whole.
+    public var subsamples: [[(clear: UInt16, protected: UInt32)]]?
+
+    public init(ivs: [[UInt8]], subsamples: [[(clear: UInt16, protected: UInt32)]]?) {
+        self.ivs = ivs
+        self.subsamples = subsamples
+    }
+
+    public static func == (a: FragmentEncryption, b: FragmentEncryption) -> Bool {
+        guard a.ivs == b.ivs, (a.subsamples == nil) == (b.subsamples == nil) else { return false }
+        guard let x = a.subsamples, let y = b.subsamples else { return true }
+        return x.count == y.count && zip(x, y).allSatisfy { p, q in
+            p.count == q.count && zip(p, q).allSatisfy { $0.clear == $1.clear && $0.protected == $1.protected }
+        }
+    }
+
+    /// Bytes of sample `i`'s auxiliary information (its IV, and its subsample table).
+    func infoSize(_ i: Int) -> Int {
+        (ivs.indices.contains(i) ? ivs[i].count : 0) + (subsamples.map { 2 + 6 * ($0.indices.contains(i) ? $0[i].count : 0) } ?? 0)
+    }
+
+    /// `saiz`, `saio` and `senc` into a `traf`; `moofStart` is where `moof` begins in `w` (the
+    /// `saio` offset counts from there, as `tfhd` says default-base-is-moof).
+    func write(_ w: inout ByteWriter, moofStart: Int) {
+        let count = ivs.count
+        let sizes = (0..<count).map(infoSize)
+        let uniform = sizes.allSatisfy { $0 == sizes.first }
+        FragmentWriter.fullBox(&w, "saiz", version: 0, flags: 0) { w in
+            w.writeUInt8(uniform ? UInt8(clamping: sizes.first ?? 0) : 0)
+            w.writeUInt32(UInt32(clamping: count))
+            if !uniform { for s in sizes { w.writeUInt8(UInt8(clamping: s)) } }
+        }
+        var offsetPosition = 0
+        FragmentWriter.fullBox(&w, "saio", version: 0, flags: 0) { w in
+            w.writeUInt32(1)
+            offsetPosition = w.count
+            w.writeUInt32(0)                                // patched: where senc's first IV is
+        }
+        FragmentWriter.fullBox(&w, "senc", version: 0, flags: subsamples == nil ? 0 : 2) { w in
+            w.writeUInt32(UInt32(clamping: count))
+            w.patchUInt32(UInt32(clamping: w.count - moofStart), at: offsetPosition)
+            for i in 0..<count {
+                w.write(ivs[i])
+                if let runs = subsamples?[i] {
+                    w.writeUInt16(UInt16(clamping: runs.count))
+                    for run in runs { w.writeUInt16(run.clear); w.writeUInt32(run.protected) }
+                }
+            }
+        }
+    }
+}
+
+extension FragmentWriter {
+    /// `entry` (a sample entry box) as its encrypted form: `encv` for video, `enca` otherwise,
+    /// with a `sinf` appended that names the original format, the scheme and the default key.
+    /// nil when `entry` is not a plain box of its own size.
+    static func encrypted(sampleEntry entry: [UInt8], kind: TrackKind, encryption: TrackEncryption) -> [UInt8]? {
+        guard entry.count >= 8, entry.count <= Int(UInt32.max) - 1024 else { return nil }
+        let size = Int(entry[0]) << 24 | Int(entry[1]) << 16 | Int(entry[2]) << 8 | Int(entry[3])
+        guard size == entry.count else { return nil }
+        var sinf = ByteWriter(capacity: 96)
+        box(&sinf, "sinf") { w in
+            box(&w, "frma") { w in w.write(Array(entry[4..<8])) }
+            fullBox(&w, "schm", version: 0, flags: 0) { w in
+                w.write(Array(encryption.scheme.utf8.prefix(4)))
+                w.writeUInt32(0x0001_0000)
+            }
+            box(&w, "schi") { w in
+                fullBox(&w, "tenc", version: 0, flags: 0) { w in
+                    w.writeUInt8(0); w.writeUInt8(0)        // reserved
+                    w.writeUInt8(1)                         // default_isProtected
+                    w.writeUInt8(encryption.ivSize)
+                    w.write(encryption.kid)
+                }
+            }
+        }
+        let sinfBytes = sinf.take()
+        var out = entry
+        let total = UInt32(entry.count + sinfBytes.count)
+        out[0] = UInt8(total >> 24); out[1] = UInt8(truncatingIfNeeded: total >> 16)
+        out[2] = UInt8(truncatingIfNeeded: total >> 8); out[3] = UInt8(truncatingIfNeeded: total)
+        let type = Array((kind == .video ? "encv" : "enca").utf8)
+        out.replaceSubrange(4..<8, with: type)
+        out += sinfBytes
+        return out
+    }
+}
