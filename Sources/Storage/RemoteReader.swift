@@ -26,12 +26,9 @@ public final class RemoteReader: RandomAccessReader, @unchecked Sendable {
     public init(url: String, upstream: any Upstream, window: Int = RemoteReader.defaultWindow) throws(UpstreamError) {
         let window = max(window, 1)
         let first = try upstream.fetchChecked(url, offset: 0, length: UInt64(window))
-        let size: UInt64
-        if let total = first.totalSize {
-            size = total
-        } else if first.status == 200, first.bodyOffset == 0 {
-            size = UInt64(first.body.count)
-        } else {
+        // A 200 read to its end has its length as size (UpstreamResponse(checking:)); one cut at
+        // the window has it only from its Content-Length.
+        guard let size = first.totalSize else {
             throw UpstreamError(.shortBody, url: url, detail: "no object size in the answer")
         }
         // A shorter object than the window: fetchChecked accepted the body up to `size` only when

@@ -21,7 +21,8 @@ extension Upstream {
     public var scope: String { "" }
 }
 
-/// One upstream answer.
+/// One upstream answer, interpreted: which bytes of the object its body holds. Answers from the
+/// web server module are built, and checked, by ``init(checking:url:)``.
 public struct UpstreamResponse: Sendable, Equatable {
     /// The upstream HTTP status (200, 206, 404, ...).
     public var status: Int
@@ -30,7 +31,8 @@ public struct UpstreamResponse: Sendable, Equatable {
     /// Offset in the object of `body[0]`: the range start of a `206`, 0 for a plain `200`, or the
     /// requested offset when the module already cut a `200` down to the requested range.
     public var bodyOffset: UInt64
-    /// Size of the whole object (from `Content-Range` or a `200`'s length), nil when unknown.
+    /// Size of the whole object (a `206`'s `Content-Range` total; a `200`'s length as read to its
+    /// end, else its `Content-Length`), nil when unknown.
     public var totalSize: UInt64?
     public var etag: String?
     /// Seconds since the epoch, 0 when unknown.
@@ -58,7 +60,8 @@ public struct UpstreamError: StatusCodedError, Equatable {
         case badStatus(Int)
         /// No answer: connection refused or reset, DNS failure (502), or a timeout (504).
         case unreachable(gatewayStatus: Int)
-        /// The answer is shorter than the range asked for, or lacks the object size.
+        /// The answer does not hold what it should: its body is shorter than the range asked for
+        /// or disagrees with its `Content-Range`/`Content-Length`, or the object size is missing.
         case shortBody
         /// The object changed (another ETag) while a presentation built from it was in use.
         case changed
@@ -96,7 +99,7 @@ public struct UpstreamError: StatusCodedError, Equatable {
         case .forbidden: "upstream refused access"
         case .badStatus(let s): "upstream answered \(s)"
         case .unreachable(let s): s == 504 ? "upstream timed out" : "upstream unreachable"
-        case .shortBody: "upstream body is incomplete"
+        case .shortBody: "upstream answer is incomplete or inconsistent"
         case .changed: "upstream object changed while in use"
         case .notConfigured: "remote source without IsmProxyPass"
         case .tooLarge: "upstream object too large"
@@ -116,15 +119,15 @@ public struct UpstreamError: StatusCodedError, Equatable {
 }
 
 extension Upstream {
-    /// Fetches and checks: a non-2xx status throws, and the body must cover `offset..<offset+length`
-    /// (for `length == 0`, up to the object's end). Returns the answer and where the wanted bytes
-    /// start inside its body.
+    /// Fetches and checks: a non-2xx status throws, a `206` must start at `offset`, and the body
+    /// must cover `offset..<offset+length` (for `length == 0`, up to the object's end). Returns the
+    /// answer; the wanted bytes start at `offset - bodyOffset` in its body.
     public func fetchChecked(_ url: String, offset: UInt64, length: UInt64) throws(UpstreamError) -> UpstreamResponse {
         let r = try fetch(url, offset: offset, length: length)
         guard r.status == 200 || r.status == 206 else { throw .status(r.status, url: url) }
         let bodyEnd = r.bodyOffset.addingReportingOverflow(UInt64(r.body.count))
-        guard !bodyEnd.overflow, r.bodyOffset <= offset else {
-            throw UpstreamError(.shortBody, url: url, detail: "body starts at \(r.bodyOffset), wanted \(offset)")
+        guard !bodyEnd.overflow, r.bodyOffset <= offset, r.status != 206 || r.bodyOffset == offset else {
+            throw UpstreamError(.shortBody, url: url, detail: "\(r.status) body starts at \(r.bodyOffset), wanted \(offset)")
         }
         let wantedEnd: UInt64
         if length > 0 {
