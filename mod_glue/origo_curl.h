@@ -71,9 +71,9 @@ typedef struct origo_curl_request {
  * malformed, too large, short, header block too large, client gone) or 504 (timeout).
  *
  * A 200 to a ranged read is cut to the wanted bytes and the transfer (and its connection) ended as
- * soon as they have arrived (data_offset = offset, total_size = its Content-Length or 0). A 206
- * must carry a Content-Range that starts at offset and ends at the wanted end or the object's end,
- * and exactly those bytes.
+ * soon as they have arrived (data_offset = offset; ended = 0 when it stopped early). A 206 may
+ * carry no more bytes than asked for. The answer is not checked against its headers: the raw
+ * Content-Range and Content-Length go to the engine, which does that.
  */
 int origo_curl_fetch(const origo_curl_request *req, origo_fetch_result *out);
 

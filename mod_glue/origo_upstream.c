@@ -484,10 +484,21 @@ static apr_table_t *upstream_headers(fetch_ctx *ctx, apr_pool_t *p)
     return h;
 }
 
-/* Fills the parts of `out` that do not depend on the mode from the answer's headers. */
-static void take_validators(apr_table_t *headers, origo_fetch_result *out)
+/* A header of the answer as received for the engine (malloc): repeated ones joined by commas. */
+static char *take_header(apr_pool_t *p, apr_table_t *headers, const char *name)
+{
+    const char *value = apr_table_getm(p, headers, name);
+    return value != NULL ? strdup(value) : NULL;
+}
+
+/* Fills the parts of `out` that do not depend on the mode from the answer's headers: the ones the
+   engine interprets (Content-Range, Content-Length) as received, ETag and Last-Modified. */
+static void take_headers(apr_pool_t *p, apr_table_t *headers, origo_fetch_result *out)
 {
     const char *value = apr_table_get(headers, "ETag");
+
+    out->content_range = take_header(p, headers, "Content-Range");
+    out->content_length = take_header(p, headers, "Content-Length");
     if (value != NULL) {
         out->etag = strdup(value);
     }
@@ -582,7 +593,6 @@ static int subrequest_once(fetch_ctx *ctx, const read_plan *plan, origo_fetch_re
     const char *wire = plan->url;
     char range[64];
     int rc, status;
-    apr_uint64_t total = 0;
 
     *retry = 0;
     memset(&c, 0, sizeof(c));
@@ -680,37 +690,17 @@ static int subrequest_once(fetch_ctx *ctx, const read_plan *plan, origo_fetch_re
                                       (apr_uint64_t)ORIGO_MAX_WHOLE_BODY));
     }
 
+    /* The answer as received: the engine reads Content-Range and Content-Length and decides
+       whether it is consistent. A sliced 200 starts at the wanted offset (or at its end, when it
+       ended before it); `complete` means it was cut at the wanted range's end. */
     out->status = status;
-    if (status == HTTP_PARTIAL_CONTENT) {
-        uint64_t start, last, t;
-        if (!origo_parse_content_range(apr_table_get(sub->headers_out, "Content-Range"), &start, &last, &t)
-            || c.body.len != last - start + 1) {
-            return abandon(sub, &c, out, HTTP_BAD_GATEWAY, "206 with a missing or inconsistent Content-Range");
-        }
-        total = t;
-        out->data_offset = start;
+    if (c.sliced) {
+        out->data_offset = c.seen < plan->offset ? c.seen : plan->offset;
     }
-    else if (status == HTTP_OK) {
-        const char *value = apr_table_get(sub->headers_out, "Content-Length");
-        apr_int64_t cl = -1;
-        if (value != NULL) {
-            char *end;
-            cl = apr_strtoi64(value, &end, 10);
-            if (end == value || *end != '\0' || cl < 0) {
-                cl = -1;
-            }
-        }
-        if (!c.complete && value != NULL && (cl < 0 || (apr_uint64_t)cl != c.seen)) {
-            return abandon(sub, &c, out, HTTP_BAD_GATEWAY, "200 body shorter than its Content-Length");
-        }
-        /* A 200 cut at the wanted range: its Content-Length (if any) is the object's size. */
-        total = c.complete ? (cl >= 0 ? (apr_uint64_t)cl : 0) : c.seen;
-        out->data_offset = c.sliced ? plan->offset : 0;
-    }
-    out->total_size = total;
+    out->ended = !c.complete;
     out->data = c.body.data;
     out->length = c.body.len;
-    take_validators(sub->headers_out, out);
+    take_headers(sub->pool, sub->headers_out, out);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ORIGO_LOGNO(10201)
                   "upstream %s (%" APR_UINT64_T_FMT "+%" APR_UINT64_T_FMT "): %d, %" APR_SIZE_T_FMT " bytes%s",
                   plan->shown, plan->offset, plan->length, status, c.body.len, c.complete ? ", cut" : "");

@@ -171,8 +171,9 @@ struct CUpstream: Upstream, @unchecked Sendable {
         let rc = url.withCString { fetch(table.ctx, $0, offset, length, &out) }
         defer {
             if let data = out.data { Glibc.free(data) }
-            if let etag = out.etag { Glibc.free(etag) }
-            if let error = out.error { Glibc.free(error) }
+            for text in [out.content_range, out.content_length, out.etag, out.error] {
+                if let text { Glibc.free(text) }
+            }
         }
         let detail = out.error.map { String(cString: $0) } ?? ""
         guard rc == 0 else {
@@ -187,8 +188,12 @@ struct CUpstream: Upstream, @unchecked Sendable {
             guard out.length <= UInt64(Int.max) else { throw UpstreamError(.tooLarge, url: url) }
             body = Array(UnsafeBufferPointer(start: data, count: Int(out.length)))
         }
-        return UpstreamResponse(status: Int(out.status), body: body, bodyOffset: out.data_offset,
-                                totalSize: out.total_size > 0 ? out.total_size : nil,
-                                etag: out.etag.map { String(cString: $0) }, lastModified: out.last_modified)
+        // What the module received, as it received it: Storage interprets and checks it.
+        let received = ReceivedAnswer(status: Int(out.status), body: body,
+                                      contentRange: out.content_range.map { String(cString: $0) },
+                                      contentLength: out.content_length.map { String(cString: $0) },
+                                      cutOffset: out.data_offset, ended: out.ended != 0,
+                                      etag: out.etag.map { String(cString: $0) }, lastModified: out.last_modified)
+        return try UpstreamResponse(checking: received, url: url)
     }
 }

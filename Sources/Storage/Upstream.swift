@@ -3,13 +3,15 @@ import ByteIO
 /// Reading objects from an upstream HTTP server (IsmProxyPass storage, a CMS, a bucket).
 ///
 /// The engine never opens sockets: the web server module provides an ``Upstream`` per request
-/// (Apache subrequests through mod_proxy), and tests provide fakes.
+/// (Apache subrequests through mod_proxy, or libcurl), and tests provide fakes. The module's
+/// answers are interpreted and checked here (``UpstreamResponse/init(checking:url:)``), not by it.
 public protocol Upstream: Sendable {
     /// Fetches `length` bytes of `url` starting at `offset`; `length == 0` means "to the end"
     /// (and `offset == 0, length == 0` the whole object, without a `Range` header).
     ///
-    /// Any HTTP answer is returned, whatever its status; only a failure to get one (connection
-    /// refused or reset, timeout, a host that is not allowed) throws.
+    /// Any consistent HTTP answer is returned, whatever its status; a failure to get one
+    /// (connection refused or reset, timeout, a host that is not allowed) or an answer that
+    /// contradicts its own headers throws.
     func fetch(_ url: String, offset: UInt64, length: UInt64) throws(UpstreamError) -> UpstreamResponse
 
     /// The access policy this upstream enforces (e.g. its allowed hosts). Cached presentations are

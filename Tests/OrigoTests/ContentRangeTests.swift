@@ -1,5 +1,10 @@
+import CEngineAPI
+@testable import Engine
 @testable import Storage
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `Content-Range` and `Content-Length` as the engine reads them, and the checks of an upstream
 /// answer as the module received it (``ReceivedAnswer``): the one place they happen.
@@ -231,6 +236,56 @@ struct ReceivingUpstream: Upstream {
             Issue.record("opened with a guessed size")
         } catch {
             #expect(error.code == .shortBody)
+        }
+    }
+}
+
+/// The module's fetch callback through the C ABI: raw fields in, checked answers out.
+@Suite struct CUpstreamTests {
+    /// Answers by URL: "ok" a 206 of bytes 10-19 of 100, "bad" the same body saying 10-29, "cut"
+    /// a 200 cut at the range without Content-Length, "whole" a 200 with a wrong Content-Length.
+    static var table: origo_upstream { origo_upstream(ctx: nil, fetch: { _, url, offset, _, out in
+        guard let url, let out else { return 502 }
+        let name = String(cString: url)
+        let body = (0..<10).map { UInt8(truncatingIfNeeded: $0) }
+        out.pointee.data = malloc(body.count)?.assumingMemoryBound(to: UInt8.self)
+        body.withUnsafeBufferPointer { if let b = $0.baseAddress { out.pointee.data?.update(from: b, count: body.count) } }
+        out.pointee.length = UInt64(body.count)
+        out.pointee.etag = strdup("\"v\"")
+        out.pointee.ended = 1
+        switch name {
+        case "http://s/ok", "http://s/bad":
+            out.pointee.status = 206
+            out.pointee.content_range = strdup(name.hasSuffix("ok") ? "bytes 10-19/100" : "bytes 10-29/100")
+            out.pointee.content_length = strdup("10")
+        case "http://s/cut":
+            out.pointee.status = 200
+            out.pointee.data_offset = offset
+            out.pointee.ended = 0
+        default:
+            out.pointee.status = 200
+            out.pointee.content_length = strdup("11")
+        }
+        return 0
+    }, scope: nil) }
+
+    @Test func rawFieldsAreCheckedByTheEngine() throws {
+        let u = CUpstream(table: Self.table)
+        let ok = try u.fetchChecked("http://s/ok", offset: 10, length: 10)
+        #expect(ok.bodyOffset == 10 && ok.totalSize == 100 && ok.etag == "\"v\"" && ok.body.count == 10)
+        let cut = try u.fetchChecked("http://s/cut", offset: 10, length: 10)
+        #expect(cut.bodyOffset == 10 && cut.totalSize == nil)
+        do {
+            _ = try u.fetch("http://s/bad", offset: 10, length: 10)
+            Issue.record("a 206 that does not match its Content-Range accepted")
+        } catch {
+            #expect(error.logReason.contains("206 body does not match its Content-Range"))
+        }
+        do {
+            _ = try u.fetch("http://s/whole", offset: 0, length: 0)
+            Issue.record("a 200 shorter than its Content-Length accepted")
+        } catch {
+            #expect(error.logReason.contains("200 body shorter than its Content-Length"))
         }
     }
 }

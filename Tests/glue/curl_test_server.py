@@ -22,6 +22,7 @@ i % 251 for offset i. Paths, with query parameters:
   /close-after        a kept-alive 200, then the connection is closed 100 ms later
   /drop-next          a kept-alive 200; the next request on that connection is read and dropped
   /bad-range          a 206 with "bytes 5-9/100" whatever was asked
+  /twice-range        a 206 with "bytes 0-9/100" in two Content-Range headers
   /extra-range?size=  a 206 with 100 bytes more than asked (Content-Range says so)
   /short              a 200 announcing 1000 bytes, sending 10, then closing
   /stats              "name=value" lines: connections accepted, bytes sent by the paced answers and
@@ -198,6 +199,9 @@ class Handler(socketserver.BaseRequestHandler):
             return self.answer("200 OK", b"ok")
         if path == "/bad-range":
             return self.answer("206 Partial Content", pattern(5, 5), [("Content-Range", "bytes 5-9/100")])
+        if path == "/twice-range":
+            return self.answer("206 Partial Content", pattern(0, 10),
+                               [("Content-Range", "bytes 0-9/100"), ("Content-Range", "bytes 0-9/100")])
         if path == "/extra-range":
             first, last = parse_range(headers.get("range"), size) or (0, 0)
             last = min(last + 100, size - 1)

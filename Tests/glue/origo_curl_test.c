@@ -43,9 +43,10 @@ static void check(int ok, const char *name, const origo_fetch_result *r)
     failed++;
     printf("FAIL %s", name);
     if (r != NULL) {
-        printf(" (status %d, length %llu, offset %llu, total %llu, error: %s)", r->status,
-               (unsigned long long)r->length, (unsigned long long)r->data_offset,
-               (unsigned long long)r->total_size, r->error != NULL ? r->error : "-");
+        printf(" (status %d, length %llu, offset %llu, %s, Content-Range %s, Content-Length %s, error: %s)",
+               r->status, (unsigned long long)r->length, (unsigned long long)r->data_offset,
+               r->ended ? "ended" : "not ended", r->content_range != NULL ? r->content_range : "-",
+               r->content_length != NULL ? r->content_length : "-", r->error != NULL ? r->error : "-");
     }
     printf("\n");
 }
@@ -61,6 +62,8 @@ static double now(void)
 static void release(origo_fetch_result *r)
 {
     free(r->data);
+    free(r->content_range);
+    free(r->content_length);
     free(r->etag);
     free(r->error);
     memset(r, 0, sizeof(*r));
@@ -101,6 +104,12 @@ static int count_lines(const origo_fetch_result *r)
         n += r->data[i] == '\r' && r->data[i + 1] == '\n';
     }
     return n;
+}
+
+/* Whether a raw header the fetch passed on is `value` (NULL: absent). */
+static int header_is(const char *header, const char *value)
+{
+    return value == NULL ? header == NULL : header != NULL && strcmp(header, value) == 0;
 }
 
 static int error_has(const origo_fetch_result *r, const char *needle)
@@ -199,15 +208,16 @@ static void test_plain(void)
     origo_fetch_result r;
     int rc = get("/obj?size=1000", 0, 0, &r);
 
-    check(rc == 0 && r.status == 200 && r.length == 1000 && is_object(&r, 0) && r.data_offset == 0
-          && r.total_size == 1000, "plain: 200 whole", &r);
+    check(rc == 0 && r.status == 200 && r.length == 1000 && is_object(&r, 0) && r.data_offset == 0 && r.ended
+          && header_is(r.content_length, "1000") && header_is(r.content_range, NULL), "plain: 200 whole", &r);
     check(r.etag != NULL && strcmp(r.etag, "\"obj-1000\"") == 0, "plain: etag", &r);
     check(r.last_modified == OBJ_LAST_MODIFIED, "plain: last-modified", &r);
     check(r.error == NULL, "plain: no error", &r);
     release(&r);
 
     rc = get("/obj?size=0", 0, 0, &r);
-    check(rc == 0 && r.status == 200 && r.length == 0 && r.data == NULL && r.total_size == 0, "plain: empty", &r);
+    check(rc == 0 && r.status == 200 && r.length == 0 && r.data == NULL && r.ended
+          && header_is(r.content_length, "0"), "plain: empty", &r);
     release(&r);
 
     rc = get("/redirect", 0, 0, &r);
@@ -224,23 +234,31 @@ static void test_ranges(void)
     origo_fetch_result r;
     int rc = get("/obj?size=100000", 1000, 500, &r);
 
-    check(rc == 0 && r.status == 206 && r.length == 500 && r.data_offset == 1000 && r.total_size == 100000
+    check(rc == 0 && r.status == 206 && r.length == 500 && r.data_offset == 0 && r.ended
+          && header_is(r.content_range, "bytes 1000-1499/100000") && header_is(r.content_length, "500")
           && is_object(&r, 1000), "range: 206", &r);
     check(r.etag != NULL && r.last_modified == OBJ_LAST_MODIFIED, "range: validators", &r);
     release(&r);
 
     rc = get("/obj?size=100000", 99000, 0, &r);
-    check(rc == 0 && r.status == 206 && r.length == 1000 && r.data_offset == 99000 && is_object(&r, 99000),
-          "range: open-ended", &r);
+    check(rc == 0 && r.status == 206 && r.length == 1000 && header_is(r.content_range, "bytes 99000-99999/100000")
+          && is_object(&r, 99000), "range: open-ended", &r);
     release(&r);
 
     rc = get("/obj?size=100000", 99900, 500, &r);
-    check(rc == 0 && r.status == 206 && r.length == 100 && r.total_size == 100000 && is_object(&r, 99900),
-          "range: past the end", &r);
+    check(rc == 0 && r.status == 206 && r.length == 100 && header_is(r.content_range, "bytes 99900-99999/100000")
+          && is_object(&r, 99900), "range: past the end", &r);
     release(&r);
 
+    /* Whether a Content-Range fits the read is the engine's question: the module passes it on. */
     rc = get("/bad-range", 0, 10, &r);
-    check(rc == 502 && error_has(&r, "Content-Range"), "range: wrong Content-Range", &r);
+    check(rc == 0 && r.status == 206 && r.length == 5 && header_is(r.content_range, "bytes 5-9/100")
+          && is_object(&r, 5), "range: wrong Content-Range passed on as received", &r);
+    release(&r);
+
+    rc = get("/twice-range", 0, 10, &r);
+    check(rc == 0 && r.status == 206 && header_is(r.content_range, "bytes 0-9/100,bytes 0-9/100"),
+          "range: a repeated Content-Range joined", &r);
     release(&r);
 
     rc = get("/extra-range?size=100000", 0, 100, &r);
@@ -259,8 +277,8 @@ static void test_ignored_range(void)
     int rc = get("/ignore-range", 100000, 50000, &r);
     double took = now() - start;
 
-    check(rc == 0 && r.status == 200 && r.length == 50000 && r.data_offset == 100000
-          && r.total_size == ((uint64_t)10 << 30) && is_object(&r, 100000), "200 to a range: sliced", &r);
+    check(rc == 0 && r.status == 200 && r.length == 50000 && r.data_offset == 100000 && !r.ended
+          && header_is(r.content_length, "10737418240") && is_object(&r, 100000), "200 to a range: sliced", &r);
     check(took < 3, "200 to a range: stops at the range end", NULL);
     release(&r);
     usleep(500000);
@@ -268,13 +286,19 @@ static void test_ignored_range(void)
     check(server_stat("ignore_range_sent") < (4 << 20), "200 to a range: little sent", NULL);
 
     rc = get("/ignore-range?size=5000", 1000, 0, &r);
-    check(rc == 0 && r.status == 200 && r.length == 4000 && r.data_offset == 1000 && r.total_size == 5000
-          && is_object(&r, 1000), "200 to a range: open-ended", &r);
+    check(rc == 0 && r.status == 200 && r.length == 4000 && r.data_offset == 1000 && r.ended
+          && header_is(r.content_length, "5000") && is_object(&r, 1000), "200 to a range: open-ended", &r);
     release(&r);
 
     rc = get("/ignore-range?size=5000", 4000, 5000, &r);
-    check(rc == 0 && r.status == 200 && r.length == 1000 && r.data_offset == 4000 && r.total_size == 5000
-          && is_object(&r, 4000), "200 to a range: past the end", &r);
+    check(rc == 0 && r.status == 200 && r.length == 1000 && r.data_offset == 4000 && r.ended
+          && header_is(r.content_length, "5000") && is_object(&r, 4000), "200 to a range: past the end", &r);
+    release(&r);
+
+    /* The whole object came before the range: nothing kept, the cut at the object's end. */
+    rc = get("/ignore-range?size=5000", 6000, 100, &r);
+    check(rc == 0 && r.status == 200 && r.length == 0 && r.data_offset == 5000 && r.ended,
+          "200 to a range: beyond the end", &r);
     release(&r);
 }
 

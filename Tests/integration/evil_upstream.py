@@ -12,6 +12,9 @@ media reads):
   /huge/<file>          200 claiming 10 GB whatever the Range: the file's bytes (if it exists), then
                         zeros (to an MP4 reader: a last box of size 0, reaching to the end)
   /ignore-range/<file>  200 with the whole file, also to ranged requests
+  /wrong-range/<file>   the file, but a 206 says in its Content-Range one byte more than it sends
+                        (Content-Length and body agree: only Content-Range is wrong)
+  /no-range/<file>      the file, but a 206 comes without Content-Range
   /etag-flip/<file>     the file, its ETag alternating between two values from one request to the
                         next (two storage nodes behind one name)
   /close-after/<file>   the file; the connection stays open, but the next request on it is read and
@@ -53,8 +56,8 @@ DRIP_LENGTH = 1_000_000          # the Content-Length /drip-body/ announces
 SLOW_DELAY = 2.0                 # seconds /slow/ waits before answering
 CHUNK = 256 * 1024               # write size of bodies and floods
 
-BEHAVIOURS = ("drip", "drip-body", "flood-headers", "huge", "ignore-range", "etag-flip",
-              "close-after", "slow")
+BEHAVIOURS = ("drip", "drip-body", "flood-headers", "huge", "ignore-range", "wrong-range", "no-range",
+              "etag-flip", "close-after", "slow")
 
 
 @dataclass
@@ -252,12 +255,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._file(rest, head)
             self.drop_next = True
         else:
-            self._file(rest, head, honour_range=behaviour != "ignore-range")
+            self._file(rest, head, honour_range=behaviour != "ignore-range", range_header=behaviour)
 
     # -------------------------------------------------------------------------------- answers
 
-    def _file(self, rest: str, head: bool, etag: str | None = None, honour_range: bool = True) -> None:
-        """The file `rest` (percent-decoded, inside the root), with a single Range honoured."""
+    def _file(self, rest: str, head: bool, etag: str | None = None, honour_range: bool = True,
+              range_header: str = "file") -> None:
+        """The file `rest` (percent-decoded, inside the root), with a single Range honoured; the
+        Content-Range of a 206 is right, or as `range_header` ("wrong-range", "no-range") says."""
         name = self._local_path(rest)
         if name is None or not os.path.isfile(name):
             body = b"not found\n"
@@ -280,7 +285,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 status, first, last = 200, 0, size - 1
             else:
                 (first, last), status = wanted, 206
-                headers.append(("Content-Range", f"bytes {first}-{last}/{size}"))
+                if range_header == "wrong-range":
+                    headers.append(("Content-Range", f"bytes {first}-{last + 1}/{size + 1}"))
+                elif range_header != "no-range":
+                    headers.append(("Content-Range", f"bytes {first}-{last}/{size}"))
             headers.append(("Content-Length", str(last - first + 1)))
             if not self._send(self._head(status, headers)):
                 return

@@ -571,6 +571,21 @@ def test_storage_ignoring_range_still_plays(site, shelf, mode):
     assert [a.body for a in answers[1:]] == [a.body for a in reference[1:]], "segments differ from ordinary storage"
 
 
+@pytest.mark.parametrize("kind, reason", [("wrong-range", "206 body does not match its Content-Range"),
+                                          ("no-range", "206 with a missing or inconsistent Content-Range")])
+@pytest.mark.parametrize("mode", MODES)
+def test_partial_answer_with_a_bad_content_range_is_refused(site, shelf, mode, kind, reason):
+    """A 206 whose Content-Range is missing or names other bytes than it carries: 502, and the
+    error log says why (the engine checks answers, whichever way they travelled)."""
+    shelf.stage(f"{kind}-{mode}")
+    offset = site.log_size()
+    answer = fetch(site.url(f"{mode}/{kind}/{kind}-{mode}/clip.ism/.m3u8"))
+    assert answer.status == 502, str(answer)
+    lines = origo_lines(site, offset)
+    assert any(reason in line for line in lines), "no log line says why:\n" + "\n".join(lines)
+    assert_still_serves(site, mode)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_storage_nodes_with_different_etags(site, evil, shelf, mode):
     """Every read gets the other of two ETags (size and Last-Modified agree): still one object."""
