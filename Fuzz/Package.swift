@@ -18,6 +18,8 @@ let package = Package(
         .target(name: "ServerManifest", dependencies: ["ByteIO", "XML"]),
         .target(name: "PlayerURL", dependencies: ["ByteIO"]),
         .target(name: "Subtitles", dependencies: ["ByteIO", "MediaModel", "XML"]),
+        .target(name: "CMappedGuard"),
+        .target(name: "Storage", dependencies: ["ByteIO", "CMappedGuard"]),
         .target(name: "FuzzDriver", path: "Targets/FuzzDriver"),
         // The ISO-BMFF reader and the media index built from it (segmentation over the result),
         // and TS segments muxed from the samples it found (Annex B conversion, packets written in
@@ -30,5 +32,8 @@ let package = Package(
         .executableTarget(name: "FuzzPlayerURL", dependencies: ["FuzzDriver", "PlayerURL"], path: "Targets/FuzzPlayerURL"),
         // Sidecar subtitle files (WebVTT, SubRip, TTML) and `wvtt` samples.
         .executableTarget(name: "FuzzSubtitles", dependencies: ["FuzzDriver", "MediaModel", "Subtitles"], path: "Targets/FuzzSubtitles"),
+        // Upstream answers as the module hands them over: Content-Range and Content-Length parsed
+        // and checked against the body (UpstreamResponse(checking:)).
+        .executableTarget(name: "FuzzUpstreamAnswer", dependencies: ["FuzzDriver", "Storage"], path: "Targets/FuzzUpstreamAnswer"),
     ]
 )

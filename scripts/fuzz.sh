@@ -5,17 +5,18 @@
 #   scripts/fuzz.sh list
 #
 # Targets (Fuzz/Package.swift): FuzzMP4 (ISO-BMFF reader + segmentation + TS muxing), FuzzServerManifest
-# (.ism SMIL/XML), FuzzPlayerURL (virtual path + query), FuzzSubtitles (WebVTT/SRT/TTML, wvtt, cue tracks). The corpus grows in
+# (.ism SMIL/XML), FuzzPlayerURL (virtual path + query), FuzzSubtitles (WebVTT/SRT/TTML, wvtt, cue tracks),
+# FuzzUpstreamAnswer (upstream answers: Content-Range, Content-Length, the checks). The corpus grows in
 # out/fuzz/corpus/TARGET, seeded from the test fixtures; crashes land in out/fuzz/artifacts/TARGET/
 # (keep each as a regression test, see docs/FUZZING.md). One job, one core: the machine is shared.
 # Environment: FUZZ_SCRATCH=DIR (SwiftPM scratch path, default .build-fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
-targets=(FuzzMP4 FuzzServerManifest FuzzPlayerURL FuzzSubtitles)
+targets=(FuzzMP4 FuzzServerManifest FuzzPlayerURL FuzzSubtitles FuzzUpstreamAnswer)
 
 if [[ "${1:-}" == list ]]; then printf '%s\n' "${targets[@]}"; exit 0; fi
-[[ $# -ge 2 ]] || { sed -n '4,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[[ $# -ge 2 ]] || { sed -n '4,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 target=$1 seconds=$2
 shift 2
 [[ " ${targets[*]} " == *" $target "* ]] || { echo "fuzz.sh: unknown target $target (try: list)" >&2; exit 2; }
@@ -51,6 +52,25 @@ case "$target" in
     printf '\001\357\273\2771\r\n00:00:01,000 --> 00:00:02,000\r\n<i>Bonjour</i>\r\n\r\n2\r\n00:00:03,500 --> 00:00:04,000\r\nSalut\r\n' >"$corpus/seed-srt"
     printf '\002<?xml version="1.0"?><tt xmlns="http://www.w3.org/ns/ttml" ttp:tickRate="10000000"><body><div><p begin="1s" end="2.5s">One<br/>two</p><p begin="00:00:03.000" dur="40f"><span>three</span></p><p begin="30000000t" end="40000000t">four</p></div></body></tt>' >"$corpus/seed-ttml"
     printf '\003\000\000\000\046vttc\000\000\000\016sttg\141\154\151\147\156\072\000\000\000\020payl\110\151\041\012\000\000\000\010vtte' >"$corpus/seed-wvtt" ;;
+  FuzzUpstreamAnswer)
+    # Byte 0: status (bits 0-1: 0 206, 1 200, 2 404), body ended (4), Content-Range (8) and
+    # Content-Length (16) present; bytes 1-2 the body length, 3-10 the cut offset (little-endian);
+    # then "<Content-Range>\n<Content-Length>".
+    answer() { printf "$2" >"$corpus/seed-$1"; }
+    answer 206 '\034\364\001\000\000\000\000\000\000\000\000bytes 0-499/1234\n500'
+    answer 206-last '\014\001\000\000\000\000\000\000\000\000\000bytes 1233-1233/1234'
+    answer 206-star '\014\364\001\000\000\000\000\000\000\000\000bytes 500-999/*'
+    answer 206-big '\014\001\000\000\000\000\000\000\000\000\000bytes 9999999999999999998-9999999999999999998/9999999999999999999'
+    answer 206-short '\014\005\000\000\000\000\000\000\000\000\000bytes 0-9/100'
+    answer reversed '\014\005\000\000\000\000\000\000\000\000\000bytes 10-5/20'
+    answer too-long '\014\002\000\000\000\000\000\000\000\000\000bytes 0-1/99999999999999999999'
+    answer spaces '\014\012\000\000\000\000\000\000\000\000\000bytes 0 - 9 / 10'
+    answer upper '\014\012\000\000\000\000\000\000\000\000\000Bytes 0-9/10'
+    answer unsatisfied '\014\000\000\000\000\000\000\000\000\000\000bytes */1234'
+    answer 200 '\025\350\003\000\000\000\000\000\000\000\000\n1000'
+    answer 200-cut '\021\364\001\350\003\000\000\000\000\000\000\n5000'
+    answer 200-read-to-end '\025\364\001\350\003\000\000\000\000\000\000\n1500'
+    answer 200-short '\025\012\000\000\000\000\000\000\000\000\000\n1000' ;;
 esac
 
 echo "fuzz.sh: $target for $seconds s (corpus $corpus)"
