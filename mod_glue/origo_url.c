@@ -74,37 +74,6 @@ static int read_decimal(const char *s, const char **end, uint64_t *value)
     return digits > 0;
 }
 
-int origo_parse_content_range(const char *value, uint64_t *start, uint64_t *last, uint64_t *total)
-{
-    const char *end;
-    uint64_t a, b, t = 0;
-
-    if (value == NULL || strncasecmp(value, "bytes ", 6) != 0) {
-        return 0;
-    }
-    value += 6;
-    if (!read_decimal(value, &end, &a) || *end != '-') {
-        return 0;
-    }
-    if (!read_decimal(end + 1, &end, &b) || *end != '/' || b < a) {
-        return 0;
-    }
-    value = end + 1;
-    if (*value == '*') {
-        end = value + 1;
-    }
-    else if (!read_decimal(value, &end, &t) || t <= b) {
-        return 0;
-    }
-    if (*end != '\0') {
-        return 0;
-    }
-    *start = a;
-    *last = b;
-    *total = t;
-    return 1;
-}
-
 static int is_host_byte(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.'

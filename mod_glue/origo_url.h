@@ -27,9 +27,6 @@ int origo_body_append(origo_body_buffer *b, const char *bytes, size_t n);
    0 (the whole object, no Range). Returns `buf`. */
 char *origo_range_value(uint64_t offset, uint64_t length, char *buf, size_t size);
 
-/* "bytes a-b/total" of a Content-Range: start, last and total (0 when '*'). 1 when it parses. */
-int origo_parse_content_range(const char *value, uint64_t *start, uint64_t *last, uint64_t *total);
-
 /* An origin: scheme, host and port, the unit that allow-lists compare. */
 #define ORIGO_HOST_MAX 256
 typedef struct origo_origin {

@@ -5,16 +5,16 @@
 #   scripts/fuzz-c.sh TARGET SECONDS [libFuzzer options...]
 #   scripts/fuzz-c.sh list
 #
-# Targets (Fuzz/C/fuzz_TARGET.c): content_range (Content-Range values), url (allow-list origins,
-# URL escaping, CDN-Loop counting), s3_sign (SigV4 signing in header and query mode). Binaries go
-# to out/fuzz-c/; the corpus grows in out/fuzz-c/corpus/TARGET, seeded from Fuzz/C/corpus/TARGET;
-# crashes land in out/fuzz-c/artifacts/TARGET/ (see docs/FUZZING.md).
+# Targets (Fuzz/C/fuzz_TARGET.c): url (allow-list origins, URL escaping, CDN-Loop counting),
+# s3_sign (SigV4 signing in header and query mode). Binaries go to out/fuzz-c/; the corpus grows
+# in out/fuzz-c/corpus/TARGET, seeded from Fuzz/C/corpus/TARGET; crashes land in
+# out/fuzz-c/artifacts/TARGET/ (see docs/FUZZING.md).
 # One job, one core: the machine is shared. Needs the Swift toolchain's clang (libFuzzer) and
 # libssl-dev. Environment: FUZZ_CC=compiler (default /opt/swift/usr/bin/clang, else clang).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
-targets=(content_range url s3_sign)
+targets=(url s3_sign)
 
 if [[ "${1:-}" == list ]]; then printf '%s\n' "${targets[@]}"; exit 0; fi
 [[ $# -ge 2 ]] || { sed -n '5,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
