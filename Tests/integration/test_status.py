@@ -177,7 +177,8 @@ def test_counters_add_up_over_all_children(media, mpm, subreq):
         answered = [a for a in site.answered() if a[3].startswith("/abr.ism/")]
         assert len(answered) == sum(expected.values())
         children = {pid for pid, *_ in answered}
-        assert len(children) >= 3, f"the sequence reached only children {children}"
+        # Several children: prefork starts 3 and replaces them every 9 connections, event runs 2.
+        assert len(children) >= (3 if mpm == "prefork" else 2), f"the sequence reached only children {children}"
         media_files = len(set(re.findall(r'src="([^"]+)"', open(os.path.join(media.root, "abr.ism")).read())))
         live = {pid for pid in children if alive(pid)}
         s = scrape(base)
