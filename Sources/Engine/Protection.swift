@@ -122,9 +122,10 @@ struct Protection: Sendable {
         }
     }
 
-    /// The ClearKey system always (W3C EME, with the key ID), Widevine's when configured.
+    /// ClearKey always (the W3C common `pssh` with the key ID, which EME's `org.w3.clearkey` reads;
+    /// signalled in the MPD under DASH-IF's ClearKey UUID), Widevine's when configured.
     private static func dashCENC(key: ContentKey, kid: [UInt8], widevineData: [UInt8]?) -> DASHCENC {
-        var systems = [ProtectionSystem(systemID: ProtectionSystem.clearKeyID, kids: [kid])]
+        var systems = [ProtectionSystem(systemID: ProtectionSystem.commonID, kids: [kid])]
         var mpd = [DASHProtection.System(uuid: DASHProtection.uuid(ProtectionSystem.clearKeyID), name: "ClearKey1.0",
                                          pssh: systems[0].box)]
         if let widevineData {

@@ -33,9 +33,13 @@ public struct ProtectionSystem: Sendable, Equatable {
         self.data = data
     }
 
-    /// W3C ClearKey (`e2719d58-a985-b3c9-781a-b030af78d30e`).
+    /// ClearKey as DASH-IF names it in MPDs (`e2719d58-a985-b3c9-781a-b030af78d30e`).
     public static let clearKeyID: [UInt8] = [0xE2, 0x71, 0x9D, 0x58, 0xA9, 0x85, 0xB3, 0xC9,
                                              0x78, 0x1A, 0xB0, 0x30, 0xAF, 0x78, 0xD3, 0x0E]
+    /// The W3C Common PSSH system (`1077efec-c0b2-4d02-ace3-3c1e52e2fb4b`, EME "cenc" init data):
+    /// the box EME's ClearKey key system reads its key IDs from.
+    public static let commonID: [UInt8] = [0x10, 0x77, 0xEF, 0xEC, 0xC0, 0xB2, 0x4D, 0x02,
+                                           0xAC, 0xE3, 0x3C, 0x1E, 0x52, 0xE2, 0xFB, 0x4B]
     /// Widevine (`edef8ba9-79d6-4ace-a3c8-27dcd51d21ed`).
     public static let widevineID: [UInt8] = [0xED, 0xEF, 0x8B, 0xA9, 0x79, 0xD6, 0x4A, 0xCE,
                                              0xA3, 0xC8, 0x27, 0xDC, 0xD5, 0x1D, 0x21, 0xED]

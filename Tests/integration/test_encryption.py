@@ -2,14 +2,20 @@
 of TS segments with the key served by Apache as a static file, and DASH CENC (`cenc`). ffmpeg plays
 every HLS rendition with the frame counts of the clear stream; openssl (not our code) decrypts
 segments back to the clear bytes; ffmpeg's own CENC decryption (`-decryption_key`) gives back every
-DASH sample byte for byte; the DRM rule refuses unprotected formats; bad keys are refused with a log
+DASH sample byte for byte, and headless Chromium plays DASH CENC through EME with the W3C ClearKey
+system; the DRM rule refuses unprotected formats; bad keys are refused with a log
 line that names the option and never the key; no query turns protection off."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
 import subprocess
+import tempfile
+import time
+import urllib.parse
 
 import pytest
 
@@ -228,3 +234,93 @@ def test_dash_cenc_decrypts_to_the_clear_samples(site, media, tmp_path, ism):
                               capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert [line.split(",")[4:] for line in framemd5(decrypted)] == [line.split(",")[4:] for line in clear], token
+
+
+# A page of our own: MSE appends one representation's init segment and every media segment, EME with
+# org.w3.clearkey answers the license request with the key the test knows (a JSON Web Key set).
+EME_PAGE = """<!doctype html><html><body><video muted></video><script>
+const params = new URLSearchParams(location.search);
+const video = document.querySelector('video');
+window.result = {ended: false, frames: 0, errors: [], currentTime: 0, licensed: false};
+const fail = e => window.result.errors.push(String(e));
+const b64url = hex => btoa(String.fromCharCode(...hex.match(/../g).map(h => parseInt(h, 16))))
+  .replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '');
+const mime = params.get('mime');
+video.addEventListener('error', () => fail('video error ' + (video.error && video.error.message)));
+video.addEventListener('ended', () => { window.result.ended = true; });
+setInterval(() => {
+  window.result.currentTime = video.currentTime;
+  const q = video.getVideoPlaybackQuality && video.getVideoPlaybackQuality();
+  if (q) window.result.frames = q.totalVideoFrames;
+}, 200);
+video.addEventListener('encrypted', ev => {
+  const session = video.mediaKeys.createSession();
+  session.addEventListener('message', () => {
+    const license = {keys: [{kty: 'oct', kid: b64url(params.get('kid')), k: b64url(params.get('key'))}], type: 'temporary'};
+    session.update(new TextEncoder().encode(JSON.stringify(license)))
+      .then(() => { window.result.licensed = true; }).catch(fail);
+  });
+  session.generateRequest(ev.initDataType, ev.initData).catch(fail);
+});
+const config = [{initDataTypes: ['cenc'], videoCapabilities: [{contentType: mime}]}];
+navigator.requestMediaKeySystemAccess('org.w3.clearkey', config)
+  .then(access => access.createMediaKeys())
+  .then(keys => video.setMediaKeys(keys))
+  .then(() => {
+    const source = new MediaSource();
+    video.src = URL.createObjectURL(source);
+    source.addEventListener('sourceopen', async () => {
+      try {
+        const buffer = source.addSourceBuffer(mime);
+        const urls = JSON.parse(params.get('urls'));
+        for (const url of urls) {
+          const response = await fetch(url);
+          if (!response.ok) throw new Error(response.status + ' ' + url);
+          buffer.appendBuffer(await response.arrayBuffer());
+          await new Promise(r => buffer.addEventListener('updateend', r, {once: true}));
+        }
+        source.endOfStream();
+        await video.play();
+      } catch (e) { fail(e); }
+    });
+  }).catch(fail);
+</script></body></html>
+"""
+
+
+def test_chromium_plays_dash_cenc_through_eme_clearkey(site, media):
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+
+    vod = os.path.join(site.dir, "www", "vod")
+    with open(os.path.join(vod, "eme.html"), "w") as f:
+        f.write(EME_PAGE)
+    os.chmod(os.path.join(vod, "eme.html"), 0o644)
+    mpd = clients.get(site.url("vod/cenc.ism/.mpd")).body.decode()
+    token, codecs = re.search(r'<Representation id="(video=600000)"[^>]*codecs="([^"]+)"', mpd).groups()
+    urls = [f"/vod/cenc.ism/{token}.dash"]
+    number = 1
+    while clients.get(site.url(f"vod/cenc.ism/{token}-n{number}.dash")).status == 200:
+        urls.append(f"/vod/cenc.ism/{token}-n{number}.dash")
+        number += 1
+    query = urllib.parse.urlencode({"mime": f'video/mp4; codecs="{codecs}"', "urls": json.dumps(urls),
+                                    "kid": KID, "key": KEY})
+    with tempfile.TemporaryDirectory(prefix="origo-chromium-") as profile, sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(profile, executable_path=clients.CHROMIUM, headless=True,
+                                                    args=clients.CHROMIUM_ARGS)
+        try:
+            page = ctx.new_page()
+            console = []
+            page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+            page.goto(site.url(f"vod/eme.html?{query}"))
+            deadline = time.monotonic() + 60
+            state = {}
+            while time.monotonic() < deadline:
+                state = page.evaluate("window.result") or {}
+                if state.get("ended") or state.get("errors"):
+                    break
+                time.sleep(0.25)
+        finally:
+            ctx.close()
+    assert state.get("licensed") and not state.get("errors"), (state, console[-5:])
+    assert state.get("ended"), (state, console[-5:])
+    assert state.get("frames", 0) >= 0.9 * media.frames("abr-640x360.mp4"), (state, console[-5:])
