@@ -324,3 +324,66 @@ def test_chromium_plays_dash_cenc_through_eme_clearkey(site, media):
     assert state.get("licensed") and not state.get("errors"), (state, console[-5:])
     assert state.get("ended"), (state, console[-5:])
     assert state.get("frames", 0) >= 0.9 * media.frames("abr-640x360.mp4"), (state, console[-5:])
+
+
+def test_a_cms_behind_ismproxypass_sets_the_key_per_request(media):
+    """A CMS answers the server manifest of each viewer's session (its query) with that session's
+    key: each playback's segments decrypt with its own key and only with it."""
+    import http.server
+
+    from test_remote import Storage, Threaded
+
+    keys = {"1": KEY, "2": KEY[::-1]}
+    storage = Storage(media.root)
+    video = storage.url("abr-640x360.mp4")
+
+    class CMS(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            token = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("session", [""])[0]
+            body = (f'<smil xmlns="http://www.w3.org/2001/SMIL20/Language"><head>'
+                    f'<meta name="hls.key" content=":{keys.get(token, KEY)}"/>'
+                    f'<meta name="hls.license_server_url" content="https://keys.example/{token}"/>'
+                    f'</head><body><switch><video src="{video}" systemBitrate="600000"/></switch></body></smil>').encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    cms = Threaded(CMS)
+    site = PrivateServer(media.root, f"""<Location /cms>
+    IsmProxyPass http://127.0.0.1:{cms.port}/
+    OrigoProxyAllowHost {storage.url("").rstrip("/")}
+</Location>
+""")
+    try:
+        # The same media addressed directly on local disk, in the clear: its second segment.
+        master = clients.get(site.url("abr-640x360.mp4/.m3u8")).body
+        playlist = clients.get(site.url(f"abr-640x360.mp4/{uris(master)[0]}")).body
+        clear = clients.get(site.url(f"abr-640x360.mp4/{uris(playlist)[1]}"))
+        assert clear.status == 200
+        for session, key in keys.items():
+            master = clients.get(site.url(f"cms/asset.ism/.m3u8?session={session}"))
+            assert master.status == 200, master.status
+            playlist = clients.get(site.url(f"cms/asset.ism/{uris(master.body)[0]}"))
+            assert f'URI="https://keys.example/{session}"' in playlist.body.decode()
+            segment = uris(playlist.body)[1]
+            assert f"session={session}" in segment
+            secret = clients.get(site.url(f"cms/asset.ism/{segment}")).body
+            proc = subprocess.run(["openssl", "enc", "-d", "-aes-128-cbc", "-K", key, "-iv", f"{2:032x}"],
+                                  input=secret, capture_output=True, timeout=60)
+            assert proc.returncode == 0 and proc.stdout == clear.body, session
+            other = keys["2" if session == "1" else "1"]
+            wrong = subprocess.run(["openssl", "enc", "-d", "-aes-128-cbc", "-K", other, "-iv", f"{2:032x}"],
+                                   input=secret, capture_output=True, timeout=60)
+            assert wrong.returncode != 0 or wrong.stdout != clear.body, session
+    finally:
+        crashes = site.stop()
+        cms.stop()
+        storage.stop()
+    assert not crashes, "\n".join(crashes[:20])
