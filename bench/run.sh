@@ -8,7 +8,8 @@
 #        ORIGO_BENCH_SEGMENT_SECONDS (per segment wrk run, default 10),
 #        ORIGO_BENCH_ROUNDS (origin/static pairs per segment row, default 6),
 #        ORIGO_BENCH_CONF (directives added to the server's configuration, for A/B runs),
-#        ORIGO_BENCH_SEGMENTS (segment rows, default all: "dash720 dash360 fmp4720 fmp4360 ts720 ts360").
+#        ORIGO_BENCH_SEGMENTS (segment rows, default all: "dash720 dash360 fmp4720 fmp4360 ts720 ts360
+#        dash720cenc ts720aes").
 # With ORIGO_BENCH_SEGMENTS set, only those segment rows run and RESULTS.md is left as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,7 @@ seconds=${ORIGO_BENCH_SECONDS:-20}
 port=${ORIGO_BENCH_PORT:-8099}
 rounds=${ORIGO_BENCH_ROUNDS:-6}
 segment_seconds=${ORIGO_BENCH_SEGMENT_SECONDS:-10}
-segments=${ORIGO_BENCH_SEGMENTS:-dash720 dash360 fmp4720 fmp4360 ts720 ts360}
+segments=${ORIGO_BENCH_SEGMENTS:-dash720 dash360 fmp4720 fmp4360 ts720 ts360 dash720cenc ts720aes}
 listen=127.0.0.1:$port
 base=http://$listen
 results=bench/RESULTS.md
@@ -59,16 +60,16 @@ start() { scripts/origo-httpd start --root "$media" --listen "$listen" --mpm eve
 start
 
 # Segment URL lists: every 9th segment over the whole 2-hour timeline (400 each).
-list() { # name template(with %d) count step
-  local name=$1 template=$2 count=$3 step=$4 k
+list() { # name template(with %d) count step [server manifest, default long.ism]
+  local name=$1 template=$2 count=$3 step=$4 ism=${5:-long.ism} k
   : >"$work/$name.dyn"
   : >"$work/$name.static"
   for ((k = 1; k <= count; k += step)); do
     local path
     path=$(printf "$template" "$k")
-    echo "/long.ism/$path" >>"$work/$name.dyn"
+    echo "/$ism/$path" >>"$work/$name.dyn"
     local file="$static/$name-$k"
-    curl -sf -o "$file" "$base/long.ism/$path"
+    curl -sf -o "$file" "$base/$ism/$path"
     echo "/static/$name-$k" >>"$work/$name.static"
   done
   chmod -R a+r "$static"
@@ -80,6 +81,10 @@ list fmp4720 "long-video=2500000-%d.m4s" 1800 9
 list fmp4360 "long-video=500000-%d.m4s" 1800 9
 list ts720 "long-video=2500000-%d.ts" 1800 9
 list ts360 "long-video=500000-%d.ts" 1800 9
+# Encrypted (bench/make-long-media.sh writes these server manifests): the static copies are the
+# encrypted bytes.
+list dash720cenc "long-cenc-video=2500000-n%d.dash" 3600 9 long-cenc.ism
+list ts720aes "long-aes-video=2500000-%d.ts" 1800 9 long-aes.ism
 printf '/long.ism/.m3u8\n' >"$work/master.dyn"
 printf '/long.ism/long-video=2500000.m3u8\n' >"$work/media.dyn"
 printf '/long.ism/.mpd\n' >"$work/mpd.dyn"
@@ -213,7 +218,7 @@ cpu=$(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//')
   echo "|---|---|---|---|---|---|---|---|"
   printf '%s' "$rows"
   echo
-  echo "dash = DASH \`\$Number\$\` segments, fmp4 = HLS fMP4 (4 s), ts = HLS MPEG-TS (4 s, video only: audio is a separate group); 720 = 2.5 Mbit/s, 360 = 0.5 Mbit/s."
+  echo "dash = DASH \`\$Number\$\` segments, fmp4 = HLS fMP4 (4 s), ts = HLS MPEG-TS (4 s, video only: audio is a separate group); 720 = 2.5 Mbit/s, 360 = 0.5 Mbit/s; cenc = DASH with Common Encryption (AES-CTR), aes = HLS AES-128 (the static runs serve the same encrypted bytes)."
   echo
   echo "## Manifests of the 2-hour presentation (32 connections)"
   echo
