@@ -50,6 +50,9 @@ struct Protection: Sendable {
 
     /// Whether any format is protected: then the DRM rule applies.
     var isConfigured: Bool { !keyed.isEmpty }
+    /// A track of the presentation is already encrypted (`encv`/`enca` sample entries): until such
+    /// tracks are passed through with their protection, nothing is made from them.
+    private var preEncrypted: String?
 
     /// Nothing protected.
     static let none = Protection()
@@ -57,6 +60,7 @@ struct Protection: Sendable {
     private init() {}
 
     init(presentation: Presentation) throws(EngineError) {
+        preEncrypted = presentation.tracks.first { ["encv", "enca", "enct", "encs"].contains($0.track.sampleEntryType) }?.token
         func option(_ name: String) -> String? {
             let dot = name.firstIndex(of: ".") ?? name.endIndex
             return presentation.option(group: String(name[..<dot]), String(name[dot...].dropFirst()))
@@ -157,6 +161,9 @@ struct Protection: Sendable {
     /// Throws unless `route` may be answered (the DRM rule and `playout`); `hlsContainer` is what
     /// HLS playlists list.
     func check(_ route: PlayerRequest, hlsContainer: HLSLayout.Container) throws(EngineError) {
+        if let preEncrypted {
+            throw EngineError.notImplemented("track \(preEncrypted) is already encrypted (pre-encrypted CENC sources are not passed through yet): refused rather than served undecodable")
+        }
         let format = route.format
         let group = Self.groups[format] ?? "\(format)"
         let fragmentedMP4: Bool = switch route {

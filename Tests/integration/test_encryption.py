@@ -387,3 +387,20 @@ def test_a_cms_behind_ismproxypass_sets_the_key_per_request(media):
         cms.stop()
         storage.stop()
     assert not crashes, "\n".join(crashes[:20])
+
+
+def test_a_pre_encrypted_source_is_refused_not_served_undecodable(site, media):
+    """Until CENC sources are passed through with their protection, every format of one answers
+    501 with a log line: not a manifest that names `encv` and segments no player can decrypt."""
+    vod = os.path.join(site.dir, "www", "vod")
+    encrypted = os.path.join(vod, "pre-encrypted.mp4")
+    proc = subprocess.run([streamer_binary("packager-linux-x64"),
+                           f"in={os.path.join(media.root, 'abr-640x360.mp4')},stream=video,output={encrypted}",
+                           "--enable_raw_key_encryption", "--keys", f"label=:key_id={KID}:key={KEY}", "--clear_lead", "0"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    os.chmod(encrypted, 0o644)
+    log = site.log_size()
+    for path in [".m3u8", ".mpd", "Manifest", ".f4m", "video=599253-1.ts"]:
+        assert clients.get(site.url(f"vod/pre-encrypted.mp4/{path}")).status == 501, path
+    assert "already encrypted" in site.log_since(log)
