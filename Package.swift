@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "PlayerURL", dependencies: ["ByteIO"]),
         // Subtitles: WebVTT, SRT and TTML readers, cues as wvtt tracks, WebVTT and TTML writers.
         .target(name: "Subtitles", dependencies: ["ByteIO", "MediaModel", "XML"]),
-        .target(name: "HLS", dependencies: ["MediaModel", "PlayerURL"]),
+        .target(name: "HLS", dependencies: ["ByteIO", "MediaModel", "PlayerURL"]),
         .target(name: "DASH", dependencies: ["ByteIO", "MediaModel", "PlayerURL", "XML"]),
         // Smooth Streaming client manifests and timelines; the engine writes fragments with ISOBMFF.
         .target(name: "Smooth", dependencies: ["MediaModel", "PlayerURL", "XML"]),
@@ -44,7 +44,7 @@ let package = Package(
         // OpenSSL's libcrypto (the system's), for AES.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // Content keys and the ciphers of HLS AES-128 (later: CENC).
-        .target(name: "Encryption", dependencies: ["COpenSSL"]),
+        .target(name: "Encryption", dependencies: ["ByteIO", "COpenSSL"]),
         // The C ABI header shared with mod_glue.
         .target(name: "CEngineAPI"),
         .target(

@@ -35,13 +35,11 @@ public struct DASHProtection: Sendable, Equatable {
 
     /// 16 bytes as a UUID: `01234567-89ab-cdef-0123-456789abcdef`.
     public static func uuid(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for (i, b) in bytes.enumerated() {
-            if [4, 6, 8, 10].contains(i) { out.append(UInt8(ascii: "-")) }
-            out += [digits[Int(b >> 4)], digits[Int(b & 0x0F)]]
+        var text = Hex.string(bytes)
+        for at in [20, 16, 12, 8] where at < text.utf8.count {
+            text.insert("-", at: text.utf8.index(text.utf8.startIndex, offsetBy: at))
         }
-        return String(decoding: out, as: UTF8.self)
+        return text
     }
 
     func write(_ w: inout XMLWriter) {

@@ -45,10 +45,4 @@ public enum AES128 {
         out.removeSubrange((start + written)...)
     }
 
-    /// The 16-byte IV HLS derives from a segment's media sequence number when the playlist gives
-    /// none: the number as a big-endian 128-bit integer.
-    public static func sequenceIV(_ number: Int) -> [UInt8] {
-        let n = UInt64(clamping: number)
-        return [UInt8](repeating: 0, count: 8) + (0..<8).map { UInt8(truncatingIfNeeded: n >> (56 - 8 * UInt64($0))) }
-    }
 }

@@ -1,3 +1,4 @@
+import ByteIO
 import COpenSSL
 
 /// Common Encryption `cenc` (ISO/IEC 23001-7): AES-128 in counter mode over the protected bytes of
@@ -81,8 +82,10 @@ public enum CENC {
     /// share an IV) and the sample's index, 8 bytes big-endian. The same sample always gets the
     /// same IV, so a segment is the same bytes whenever it is made.
     public static func iv(salt: UInt32, index: Int) -> [UInt8] {
-        let value = UInt64(salt) << 32 | UInt64(UInt32(truncatingIfNeeded: index))
-        return (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * UInt64($0))) }
+        var w = ByteWriter(capacity: 8)
+        w.writeUInt32(salt)
+        w.writeUInt32(UInt32(truncatingIfNeeded: index))
+        return w.take()
     }
 
     /// Encrypts the protected bytes of one sample in place: AES-CTR from `iv` (8 bytes, the block

@@ -190,8 +190,14 @@ struct Protection: Sendable {
 
     /// The ETag part that changes with the keys in use.
     var fingerprint: String {
-        (hlsAES128.map { $0.key.fingerprint + ($0.playlistKey.iv.map(Hex.string) ?? "") + $0.playlistKey.uri } ?? "")
-            + (dashCENC.map { "|" + $0.key.fingerprint + Hex.string($0.track.systems.flatMap(\.box)) } ?? "")
+        var out = ""
+        if let hls = hlsAES128 {
+            out += hls.key.fingerprint + Hex.string(hls.playlistKey.iv ?? []) + hls.playlistKey.uri
+        }
+        if let dash = dashCENC {
+            out += "|" + dash.key.fingerprint + Hex.string(dash.track.systems.flatMap(\.box))
+        }
+        return out
     }
 }
 
@@ -212,7 +218,7 @@ extension AnswerContext {
         var out = buffers.take(minimumCapacity: clear.reduce(16) { $0 + $1.count })
         do {
             try AES128.cbcWithPadding(clear, key: aes.key,
-                                      iv: aes.playlistKey.iv ?? AES128.sequenceIV(number), into: &out)
+                                      iv: aes.playlistKey.iv(segment: number), into: &out)
         } catch {
             throw EngineError(httpStatus: 500, logReason: "encrypting an HLS segment failed: \(error)")
         }

@@ -82,9 +82,9 @@ public struct HLSPlaylistWriter: Sendable {
             average = max(average, containerBitrate(stats.averageBitrate, track: audio.track))
             out += "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"\(group.id)\""
             if !Language.isUndetermined(audio.language) {
-                out += ",LANGUAGE=\"\(Language.tag(audio.language))\",NAME=\"\(quoted(Language.displayName(audio.language)))\""
+                out += ",LANGUAGE=\"\(Language.tag(audio.language))\",NAME=\"\(Self.quoted(Language.displayName(audio.language)))\""
             } else {
-                out += ",NAME=\"\(quoted(audio.name))\""
+                out += ",NAME=\"\(Self.quoted(audio.name))\""
             }
             out += ",DEFAULT=\(i == 0 ? "YES" : "NO"),AUTOSELECT=YES"
             if audio.track.channels > 0 { out += ",CHANNELS=\"\(audio.track.channels)\"" }
@@ -170,7 +170,7 @@ public struct HLSPlaylistWriter: Sendable {
         }
         out.reserveCapacity(out.utf8.count + stats.count * (keyPerSegment ? 160 : 64))
         for k in 0..<stats.count where !stats.ranges[k].isEmpty {
-            if keyPerSegment, let key { out += key.line(sequenceNumber: k + 1) }
+            if keyPerSegment, let key { out += key.line(segment: k + 1) }
             out += extinf(stats.durations[k], timescale: stats.timescale, integer: mediaVersion < 3)
             out += layout.container == .fragmentedMP4
                 ? urls.hlsFMP4Segment(token: tokens[0], number: k + 1)
@@ -261,5 +261,6 @@ public struct HLSPlaylistWriter: Sendable {
         }
     }
 
-    private func quoted(_ s: String) -> String { s.filter { $0 != "\"" && $0 != "\n" && $0 != "\r" } }
+    /// `s` fit for a quoted attribute value: without quotes and line ends.
+    static func quoted(_ s: String) -> String { s.filter { $0 != "\"" && $0 != "\n" && $0 != "\r" } }
 }

@@ -1,3 +1,5 @@
+import ByteIO
+
 /// How the segments of media, I-frame and subtitle playlists are encrypted, for their
 /// `EXT-X-KEY` lines (RFC 8216 §4.3.2.4). The key itself never reaches a playlist: players fetch it
 /// from `uri`.
@@ -17,23 +19,23 @@ public struct HLSSegmentKey: Sendable, Equatable {
         self.iv = iv
     }
 
-    /// The `EXT-X-KEY` line, with `IV` set to `iv`, or to `sequenceNumber` when there is no fixed IV
-    /// and the playlist's positions no longer give segments their URL numbers.
-    func line(sequenceNumber: Int? = nil) -> String {
-        var out = "#EXT-X-KEY:METHOD=\(method.rawValue),URI=\"\(uri.filter { $0 != "\"" && $0 != "\n" && $0 != "\r" })\""
-        if let iv {
-            out += ",IV=0x" + Self.hex(iv)
-        } else if let sequenceNumber {
-            let n = UInt64(clamping: sequenceNumber)
-            out += ",IV=0x" + Self.hex([UInt8](repeating: 0, count: 8) + (0..<8).map { UInt8(truncatingIfNeeded: n >> (56 - 8 * UInt64($0))) })
-        }
-        return out + "\n"
+    /// The IV of segment `number`: ``iv``, or the segment's media sequence number (its number in
+    /// the segment URL) as a big-endian 128-bit integer, as RFC 8216 §5.2 defines it.
+    public func iv(segment number: Int) -> [UInt8] {
+        if let iv { return iv }
+        var w = ByteWriter(capacity: 16)
+        w.writeUInt64(0)
+        w.writeUInt64(UInt64(clamping: number))
+        return w.take()
     }
 
-    private static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789ABCDEF".utf8)
-        var out: [UInt8] = []
-        for b in bytes { out += [digits[Int(b >> 4)], digits[Int(b & 0x0F)]] }
-        return String(decoding: out, as: UTF8.self)
+    /// The `EXT-X-KEY` line, with `IV` set to ``iv``, or to segment `number`'s when there is no
+    /// fixed IV and the playlist's positions no longer give segments their URL numbers.
+    func line(segment number: Int? = nil) -> String {
+        var out = "#EXT-X-KEY:METHOD=\(method.rawValue),URI=\"\(HLSPlaylistWriter.quoted(uri))\""
+        if iv != nil || number != nil {
+            out += ",IV=0x" + Hex.string(iv(segment: number ?? 0), uppercase: true)
+        }
+        return out + "\n"
     }
 }

@@ -23,8 +23,8 @@ extension HLSPlaylistWriter {
             // NAME must be unique within the group.
             if names.contains(name) { name += " (\(t.token))" }
             names.insert(name)
-            if !Language.isUndetermined(t.language) { out += ",LANGUAGE=\"\(clean(Language.tag(t.language)))\"" }
-            out += ",NAME=\"\(clean(name))\",DEFAULT=NO,AUTOSELECT=YES"
+            if !Language.isUndetermined(t.language) { out += ",LANGUAGE=\"\(Self.quoted(Language.tag(t.language)))\"" }
+            out += ",NAME=\"\(Self.quoted(name))\",DEFAULT=NO,AUTOSELECT=YES"
             out += ",URI=\"\(urls.hlsMediaPlaylist(tokens: [t.token]))\"\n"
         }
         return out
@@ -70,5 +70,4 @@ extension HLSPlaylistWriter {
         return out
     }
 
-    private func clean(_ s: String) -> String { s.filter { $0 != "\"" && $0 != "\n" && $0 != "\r" } }
 }

@@ -1,4 +1,6 @@
+import ByteIO
 import Encryption
+@testable import HLS
 @testable import Engine
 import Storage
 import Testing
@@ -18,12 +20,13 @@ import Testing
         #expect(out.count == 1 + 32)                     // a whole block of padding follows a full block
         #expect(Hex.string(Array(out[1..<17])) == "7649abac8119b246cee98e9b12e9197d")
         #expect(out[0] == 0xAA)                           // appended, not overwritten
-        #expect(AES128.sequenceIV(258) == [UInt8](repeating: 0, count: 14) + [1, 2])
+        #expect(HLSSegmentKey(method: .aes128, uri: "k").iv(segment: 258) == [UInt8](repeating: 0, count: 14) + [1, 2])
+        #expect(HLSSegmentKey(method: .aes128, uri: "k", iv: iv).iv(segment: 258) == iv)
     }
 
     @Test func keysAreParsedStrictlyAndNeverShown() throws {
         let key = try ContentKey(parsing: "\(Self.kid):\(Self.cek)", kidRequired: true)
-        #expect(key.kid.map(Hex.string) == Self.kid && Hex.string(key.bytes) == Self.cek)
+        #expect(key.kid.map { Hex.string($0) } == Self.kid && Hex.string(key.bytes) == Self.cek)
         #expect(try ContentKey(parsing: ":\(Self.cek)", kidRequired: false).kid == nil)
         #expect(try ContentKey(parsing: "01234567-89ab-cdef-0123-456789abcdef:\(Self.cek)", kidRequired: true).kid != nil)
         #expect(!key.description.contains(Self.cek))
@@ -76,7 +79,7 @@ import Testing
         let secretBytes = secret.body.flatMap { piece -> [UInt8] in if case .bytes(let b) = piece { b } else { [] } }
         var expected: [UInt8] = []
         try AES128.cbcWithPadding([plainBytes], key: try ContentKey(kid: nil, bytes: try #require(Hex.bytes(Self.cek))),
-                                  iv: AES128.sequenceIV(1), into: &expected)
+                                  iv: HLSSegmentKey(method: .aes128, uri: "k").iv(segment: 1), into: &expected)
         #expect(segment.hasSuffix("-1.ts") && secretBytes == expected)
         #expect(plain.etag != secret.etag)
         // I-frame playlists name the key too.
