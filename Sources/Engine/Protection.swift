@@ -294,20 +294,10 @@ extension AnswerContext {
     /// The bytes of samples `range` of `track`, in order (local reads or one coalesced upstream read).
     private func sampleBytes(_ track: Track, _ range: Range<Int>) throws -> [UInt8] {
         var reads = try media.prefetch([(track, range)])
-        let s = track.samples
         var out: [UInt8] = []
-        var i = range.lowerBound
-        while i < range.upperBound {
-            // One read per run of adjacent samples.
-            var end = i + 1
-            var length = UInt64(s.sizes[i])
-            while end < range.upperBound, s.offsets[end] == s.offsets[i] &+ length {
-                length &+= UInt64(s.sizes[end])
-                end += 1
-            }
+        try FragmentWriter.forEachSampleRun(track: track, samples: range) { (offset, length) throws(any Error) in
             guard length <= UInt64(Int.max) else { throw EngineError(httpStatus: 500, logReason: "sample run too large") }
-            out += try media.read(track.dataSource, at: s.offsets[i], count: Int(length), reads: &reads)
-            i = end
+            out += try media.read(track.dataSource, at: offset, count: Int(length), reads: &reads)
         }
         return out
     }

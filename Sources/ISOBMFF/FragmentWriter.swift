@@ -242,18 +242,28 @@ public enum FragmentWriter {
         var pieces: [BodyPiece] = []
         pieces.reserveCapacity(2)
         pieces.append(.bytes(w.take()))
+        forEachSampleRun(track: track, samples: range) { offset, length in
+            pieces.append(.file(locator: track.dataSource, offset: offset, length: length))
+        }
+        return pieces
+    }
+
+    /// Calls `body` with where samples `range` of `track` lie in its data source: one byte range
+    /// (offset, length) per run of adjacent samples, in sample order (empty samples left out).
+    public static func forEachSampleRun<E: Error>(track: Track, samples range: Range<Int>,
+                                                  _ body: (UInt64, UInt64) throws(E) -> Void) throws(E) {
+        let s = track.samples
         var run: (offset: UInt64, end: UInt64)? = nil
         for i in range where s.sizes[i] > 0 {
             let offset = s.offsets[i], end = offset &+ UInt64(s.sizes[i])
             if let r = run, r.end == offset {
                 run = (r.offset, end)
             } else {
-                if let r = run { pieces.append(.file(locator: track.dataSource, offset: r.offset, length: r.end &- r.offset)) }
+                if let r = run { try body(r.offset, r.end &- r.offset) }
                 run = (offset, end)
             }
         }
-        if let r = run { pieces.append(.file(locator: track.dataSource, offset: r.offset, length: r.end &- r.offset)) }
-        return pieces
+        if let r = run { try body(r.offset, r.end &- r.offset) }
     }
 
     /// ISO/IEC 14496-12 sample flags: depends-on and non-sync bits from the sync table.
