@@ -27,8 +27,8 @@ enum XMLEncoding {
         var start = 0
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { start = 3 }
         let head = bytes[start..<min(bytes.count, start + 256)]
-        guard head.starts(with: Array("<?xml".utf8)), let end = find(Array("?>".utf8), in: head),
-              let key = find(Array("encoding".utf8), in: head[..<end]) else { return nil }
+        guard head.starts(with: Array("<?xml".utf8)), let end = XMLBytes.find(Array("?>".utf8), in: head),
+              let key = XMLBytes.find(Array("encoding".utf8), in: head[..<end]) else { return nil }
         var i = key + 8
         func skipSpace() { while i < end, head[i] == 0x20 || head[i] == 0x09 || head[i] == 0x0A || head[i] == 0x0D { i += 1 } }
         skipSpace()
@@ -39,16 +39,6 @@ enum XMLEncoding {
         let quote = head[i]
         guard let close = head[(i + 1)..<end].firstIndex(of: quote) else { return nil }
         return String(decoding: head[(i + 1)..<close], as: UTF8.self)
-    }
-
-    private static func find(_ pattern: [UInt8], in bytes: ArraySlice<UInt8>) -> Int? {
-        guard bytes.count >= pattern.count else { return nil }
-        var i = bytes.startIndex
-        while i + pattern.count <= bytes.endIndex {
-            if bytes[i..<(i + pattern.count)].elementsEqual(pattern) { return i }
-            i += 1
-        }
-        return nil
     }
 
     private static func fromSingleByte(_ bytes: [UInt8], high: (UInt8) -> UInt32) -> [UInt8] {

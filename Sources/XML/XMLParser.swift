@@ -452,17 +452,8 @@ private struct Parser {
 
     /// The index of the first occurrence of `pattern` at or after `start`.
     func find(_ pattern: [UInt8], from start: Int) -> Int? {
-        guard let first = pattern.first, start >= 0 else { return nil }
-        var index = start
-        while index <= bytes.count - pattern.count {
-            if bytes[index] == first {
-                var k = 1
-                while k < pattern.count, bytes[index + k] == pattern[k] { k += 1 }
-                if k == pattern.count { return index }
-            }
-            index += 1
-        }
-        return nil
+        guard start >= 0, start <= bytes.count else { return nil }
+        return XMLBytes.find(pattern, in: bytes[start...])
     }
 
     @discardableResult
@@ -486,5 +477,23 @@ private struct Parser {
             index += 1
         }
         return XMLError(reason: reason, line: line, column: at - lineStart + 1, offset: at, exceeded: limit)
+    }
+}
+
+/// Byte searches the parser and the encoding sniffer share.
+enum XMLBytes {
+    /// Where `pattern` first starts in `bytes` (an index of `bytes`), or nil.
+    static func find(_ pattern: [UInt8], in bytes: ArraySlice<UInt8>) -> Int? {
+        guard let first = pattern.first else { return nil }
+        var index = bytes.startIndex
+        while index <= bytes.endIndex - pattern.count {
+            if bytes[index] == first {
+                var k = 1
+                while k < pattern.count, bytes[index + k] == pattern[k] { k += 1 }
+                if k == pattern.count { return index }
+            }
+            index += 1
+        }
+        return nil
     }
 }
