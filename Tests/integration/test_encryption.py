@@ -329,33 +329,20 @@ def test_chromium_plays_dash_cenc_through_eme_clearkey(site, media):
 def test_a_cms_behind_ismproxypass_sets_the_key_per_request(media):
     """A CMS answers the server manifest of each viewer's session (its query) with that session's
     key: each playback's segments decrypt with its own key and only with it."""
-    import http.server
-
-    from test_remote import Storage, Threaded
+    from test_remote import Storage, Threaded, manifest_server
 
     keys = {"1": KEY, "2": KEY[::-1]}
     storage = Storage(media.root)
     video = storage.url("abr-640x360.mp4")
 
-    class CMS(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def answer(path: str) -> tuple[int, str]:
+        token = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query).get("session", [""])[0]
+        return 200, (f'<smil xmlns="http://www.w3.org/2001/SMIL20/Language"><head>'
+                     f'<meta name="hls.key" content=":{keys.get(token, KEY)}"/>'
+                     f'<meta name="hls.license_server_url" content="https://keys.example/{token}"/>'
+                     f'</head><body><switch><video src="{video}" systemBitrate="600000"/></switch></body></smil>')
 
-        def do_GET(self):
-            token = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("session", [""])[0]
-            body = (f'<smil xmlns="http://www.w3.org/2001/SMIL20/Language"><head>'
-                    f'<meta name="hls.key" content=":{keys.get(token, KEY)}"/>'
-                    f'<meta name="hls.license_server_url" content="https://keys.example/{token}"/>'
-                    f'</head><body><switch><video src="{video}" systemBitrate="600000"/></switch></body></smil>').encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/xml")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    cms = Threaded(CMS)
+    cms = Threaded(manifest_server(answer))
     site = PrivateServer(media.root, f"""<Location /cms>
     IsmProxyPass http://127.0.0.1:{cms.port}/
     OrigoProxyAllowHost {storage.url("").rstrip("/")}

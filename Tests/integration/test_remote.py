@@ -142,19 +142,15 @@ class Threaded:
         self.httpd.server_close()
 
 
-def cms_handler(seen: list[str]):
+def manifest_server(answer):
+    """A CMS: `answer(path)` (the request's path and query) gives (status, server manifest text)."""
     class CMS(http.server.BaseHTTPRequestHandler):
-        """A CMS like a smil.php: a SMIL whose audio and video point at `?url=`."""
         protocol_version = "HTTP/1.1"
 
         def do_GET(self):
-            seen.append(self.path)
-            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
-            src = query.get("url", [""])[0].replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
-            body = (f'<?xml version="1.0" encoding="utf-8"?>\n<smil xmlns="http://www.w3.org/2001/SMIL20/Language">'
-                    f'<head></head><body><switch><audio src="{src}" systemBitrate="1"/>'
-                    f'<video src="{src}" systemBitrate="1"/></switch></body></smil>\n').encode()
-            self.send_response(200 if src else 400)
+            status, text = answer(self.path)
+            body = text.encode()
+            self.send_response(status)
             self.send_header("Content-Type", "text/xml")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -163,6 +159,20 @@ def cms_handler(seen: list[str]):
         def log_message(self, *args):
             pass
     return CMS
+
+
+def cms_handler(seen: list[str]):
+    """A CMS like a smil.php: a SMIL whose audio and video point at `?url=`; `seen` gets every
+    request's path."""
+    def answer(path: str) -> tuple[int, str]:
+        seen.append(path)
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
+        src = query.get("url", [""])[0].replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+        return (200 if src else 400,
+                f'<?xml version="1.0" encoding="utf-8"?>\n<smil xmlns="http://www.w3.org/2001/SMIL20/Language">'
+                f'<head></head><body><switch><audio src="{src}" systemBitrate="1"/>'
+                f'<video src="{src}" systemBitrate="1"/></switch></body></smil>\n')
+    return manifest_server(answer)
 
 
 class BadHandler(http.server.BaseHTTPRequestHandler):
