@@ -177,12 +177,9 @@ static int origo_proxy_handler(request_rec *r, const origo_dir_config *conf)
     if (rc != OK) {
         return rc;
     }
-    ap_allow_methods(r, REPLACE_ALLOW, "GET", "OPTIONS", NULL);
-    if (r->method_number == M_OPTIONS) {
-        return DECLINED;
-    }
-    if (r->method_number != M_GET) {
-        return HTTP_METHOD_NOT_ALLOWED;
+    rc = origo_bridge_get_only(r);
+    if (rc != OK) {
+        return rc;
     }
     rc = refuse_loop(r, conf);
     if (rc != OK) {
@@ -214,6 +211,7 @@ static int origo_handler(request_rec *r)
 {
     const origo_dir_config *conf;
     origo_request request;
+    int rc;
 
     /* Our own upstream subrequests belong to mod_proxy; the status endpoint is origo_metrics.c's. */
     if (r->proxyreq != PROXYREQ_NONE || (r->handler != NULL && strcmp(r->handler, "origo-status") == 0)) {
@@ -238,13 +236,9 @@ static int origo_handler(request_rec *r)
         return DECLINED;
     }
     origo_metrics_take(r, r->path_info + 1);
-    /* "GET" also announces HEAD; the list feeds both Allow on 405 and the core's OPTIONS answer. */
-    ap_allow_methods(r, REPLACE_ALLOW, "GET", "OPTIONS", NULL);
-    if (r->method_number == M_OPTIONS) {
-        return DECLINED;
-    }
-    if (r->method_number != M_GET) {
-        return HTTP_METHOD_NOT_ALLOWED;
+    rc = origo_bridge_get_only(r);
+    if (rc != OK) {
+        return rc;
     }
     if (refuse_loop(r, conf) != OK) {
         return HTTP_LOOP_DETECTED;

@@ -315,3 +315,13 @@ int origo_bridge_respond(request_rec *r, origo_response *resp)
     return ap_pass_brigade_fchk(r, bb, ORIGO_LOGNO(10113) "sending the response for %s failed",
                                 r->uri);
 }
+
+int origo_bridge_get_only(request_rec *r)
+{
+    /* The list feeds both Allow on 405 and the core's OPTIONS answer. */
+    ap_allow_methods(r, REPLACE_ALLOW, "GET", "OPTIONS", NULL);
+    if (r->method_number == M_OPTIONS) {
+        return DECLINED;
+    }
+    return r->method_number == M_GET ? OK : HTTP_METHOD_NOT_ALLOWED;
+}

@@ -24,4 +24,8 @@ void origo_bridge_make_request(request_rec *r, const origo_dir_config *conf, ori
  */
 int origo_bridge_respond(request_rec *r, origo_response *resp);
 
+/* Origo answers GET (which also announces HEAD) and lets the core answer OPTIONS: sets Allow and
+   returns OK for GET/HEAD, DECLINED for OPTIONS, 405 for anything else. */
+int origo_bridge_get_only(request_rec *r);
+
 #endif

@@ -330,15 +330,14 @@ static void print_upstream(request_rec *r)
 
 static int status_handler(request_rec *r)
 {
+    int rc;
+
     if (r->handler == NULL || strcmp(r->handler, "origo-status") != 0) {
         return DECLINED;
     }
-    ap_allow_methods(r, REPLACE_ALLOW, "GET", "OPTIONS", NULL);
-    if (r->method_number == M_OPTIONS) {
-        return DECLINED;
-    }
-    if (r->method_number != M_GET) {
-        return HTTP_METHOD_NOT_ALLOWED;
+    rc = origo_bridge_get_only(r);
+    if (rc != OK) {
+        return rc;
     }
     if (block == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ORIGO_LOGNO(10012)
