@@ -1,3 +1,4 @@
+import ByteIO
 import HLS
 import DASH
 import MediaModel

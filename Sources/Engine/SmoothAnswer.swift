@@ -1,3 +1,4 @@
+import ByteIO
 import ISOBMFF
 import MediaModel
 import PlayerURL

@@ -1,3 +1,5 @@
+import ByteIO
+
 /// The HDS fragment part of the virtual path grammar: `<base>-<tokens>-Seg<S>-Frag<N>`, the name
 /// an HDS client makes by appending `Seg<S>-Frag<N>` to a media's `url` (the F4M writes
 /// `<base>-<tokens>-`). `=` in tokens may reach the origin percent-encoded (`audio%3D64000`);

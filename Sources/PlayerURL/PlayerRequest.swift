@@ -82,15 +82,3 @@ public struct PlayerURLError: StatusCodedError, Equatable {
     public var httpStatus: Int { code == .malformed ? 400 : 404 }
     public var logReason: String { reason }
 }
-
-/// Makes request-supplied text safe for a one-line log message.
-public enum Sanitized {
-    public static func text(_ s: String, limit: Int = 200) -> String {
-        var out = ""
-        for scalar in s.unicodeScalars.prefix(limit) {
-            out.unicodeScalars.append(scalar.value < 0x20 || scalar.value == 0x7F ? "?" : scalar)
-        }
-        if s.unicodeScalars.count > limit { out += "…" }
-        return out
-    }
-}

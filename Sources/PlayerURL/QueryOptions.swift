@@ -1,3 +1,5 @@
+import ByteIO
+
 /// The query string of a player request, decoded into ordered key/value pairs.
 public struct QueryOptions: Sendable, Equatable {
     public let pairs: [(key: String, value: String)]

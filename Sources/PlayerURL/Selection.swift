@@ -1,3 +1,5 @@
+import ByteIO
+
 /// The query options that change which part of a presentation a request sees: `filter=`,
 /// `max_bitrate=` and the subclip (`vbegin`/`vend`, `t`). Everything else in the query (session ids,
 /// format options) leaves the selected presentation alone, so requests that differ only there

@@ -1,3 +1,5 @@
+import ByteIO
+
 /// The Smooth Streaming part of the virtual path grammar (MS-SSTR §2.2.2):
 ///
 /// - `Manifest` (any letter case): the client manifest;

@@ -1,3 +1,5 @@
+import ByteIO
+
 /// A virtual subclip asked for in the query: `vbegin`/`vend`, or `t=` in the W3C Media Fragments
 /// forms. Times are exact nanoseconds from the start of the presentation (no binary floating point),
 /// so `vbegin=0.1` is exactly 100 000 000 ns.

@@ -1,3 +1,5 @@
+import ByteIO
+
 /// What a `filter=` expression is evaluated against: one track's attributes, as the engine
 /// describes them (PlayerURL knows nothing of the media model).
 public struct TrackAttributes: Sendable, Equatable {

@@ -1,3 +1,5 @@
+import ByteIO
+
 /// The virtual path grammar (see README "URLs"). Names are `<base>-<tokens>[-<number>].<ext>`
 /// where a token is `<trackName>=<systemBitrate>` and several tokens are joined with `-`.
 /// Track names may themselves contain `-` (`textstream_zh-Hans`), so tokens are resolved against
