@@ -44,7 +44,7 @@ let package = Package(
         // OpenSSL's libcrypto (the system's), for AES.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // Content keys and the ciphers of HLS AES-128 (later: CENC).
-        .target(name: "Encryption", dependencies: ["ByteIO", "COpenSSL"]),
+        .target(name: "Encryption", dependencies: ["ByteIO", "COpenSSL", "XML"]),
         // The C ABI header shared with mod_glue.
         .target(name: "CEngineAPI"),
         .target(

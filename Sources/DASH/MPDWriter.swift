@@ -13,11 +13,11 @@ public struct MPDWriter: Sendable {
     public let addressing: Addressing
     /// Per-track segment statistics computed ahead (by token); missing ones are computed here.
     public let stats: [String: SegmentStats]
-    /// How audio and video are encrypted, or nil when they are clear.
-    public let protection: DASHProtection?
+    /// How each encrypted track is encrypted, by token (clear tracks have none).
+    public let protection: [String: DASHProtection]
 
     public init(presentation: Presentation, segmentation: Segmentation, urls: ChildURL, addressing: Addressing,
-                stats: [String: SegmentStats] = [:], protection: DASHProtection? = nil) {
+                stats: [String: SegmentStats] = [:], protection: [String: DASHProtection] = [:]) {
         self.presentation = presentation
         self.segmentation = segmentation
         self.urls = urls
@@ -67,7 +67,7 @@ public struct MPDWriter: Sendable {
         w.declaration()
         w.comment("Created with Origo")
         w.open("MPD", attributes: [("xmlns", "urn:mpeg:dash:schema:mpd:2011")]
-            + (protection == nil ? [] : [("xmlns:cenc", "urn:mpeg:cenc:2013")]) + [
+            + (protection.isEmpty ? [] : [("xmlns:cenc", "urn:mpeg:cenc:2013")]) + [
             ("profiles", "urn:mpeg:dash:profile:isoff-live:2011"),
             ("type", "static"),
             ("mediaPresentationDuration", isoDuration(longest.0, longest.1)),
@@ -102,7 +102,10 @@ public struct MPDWriter: Sendable {
         if !Language.isUndetermined(first.language) { attributes.append(("lang", Language.tag(first.language))) }
         attributes += [("segmentAlignment", "true"), ("startWithSAP", "1")]
         w.open("AdaptationSet", attributes: attributes)
-        if first.kind != .text { protection?.write(&w) }
+        // Protection for the whole set when its representations share it, else for each.
+        let protections = tracks.map { protection[$0.token] }
+        let setProtection = protections.allSatisfy({ $0 == protections[0] }) ? protections[0] : nil
+        setProtection?.write(&w)
         if first.kind == .audio {
             w.empty("Role", attributes: [("schemeIdUri", "urn:mpeg:dash:role:2011"), ("value", "main")])
         } else if first.kind == .text {
@@ -125,7 +128,8 @@ public struct MPDWriter: Sendable {
                 break
             }
             let channels = t.kind == .audio && t.track.channels > 0
-            if shared && !channels {
+            let ownProtection = setProtection == nil ? protection[t.token] : nil
+            if shared && !channels && ownProtection == nil {
                 w.empty("Representation", attributes: rep)
                 continue
             }
@@ -136,6 +140,7 @@ public struct MPDWriter: Sendable {
                     ("value", String(t.track.channels)),
                 ])
             }
+            ownProtection?.write(&w)
             if !shared, let timeline = timelines[t.token] { writeTemplate(&w, timeline) }
             w.close()
         }

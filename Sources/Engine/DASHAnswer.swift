@@ -12,7 +12,7 @@ enum DASHAnswer {
             let cut = try context.view.cut(context.options.dashCut)
             let writer = MPDWriter(presentation: context.presentation, segmentation: cut.segmentation, urls: context.urls,
                                    addressing: context.options.dashAddressing, stats: cut.stats,
-                                   protection: context.protection.dashCENC?.mpd)
+                                   protection: context.protection.dashMPD)
             return AnswerContext.manifest(writer.mpd(), type: "application/dash+xml")
         case .dashInit(let token):
             return try context.dashInitSegment(token)

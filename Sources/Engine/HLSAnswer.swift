@@ -16,35 +16,37 @@ struct HLSAnswer {
         // Every HLS route but the init segment works on the HLS segmentation.
         func hls() throws -> HLSAnswer { HLSAnswer(context: context, cut: try context.view.cut(context.options.hlsCut)) }
         switch route {
-        case .hlsMaster: return AnswerContext.manifest(try hls().writer.master(), type: playlistType)
+        case .hlsMaster: return AnswerContext.manifest(try hls().writer(for: []).master(), type: playlistType)
         case .hlsMediaPlaylist(let tokens): return try hls().mediaPlaylist(tokens)
         case .hlsIFramePlaylist(let token):
-            return AnswerContext.manifest(try hls().writer.iFrames(track: try context.videoTrack(token)), type: playlistType)
+            let track = try context.videoTrack(token)
+            return AnswerContext.manifest(try hls().writer(for: [track]).iFrames(track: track), type: playlistType)
         case .hlsIFrameTSSegment(let token, let number):
-            return try context.encrypted(try hls().iFrameTS(token, number), number: number)
+            return try context.encrypted(try hls().iFrameTS(token, number), tracks: context.tracks([token]), number: number)
         case .hlsIFrameFMP4Segment(let token, let number): return try hls().iFrameFMP4(token, number)
         case .hlsTSSegment(let tokens, let number):
-            return try context.encrypted(try hls().transportStream(tokens, number), number: number)
+            return try context.encrypted(try hls().transportStream(tokens, number), tracks: context.tracks(tokens), number: number)
         case .hlsInit(let token): return try context.initSegment(token)
         case .hlsFMP4Segment(let token, let number):
             let cut = try hls().cut
             return try context.fragment(try context.track(token), cut: cut,
                                         index: try AnswerContext.segmentIndex(number, cut), number: number)
         case .hlsWebVTTSegment(let token, let number):
-            return try context.encrypted(try hls().webVTT(token, number), number: number)
+            return try context.encrypted(try hls().webVTT(token, number), tracks: context.tracks([token]), number: number)
         default: return nil
         }
     }
 
-    var writer: HLSPlaylistWriter {
+    /// The playlist writer for playlists of `tracks` (their key; none: the presentation's lead track's).
+    func writer(for tracks: [PresentationTrack]) -> HLSPlaylistWriter {
         HLSPlaylistWriter(presentation: context.presentation, segmentation: cut.segmentation,
                           container: context.options.hlsContainer, options: context.options.hls, urls: context.urls,
-                          stats: cut.stats, key: context.protection.hlsAES128?.playlistKey)
+                          stats: cut.stats, key: context.protection.hlsAES128(for: tracks)?.playlistKey)
     }
 
     private func mediaPlaylist(_ tokens: [String]) throws -> EngineResponse {
-        let writer = self.writer
         let tracks = try context.tracks(tokens)
+        let writer = self.writer(for: tracks)
         if tracks.count == 1, tracks[0].kind == .text {
             guard writer.subtitleTracks.contains(where: { $0.token == tracks[0].token }) else {
                 throw EngineError.notFound("no HLS subtitles for \(tokens[0])")
@@ -108,8 +110,8 @@ struct HLSAnswer {
     }
 
     private func webVTT(_ token: String, _ number: Int) throws -> EngineResponse {
-        let writer = self.writer
         let track = try context.track(token)
+        let writer = self.writer(for: [track])
         guard writer.subtitleTracks.contains(where: { $0.token == track.token }) else {
             throw EngineError.notFound("\(token) is not a subtitle track")
         }

@@ -1,4 +1,5 @@
 import ByteIO
+import Encryption
 import ISOBMFF
 import MediaModel
 import MPEGTS
@@ -37,18 +38,23 @@ final class LoadedPresentation: @unchecked Sendable {
     let checkedWhenRead: [String: FileIdentity]
     /// The hash of what it was built from (paths, sizes, mtimes, ETags): segment ETags start here.
     let identityHash: FNV1a
+    /// The content keys of a CPIX document the server manifest names, read when it was loaded.
+    let keys: CPIX?
 
     /// Everything it may hold, for the presentation cache's bound: its sample tables, the bound
     /// of its manifest cache and the bound of its derived views (each view's tables and manifests).
     let cost: Int
 
     /// `indexFiles`: the sources whose index describes tracks of other files (data references).
+    /// `keys`: the CPIX document the server manifest names (`cpix`), read with it.
     init(manifest: FileIdentity, sources: [FileIdentity], presentation: Presentation, loadedAt: Int64 = 0,
-         indexFiles: Set<String> = []) {
+         indexFiles: Set<String> = [], keys: CPIX? = nil) {
         self.manifest = manifest
         self.sources = sources
+        self.keys = keys
         let tables = PresentationView.tablesCost(presentation)
-        self.whole = PresentationView(presentation: presentation, manifestBytes: PresentationView.manifestBytes(tables: tables))
+        self.whole = PresentationView(presentation: presentation, manifestBytes: PresentationView.manifestBytes(tables: tables),
+                                      keys: keys)
         self.loadedAt = loadedAt
         self.hasRemote = ([manifest] + sources).contains { RemoteURL.isRemote($0.path) }
         self.versions = Dictionary(sources.map { ($0.path, RemoteVersion($0)) }, uniquingKeysWith: { a, _ in a })
@@ -86,7 +92,8 @@ final class LoadedPresentation: @unchecked Sendable {
         let sliced = selection.subclip != nil
         // A filtered view shares the whole presentation's tables; a subclip has sliced copies.
         let tables = sliced ? PresentationView.tablesCost(derived) : 1024 &+ derived.tracks.count &* 256
-        let view = PresentationView(presentation: derived, manifestBytes: PresentationView.manifestBytes(tables: tables))
+        let view = PresentationView(presentation: derived, manifestBytes: PresentationView.manifestBytes(tables: tables),
+                                    keys: keys)
         views.insert(view, for: key, cost: tables &+ view.manifests.capacity &+ view.textCues.capacity &+ key.utf8.count)
         return view
     }
@@ -113,7 +120,7 @@ final class PresentationView: @unchecked Sendable {
     /// Cues of text tracks by token, read once from their samples (see `TextResponses.swift`).
     let textCues: BoundedCache<String, [Cue]>
 
-    init(presentation: Presentation, manifestBytes: Int) {
+    init(presentation: Presentation, manifestBytes: Int, keys: CPIX? = nil) {
         self.presentation = presentation
         self.trackNames = Set(presentation.tracks.map(\.name))
         do {
@@ -122,7 +129,7 @@ final class PresentationView: @unchecked Sendable {
             self.defaultOptions = .failure(error)
         }
         do {
-            self.protection = .success(try Protection(presentation: presentation))
+            self.protection = .success(try Protection(presentation: presentation, keyDocument: keys))
         } catch {
             self.protection = .failure(error)
         }
@@ -535,9 +542,42 @@ final class PresentationLoader: @unchecked Sendable {
             tracks.insert(PresentationTrack(track: track, name: name, bitrate: entry.systemBitrate ?? 1000,
                                             language: language), at: min(position, tracks.count))
         }
+        var keys: CPIX? = nil
+        if let name = manifest.options["cpix"] {
+            let (fileIdentity, document) = try keyDocument(try Self.resolve(name, base: base), context)
+            sources.append(fileIdentity)  // a changed document makes a new presentation
+            keys = document
+        }
         return LoadedPresentation(manifest: identity, sources: sources,
                                   presentation: Presentation(tracks: Self.uniqueTokens(tracks), options: manifest.options),
-                                  loadedAt: context.now, indexFiles: indexFiles)
+                                  loadedAt: context.now, indexFiles: indexFiles, keys: keys)
+    }
+
+    /// The CPIX document at `locator` (the server manifest's `cpix` option), read whole like a
+    /// server manifest (at most ``CPIX/maxBytes``), from local disk or through the storage path.
+    private func keyDocument(_ locator: String, _ context: LoadContext) throws -> (FileIdentity, CPIX) {
+        let identity: FileIdentity
+        let bytes: [UInt8]
+        if RemoteURL.isRemote(locator) {
+            guard let upstream = context.upstream else { throw UpstreamError(.notConfigured, url: locator) }
+            let answer = try upstream.fetchChecked(locator, offset: 0, length: 0)
+            guard answer.body.count <= CPIX.maxBytes else {
+                throw UpstreamError(.tooLarge, url: locator, detail: "CPIX document larger than \(CPIX.maxBytes) bytes")
+            }
+            var hash = FNV1a()
+            hash.add(answer.body)
+            identity = FileIdentity(path: locator, size: UInt64(answer.body.count), mtimeSeconds: answer.lastModified,
+                                    mtimeNanoseconds: 0, etag: (answer.etag ?? "") + "|" + hash.etag)
+            bytes = answer.body
+        } else {
+            identity = try LocalFile.identity(of: locator)
+            bytes = try LocalFile.contents(of: identity.path, limit: CPIX.maxBytes)
+        }
+        do {
+            return (identity, try CPIX(parsing: bytes))
+        } catch {
+            throw EngineError(httpStatus: 400, logReason: "server manifest option cpix: \(error.reason)")
+        }
     }
 
     /// Audio and video need a codec the writers understand (an unknown sample entry, or an `avc1`

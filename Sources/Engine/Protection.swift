@@ -38,10 +38,13 @@ struct Protection: Sendable {
         let mpd: DASHProtection
     }
 
-    /// The HLS AES-128 setting, when `hls.key` is set and HLS is not played out in the clear.
-    private(set) var hlsAES128: HLSAES128?
-    /// The DASH CENC setting, when `cenc.key` or `widevine.key` is set and DASH is not clear.
-    private(set) var dashCENC: DASHCENC?
+    /// The HLS AES-128 settings of audio and video tracks, by token, when HLS is protected and
+    /// not played out in the clear.
+    private var hls: [String: HLSAES128] = [:]
+    /// The DASH CENC settings of audio and video tracks, by token, when DASH is protected and not clear.
+    private var dash: [String: DASHCENC] = [:]
+    /// The track whose key text tracks and muxed segments use: the first video track, else the first audio.
+    private var leadToken: String?
     /// `hls.playout=sample_aes…`: SAMPLE-AES, which Origo does not produce yet.
     private var hlsSampleAES = false
     /// Formats whose key is configured, with what their protection would be.
@@ -59,8 +62,12 @@ struct Protection: Sendable {
 
     private init() {}
 
-    init(presentation: Presentation) throws(EngineError) {
+    /// The settings of `presentation`'s server manifest; `keyDocument` is the CPIX document its
+    /// `cpix` option names, already read.
+    init(presentation: Presentation, keyDocument: CPIX? = nil) throws(EngineError) {
         preEncrypted = presentation.tracks.first { ["encv", "enca", "enct", "encs"].contains($0.track.sampleEntryType) }?.token
+        let media = presentation.tracks.filter { $0.kind != .text }
+        leadToken = (media.first { $0.kind == .video } ?? media.first)?.token
         func option(_ name: String) -> String? {
             let dot = name.firstIndex(of: ".") ?? name.endIndex
             return presentation.option(group: String(name[..<dot]), String(name[dot...].dropFirst()))
@@ -77,7 +84,21 @@ struct Protection: Sendable {
             playout[format] = try Self.playout(option("\(group).playout"), group: group)
         }
         let hlsPlayout = option("hls.playout")?.lowercased()
-        if let hlsKey = try key("hls.key", kidRequired: false) {
+        let hlsKey = try key("hls.key", kidRequired: false)
+        let issKey = try key("iss.key", kidRequired: true)
+        let playReady = try key("playready.key", kidRequired: true)
+        let widevine = try key("widevine.key", kidRequired: true)
+        let cenc = try key("cenc.key", kidRequired: true)
+        if let keyDocument {
+            let named = [("hls.key", hlsKey), ("iss.key", issKey), ("playready.key", playReady), ("widevine.key", widevine),
+                         ("cenc.key", cenc)].filter { $0.1 != nil }.map(\.0)
+            guard named.isEmpty else {
+                throw EngineError(httpStatus: 400, logReason: "server manifest options cpix and \(named.joined(separator: ", ")) both give keys: use one")
+            }
+            try configure(media, keys: keyDocument, hlsPlayout: hlsPlayout, option: option)
+            return
+        }
+        if let hlsKey {
             keyed[.hls] = "HLS AES-128"
             if hlsPlayout?.hasPrefix("sample_aes") == true {
                 hlsSampleAES = true
@@ -85,21 +106,12 @@ struct Protection: Sendable {
                 guard let uri = option("hls.license_server_url"), !uri.isEmpty else {
                     throw EngineError(httpStatus: 400, logReason: "server manifest option hls.key needs hls.license_server_url (the key's URI for players)")
                 }
-                var iv: [UInt8]? = nil
-                if let text = option("hls.key_iv") {
-                    guard let bytes = Hex.bytes(text), bytes.count == 16 else {
-                        throw EngineError(httpStatus: 400, logReason: "server manifest option hls.key_iv must be 16 bytes (32 hexadecimal digits)")
-                    }
-                    iv = bytes
-                }
-                hlsAES128 = HLSAES128(key: hlsKey, playlistKey: HLSSegmentKey(method: .aes128, uri: uri, iv: iv))
+                let setting = HLSAES128(key: hlsKey, playlistKey: HLSSegmentKey(method: .aes128, uri: uri, iv: try Self.hlsIV(option)))
+                for track in media { hls[track.token] = setting }
             }
         }
-        if try key("iss.key", kidRequired: true) != nil { keyed[.smooth] = "Smooth PIFF encryption" }
-        let playReady = try key("playready.key", kidRequired: true)
+        if issKey != nil { keyed[.smooth] = "Smooth PIFF encryption" }
         if playReady != nil { keyed[.smooth] = "Smooth PlayReady encryption" }
-        let widevine = try key("widevine.key", kidRequired: true)
-        let cenc = try key("cenc.key", kidRequired: true)
         if let dashKey = widevine ?? cenc {
             keyed[.dash] = "DASH CENC"
             if let cenc, cenc != dashKey {
@@ -119,28 +131,113 @@ struct Protection: Sendable {
                         widevineData = [0x12, 0x10] + kid                 // WidevinePsshData { key_id }
                     }
                 }
-                dashCENC = Self.dashCENC(key: dashKey, kid: kid, widevineData: widevineData)
+                let systems = widevineData.map { [ProtectionSystem(systemID: ProtectionSystem.widevineID, kids: [], data: $0)] } ?? []
+                let setting = Self.dashCENC(key: dashKey, kid: kid, systems: systems)
+                for track in media { dash[track.token] = setting }
             }
         } else if playReady != nil {
             keyed[.dash] = "DASH CENC with PlayReady"
         }
     }
 
-    /// ClearKey always (the W3C common `pssh` with the key ID, which EME's `org.w3.clearkey` reads;
-    /// signalled in the MPD under DASH-IF's ClearKey UUID), Widevine's when configured.
-    private static func dashCENC(key: ContentKey, kid: [UInt8], widevineData: [UInt8]?) -> DASHCENC {
-        var systems = [ProtectionSystem(systemID: ProtectionSystem.commonID, kids: [kid])]
-        var mpd = [DASHProtection.System(uuid: DASHProtection.uuid(ProtectionSystem.clearKeyID), name: "ClearKey1.0",
-                                         pssh: systems[0].box)]
-        if let widevineData {
-            let system = ProtectionSystem(systemID: ProtectionSystem.widevineID, kids: [], data: widevineData)
-            systems.append(system)
-            mpd.append(DASHProtection.System(uuid: DASHProtection.uuid(ProtectionSystem.widevineID), name: "Widevine",
-                                             pssh: system.box))
+    /// Keys from a CPIX document: each audio and video track gets the key its usage rules give it
+    /// (a track without one is a configuration error). DASH is protected with `cenc`, told about
+    /// every system the document gives a `pssh` for; HLS with AES-128 when a key URI is known
+    /// (the document's `URIExtXKey` for the key, else `hls.license_server_url`).
+    private mutating func configure(_ media: [PresentationTrack], keys document: CPIX, hlsPlayout: String?,
+                                    option: (String) -> String?) throws(EngineError) {
+        func invalid(_ reason: String) -> EngineError {
+            EngineError(httpStatus: 400, logReason: "server manifest option cpix: \(reason)")
         }
-        return DASHCENC(key: key, track: TrackEncryption(kid: kid, systems: systems),
-                        mpd: DASHProtection(kid: kid, systems: mpd))
+        var keys: [String: ContentKey] = [:]
+        for track in media {
+            let traits = CPIX.Track(kind: track.kind == .video ? .video : .audio,
+                                    pixels: track.track.width &* track.track.height,
+                                    framesPerSecond: track.track.frameRate.map { Double($0.numerator) / Double(max($0.denominator, 1)) } ?? 0,
+                                    channels: track.track.channels, bitrate: track.bitrate)
+            let found: ContentKey?
+            do { found = try document.key(for: traits) } catch { throw invalid(error.reason) }
+            guard let key = found else { throw invalid("no ContentKeyUsageRule gives track \(track.token) a key") }
+            keys[track.token] = key
+        }
+        keyed[.dash] = "DASH CENC"
+        keyed[.hls] = "HLS AES-128"
+        if hlsPlayout?.hasPrefix("sample_aes") == true { hlsSampleAES = true }
+        let iv = try Self.hlsIV(option)
+        var settings: [[UInt8]: DASHCENC] = [:]
+        for (token, key) in keys {
+            guard let kid = key.kid else { continue }
+            if playout[.dash] == .default {
+                var systems: [ProtectionSystem] = []
+                for entry in document.systems where entry.kid == kid {
+                    guard let box = entry.pssh else { continue }
+                    let system: ProtectionSystem
+                    do { system = try ProtectionSystem(parsing: box) } catch { throw invalid("PSSH of \(Hex.string(entry.systemID)): \(error.logReason)") }
+                    guard system.systemID == entry.systemID else { throw invalid("the PSSH of \(Hex.string(entry.systemID)) names another system") }
+                    systems.append(system)
+                }
+                let setting = settings[kid] ?? Self.dashCENC(key: key, kid: kid, systems: systems)
+                settings[kid] = setting
+                dash[token] = setting
+            }
+            if playout[.hls] == .default, !hlsSampleAES {
+                let uri = document.systems.first { $0.kid == kid && $0.systemID == Self.aes128SystemID && $0.hlsKeyURI != nil }?.hlsKeyURI
+                    ?? document.systems.first { $0.kid == kid && $0.hlsKeyURI != nil }?.hlsKeyURI
+                    ?? option("hls.license_server_url").flatMap { $0.isEmpty ? nil : $0 }
+                guard let uri else {
+                    throw invalid("no URIExtXKey for key \(Hex.string(kid)) and no hls.license_server_url: HLS players would not find the key")
+                }
+                hls[token] = HLSAES128(key: key, playlistKey: HLSSegmentKey(method: .aes128, uri: uri, iv: iv))
+            }
+        }
     }
+
+    /// DASH-IF's system ID for HLS AES-128 keys in CPIX documents (`3ea8778f-7742-4bf9-b18b-e834b2acbd47`).
+    static let aes128SystemID: [UInt8] = [0x3E, 0xA8, 0x77, 0x8F, 0x77, 0x42, 0x4B, 0xF9,
+                                          0xB1, 0x8B, 0xE8, 0x34, 0xB2, 0xAC, 0xBD, 0x47]
+
+    /// `hls.key_iv`: 16 bytes, or nil (each segment's IV is its sequence number).
+    private static func hlsIV(_ option: (String) -> String?) throws(EngineError) -> [UInt8]? {
+        guard let text = option("hls.key_iv") else { return nil }
+        guard let bytes = Hex.bytes(text), bytes.count == 16 else {
+            throw EngineError(httpStatus: 400, logReason: "server manifest option hls.key_iv must be 16 bytes (32 hexadecimal digits)")
+        }
+        return bytes
+    }
+
+    /// The HLS AES-128 setting of a playlist or segment of `tracks`: a muxed segment has one key,
+    /// its video track's; text follows the presentation's first video (else audio) track.
+    func hlsAES128(for tracks: [PresentationTrack]) -> HLSAES128? {
+        guard !hls.isEmpty else { return nil }
+        let lead = tracks.first { $0.kind == .video } ?? tracks.first { $0.kind == .audio }
+        return (lead?.token ?? leadToken).flatMap { hls[$0] }
+    }
+
+    /// The setting of the presentation's lead track (what a master playlist announces).
+    var hlsAES128: HLSAES128? { leadToken.flatMap { hls[$0] } }
+
+    /// The DASH CENC setting of `token` (audio and video; text stays clear).
+    func dashCENC(for token: String) -> DASHCENC? { dash[token] }
+
+    /// The MPD's `ContentProtection` of each encrypted track, by token.
+    var dashMPD: [String: DASHProtection] { dash.mapValues(\.mpd) }
+
+    /// ClearKey always (the W3C common `pssh` with the key ID, which EME's `org.w3.clearkey` reads;
+    /// signalled in the MPD under DASH-IF's ClearKey UUID), then each of `systems` (ID, `pssh` box).
+    private static func dashCENC(key: ContentKey, kid: [UInt8], systems: [ProtectionSystem]) -> DASHCENC {
+        let all = [ProtectionSystem(systemID: ProtectionSystem.commonID, kids: [kid])] + systems
+        let mpd = all.map { system in
+            system.systemID == ProtectionSystem.commonID
+                ? DASHProtection.System(uuid: DASHProtection.uuid(ProtectionSystem.clearKeyID), name: "ClearKey1.0", pssh: system.box)
+                : DASHProtection.System(uuid: DASHProtection.uuid(system.systemID), name: systemNames[system.systemID] ?? "",
+                                        pssh: system.box)
+        }
+        return DASHCENC(key: key, track: TrackEncryption(kid: kid, systems: all), mpd: DASHProtection(kid: kid, systems: mpd))
+    }
+
+    /// The `value` of a system's `ContentProtection`.
+    private static let systemNames: [[UInt8]: String] = [ProtectionSystem.widevineID: "Widevine",
+                                                        ProtectionSystem.playReadyID: "MSPR 2.0"]
 
     /// The option group of each format.
     private static let groups: [OutputFormat: String] = [.hls: "hls", .dash: "mpd", .smooth: "iss", .hds: "hds"]
@@ -180,8 +277,8 @@ struct Protection: Sendable {
             guard let scheme = keyed[format] else {
                 throw EngineError(httpStatus: 403, logReason: "\(group) output is not protected while other formats are (DRM rule); \(group).playout=clear in the server manifest serves it in the clear")
             }
-            if format == .hls, hlsAES128 != nil, !hlsSampleAES, !fragmentedMP4 { return }
-            if format == .dash, dashCENC != nil { return }
+            if format == .hls, !hls.isEmpty, !hlsSampleAES, !fragmentedMP4 { return }
+            if format == .dash, !dash.isEmpty { return }
             let what = format == .hls && fragmentedMP4 ? "HLS encryption of fMP4 (cbcs)"
                 : format == .hls ? "HLS SAMPLE-AES" : scheme
             throw EngineError.notImplemented("\(what) is not supported yet: refused rather than served in the clear")
@@ -191,11 +288,11 @@ struct Protection: Sendable {
     /// The ETag part that changes with the keys in use.
     var fingerprint: String {
         var out = ""
-        if let hls = hlsAES128 {
-            out += hls.key.fingerprint + Hex.string(hls.playlistKey.iv ?? []) + hls.playlistKey.uri
+        for (token, setting) in hls.sorted(by: { $0.key < $1.key }) {
+            out += token + ":" + setting.key.fingerprint + Hex.string(setting.playlistKey.iv ?? []) + setting.playlistKey.uri + "|"
         }
-        if let dash = dashCENC {
-            out += "|" + dash.key.fingerprint + Hex.string(dash.track.systems.flatMap(\.box))
+        for (token, setting) in dash.sorted(by: { $0.key < $1.key }) {
+            out += token + ":" + setting.key.fingerprint + Hex.string(setting.track.systems.flatMap(\.box)) + "|"
         }
         return out
     }
@@ -205,8 +302,8 @@ extension AnswerContext {
     /// `response` (an HLS segment) encrypted as HLS `METHOD=AES-128` says, when the server manifest
     /// asks for it: the whole body in CBC mode with PKCS#7 padding, the IV `hls.key_iv` or the
     /// segment's media sequence number (`number`). Otherwise `response` as it is.
-    func encrypted(_ response: consuming EngineResponse, number: Int) throws -> EngineResponse {
-        guard let aes = protection.hlsAES128 else { return response }
+    func encrypted(_ response: consuming EngineResponse, tracks: [PresentationTrack], number: Int) throws -> EngineResponse {
+        guard let aes = protection.hlsAES128(for: tracks) else { return response }
         var clear: [[UInt8]] = []
         for piece in response.body {
             guard case .bytes(let bytes) = piece else {
@@ -234,7 +331,7 @@ extension AnswerContext {
 extension AnswerContext {
     /// The DASH CENC setting that applies to `track` (audio and video; text stays clear).
     func dashCENC(for track: PresentationTrack) -> Protection.DASHCENC? {
-        track.kind == .text ? nil : protection.dashCENC
+        track.kind == .text ? nil : protection.dashCENC(for: track.token)
     }
 
     /// A DASH init segment: the encrypted form of the track's when CENC applies.

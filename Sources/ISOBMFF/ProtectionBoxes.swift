@@ -44,6 +44,38 @@ public struct ProtectionSystem: Sendable, Equatable {
     public static let widevineID: [UInt8] = [0xED, 0xEF, 0x8B, 0xA9, 0x79, 0xD6, 0x4A, 0xCE,
                                              0xA3, 0xC8, 0x27, 0xDC, 0xD5, 0x1D, 0x21, 0xED]
 
+    /// PlayReady (`9a04f079-9840-4286-ab92-e65be0885f95`).
+    public static let playReadyID: [UInt8] = [0x9A, 0x04, 0xF0, 0x79, 0x98, 0x40, 0x42, 0x86,
+                                              0xAB, 0x92, 0xE6, 0x5B, 0xE0, 0x88, 0x5F, 0x95]
+
+    /// A whole `pssh` box as a key service hands it out (version 0 or 1, its size all of `box`).
+    public init(parsing box: [UInt8]) throws(ISOBMFFError) {
+        func malformed(_ reason: String) -> ISOBMFFError { .malformed(box: "pssh", reason: reason) }
+        var r = ByteReader(box)
+        do {
+            guard try r.readUInt32() == UInt32(clamping: box.count), try r.readFourCC() == "pssh" else {
+                throw malformed("not a pssh box of its own size")
+            }
+            let version = try r.readUInt8()
+            _ = try r.readUInt24()
+            guard version <= 1 else { throw malformed("version \(version)") }
+            systemID = try r.readBytes(16)
+            kids = []
+            if version == 1 {
+                let count = try r.readUInt32()
+                guard UInt64(count) * 16 <= UInt64(r.remaining) else { throw malformed("\(count) key IDs do not fit") }
+                for _ in 0..<count { kids.append(try r.readBytes(16)) }
+            }
+            let size = try r.readUInt32()
+            guard UInt64(size) == UInt64(r.remaining) else { throw malformed("data size \(size) is not the rest of the box") }
+            data = try r.readBytes(Int(size))
+        } catch let error as ISOBMFFError {
+            throw error
+        } catch {
+            throw malformed("truncated")
+        }
+    }
+
     /// The whole `pssh` box.
     public var box: [UInt8] {
         var w = ByteWriter(capacity: 64 + data.count)
