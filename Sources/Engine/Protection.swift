@@ -53,9 +53,10 @@ struct Protection: Sendable {
 
     /// Whether any format is protected: then the DRM rule applies.
     var isConfigured: Bool { !keyed.isEmpty }
-    /// A track of the presentation is already encrypted (`encv`/`enca` sample entries): until such
-    /// tracks are passed through with their protection, nothing is made from them.
-    private var preEncrypted: String?
+    /// Tracks encrypted in their source, passed through (DASH only), with their MPD signalling.
+    private var passThrough: [String: DASHProtection] = [:]
+    /// Why an encrypted source track cannot be passed through: then nothing is made of the presentation.
+    private var preEncryptedProblem: String?
 
     /// Nothing protected.
     static let none = Protection()
@@ -65,8 +66,12 @@ struct Protection: Sendable {
     /// The settings of `presentation`'s server manifest; `keyDocument` is the CPIX document its
     /// `cpix` option names, already read.
     init(presentation: Presentation, keyDocument: CPIX? = nil) throws(EngineError) {
-        preEncrypted = presentation.tracks.first { ["encv", "enca", "enct", "encs"].contains($0.track.sampleEntryType) }?.token
-        let media = presentation.tracks.filter { $0.kind != .text }
+        preEncryptedProblem = presentation.tracks.lazy.compactMap(PreEncrypted.problem).first
+        for track in presentation.tracks {
+            if let source = track.track.protection { passThrough[track.token] = PreEncrypted.mpd(source) }
+        }
+        // Keys of the server manifest encrypt clear tracks only: an encrypted one is never encrypted again.
+        let media = presentation.tracks.filter { $0.kind != .text && $0.track.protection == nil }
         leadToken = (media.first { $0.kind == .video } ?? media.first)?.token
         func option(_ name: String) -> String? {
             let dot = name.firstIndex(of: ".") ?? name.endIndex
@@ -219,8 +224,8 @@ struct Protection: Sendable {
     /// The DASH CENC setting of `token` (audio and video; text stays clear).
     func dashCENC(for token: String) -> DASHCENC? { dash[token] }
 
-    /// The MPD's `ContentProtection` of each encrypted track, by token.
-    var dashMPD: [String: DASHProtection] { dash.mapValues(\.mpd) }
+    /// The MPD's `ContentProtection` of each encrypted track (by the origin or its source), by token.
+    var dashMPD: [String: DASHProtection] { dash.mapValues(\.mpd).merging(passThrough) { own, _ in own } }
 
     /// ClearKey always (the W3C common `pssh` with the key ID, which EME's `org.w3.clearkey` reads;
     /// signalled in the MPD under DASH-IF's ClearKey UUID), then each of `systems` (ID, `pssh` box).
@@ -229,15 +234,21 @@ struct Protection: Sendable {
         let mpd = all.map { system in
             system.systemID == ProtectionSystem.commonID
                 ? DASHProtection.System(uuid: DASHProtection.uuid(ProtectionSystem.clearKeyID), name: "ClearKey1.0", pssh: system.box)
-                : DASHProtection.System(uuid: DASHProtection.uuid(system.systemID), name: systemNames[system.systemID] ?? "",
+                : DASHProtection.System(uuid: DASHProtection.uuid(system.systemID), name: systemName(system.systemID),
                                         pssh: system.box)
         }
         return DASHCENC(key: key, track: TrackEncryption(kid: kid, systems: all), mpd: DASHProtection(kid: kid, systems: mpd))
     }
 
     /// The `value` of a system's `ContentProtection`.
-    private static let systemNames: [[UInt8]: String] = [ProtectionSystem.widevineID: "Widevine",
-                                                        ProtectionSystem.playReadyID: "MSPR 2.0"]
+    static func systemName(_ systemID: [UInt8]) -> String {
+        switch systemID {
+        case ProtectionSystem.widevineID: "Widevine"
+        case ProtectionSystem.playReadyID: "MSPR 2.0"
+        case ProtectionSystem.commonID, ProtectionSystem.clearKeyID: "ClearKey1.0"
+        default: ""
+        }
+    }
 
     /// The option group of each format.
     private static let groups: [OutputFormat: String] = [.hls: "hls", .dash: "mpd", .smooth: "iss", .hds: "hds"]
@@ -258,10 +269,13 @@ struct Protection: Sendable {
     /// Throws unless `route` may be answered (the DRM rule and `playout`); `hlsContainer` is what
     /// HLS playlists list.
     func check(_ route: PlayerRequest, hlsContainer: HLSLayout.Container) throws(EngineError) {
-        if let preEncrypted {
-            throw EngineError.notImplemented("track \(preEncrypted) is already encrypted (pre-encrypted CENC sources are not passed through yet): refused rather than served undecodable")
+        if let preEncryptedProblem {
+            throw EngineError.notImplemented("\(preEncryptedProblem): refused rather than served undecodable")
         }
         let format = route.format
+        if let (token, source) = passThrough.min(by: { $0.key < $1.key }), format != .dash || playout[.dash] == .disabled {
+            throw EngineError(httpStatus: 403, logReason: "track \(token) is encrypted in its source (\(source.scheme)): only DASH passes it through")
+        }
         let group = Self.groups[format] ?? "\(format)"
         let fragmentedMP4: Bool = switch route {
         case .hlsInit, .hlsFMP4Segment, .hlsIFrameFMP4Segment: true
@@ -337,6 +351,7 @@ extension AnswerContext {
     /// A DASH init segment: the encrypted form of the track's when CENC applies.
     func dashInitSegment(_ token: String) throws -> EngineResponse {
         let track = try track(token)
+        if let source = track.track.protection { return passThroughInit(track, source) }
         guard let cenc = dashCENC(for: track) else { return try initSegment(token) }
         guard let bytes = FragmentWriter.initSegment(for: track.track, encryption: cenc.track) else {
             throw EngineError.notImplemented("the sample entry of \(token) cannot be marked as encrypted")
@@ -347,6 +362,9 @@ extension AnswerContext {
     /// A DASH media segment: samples encrypted with AES-CTR (`cenc`) when CENC applies, with their
     /// IVs and subsamples in `senc`; otherwise ``fragment(_:cut:index:number:)``.
     func dashFragment(_ track: PresentationTrack, cut: Cut, index: Int, number: Int) throws -> EngineResponse {
+        if let source = track.track.protection {
+            return try passThroughFragment(track, source, cut: cut, index: index, number: number)
+        }
         guard let cenc = dashCENC(for: track), track.track.inlineData == nil else {
             return try fragment(track, cut: cut, index: index, number: number)
         }

@@ -49,7 +49,8 @@ public enum FragmentWriter {
         initSegment(for: track, sampleEntry: track.sampleEntry, systems: [])
     }
 
-    static func initSegment(for track: Track, sampleEntry: [UInt8], systems: [ProtectionSystem]) -> [UInt8] {
+    /// The init segment of `track` with `sampleEntry` as its only sample entry and a `pssh` per system.
+    public static func initSegment(for track: Track, sampleEntry: [UInt8], systems: [ProtectionSystem]) -> [UInt8] {
         var w = ByteWriter(capacity: 1024 + sampleEntry.count)
         box(&w, "ftyp") { w in
             w.writeFourCC("iso6")

@@ -81,11 +81,16 @@ public enum MP4Reader {
             var tables: [UInt32: SampleTable] = [:]
             for t in movie.tracks { tables[t.trackID] = t.samples }
             var next: [UInt32: Int64] = [:]
+            var auxiliary: [UInt32: SampleAuxiliaryInfo] = [:]
             for fragment in fragments {
                 try MovieFragment.append(moof: ByteReader(fragment.bytes), moofOffset: fragment.offset, movie: movie,
-                                         tables: &tables, nextDecodeTime: &next, limits: limits)
+                                         tables: &tables, nextDecodeTime: &next, auxiliary: &auxiliary, limits: limits)
             }
-            for i in movie.tracks.indices { movie.tracks[i].samples = tables[movie.tracks[i].trackID] ?? SampleTable() }
+            for i in movie.tracks.indices {
+                let id = movie.tracks[i].trackID
+                movie.tracks[i].samples = tables[id] ?? SampleTable()
+                if let info = auxiliary[id] { movie.tracks[i].entry.protection?.samples = info }
+            }
         }
 
         var tracks: [Track] = []
@@ -117,7 +122,7 @@ public enum MP4Reader {
             }
             do { try header.samples.validate() } catch { throw ISOBMFFError.malformed(box: "track \(header.trackID)", reason: "\(error)") }
             try checkCompositionOffsets(header)
-            tracks.append(makeTrack(header, movieTimescale: movie.timescale, locator: source))
+            tracks.append(makeTrack(header, movieTimescale: movie.timescale, psshBoxes: movie.psshBoxes, locator: source))
         }
         return MP4Index(tracks: tracks, isFragmented: movie.isFragmented || !fragments.isEmpty,
                         majorBrand: majorBrand, movieTimescale: movie.timescale, dataReferences: references)
@@ -171,7 +176,7 @@ public enum MP4Reader {
         }
     }
 
-    private static func makeTrack(_ h: TrackHeader, movieTimescale: UInt32, locator: String) -> Track {
+    private static func makeTrack(_ h: TrackHeader, movieTimescale: UInt32, psshBoxes: [[UInt8]], locator: String) -> Track {
         // The edit list shifts media time to presentation time. Earliest composition time is the
         // floor: an edit that would drop the first samples (AAC priming) would make segments start
         // before zero, which HLS and DASH timelines cannot express.
@@ -186,11 +191,16 @@ public enum MP4Reader {
         }
         let width = h.entry.width > 0 ? h.entry.width : h.tkhdWidth
         let height = h.entry.height > 0 ? h.entry.height : h.tkhdHeight
-        return Track(trackID: h.trackID, kind: h.kind, timescale: h.timescale, language: h.language,
-                     sampleEntryType: h.entry.type, sampleEntry: h.entry.bytes, codec: h.entry.codec,
+        // An encrypted entry keeps its bytes (`encv`/`enca` with `sinf`); the track names its codec's type.
+        var protection = h.entry.protection
+        protection?.psshBoxes = psshBoxes
+        var track = Track(trackID: h.trackID, kind: h.kind, timescale: h.timescale, language: h.language,
+                     sampleEntryType: protection?.originalFormat ?? h.entry.type, sampleEntry: h.entry.bytes, codec: h.entry.codec,
                      width: h.kind == .video ? width : 0, height: h.kind == .video ? height : 0,
                      sampleRate: h.kind == .audio ? (h.entry.sampleRate > 0 ? h.entry.sampleRate : Int(h.timescale)) : 0,
                      channels: h.kind == .audio ? h.entry.channels : 0,
                      samples: h.samples, presentationOffset: offset, dataSource: locator)
+        track.protection = protection
+        return track
     }
 }

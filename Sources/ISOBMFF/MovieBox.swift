@@ -32,6 +32,8 @@ struct MovieBox {
     var tracks: [TrackHeader] = []
     var extends: [UInt32: TrackExtends] = [:]
     var isFragmented = false
+    /// The `pssh` boxes, whole, for encrypted tracks' init segments.
+    var psshBoxes: [[UInt8]] = []
 
     static func parse(_ moov: ByteReader, limits: ReadLimits) throws(ISOBMFFError) -> MovieBox {
         var movie = MovieBox()
@@ -54,6 +56,13 @@ struct MovieBox {
                     }
                     movie.tracks.append(track)
                 }
+            case "pssh":
+                guard movie.psshBoxes.count < 32, r.remaining < 1 << 20 else { throw .limitExceeded("too many or too large pssh boxes") }
+                var box = ByteWriter(capacity: 8 + r.remaining)
+                box.writeUInt32(UInt32(clamping: 8 + r.remaining))
+                box.write(Array("pssh".utf8))
+                box.write(Array(r.remainingBytes))
+                movie.psshBoxes.append(box.take())
             case "mvex":
                 movie.isFragmented = true
                 for trex in try BoxIterator.children(r, "trex") {
@@ -117,8 +126,14 @@ struct MovieBox {
         guard let minf = try BoxIterator.first(mdia, "minf") else { throw .malformed(box: "mdia", reason: "no minf") }
         guard let stbl = try BoxIterator.first(minf, "stbl") else { throw .malformed(box: "minf", reason: "no stbl") }
         guard let stsd = try BoxIterator.first(stbl, "stsd") else { throw .malformed(box: "stbl", reason: "no stsd") }
-        let entry = try SampleEntryParser.parse(stsd: stsd)
+        var entry = try SampleEntryParser.parse(stsd: stsd)
         let samples = try SampleTableBox.parse(stbl, limits: limits)
+        if var protection = entry.protection, let senc = try BoxIterator.first(stbl, "senc") {
+            // A progressive file keeps its samples' auxiliary information in the sample table.
+            try SampleEncryptionBox.read(senc, piff: false, ivSize: Int(protection.ivSize), sizes: samples.sizes,
+                                         into: &protection.samples)
+            entry.protection = protection
+        }
         let reference = try dataReference(minf)
 
         var editMediaTime: Int64?

@@ -6,21 +6,23 @@ import MediaModel
 /// `moofOffset` is the absolute file offset of the `moof` box; data offsets in `trun` are resolved
 /// against it (default-base-is-moof, or the first `traf`'s implicit base) or `tfhd`'s base offset.
 enum MovieFragment {
+    /// `auxiliary` gets the samples' encryption entries of the tracks whose sample entry is encrypted.
     static func append(moof: ByteReader, moofOffset: UInt64, movie: MovieBox,
                        tables: inout [UInt32: SampleTable], nextDecodeTime: inout [UInt32: Int64],
-                       limits: ReadLimits) throws(ISOBMFFError) {
+                       auxiliary: inout [UInt32: SampleAuxiliaryInfo], limits: ReadLimits) throws(ISOBMFFError) {
         var it = BoxIterator(moof)
         var implicitBase = moofOffset
         while let (h, traf) = try it.next() {
             guard h.type == "traf" else { continue }
             try appendTrack(traf, moofOffset: moofOffset, implicitBase: &implicitBase, movie: movie,
-                            tables: &tables, nextDecodeTime: &nextDecodeTime, limits: limits)
+                            tables: &tables, nextDecodeTime: &nextDecodeTime, auxiliary: &auxiliary, limits: limits)
         }
     }
 
     private static func appendTrack(_ traf: ByteReader, moofOffset: UInt64, implicitBase: inout UInt64,
                                     movie: MovieBox, tables: inout [UInt32: SampleTable],
-                                    nextDecodeTime: inout [UInt32: Int64], limits: ReadLimits) throws(ISOBMFFError) {
+                                    nextDecodeTime: inout [UInt32: Int64], auxiliary: inout [UInt32: SampleAuxiliaryInfo],
+                                    limits: ReadLimits) throws(ISOBMFFError) {
         guard let tfhd = try BoxIterator.first(traf, "tfhd") else { throw .malformed(box: "traf", reason: "no tfhd") }
         var defaults = TrackExtends()
         var base = implicitBase
@@ -39,6 +41,7 @@ enum MovieFragment {
         // Fragments of tracks the movie does not declare (or that we skip) are ignored.
         guard var table = tables[trackID] else { return }
         tables[trackID] = nil   // keep the table uniquely referenced while appending
+        let firstNew = table.count
 
         var decodeTime = nextDecodeTime[trackID] ?? table.totalDurationEnd
         if let tfdt = try BoxIterator.first(traf, "tfdt") {
@@ -97,7 +100,39 @@ enum MovieFragment {
         }
         implicitBase = dataEnd
         nextDecodeTime[trackID] = decodeTime
+        if let protection = movie.tracks.first(where: { $0.trackID == trackID })?.entry.protection {
+            try appendEncryption(traf, track: trackID, ivSize: Int(protection.ivSize),
+                                 sizes: table.sizes[firstNew...], into: &auxiliary)
+        }
         tables[trackID] = table
+    }
+
+    /// The `senc` (or PIFF `uuid`) entries of an encrypted track's fragment. A fragment without
+    /// them (a clear lead) or with sample groups that change keys (`seig`) is not passed through.
+    private static func appendEncryption(_ traf: ByteReader, track: UInt32, ivSize: Int, sizes: ArraySlice<UInt32>,
+                                         into auxiliary: inout [UInt32: SampleAuxiliaryInfo]) throws(ISOBMFFError) {
+        var box: (payload: ByteReader, piff: Bool)?
+        var it = BoxIterator(traf)
+        while let (h, child) = try it.next() {
+            switch h.type {
+            case "senc": box = (child, false)
+            case "uuid" where box == nil && SampleEncryptionBox.isPIFF(child): box = (child, true)
+            case "sgpd", "sbgp":
+                var r = child
+                let grouping = try within(h.type) { () throws -> String in _ = try r.readFullBoxHeader(); return try r.readFourCC() }
+                if grouping == "seig" {
+                    throw .unsupported("encrypted track \(track) changes keys or leads in the clear (seig sample groups)")
+                }
+            default: break
+            }
+        }
+        guard let box else {
+            throw .unsupported("a fragment of encrypted track \(track) has no sample encryption box (senc)")
+        }
+        var info = auxiliary[track] ?? SampleAuxiliaryInfo()
+        auxiliary[track] = nil
+        try SampleEncryptionBox.read(box.payload, piff: box.piff, ivSize: ivSize, sizes: sizes, into: &info)
+        auxiliary[track] = info
     }
 }
 

@@ -11,6 +11,8 @@ struct SampleEntryInfo {
     var height = 0
     var sampleRate = 0
     var channels = 0
+    /// For `encv`/`enca`: what its `sinf` says (samples' auxiliary information comes later).
+    var protection: SourceProtection?
 }
 
 /// Parses `stsd` sample entries: visual (avc1/avc3/hvc1/hev1 with avcC/hvcC), audio (mp4a with esds,
@@ -56,6 +58,7 @@ enum SampleEntryParser {
             switch h.type {
             case "avcC": info.codec = .avc(try parseAVCC(child))
             case "hvcC": info.codec = .hevc(try parseHVCC(child))
+            case "sinf" where info.type == "encv": info.protection = try parseSINF(child)
             default: break
             }
         }
@@ -89,8 +92,61 @@ enum SampleEntryParser {
                 }
             case "dac3": info.codec = .ac3(specific: Array(child.remainingBytes))
             case "dec3": info.codec = .eac3(specific: Array(child.remainingBytes))
+            case "sinf" where info.type == "enca": info.protection = try parseSINF(child)
             default: break
             }
+        }
+    }
+
+    /// `sinf` (ISO/IEC 14496-12 §8.12, 23001-7 §8.2): the original format, the scheme and `tenc`.
+    /// Only the Common Encryption schemes are accepted; a scheme or `tenc` version Origo cannot
+    /// pass through is refused rather than served as if clear.
+    static func parseSINF(_ payload: ByteReader) throws(ISOBMFFError) -> SourceProtection {
+        var format: String?, scheme: String?
+        var tenc: (version: UInt8, body: ByteReader)?
+        var it = BoxIterator(payload)
+        while let (h, child) = try it.next() {
+            var r = child
+            switch h.type {
+            case "frma": format = try within("frma") { try r.readFourCC() }
+            case "schm": scheme = try within("schm") { _ = try r.readFullBoxHeader(); return try r.readFourCC() }
+            case "schi":
+                if let box = try BoxIterator.first(child, "tenc") {
+                    var t = box
+                    let version = try within("tenc") { try t.readFullBoxHeader().version }
+                    tenc = (version, t)
+                }
+            default: break
+            }
+        }
+        guard let format, let scheme, let tenc else {
+            throw .malformed(box: "sinf", reason: "frma, schm and schi/tenc are needed")
+        }
+        let version = tenc.version
+        var r = tenc.body
+        guard format.utf8.count == 4, format.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || $0 == "-") }) else {
+            throw .malformed(box: "frma", reason: "original format is not a sample entry type")
+        }
+        guard ["cenc", "cbcs", "cens", "cbc1"].contains(scheme) else {
+            throw .unsupported("protection scheme \(Sanitized.text(scheme, limit: 8)) (Common Encryption schemes only)")
+        }
+        guard version <= 1 else { throw .unsupported("tenc version \(version)") }
+        return try within("tenc") { () throws -> SourceProtection in
+            _ = try r.readUInt8()
+            let pattern = try r.readUInt8()
+            let isProtected = try r.readUInt8()
+            let ivSize = try r.readUInt8()
+            let kid = try r.readBytes(16)
+            guard isProtected == 1 else { throw ISOBMFFError.unsupported("tenc says samples are not protected by default") }
+            guard [0, 8, 16].contains(ivSize) else { throw ISOBMFFError.malformed(box: "tenc", reason: "IV size \(ivSize)") }
+            var constantIV: [UInt8] = []
+            if ivSize == 0 {
+                let size = Int(try r.readUInt8())
+                guard size == 8 || size == 16 else { throw ISOBMFFError.malformed(box: "tenc", reason: "constant IV size \(size)") }
+                constantIV = try r.readBytes(size)
+            }
+            return SourceProtection(scheme: scheme, originalFormat: format, kid: kid, ivSize: ivSize, constantIV: constantIV,
+                                    cryptByteBlock: version == 1 ? pattern >> 4 : 0, skipByteBlock: version == 1 ? pattern & 0x0F : 0)
         }
     }
 

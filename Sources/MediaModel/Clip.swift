@@ -93,6 +93,7 @@ extension Track {
     public func clipped(_ range: Range<Int>, rebasedTo start: Int64) -> Track {
         var t = self
         t.samples = samples.slice(range)
+        t.protection?.samples = protection?.samples.slice(range) ?? SampleAuxiliaryInfo()
         var shift = start
         for j in 0..<Swift.min(t.samples.count, 16) { shift = Swift.min(shift, t.presentationTime(of: j)) }
         t.presentationOffset = presentationOffset &+ shift

@@ -36,6 +36,9 @@ public struct Track: Sendable {
     /// Sample bytes held in memory (text tracks built from sidecar subtitle files): when set,
     /// sample offsets index into these bytes and ``dataSource`` only names the track's origin.
     public var inlineData: [UInt8]? = nil
+    /// How the samples are encrypted when the source encrypted them (``sampleEntry`` is then
+    /// `encv`/`enca`, ``sampleEntryType`` the codec's own type), nil for clear samples.
+    public var protection: SourceProtection? = nil
     /// The smallest composition offset of any sample (0 without B-frames), kept up to date with
     /// ``samples`` so that per-request code never scans the table for it.
     public private(set) var minimumCompositionOffset: Int32
@@ -85,7 +88,9 @@ public struct Track: Sendable {
     }
 
     /// Approximate bytes this track keeps in memory (sample table and sample entry).
-    public var memoryFootprint: Int { samples.memoryFootprint &+ sampleEntry.count &+ (inlineData?.count ?? 0) &+ 256 }
+    public var memoryFootprint: Int {
+        samples.memoryFootprint &+ sampleEntry.count &+ (inlineData?.count ?? 0) &+ (protection?.samples.memoryFootprint ?? 0) &+ 256
+    }
 }
 
 /// Codec configuration parsed from the sample entry, as the output formats need it.

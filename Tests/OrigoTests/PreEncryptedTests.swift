@@ -1,0 +1,74 @@
+import ByteIO
+@testable import Engine
+import ISOBMFF
+import Testing
+
+/// Sources that arrive encrypted: read with their protection, passed through in DASH untouched,
+/// refused where they cannot be carried.
+@Suite struct PreEncryptedTests {
+    /// Our own DASH CENC output of one track, init and every segment in one file: a fragmented,
+    /// encrypted MP4 like a packager writes.
+    static func encryptedFile(_ site: ProtectionTests.Site, token: String, to path: String) throws -> [[UInt8]] {
+        var parts = [ProtectionTests.bytes(site.get("x-\(token).dash"))]
+        var n = 1
+        while true {
+            let segment = site.get("x-\(token)-n\(n).dash")
+            guard segment.status == 200 else { break }
+            parts.append(ProtectionTests.bytes(segment))
+            n += 1
+        }
+        #expect(n > 2)
+        try IndexMP4EngineTests.write(Array(parts.joined()), to: path)
+        return parts
+    }
+
+    @Test func encryptedSourcesPassThroughDASHByteForByte() throws {
+        let origin = try ProtectionTests.Site(["cenc.key": "\(ProtectionTests.kid):\(ProtectionTests.cek)", "hls.playout": "clear"])
+        let dir = SubtitlesTests.temporaryDirectory()
+        let video = try Self.encryptedFile(origin, token: "video=100000", to: dir + "/v.mp4")
+        let audio = try Self.encryptedFile(origin, token: "audio_fra=64000", to: dir + "/a.mp4")
+        SubtitlesTests.write(dir + "/x.ism", """
+            <smil xmlns="http://www.w3.org/2001/SMIL20/Language"><head/><body><switch>
+            <video src="v.mp4" systemBitrate="100000"/><audio src="a.mp4" systemBitrate="64000" systemLanguage="fra"/>
+            </switch></body></smil>
+            """)
+        let engine = Engine()
+        func get(_ path: String) -> EngineResponse {
+            engine.handle(EngineRequest(method: "GET", manifestPath: dir + "/x.ism", virtualPath: path, query: nil))
+        }
+        // Every media segment is the one it was made from: same samples, IVs and subsamples.
+        for (token, parts) in [("video=100000", video), ("audio_fra=64000", audio)] {
+            for n in 1..<parts.count {
+                #expect(ProtectionTests.bytes(get("x-\(token)-n\(n).dash")) == parts[n], "\(token) \(n)")
+            }
+            let initSegment = ProtectionTests.bytes(get("x-\(token).dash"))
+            #expect(ProtectionTests.contains(initSegment, "encv") == token.hasPrefix("video"))
+            #expect(ProtectionTests.contains(initSegment, "tenc") && ProtectionTests.contains(initSegment, "pssh"))
+        }
+        let mpd = ProtectionTests.text(get(".mpd"))
+        #expect(mpd.contains("value=\"cenc\" cenc:default_KID=\"01234567-89ab-cdef-0123-456789abcdef\""))
+        #expect(mpd.contains("urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e"))
+        #expect(mpd.contains("codecs=\"avc1."))
+        // No other format can carry the samples without decrypting them.
+        for path in [".m3u8", "Manifest", ".f4m", "x-video=100000-1.ts"] {
+            #expect(get(path).status == 403, "\(path)")
+        }
+    }
+
+    @Test func sampleEncryptionThatDoesNotMatchTheSamplesIsRefused() throws {
+        let origin = try ProtectionTests.Site(["cenc.key": "\(ProtectionTests.kid):\(ProtectionTests.cek)", "hls.playout": "clear"])
+        let dir = SubtitlesTests.temporaryDirectory()
+        var parts = try Self.encryptedFile(origin, token: "video=100000", to: dir + "/v.mp4")
+        // One subsample run grows by a byte: the runs no longer cover the sample.
+        let senc = Array("senc".utf8)
+        guard let at = (0..<(parts[1].count - 4)).first(where: { Array(parts[1][$0..<($0 + 4)]) == senc }) else {
+            Issue.record("no senc"); return
+        }
+        let run = at + 4 + 4 + 4 + 8 + 2 + 1    // type, flags, count, IV, run count, into the clear bytes
+        parts[1][run] &+= 1
+        try IndexMP4EngineTests.write(Array(parts.joined()), to: dir + "/v.mp4")
+        let response = Engine().handle(EngineRequest(method: "GET", manifestPath: dir + "/v.mp4", virtualPath: ".mpd", query: nil))
+        #expect(response.status >= 400 && response.status < 600)
+        #expect(response.logReason?.contains("subsamples cover") == true, "\(response.logReason ?? "")")
+    }
+}
