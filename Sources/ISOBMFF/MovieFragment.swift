@@ -126,12 +126,16 @@ enum MovieFragment {
             default: break
             }
         }
-        guard let box else {
-            throw .unsupported("a fragment of encrypted track \(track) has no sample encryption box (senc)")
-        }
         var info = auxiliary[track] ?? SampleAuxiliaryInfo()
         auxiliary[track] = nil
-        try SampleEncryptionBox.read(box.payload, piff: box.piff, ivSize: ivSize, sizes: sizes, into: &info)
+        if let box {
+            try SampleEncryptionBox.read(box.payload, piff: box.piff, ivSize: ivSize, sizes: sizes, into: &info)
+        } else if ivSize == 0, info.count == 0 || !info.hasSubsamples {
+            // A constant IV and whole samples encrypted: there is nothing per sample to say.
+            for _ in sizes { info.append([], hasSubsamples: false) }
+        } else {
+            throw .unsupported("a fragment of encrypted track \(track) has no sample encryption box (senc)")
+        }
         auxiliary[track] = info
     }
 }

@@ -122,7 +122,9 @@ public struct FragmentEncryption: Sendable, Equatable {
     func write(_ w: inout ByteWriter, moofStart: Int) {
         let count = ivs.count
         let sizes = (0..<count).map(infoSize)
-        let uniform = sizes.allSatisfy { $0 == sizes.first }
+        // A default size of 0 means "a table follows": entries of 0 bytes (constant IV, whole
+        // samples) are written as a table.
+        let uniform = sizes.allSatisfy { $0 == sizes.first } && sizes.first != 0
         FragmentWriter.fullBox(&w, "saiz", version: 0, flags: 0) { w in
             w.writeUInt8(uniform ? UInt8(clamping: sizes.first ?? 0) : 0)
             w.writeUInt32(UInt32(clamping: count))

@@ -42,7 +42,8 @@ enum SampleEncryptionBox {
             guard count == sizes.count else {
                 throw ISOBMFFError.malformed(box: name, reason: "\(count) entries for \(sizes.count) samples")
             }
-            guard count <= r.remaining / max(size + (subsamples ? 2 : 0), 1) else {
+            let smallest = size + (subsamples ? 2 : 0)
+            guard smallest == 0 || count <= r.remaining / smallest else {
                 throw ISOBMFFError.malformed(box: name, reason: "\(count) entries but only \(r.remaining) bytes")
             }
             for sampleSize in sizes {

@@ -376,18 +376,41 @@ def test_a_cms_behind_ismproxypass_sets_the_key_per_request(media):
     assert not crashes, "\n".join(crashes[:20])
 
 
-def test_a_pre_encrypted_source_is_refused_not_served_undecodable(site, media):
-    """Until CENC sources are passed through with their protection, every format of one answers
-    501 with a log line: not a manifest that names `encv` and segments no player can decrypt."""
+@pytest.mark.parametrize("scheme", ["cenc", "cbcs"])
+def test_pre_encrypted_sources_pass_through_dash_untouched(site, media, tmp_path, scheme):
+    """Video and audio encrypted by Shaka Packager (Widevine and W3C common pssh) are passed through:
+    the MPD signals the source's scheme and key, ffmpeg 8.1 decrypts every representation to the
+    samples of the clear source, and formats that would need the clear samples answer 403."""
     vod = os.path.join(site.dir, "www", "vod")
-    encrypted = os.path.join(vod, "pre-encrypted.mp4")
-    proc = subprocess.run([streamer_binary("packager-linux-x64"),
-                           f"in={os.path.join(media.root, 'abr-640x360.mp4')},stream=video,output={encrypted}",
-                           "--enable_raw_key_encryption", "--keys", f"label=:key_id={KID}:key={KEY}", "--clear_lead", "0"],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    os.chmod(encrypted, 0o644)
+    sources = {"video": "abr-640x360.mp4", "audio": "audio-eng.mp4"}
+    for kind, name in sources.items():
+        encrypted = os.path.join(vod, f"pre-{scheme}-{kind}.mp4")
+        proc = subprocess.run([streamer_binary("packager-linux-x64"),
+                               f"in={os.path.join(media.root, name)},stream={kind},output={encrypted}",
+                               "--enable_raw_key_encryption", "--keys", f"label=:key_id={KID}:key={KEY}",
+                               "--protection_scheme", scheme, "--protection_systems", "Widevine,CommonSystem",
+                               "--clear_lead", "0"], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        os.chmod(encrypted, 0o644)
+    ism = f"pre-{scheme}.ism"
+    with open(os.path.join(vod, ism), "w") as f:
+        f.write(f'''<smil xmlns="http://www.w3.org/2001/SMIL20/Language"><head/><body><switch>
+<video src="pre-{scheme}-video.mp4" systemBitrate="600000"><param name="trackName" value="video" valueType="data"/></video>
+<audio src="pre-{scheme}-audio.mp4" systemBitrate="128000" systemLanguage="eng"><param name="trackName" value="audio_eng" valueType="data"/></audio>
+</switch></body></smil>''')
+    os.chmod(os.path.join(vod, ism), 0o644)
+    mpd = clients.get(site.url(f"vod/{ism}/.mpd")).body.decode()
+    kid = f"{KID[:8]}-{KID[8:12]}-{KID[12:16]}-{KID[16:20]}-{KID[20:]}"
+    assert mpd.count(f'value="{scheme}" cenc:default_KID="{kid}"') == 2, mpd
+    assert "urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed" in mpd
+    for token in ["video=600000", "audio_eng=128000"]:
+        secret, plain = str(tmp_path / f"{token}.enc.mp4"), str(tmp_path / f"{token}.mp4")
+        representation_file(site, ism, token, secret)
+        representation_file(site, "clear.ism", token, plain)
+        clear = [line.split(",")[4:] for line in framemd5(plain)]
+        assert clear and [line.split(",")[4:] for line in framemd5(secret, KEY)] == clear, token
+        assert [line.split(",")[4:] for line in framemd5(secret)] != clear, token
     log = site.log_size()
-    for path in [".m3u8", ".mpd", "Manifest", ".f4m", "video=599253-1.ts"]:
-        assert clients.get(site.url(f"vod/pre-encrypted.mp4/{path}")).status == 501, path
-    assert "already encrypted" in site.log_since(log)
+    for path in [".m3u8", "Manifest", ".f4m", "video=600000-1.ts"]:
+        assert clients.get(site.url(f"vod/{ism}/{path}")).status == 403, path
+    assert "is encrypted in its source" in site.log_since(log)
