@@ -102,15 +102,24 @@ public struct FragmentEncryption: Sendable, Equatable {
             offsetPosition = w.count
             w.writeUInt32(0)                                // patched: where senc's first IV is
         }
-        FragmentWriter.fullBox(&w, "senc", version: 0, flags: subsamples == nil ? 0 : 2) { w in
+        FragmentWriter.fullBox(&w, "senc", version: 0, flags: sampleFlags) { w in
             w.writeUInt32(UInt32(clamping: count))
             w.patchUInt32(UInt32(clamping: w.count - moofStart), at: offsetPosition)
-            for i in 0..<count {
-                w.write(ivs[i])
-                if let runs = subsamples?[i] {
-                    w.writeUInt16(UInt16(clamping: runs.count))
-                    for run in runs { w.writeUInt16(run.clear); w.writeUInt32(run.protected) }
-                }
+            writeSamples(&w)
+        }
+    }
+
+    /// The flags of `senc` (and of PIFF's box): 2 when samples have subsample tables.
+    var sampleFlags: UInt32 { subsamples == nil ? 0 : 2 }
+
+    /// Each sample's IV, and its subsample table when there are subsamples (the body of `senc`
+    /// after its sample count).
+    func writeSamples(_ w: inout ByteWriter) {
+        for i in ivs.indices {
+            w.write(ivs[i])
+            if let runs = subsamples, runs.indices.contains(i) {
+                w.writeUInt16(UInt16(clamping: runs[i].count))
+                for run in runs[i] { w.writeUInt16(run.clear); w.writeUInt32(run.protected) }
             }
         }
     }
