@@ -5,11 +5,13 @@ import HLS
 import ISOBMFF
 import MediaModel
 import PlayerURL
+import Smooth
 
 /// What the server manifest says about encryption, with Unified Origin's option names (as
 /// `<meta name="hls.key">` or in `<paramGroup id="hls">`): `hls.key` (`[KID]:CEK`), `hls.key_iv`,
 /// `hls.license_server_url`, `hls.playout`; the keys of the other systems (`iss.key`,
-/// `widevine.key`, `playready.key`); and `<format>.playout` per output format.
+/// `widevine.key`, `playready.key`, `cenc.key`) and license URLs; and `<format>.playout` per output
+/// format.
 ///
 /// Only the server manifest sets these (or a CMS that serves it): a query never does, so a viewer
 /// cannot turn protection off. The DRM rule: once any key is configured, an output format that is
@@ -38,10 +40,19 @@ struct Protection: Sendable {
         let mpd: DASHProtection
     }
 
+    /// Smooth's PIFF encryption (`cenc` with 8-byte IVs): the key and the manifest's header.
+    struct SmoothPIFF: Sendable {
+        let key: ContentKey
+        let header: SmoothProtectionHeader
+    }
+
     /// The HLS AES-128 setting, when `hls.key` is set and HLS is not played out in the clear.
     private(set) var hlsAES128: HLSAES128?
-    /// The DASH CENC setting, when `cenc.key` or `widevine.key` is set and DASH is not clear.
+    /// The DASH CENC setting, when `cenc.key`, `widevine.key` or `playready.key` is set and DASH
+    /// is not clear.
     private(set) var dashCENC: DASHCENC?
+    /// The Smooth setting, when `iss.key` or `playready.key` is set and Smooth is not clear.
+    private(set) var smoothPIFF: SmoothPIFF?
     /// `hls.playout=sample_aes…`: SAMPLE-AES, which Origo does not produce yet.
     private var hlsSampleAES = false
     /// Formats whose key is configured, with what their protection would be.
@@ -73,6 +84,27 @@ struct Protection: Sendable {
                 throw EngineError(httpStatus: 400, logReason: "server manifest option \(name): \(error.reason)")
             }
         }
+        /// The one key that the options present name; 400 when two name different keys.
+        func sameKey(_ keys: KeyValuePairs<String, ContentKey?>) throws(EngineError) -> ContentKey? {
+            let present = keys.compactMap { name, key in key.map { (name, $0) } }
+            if let (first, key) = present.first, let (other, _) = present.first(where: { $0.1 != key }) {
+                throw EngineError(httpStatus: 400, logReason: "server manifest options \(first) and \(other) name different keys (one key per presentation)")
+            }
+            return present.first?.1
+        }
+        /// PlayReady's header for `key`, naming the license server of option `urlOption` (an
+        /// absolute URL) when it is set.
+        func playReadyHeader(_ key: ContentKey, urlOption: String) throws(EngineError) -> PlayReadyHeader {
+            let url = option(urlOption)
+            if let url, !url.contains("://") {
+                throw EngineError(httpStatus: 400, logReason: "server manifest option \(urlOption) must be an absolute URL")
+            }
+            do {
+                return try PlayReadyHeader(key: key, licenseURL: url)
+            } catch {
+                throw EngineError(httpStatus: 400, logReason: "server manifest option \(urlOption): \(error)")
+            }
+        }
         for (format, group) in Self.groups {
             playout[format] = try Self.playout(option("\(group).playout"), group: group)
         }
@@ -95,19 +127,21 @@ struct Protection: Sendable {
                 hlsAES128 = HLSAES128(key: hlsKey, playlistKey: HLSSegmentKey(method: .aes128, uri: uri, iv: iv))
             }
         }
-        if try key("iss.key", kidRequired: true) != nil { keyed[.smooth] = "Smooth PIFF encryption" }
         let playReady = try key("playready.key", kidRequired: true)
-        if playReady != nil { keyed[.smooth] = "Smooth PlayReady encryption" }
+        if let smoothKey = try sameKey(["iss.key": try key("iss.key", kidRequired: true), "playready.key": playReady]) {
+            keyed[.smooth] = "Smooth PIFF encryption"
+            if playout[.smooth] == .default {
+                let url = option("iss.license_server_url") != nil ? "iss.license_server_url" : "playready.license_server_url"
+                let header = try playReadyHeader(smoothKey, urlOption: url)
+                smoothPIFF = SmoothPIFF(key: smoothKey, header: SmoothProtectionHeader(
+                    systemID: DASHProtection.uuid(PlayReadyHeader.systemID).uppercased(), data: Base64.encode(header.object)))
+            }
+        }
         let widevine = try key("widevine.key", kidRequired: true)
         let cenc = try key("cenc.key", kidRequired: true)
-        if let dashKey = widevine ?? cenc {
+        if let dashKey = try sameKey(["cenc.key": cenc, "widevine.key": widevine, "playready.key": playReady]) {
             keyed[.dash] = "DASH CENC"
-            if let cenc, cenc != dashKey {
-                throw EngineError(httpStatus: 400, logReason: "server manifest options cenc.key and widevine.key name different keys (one key per presentation)")
-            }
-            if playReady != nil {
-                keyed[.dash] = "DASH CENC with PlayReady"       // needs a PlayReady header: not yet
-            } else if playout[.dash] == .default, let kid = dashKey.kid {
+            if playout[.dash] == .default, let kid = dashKey.kid {
                 var widevineData: [UInt8]? = nil
                 if widevine != nil {
                     if let text = option("widevine.drm_specific_data") {
@@ -119,16 +153,18 @@ struct Protection: Sendable {
                         widevineData = [0x12, 0x10] + kid                 // WidevinePsshData { key_id }
                     }
                 }
-                dashCENC = Self.dashCENC(key: dashKey, kid: kid, widevineData: widevineData)
+                let playReadyHeader = try playReady.map { key throws(EngineError) in
+                    try playReadyHeader(key, urlOption: "playready.license_server_url")
+                }
+                dashCENC = Self.dashCENC(key: dashKey, kid: kid, widevineData: widevineData, playReady: playReadyHeader)
             }
-        } else if playReady != nil {
-            keyed[.dash] = "DASH CENC with PlayReady"
         }
     }
 
     /// ClearKey always (the W3C common `pssh` with the key ID, which EME's `org.w3.clearkey` reads;
-    /// signalled in the MPD under DASH-IF's ClearKey UUID), Widevine's when configured.
-    private static func dashCENC(key: ContentKey, kid: [UInt8], widevineData: [UInt8]?) -> DASHCENC {
+    /// signalled in the MPD under DASH-IF's ClearKey UUID), Widevine's and PlayReady's when
+    /// configured.
+    private static func dashCENC(key: ContentKey, kid: [UInt8], widevineData: [UInt8]?, playReady: PlayReadyHeader?) -> DASHCENC {
         var systems = [ProtectionSystem(systemID: ProtectionSystem.commonID, kids: [kid])]
         var mpd = [DASHProtection.System(uuid: DASHProtection.uuid(ProtectionSystem.clearKeyID), name: "ClearKey1.0",
                                          pssh: systems[0].box)]
@@ -137,6 +173,13 @@ struct Protection: Sendable {
             systems.append(system)
             mpd.append(DASHProtection.System(uuid: DASHProtection.uuid(ProtectionSystem.widevineID), name: "Widevine",
                                              pssh: system.box))
+        }
+        if let playReady {
+            let object = playReady.object
+            let system = ProtectionSystem(systemID: PlayReadyHeader.systemID, kids: [], data: object)
+            systems.append(system)
+            mpd.append(DASHProtection.System(uuid: DASHProtection.uuid(PlayReadyHeader.systemID), name: "MSPR 2.0",
+                                             pssh: system.box, playReadyObject: object, licenseURL: playReady.licenseURL))
         }
         return DASHCENC(key: key, track: TrackEncryption(kid: kid, systems: systems),
                         mpd: DASHProtection(kid: kid, systems: mpd))
@@ -182,6 +225,7 @@ struct Protection: Sendable {
             }
             if format == .hls, hlsAES128 != nil, !hlsSampleAES, !fragmentedMP4 { return }
             if format == .dash, dashCENC != nil { return }
+            if format == .smooth, smoothPIFF != nil { return }
             let what = format == .hls && fragmentedMP4 ? "HLS encryption of fMP4 (cbcs)"
                 : format == .hls ? "HLS SAMPLE-AES" : scheme
             throw EngineError.notImplemented("\(what) is not supported yet: refused rather than served in the clear")
@@ -196,6 +240,9 @@ struct Protection: Sendable {
         }
         if let dash = dashCENC {
             out += "|" + dash.key.fingerprint + Hex.string(dash.track.systems.flatMap(\.box))
+        }
+        if let smooth = smoothPIFF {
+            out += "|" + smooth.key.fingerprint + smooth.header.data
         }
         return out
     }
@@ -256,6 +303,15 @@ extension AnswerContext {
         guard let range = cut.ranges[track.token]?[index], !range.isEmpty else {
             throw EngineError.notFound("segment \(number) of \(track.token) is empty")
         }
+        let body = try cencFragment(track, samples: range, sequenceNumber: number, key: cenc.key, options: FragmentWriter.Options())
+        return Self.segment(body, type: Self.mp4Type(track.kind))
+    }
+
+    /// A media segment of samples `range` of `track` encrypted with `key` as `cenc` says (AES-CTR,
+    /// 8-byte IVs, video NAL units as subsamples), its IVs and subsamples written as `options`
+    /// say (`senc`, or PIFF's box): the header and the encrypted sample bytes.
+    func cencFragment(_ track: PresentationTrack, samples range: Range<Int>, sequenceNumber number: Int, key: ContentKey,
+                      options: FragmentWriter.Options) throws -> [BodyPiece] {
         var data = try sampleBytes(track.track, range)
         let layout: CENC.NALLayout? = switch track.track.codec {
         case .avc(let c): .avc(lengthSize: c.nalLengthSize)
@@ -273,22 +329,22 @@ extension AnswerContext {
                 ?? (layout == nil ? nil : [CENC.Subsample(clear: 0, protected: UInt32(clamping: size))])
             let iv = CENC.iv(salt: salt, index: i)
             do {
-                try CENC.encrypt(&data, sample: sample, subsamples: runs, key: cenc.key, iv: iv)
+                try CENC.encrypt(&data, sample: sample, subsamples: runs, key: key, iv: iv)
             } catch {
-                throw EngineError(httpStatus: 500, logReason: "encrypting a DASH segment failed: \(error)")
+                throw EngineError(httpStatus: 500, logReason: "encrypting a segment of \(track.token) failed: \(error)")
             }
             ivs.append(iv)
             subsamples.append((runs ?? []).map { ($0.clear, $0.protected) })
             at += size
         }
-        var options = FragmentWriter.Options()
+        var options = options
         options.encryption = FragmentEncryption(ivs: ivs, subsamples: layout == nil ? nil : subsamples)
         let pieces = try FragmentWriter.mediaSegment(track: track.track, samples: range,
                                                      sequenceNumber: UInt32(clamping: number), options: options)
         guard case .bytes(let header)? = pieces.first else {
             throw EngineError(httpStatus: 500, logReason: "no fragment header for \(track.token)")
         }
-        return Self.segment([.bytes(header), .bytes(data)], type: Self.mp4Type(track.kind))
+        return [.bytes(header), .bytes(data)]
     }
 
     /// The bytes of samples `range` of `track`, in order (local reads or one coalesced upstream read).
