@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "CMappedGuard"),
         // OpenSSL's libcrypto (the system's), for AES.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
-        // Content keys and the ciphers of HLS AES-128 (later: CENC).
+        // Content keys (and CPIX key documents, XML), the ciphers of HLS AES-128 and CENC, DRM systems' headers (PlayReady's is XML).
         .target(name: "Encryption", dependencies: ["ByteIO", "COpenSSL", "XML"]),
         // The C ABI header shared with mod_glue.
         .target(name: "CEngineAPI"),

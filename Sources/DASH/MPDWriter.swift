@@ -67,7 +67,7 @@ public struct MPDWriter: Sendable {
         w.declaration()
         w.comment("Created with Origo")
         w.open("MPD", attributes: [("xmlns", "urn:mpeg:dash:schema:mpd:2011")]
-            + (protection.isEmpty ? [] : [("xmlns:cenc", "urn:mpeg:cenc:2013")]) + [
+            + DASHProtection.namespaces(of: Array(protection.values)) + [
             ("profiles", "urn:mpeg:dash:profile:isoff-live:2011"),
             ("type", "static"),
             ("mediaPresentationDuration", isoDuration(longest.0, longest.1)),

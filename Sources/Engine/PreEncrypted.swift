@@ -27,10 +27,7 @@ enum PreEncrypted {
 
     /// How an MPD declares `protection`: its scheme and key, and each system's `pssh`.
     static func mpd(_ protection: SourceProtection) -> DASHProtection {
-        DASHProtection(scheme: protection.scheme, kid: protection.kid, systems: systems(protection).map { system in
-            let id = system.systemID == ProtectionSystem.commonID ? ProtectionSystem.clearKeyID : system.systemID
-            return DASHProtection.System(uuid: DASHProtection.uuid(id), name: Protection.systemName(system.systemID), pssh: system.box)
-        })
+        DASHProtection(scheme: protection.scheme, kid: protection.kid, systems: systems(protection).map { Protection.mpdSystem($0) })
     }
 }
 

@@ -5,11 +5,13 @@ import HLS
 import ISOBMFF
 import MediaModel
 import PlayerURL
+import Smooth
 
 /// What the server manifest says about encryption, with Unified Origin's option names (as
 /// `<meta name="hls.key">` or in `<paramGroup id="hls">`): `hls.key` (`[KID]:CEK`), `hls.key_iv`,
 /// `hls.license_server_url`, `hls.playout`; the keys of the other systems (`iss.key`,
-/// `widevine.key`, `playready.key`); and `<format>.playout` per output format.
+/// `widevine.key`, `playready.key`, `cenc.key`) and license URLs; and `<format>.playout` per output
+/// format.
 ///
 /// Only the server manifest sets these (or a CMS that serves it): a query never does, so a viewer
 /// cannot turn protection off. The DRM rule: once any key is configured, an output format that is
@@ -38,6 +40,12 @@ struct Protection: Sendable {
         let mpd: DASHProtection
     }
 
+    /// Smooth's PIFF encryption (`cenc` with 8-byte IVs): the key and the manifest's header.
+    struct SmoothPIFF: Sendable {
+        let key: ContentKey
+        let header: SmoothProtectionHeader
+    }
+
     /// The HLS AES-128 settings of audio and video tracks, by token, when HLS is protected and
     /// not played out in the clear.
     private var hls: [String: HLSAES128] = [:]
@@ -45,6 +53,8 @@ struct Protection: Sendable {
     private var dash: [String: DASHCENC] = [:]
     /// The track whose key text tracks and muxed segments use: the first video track, else the first audio.
     private var leadToken: String?
+    /// The Smooth setting, when `iss.key` or `playready.key` is set and Smooth is not clear.
+    private(set) var smoothPIFF: SmoothPIFF?
     /// `hls.playout=sample_aes…`: SAMPLE-AES, which Origo does not produce yet.
     private var hlsSampleAES = false
     /// Formats whose key is configured, with what their protection would be.
@@ -85,6 +95,27 @@ struct Protection: Sendable {
                 throw EngineError(httpStatus: 400, logReason: "server manifest option \(name): \(error.reason)")
             }
         }
+        /// The one key that the options present name; 400 when two name different keys.
+        func sameKey(_ keys: KeyValuePairs<String, ContentKey?>) throws(EngineError) -> ContentKey? {
+            let present = keys.compactMap { name, key in key.map { (name, $0) } }
+            if let (first, key) = present.first, let (other, _) = present.first(where: { $0.1 != key }) {
+                throw EngineError(httpStatus: 400, logReason: "server manifest options \(first) and \(other) name different keys (one key per presentation)")
+            }
+            return present.first?.1
+        }
+        /// PlayReady's header for `key`, naming the license server of option `urlOption` (an
+        /// absolute URL) when it is set.
+        func playReadyHeader(_ key: ContentKey, urlOption: String) throws(EngineError) -> PlayReadyHeader {
+            let url = option(urlOption)
+            if let url, !url.contains("://") {
+                throw EngineError(httpStatus: 400, logReason: "server manifest option \(urlOption) must be an absolute URL")
+            }
+            do {
+                return try PlayReadyHeader(key: key, licenseURL: url)
+            } catch {
+                throw EngineError(httpStatus: 400, logReason: "server manifest option \(urlOption): \(error)")
+            }
+        }
         for (format, group) in Self.groups {
             playout[format] = try Self.playout(option("\(group).playout"), group: group)
         }
@@ -115,16 +146,18 @@ struct Protection: Sendable {
                 for track in media { hls[track.token] = setting }
             }
         }
-        if issKey != nil { keyed[.smooth] = "Smooth PIFF encryption" }
-        if playReady != nil { keyed[.smooth] = "Smooth PlayReady encryption" }
-        if let dashKey = widevine ?? cenc {
-            keyed[.dash] = "DASH CENC"
-            if let cenc, cenc != dashKey {
-                throw EngineError(httpStatus: 400, logReason: "server manifest options cenc.key and widevine.key name different keys (one key per presentation)")
+        if let smoothKey = try sameKey(["iss.key": issKey, "playready.key": playReady]) {
+            keyed[.smooth] = "Smooth PIFF encryption"
+            if playout[.smooth] == .default {
+                let url = option("iss.license_server_url") != nil ? "iss.license_server_url" : "playready.license_server_url"
+                let header = try playReadyHeader(smoothKey, urlOption: url)
+                smoothPIFF = SmoothPIFF(key: smoothKey, header: SmoothProtectionHeader(
+                    systemID: DASHProtection.uuid(PlayReadyHeader.systemID).uppercased(), data: Base64.encode(header.object)))
             }
-            if playReady != nil {
-                keyed[.dash] = "DASH CENC with PlayReady"       // needs a PlayReady header: not yet
-            } else if playout[.dash] == .default, let kid = dashKey.kid {
+        }
+        if let dashKey = try sameKey(["cenc.key": cenc, "widevine.key": widevine, "playready.key": playReady]) {
+            keyed[.dash] = "DASH CENC"
+            if playout[.dash] == .default, let kid = dashKey.kid {
                 var widevineData: [UInt8]? = nil
                 if widevine != nil {
                     if let text = option("widevine.drm_specific_data") {
@@ -137,11 +170,12 @@ struct Protection: Sendable {
                     }
                 }
                 let systems = widevineData.map { [ProtectionSystem(systemID: ProtectionSystem.widevineID, kids: [], data: $0)] } ?? []
-                let setting = Self.dashCENC(key: dashKey, kid: kid, systems: systems)
+                let playReadyHeader = try playReady.map { key throws(EngineError) in
+                    try playReadyHeader(key, urlOption: "playready.license_server_url")
+                }
+                let setting = Self.dashCENC(key: dashKey, kid: kid, systems: systems, playReady: playReadyHeader)
                 for track in media { dash[track.token] = setting }
             }
-        } else if playReady != nil {
-            keyed[.dash] = "DASH CENC with PlayReady"
         }
     }
 
@@ -228,23 +262,32 @@ struct Protection: Sendable {
     var dashMPD: [String: DASHProtection] { dash.mapValues(\.mpd).merging(passThrough) { own, _ in own } }
 
     /// ClearKey always (the W3C common `pssh` with the key ID, which EME's `org.w3.clearkey` reads;
-    /// signalled in the MPD under DASH-IF's ClearKey UUID), then each of `systems` (ID, `pssh` box).
-    private static func dashCENC(key: ContentKey, kid: [UInt8], systems: [ProtectionSystem]) -> DASHCENC {
-        let all = [ProtectionSystem(systemID: ProtectionSystem.commonID, kids: [kid])] + systems
+    /// signalled in the MPD under DASH-IF's ClearKey UUID), then each of `systems`, then PlayReady's
+    /// header made from the key when `playReady` is given.
+    private static func dashCENC(key: ContentKey, kid: [UInt8], systems: [ProtectionSystem],
+                                 playReady: PlayReadyHeader? = nil) -> DASHCENC {
+        var all = [ProtectionSystem(systemID: ProtectionSystem.commonID, kids: [kid])] + systems
+        if let playReady { all.append(ProtectionSystem(systemID: PlayReadyHeader.systemID, kids: [], data: playReady.object)) }
         let mpd = all.map { system in
-            system.systemID == ProtectionSystem.commonID
-                ? DASHProtection.System(uuid: DASHProtection.uuid(ProtectionSystem.clearKeyID), name: "ClearKey1.0", pssh: system.box)
-                : DASHProtection.System(uuid: DASHProtection.uuid(system.systemID), name: systemName(system.systemID),
-                                        pssh: system.box)
+            mpdSystem(system, licenseURL: system.systemID == PlayReadyHeader.systemID ? playReady?.licenseURL : nil)
         }
         return DASHCENC(key: key, track: TrackEncryption(kid: kid, systems: all), mpd: DASHProtection(kid: kid, systems: mpd))
+    }
+
+    /// How the MPD names `system`: the common `pssh` under ClearKey's UUID, PlayReady's with its
+    /// header object (`mspr:pro`) and license URL.
+    static func mpdSystem(_ system: ProtectionSystem, licenseURL: String? = nil) -> DASHProtection.System {
+        let id = system.systemID == ProtectionSystem.commonID ? ProtectionSystem.clearKeyID : system.systemID
+        let playReady = system.systemID == PlayReadyHeader.systemID
+        return DASHProtection.System(uuid: DASHProtection.uuid(id), name: systemName(system.systemID), pssh: system.box,
+                                     playReadyObject: playReady ? system.data : nil, licenseURL: licenseURL)
     }
 
     /// The `value` of a system's `ContentProtection`.
     static func systemName(_ systemID: [UInt8]) -> String {
         switch systemID {
         case ProtectionSystem.widevineID: "Widevine"
-        case ProtectionSystem.playReadyID: "MSPR 2.0"
+        case PlayReadyHeader.systemID: "MSPR 2.0"
         case ProtectionSystem.commonID, ProtectionSystem.clearKeyID: "ClearKey1.0"
         default: ""
         }
@@ -293,6 +336,7 @@ struct Protection: Sendable {
             }
             if format == .hls, !hls.isEmpty, !hlsSampleAES, !fragmentedMP4 { return }
             if format == .dash, !dash.isEmpty { return }
+            if format == .smooth, smoothPIFF != nil { return }
             let what = format == .hls && fragmentedMP4 ? "HLS encryption of fMP4 (cbcs)"
                 : format == .hls ? "HLS SAMPLE-AES" : scheme
             throw EngineError.notImplemented("\(what) is not supported yet: refused rather than served in the clear")
@@ -307,6 +351,9 @@ struct Protection: Sendable {
         }
         for (token, setting) in dash.sorted(by: { $0.key < $1.key }) {
             out += token + ":" + setting.key.fingerprint + Hex.string(setting.track.systems.flatMap(\.box)) + "|"
+        }
+        if let smooth = smoothPIFF {
+            out += "|" + smooth.key.fingerprint + smooth.header.data
         }
         return out
     }
@@ -371,6 +418,15 @@ extension AnswerContext {
         guard let range = cut.ranges[track.token]?[index], !range.isEmpty else {
             throw EngineError.notFound("segment \(number) of \(track.token) is empty")
         }
+        let body = try cencFragment(track, samples: range, sequenceNumber: number, key: cenc.key, options: FragmentWriter.Options())
+        return Self.segment(body, type: Self.mp4Type(track.kind))
+    }
+
+    /// A media segment of samples `range` of `track` encrypted with `key` as `cenc` says (AES-CTR,
+    /// 8-byte IVs, video NAL units as subsamples), its IVs and subsamples written as `options`
+    /// say (`senc`, or PIFF's box): the header and the encrypted sample bytes.
+    func cencFragment(_ track: PresentationTrack, samples range: Range<Int>, sequenceNumber number: Int, key: ContentKey,
+                      options: FragmentWriter.Options) throws -> [BodyPiece] {
         var data = try sampleBytes(track.track, range)
         let layout: CENC.NALLayout? = switch track.track.codec {
         case .avc(let c): .avc(lengthSize: c.nalLengthSize)
@@ -388,22 +444,22 @@ extension AnswerContext {
                 ?? (layout == nil ? nil : [CENC.Subsample(clear: 0, protected: UInt32(clamping: size))])
             let iv = CENC.iv(salt: salt, index: i)
             do {
-                try CENC.encrypt(&data, sample: sample, subsamples: runs, key: cenc.key, iv: iv)
+                try CENC.encrypt(&data, sample: sample, subsamples: runs, key: key, iv: iv)
             } catch {
-                throw EngineError(httpStatus: 500, logReason: "encrypting a DASH segment failed: \(error)")
+                throw EngineError(httpStatus: 500, logReason: "encrypting a segment of \(track.token) failed: \(error)")
             }
             ivs.append(iv)
             subsamples.append((runs ?? []).map { ($0.clear, $0.protected) })
             at += size
         }
-        var options = FragmentWriter.Options()
+        var options = options
         options.encryption = FragmentEncryption(ivs: ivs, subsamples: layout == nil ? nil : subsamples)
         let pieces = try FragmentWriter.mediaSegment(track: track.track, samples: range,
                                                      sequenceNumber: UInt32(clamping: number), options: options)
         guard case .bytes(let header)? = pieces.first else {
             throw EngineError(httpStatus: 500, logReason: "no fragment header for \(track.token)")
         }
-        return Self.segment([.bytes(header), .bytes(data)], type: Self.mp4Type(track.kind))
+        return [.bytes(header), .bytes(data)]
     }
 
     /// The bytes of samples `range` of `track`, in order (local reads or one coalesced upstream read).

@@ -4,14 +4,17 @@ import MediaModel
 import PlayerURL
 import Smooth
 
-/// Smooth Streaming: the client manifest and fragments (media, and TTML for text tracks).
+/// Smooth Streaming: the client manifest and fragments (media, and TTML for text tracks). With
+/// `iss.key` or `playready.key`, audio and video fragments are PIFF 1.1 encrypted (`cenc`, with
+/// PIFF's sample encryption box) and the manifest carries the PlayReady header.
 enum SmoothAnswer {
     /// The answer to a Smooth route, or nil for another format's.
     static func answer(_ route: PlayerRequest, _ context: AnswerContext) throws -> EngineResponse? {
         switch route {
         case .smoothManifest:
             let cut = try context.view.cut(context.options.smoothCut)
-            let writer = SmoothManifestWriter(presentation: context.presentation, ranges: cut.ranges, urls: context.urls)
+            let writer = SmoothManifestWriter(presentation: context.presentation, ranges: cut.ranges, urls: context.urls,
+                                              protection: context.protection.smoothPIFF?.header)
             return AnswerContext.manifest(writer.manifest(), type: "text/xml")
         case .smoothFragment(let bitrate, let name, let time):
             return try fragment(bitrate: bitrate, name: name, time: time, context)
@@ -33,6 +36,11 @@ enum SmoothAnswer {
         }
         if track.kind == .text {
             return try context.smoothTextFragment(track, ranges: ranges, index: index, offset: offset)
+        }
+        if let piff = context.protection.smoothPIFF, track.track.inlineData == nil {
+            let body = try context.cencFragment(track, samples: ranges[index], sequenceNumber: index + 1, key: piff.key,
+                                                options: .smooth(offset: offset))
+            return AnswerContext.segment(body, type: AnswerContext.mp4Type(track.kind))
         }
         let pieces = try FragmentWriter.mediaSegment(track: track.track, samples: ranges[index],
                                                      sequenceNumber: UInt32(clamping: index + 1),

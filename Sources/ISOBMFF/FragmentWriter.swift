@@ -21,14 +21,18 @@ public enum FragmentWriter {
         public var piffFragmentTimes = false
         /// Write `saiz`, `saio` and `senc` for these encrypted samples into `traf`.
         public var encryption: FragmentEncryption? = nil
+        /// Write ``encryption`` as PIFF's sample encryption `uuid` box instead.
+        public var piffSampleEncryption = false
         public init() {}
 
-        /// Smooth Streaming / PIFF 1.1: no `styp`, times on a 10 MHz timeline, `tfxd`.
+        /// Smooth Streaming / PIFF 1.1: no `styp`, times on a 10 MHz timeline, `tfxd`, PIFF's
+        /// sample encryption box when encrypted.
         public static func smooth(offset: Int64) -> Options {
             var o = Options()
             o.segmentType = false
             o.rescaled = RescaledTimeline(timescale: 10_000_000, offset: offset)
             o.piffFragmentTimes = true
+            o.piffSampleEncryption = true
             return o
         }
     }
@@ -223,7 +227,13 @@ public enum FragmentWriter {
                         w.writeUInt64(UInt64(clamping: end &- startTime))
                     }
                 }
-                options.encryption?.write(&w, moofStart: moofStart)
+                if let encryption = options.encryption {
+                    if options.piffSampleEncryption {
+                        encryption.writePIFF(&w)
+                    } else {
+                        encryption.write(&w, moofStart: moofStart)
+                    }
+                }
             }
         }
         let moofSize = w.count - moofStart

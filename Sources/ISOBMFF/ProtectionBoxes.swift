@@ -44,10 +44,6 @@ public struct ProtectionSystem: Sendable, Equatable {
     public static let widevineID: [UInt8] = [0xED, 0xEF, 0x8B, 0xA9, 0x79, 0xD6, 0x4A, 0xCE,
                                              0xA3, 0xC8, 0x27, 0xDC, 0xD5, 0x1D, 0x21, 0xED]
 
-    /// PlayReady (`9a04f079-9840-4286-ab92-e65be0885f95`).
-    public static let playReadyID: [UInt8] = [0x9A, 0x04, 0xF0, 0x79, 0x98, 0x40, 0x42, 0x86,
-                                              0xAB, 0x92, 0xE6, 0x5B, 0xE0, 0x88, 0x5F, 0x95]
-
     /// A whole `pssh` box as a key service hands it out (version 0 or 1, its size all of `box`).
     public init(parsing box: [UInt8]) throws(ISOBMFFError) {
         func malformed(_ reason: String) -> ISOBMFFError { .malformed(box: "pssh", reason: reason) }
@@ -136,15 +132,24 @@ public struct FragmentEncryption: Sendable, Equatable {
             offsetPosition = w.count
             w.writeUInt32(0)                                // patched: where senc's first IV is
         }
-        FragmentWriter.fullBox(&w, "senc", version: 0, flags: subsamples == nil ? 0 : 2) { w in
+        FragmentWriter.fullBox(&w, "senc", version: 0, flags: sampleFlags) { w in
             w.writeUInt32(UInt32(clamping: count))
             w.patchUInt32(UInt32(clamping: w.count - moofStart), at: offsetPosition)
-            for i in 0..<count {
-                w.write(ivs[i])
-                if let runs = subsamples?[i] {
-                    w.writeUInt16(UInt16(clamping: runs.count))
-                    for run in runs { w.writeUInt16(run.clear); w.writeUInt32(run.protected) }
-                }
+            writeSamples(&w)
+        }
+    }
+
+    /// The flags of `senc` (and of PIFF's box): 2 when samples have subsample tables.
+    var sampleFlags: UInt32 { subsamples == nil ? 0 : 2 }
+
+    /// Each sample's IV, and its subsample table when there are subsamples (the body of `senc`
+    /// after its sample count).
+    func writeSamples(_ w: inout ByteWriter) {
+        for i in ivs.indices {
+            w.write(ivs[i])
+            if let runs = subsamples, runs.indices.contains(i) {
+                w.writeUInt16(UInt16(clamping: runs[i].count))
+                for run in runs[i] { w.writeUInt16(run.clear); w.writeUInt32(run.protected) }
             }
         }
     }

@@ -30,12 +30,16 @@ public struct SmoothManifestWriter: Sendable {
     public let presentation: Presentation
     public let ranges: [String: [Range<Int>]]
     public let urls: ChildURL
+    /// How the fragments are protected, for the `Protection` element.
+    public let protection: SmoothProtectionHeader?
 
     /// `ranges`: the sample ranges of every track per segment, keyed by track token.
-    public init(presentation: Presentation, ranges: [String: [Range<Int>]], urls: ChildURL) {
+    public init(presentation: Presentation, ranges: [String: [Range<Int>]], urls: ChildURL,
+                protection: SmoothProtectionHeader? = nil) {
         self.presentation = presentation
         self.ranges = ranges
         self.urls = urls
+        self.protection = protection
     }
 
     /// Video streams first, then audio, then text, each in server-manifest order.
@@ -80,6 +84,7 @@ public struct SmoothManifestWriter: Sendable {
             ("TimeScale", String(SmoothTimeline.timescale)),
             ("Duration", String(max(end &- start, 0))),
         ])
+        protection?.write(&w)
         for stream in streams { write(&w, stream) }
         w.close()
         return w.finish()

@@ -209,6 +209,29 @@ def framemd5(path: str, key: str | None = None) -> list[str]:
     return [line for line in proc.stdout.splitlines() if line and not line.startswith("#")]
 
 
+def samples(lines: list[str]) -> list[list[str]]:
+    """Size and MD5 of each packet of `framemd5` lines (without stream and timestamps)."""
+    return [line.split(",")[4:] for line in lines]
+
+
+def decrypts_to(secret: str, plain: str, kind: str) -> str:
+    """Checks that two independent decrypters give back every sample of `plain` (size and MD5, in
+    order) from `secret`, a CENC file of the test key: ffmpeg 8.1 with `-decryption_key`, and Shaka
+    Packager's raw-key decryption, whose clear file (stream `kind`) is returned. Without the key
+    the samples are not the clear ones: they were encrypted."""
+    clear = samples(framemd5(plain))
+    assert clear, plain
+    assert samples(framemd5(secret, KEY)) == clear, secret
+    assert samples(framemd5(secret)) != clear, secret
+    decrypted = secret + ".dec.mp4"
+    proc = subprocess.run([streamer_binary("packager-linux-x64"), f"in={secret},stream={kind},output={decrypted}",
+                           "--enable_raw_key_decryption", "--keys", f"key_id={KID}:key={KEY}"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert samples(framemd5(decrypted)) == clear, decrypted
+    return decrypted
+
+
 @pytest.mark.parametrize("ism", ["cenc.ism", "widevine.ism"])
 def test_dash_cenc_decrypts_to_the_clear_samples(site, media, tmp_path, ism):
     mpd = clients.get(site.url(f"vod/{ism}/.mpd")).body.decode()
@@ -222,18 +245,10 @@ def test_dash_cenc_decrypts_to_the_clear_samples(site, media, tmp_path, ism):
         secret, plain = str(tmp_path / f"{token}.enc.mp4"), str(tmp_path / f"{token}.mp4")
         representation_file(site, ism, token, secret)
         representation_file(site, "clear.ism", token, plain)
+        # The same init segment and fragments but for encryption: timestamps too.
         clear = framemd5(plain)
         assert clear and framemd5(secret, KEY) == clear, token
-        # Without the key the samples are not the clear ones: they were encrypted.
-        assert framemd5(secret) != clear, token
-        # Shaka Packager, a second decrypter, writes the clear samples back.
-        decrypted = str(tmp_path / f"{token}.dec.mp4")
-        kind = "video" if token.startswith("video") else "audio"
-        proc = subprocess.run([streamer_binary("packager-linux-x64"), f"in={secret},stream={kind},output={decrypted}",
-                               "--enable_raw_key_decryption", "--keys", f"key_id={KID}:key={KEY}"],
-                              capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        assert [line.split(",")[4:] for line in framemd5(decrypted)] == [line.split(",")[4:] for line in clear], token
+        decrypts_to(secret, plain, "video" if token.startswith("video") else "audio")
 
 
 # A page of our own: MSE appends one representation's init segment and every media segment, EME with
