@@ -20,6 +20,8 @@ let package = Package(
         .target(name: "Subtitles", dependencies: ["ByteIO", "MediaModel", "XML"]),
         .target(name: "CMappedGuard"),
         .target(name: "Storage", dependencies: ["ByteIO", "CMappedGuard"]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto"),
+        .target(name: "Encryption", dependencies: ["ByteIO", "COpenSSL", "XML"]),
         .target(name: "FuzzDriver", path: "Targets/FuzzDriver"),
         // The ISO-BMFF reader and the media index built from it (segmentation over the result),
         // and TS segments muxed from the samples it found (Annex B conversion, packets written in
@@ -32,6 +34,8 @@ let package = Package(
         .executableTarget(name: "FuzzPlayerURL", dependencies: ["FuzzDriver", "PlayerURL"], path: "Targets/FuzzPlayerURL"),
         // Sidecar subtitle files (WebVTT, SubRip, TTML) and `wvtt` samples.
         .executableTarget(name: "FuzzSubtitles", dependencies: ["FuzzDriver", "MediaModel", "Subtitles"], path: "Targets/FuzzSubtitles"),
+        // CPIX key documents (DASH-IF CPIX 2.3): keys, DRM systems' data, usage rules and lookups.
+        .executableTarget(name: "FuzzCPIX", dependencies: ["FuzzDriver", "Encryption"], path: "Targets/FuzzCPIX"),
         // Upstream answers as the module hands them over: Content-Range and Content-Length parsed
         // and checked against the body (UpstreamResponse(checking:)).
         .executableTarget(name: "FuzzUpstreamAnswer", dependencies: ["FuzzDriver", "Storage"], path: "Targets/FuzzUpstreamAnswer"),

@@ -6,14 +6,15 @@
 #
 # Targets (Fuzz/Package.swift): FuzzMP4 (ISO-BMFF reader + segmentation + TS muxing), FuzzServerManifest
 # (.ism SMIL/XML), FuzzPlayerURL (virtual path + query), FuzzSubtitles (WebVTT/SRT/TTML, wvtt, cue tracks),
-# FuzzUpstreamAnswer (upstream answers: Content-Range, Content-Length, the checks). The corpus grows in
+# FuzzUpstreamAnswer (upstream answers: Content-Range, Content-Length, the checks), FuzzCPIX (CPIX key
+# documents). The corpus grows in
 # out/fuzz/corpus/TARGET, seeded from the test fixtures; crashes land in out/fuzz/artifacts/TARGET/
 # (keep each as a regression test, see docs/FUZZING.md). One job, one core: the machine is shared.
 # Environment: FUZZ_SCRATCH=DIR (SwiftPM scratch path, default .build-fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
-targets=(FuzzMP4 FuzzServerManifest FuzzPlayerURL FuzzSubtitles FuzzUpstreamAnswer)
+targets=(FuzzMP4 FuzzServerManifest FuzzPlayerURL FuzzSubtitles FuzzUpstreamAnswer FuzzCPIX)
 
 if [[ "${1:-}" == list ]]; then printf '%s\n' "${targets[@]}"; exit 0; fi
 [[ $# -ge 2 ]] || { sed -n '4,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -34,7 +35,9 @@ mkdir -p "$corpus" "$artifacts"
 seed() { [[ -f "$1" ]] && cp -n "$1" "$corpus/seed-$(basename "$1")" || true; }
 case "$target" in
   FuzzMP4)
-    for f in Tests/OrigoTests/Fixtures/*.mp4 Tests/OrigoTests/Fixtures/malformed/*; do seed "$f"; done ;;
+    for f in Tests/OrigoTests/Fixtures/*.mp4 Tests/OrigoTests/Fixtures/malformed/*; do seed "$f"; done
+    # Encrypted fragmented MP4s (senc, pssh, encv/enca with sinf): DASH CENC output of the fixtures.
+    for f in Tests/OrigoTests/Fixtures/encrypted/*.mp4; do seed "$f"; done ;;
   FuzzServerManifest)
     for f in vhost-examples/*.ism Tests/OrigoTests/Fixtures/*.ism; do seed "$f"; done
     printf '%s' '<?xml version="1.0"?><smil xmlns="http://www.w3.org/2001/SMIL20/Language"><head><meta name="hls_fmp4" content="true"/></head><body><switch><video src="a.mp4" systemBitrate="300000"><param name="trackID" value="1" valueType="data"/></video><audio src="b.mp4" systemLanguage="eng"/></switch></body></smil>' >"$corpus/seed-smil.ism" ;;
@@ -52,6 +55,8 @@ case "$target" in
     printf '\001\357\273\2771\r\n00:00:01,000 --> 00:00:02,000\r\n<i>Bonjour</i>\r\n\r\n2\r\n00:00:03,500 --> 00:00:04,000\r\nSalut\r\n' >"$corpus/seed-srt"
     printf '\002<?xml version="1.0"?><tt xmlns="http://www.w3.org/ns/ttml" ttp:tickRate="10000000"><body><div><p begin="1s" end="2.5s">One<br/>two</p><p begin="00:00:03.000" dur="40f"><span>three</span></p><p begin="30000000t" end="40000000t">four</p></div></body></tt>' >"$corpus/seed-ttml"
     printf '\003\000\000\000\046vttc\000\000\000\016sttg\141\154\151\147\156\072\000\000\000\020payl\110\151\041\012\000\000\000\010vtte' >"$corpus/seed-wvtt" ;;
+  FuzzCPIX)
+    for f in Tests/OrigoTests/Fixtures/*.cpix.xml; do seed "$f"; done ;;
   FuzzUpstreamAnswer)
     # Byte 0: status (bits 0-1: 0 206, 1 200, 2 404), body ended (4), Content-Range (8) and
     # Content-Length (16) present; bytes 1-2 the body length, 3-10 the cut offset (little-endian);

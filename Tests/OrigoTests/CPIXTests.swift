@@ -85,6 +85,17 @@ import Testing
         #expect(any?.kid == Hex.bytes(Self.videoKID))
     }
 
+    /// The fixture (also the fuzz target's seed): filters with fps and bitrate bounds.
+    @Test func theFixtureDocumentGivesVideoAndAudioTheirKeys() throws {
+        let cpix = try CPIX(parsing: try Fixtures.bytes("keys.cpix.xml"))
+        let video = try cpix.key(for: CPIX.Track(kind: .video, pixels: 1280 * 720, framesPerSecond: 25, bitrate: 3_000_000))
+        let audio = try cpix.key(for: CPIX.Track(kind: .audio, channels: 2, bitrate: 128_000))
+        #expect(video.map { Hex.string($0.bytes) } == Self.videoKey && audio.map { Hex.string($0.bytes) } == Self.audioKey)
+        #expect(try cpix.key(for: CPIX.Track(kind: .video, pixels: 7680 * 4320, framesPerSecond: 25, bitrate: 1)) == nil)
+        let audioKID = try #require(Hex.bytes(Self.audioKID))
+        #expect(cpix.system(Protection.aes128SystemID, kid: audioKID)?.hlsKeyURI == "https://keys.example/audio.key")
+    }
+
     @Test func whatCannotBeHonouredIsRefusedWithAReasonThatNamesNoKey() {
         let k = Self.key(Self.videoKID, Self.videoKey), k2 = Self.key(Self.audioKID, Self.audioKey)
         let videoRule = "<cpix:ContentKeyUsageRule kid=\"\(Self.uuid(Self.videoKID))\"><cpix:VideoFilter/></cpix:ContentKeyUsageRule>"

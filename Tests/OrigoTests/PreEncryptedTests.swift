@@ -55,6 +55,36 @@ import Testing
         }
     }
 
+    /// Files Shaka Packager encrypted (Fixtures/encrypted: cenc and cbcs, Widevine, PlayReady and
+    /// common pssh boxes) read with their protection.
+    @Test func packagedFilesAreReadWithTheirProtection() throws {
+        for scheme in ["cenc", "cbcs"] {
+            for kind in ["video", "audio"] {
+                let index = try Fixtures.index("encrypted/\(kind)-\(scheme).mp4")
+                let track = try #require(index.tracks.first)
+                let protection = try #require(track.protection, "\(kind) \(scheme)")
+                #expect(protection.scheme == scheme)
+                #expect(Hex.string(protection.kid) == ProtectionTests.kid)
+                #expect(track.sampleEntryType == (kind == "video" ? "avc1" : "mp4a"))
+                #expect(track.codecsString.hasPrefix(kind == "video" ? "avc1." : "mp4a.40"))
+                #expect(protection.psshBoxes.count == 3)
+                #expect(protection.samples.count == track.samples.count && track.samples.count > 0)
+                #expect(protection.samples.hasSubsamples == (kind == "video"))
+                if scheme == "cbcs" {
+                    #expect(protection.ivSize == 0 && protection.constantIV.count == 16)
+                    #expect(kind == "audio" || (protection.cryptByteBlock == 1 && protection.skipByteBlock == 9))
+                } else {
+                    #expect(protection.ivSize == 8 || protection.ivSize == 16)
+                }
+                // The runs of every video sample cover it exactly.
+                for i in 0..<track.samples.count where protection.samples.hasSubsamples {
+                    let runs = protection.samples.parsed(i, ivSize: Int(protection.ivSize)).runs
+                    #expect(runs.reduce(0) { $0 + Int($1.clear) + Int($1.protected) } == Int(track.samples.sizes[i]))
+                }
+            }
+        }
+    }
+
     @Test func sampleEncryptionThatDoesNotMatchTheSamplesIsRefused() throws {
         let origin = try ProtectionTests.Site(["cenc.key": "\(ProtectionTests.kid):\(ProtectionTests.cek)", "hls.playout": "clear"])
         let dir = SubtitlesTests.temporaryDirectory()

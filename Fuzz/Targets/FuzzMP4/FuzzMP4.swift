@@ -34,6 +34,18 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
                   }) else { continue }
             buffers.give(ts)
         }
+        // Encrypted tracks as DASH passes them through: their samples' IVs and subsamples.
+        for (i, track) in index.tracks.enumerated() {
+            guard let protection = track.protection, protection.samples.count == track.samples.count,
+                  let first = ranges[i].first else { continue }
+            var options = FragmentWriter.Options()
+            let entries = first.map { protection.samples.parsed($0, ivSize: Int(protection.ivSize)) }
+            options.encryption = FragmentEncryption(ivs: entries.map(\.iv),
+                                                    subsamples: protection.samples.hasSubsamples ? entries.map(\.runs) : nil)
+            _ = try? FragmentWriter.mediaSegment(track: track, samples: first, sequenceNumber: 1, options: options)
+            _ = FragmentWriter.initSegment(for: track, sampleEntry: track.sampleEntry,
+                                           systems: protection.psshBoxes.compactMap { try? ProtectionSystem(parsing: $0) })
+        }
     }
     return 0
 }
