@@ -19,47 +19,63 @@ final class ElementaryStream {
     let isVideo: Bool
     let streamType: UInt8
     let streamID: UInt8
-    /// ES_info descriptors for the PMT.
-    let descriptors: [UInt8]
+    /// ES_info descriptors for the PMT (AC-3 under sample encryption adds its setup information
+    /// once the first frame is read).
+    var descriptors: [UInt8]
+    /// Whether the samples are encrypted (HLS SAMPLE-AES).
+    let encrypted: Bool
     let framing: Framing
 
-    init(_ input: TSInput) throws(MPEGTSError) {
+    /// `encrypted`: the samples will be encrypted (HLS SAMPLE-AES), which changes the stream type
+    /// and descriptors; codecs the format does not cover are refused.
+    init(_ input: TSInput, encrypted: Bool = false) throws(MPEGTSError) {
         self.input = input
         let track = input.track
+        let type: UInt8
+        let info: [UInt8]
         switch track.codec {
         case .avc(let config):
             guard track.kind == .video else { throw .unsupportedTrack("AVC in a \(track.kind) track") }
             isVideo = true
-            streamType = 0x1B
-            descriptors = []
+            type = 0x1B
+            info = []
             framing = .annexB(try AnnexB(avc: config))
         case .hevc(let config):
             guard track.kind == .video else { throw .unsupportedTrack("HEVC in a \(track.kind) track") }
             isVideo = true
-            streamType = 0x24
-            descriptors = []
+            type = 0x24
+            info = []
             framing = .annexB(try AnnexB(hevc: config))
         case .aac(let config):
             guard track.kind == .audio else { throw .unsupportedTrack("AAC in a \(track.kind) track") }
             isVideo = false
-            streamType = 0x0F
-            descriptors = []
+            type = 0x0F
+            info = []
             framing = .adts(try ADTSHeader(config))
         case .ac3(let specific):
             guard track.kind == .audio else { throw .unsupportedTrack("AC-3 in a \(track.kind) track") }
             isVideo = false
-            streamType = 0x81
-            descriptors = Descriptors.registration("AC-3") + Descriptors.atscAC3(dac3: specific)
+            type = 0x81
+            info = Descriptors.registration("AC-3") + Descriptors.atscAC3(dac3: specific)
             framing = .passThrough
         case .eac3:
             guard track.kind == .audio else { throw .unsupportedTrack("E-AC-3 in a \(track.kind) track") }
             isVideo = false
-            streamType = 0x87
-            descriptors = Descriptors.registration("EAC3")
+            type = 0x87
+            info = Descriptors.registration("EAC3")
             framing = .passThrough
         case .other:
             throw .unsupportedTrack("\(track.kind) track \(track.trackID) (\(track.sampleEntryType)) has no TS mapping")
         }
+        if encrypted {
+            guard let signal = SampleEncryptionSignal.signal(track.codec) else {
+                throw .notEncryptable("\(track.kind) track \(track.trackID) (\(track.sampleEntryType)) has no SAMPLE-AES form in MPEG-TS")
+            }
+            (streamType, descriptors) = signal
+        } else {
+            (streamType, descriptors) = (type, info)
+        }
+        self.encrypted = encrypted
         pid = isVideo ? Self.videoPID : Self.audioPID
         // PES stream ids: video 0xE0, MPEG audio 0xC0, AC-3 family private_stream_1.
         switch framing {
@@ -88,11 +104,12 @@ final class ElementaryStream {
     }
 
     /// Splits the inputs into at most one video and one audio stream.
-    static func streams(_ inputs: [TSInput]) throws(MPEGTSError) -> (video: ElementaryStream?, audio: ElementaryStream?) {
+    static func streams(_ inputs: [TSInput], encrypted: Bool = false) throws(MPEGTSError)
+        -> (video: ElementaryStream?, audio: ElementaryStream?) {
         var video: ElementaryStream?
         var audio: ElementaryStream?
         for input in inputs {
-            let stream = try ElementaryStream(input)
+            let stream = try ElementaryStream(input, encrypted: encrypted)
             if stream.isVideo {
                 guard video == nil else { throw .invalidInput("more than one video track") }
                 video = stream
@@ -108,9 +125,10 @@ final class ElementaryStream {
 
 /// PMT descriptors.
 enum Descriptors {
-    /// registration_descriptor (tag 5) with a four-character format identifier.
-    static func registration(_ formatIdentifier: String) -> [UInt8] {
-        [0x05, 0x04] + Array(formatIdentifier.utf8.prefix(4))
+    /// registration_descriptor (tag 5) with a four-character format identifier and
+    /// `additional` identification info (the caller keeps it under 252 bytes).
+    static func registration(_ formatIdentifier: String, additional: [UInt8] = []) -> [UInt8] {
+        [0x05, UInt8(truncatingIfNeeded: 4 &+ additional.count)] + Array(formatIdentifier.utf8.prefix(4)) + additional
     }
 
     /// The ATSC A/52 AC-3 audio descriptor (tag 0x81), its three leading bytes, from a `dac3` payload

@@ -24,14 +24,23 @@ public enum TransportStreamWriter {
     /// copy of the payload goes into memory that is reused; give it back once sent) and the PES
     /// scratch buffer comes from the pool and goes back to it.
     public static func segment(inputs: [TSInput], continuity: TSContinuity, buffers: ByteBufferPool? = nil,
+                               encrypter: (any TSSampleEncrypter)? = nil,
                                read: (String, UInt64, Int) throws -> [UInt8]) throws -> [UInt8] {
-        try segment(inputs: inputs, continuity: continuity, buffers: buffers) { .owned(try read($0, $1, $2)) }
+        try segment(inputs: inputs, continuity: continuity, buffers: buffers, encrypter: encrypter) {
+            .owned(try read($0, $1, $2))
+        }
     }
 
     /// As above, with sample bytes that `runs(locator, offset, count)` may lend (``SampleRun``).
+    ///
+    /// With `encrypter` (HLS SAMPLE-AES), the PMT signals encrypted streams and every video NAL unit
+    /// and audio frame passes through it. A video access unit may then grow (emulation prevention
+    /// after encryption) and take a packet more than planned: the video PID's continuity counter
+    /// then steps at the next segment's start, where counters come from the plan.
     public static func segment(inputs: [TSInput], continuity: TSContinuity, buffers: ByteBufferPool? = nil,
+                               encrypter: (any TSSampleEncrypter)? = nil,
                                runs read: (String, UInt64, Int) throws -> SampleRun) throws -> [UInt8] {
-        let (video, audio) = try ElementaryStream.streams(inputs)
+        let (video, audio) = try ElementaryStream.streams(inputs, encrypted: encrypter != nil)
         let videoPlans = Planner.plans(video)
         let audioPlans = Planner.plans(audio)
         let audioCarriesPCR = video == nil
@@ -58,7 +67,7 @@ public enum TransportStreamWriter {
         defer { buffers?.give(pes) }
         do {
             try mux(video: video, videoPlans: videoPlans, audio: audio, audioPlans: audioPlans, continuity: continuity,
-                    pes: &pes, read: read, to: &out)
+                    pes: &pes, encrypter: encrypter, read: read, to: &out)
         } catch {
             buffers?.give(out.finish())
             throw error
@@ -69,9 +78,17 @@ public enum TransportStreamWriter {
     /// PAT, PMT and the PES packets of both streams interleaved in decode order, into `out`.
     private static func mux(video: ElementaryStream?, videoPlans: [PESPlan], audio: ElementaryStream?,
                             audioPlans: [PESPlan], continuity: TSContinuity, pes: inout [UInt8],
+                            encrypter: (any TSSampleEncrypter)?,
                             read: (String, UInt64, Int) throws -> SampleRun, to out: inout PacketBuffer) throws {
         let audioCarriesPCR = video == nil
         var units: [Range<Int>] = []
+
+        var videoFetcher = video.map { SampleFetcher($0.input) }
+        var audioFetcher = audio.map { SampleFetcher($0.input) }
+        // Encrypted AC-3 signals its setup from the segment's first syncframe.
+        if let audio, audio.encrypted, case .ac3 = audio.input.track.codec, let first = audioPlans.first?.samples.first {
+            try audioFetcher?.withSample(first, read: read) { audio.descriptors += SampleEncryptionSignal.ac3Setup(frame: $0) }
+        }
 
         var counters = continuity
         let streams = [video, audio].compactMap { $0 }
@@ -82,8 +99,6 @@ public enum TransportStreamWriter {
                                  counter: counters.pmt, to: &out)
         counters.pmt = TSContinuity.advance(counters.pmt, by: 1)
 
-        var videoFetcher = video.map { SampleFetcher($0.input) }
-        var audioFetcher = audio.map { SampleFetcher($0.input) }
         var v = 0
         var a = 0
         var lastPCR: Int64?
@@ -107,6 +122,19 @@ public enum TransportStreamWriter {
                 try videoFetcher?.withSample(index, read: read) { sample in
                     try annexB.gather(sample: sample, isSync: plan.isSync, trackID: video.input.track.trackID,
                                       index: index, head: &pes, units: &units)
+                    if let encrypter {
+                        // Encrypted NAL units are new bytes: the PES is assembled in one buffer.
+                        for unit in units {
+                            pes.append(contentsOf: AnnexB.startCode)
+                            try encrypter.appendVideoNAL(UnsafeRawBufferPointer(rebasing: sample[unit]), to: &pes)
+                        }
+                        pes.withUnsafeBufferPointer { bytes in
+                            var contiguous = ContiguousPES(bytes)
+                            write(&contiguous, plan: plan, pid: video.pid, randomAccess: plan.isSync,
+                                  pcr: plan.dts &- Timing.pcrLead, counter: &counters.video, to: &out)
+                        }
+                        return
+                    }
                     pes.withUnsafeBufferPointer { head in
                         units.withUnsafeBufferPointer { units in
                             var gathered = GatheredPES(head: head, units: units, source: sample)
@@ -132,6 +160,8 @@ public enum TransportStreamWriter {
                 PES.appendHeader(streamID: audio.streamID, pts: plan.pts, dts: nil,
                                  payloadSize: plan.nominalPayload, unbounded: false, to: &pes)
                 for index in plan.samples {
+                    let frameStart = pes.count
+                    var headerLength = 0
                     try audioFetcher?.withSample(index, read: read) { sample in
                         if case .adts(let header) = audio.framing {
                             guard sample.count &+ ADTSHeader.size <= ADTSHeader.maxFrameLength else {
@@ -140,9 +170,11 @@ public enum TransportStreamWriter {
                                     reason: "\(sample.count) bytes do not fit an ADTS frame")
                             }
                             header.append(payloadSize: sample.count, to: &pes)
+                            headerLength = ADTSHeader.size
                         }
                         pes.append(contentsOf: sample)
                     }
+                    try encrypter?.encryptAudioFrame(&pes, frame: frameStart..<pes.count, headerLength: headerLength)
                 }
                 pes.withUnsafeBufferPointer { bytes in
                     var contiguous = ContiguousPES(bytes)
