@@ -41,7 +41,7 @@ struct HLSAnswer {
     func writer(for tracks: [PresentationTrack]) -> HLSPlaylistWriter {
         HLSPlaylistWriter(presentation: context.presentation, segmentation: cut.segmentation,
                           container: context.options.hlsContainer, options: context.options.hls, urls: context.urls,
-                          stats: cut.stats, key: context.protection.hlsAES128(for: tracks)?.playlistKey)
+                          stats: cut.stats, keys: context.protection.hlsAES128(for: tracks).map { [$0.playlistKey] } ?? [])
     }
 
     private func mediaPlaylist(_ tokens: [String]) throws -> EngineResponse {
