@@ -39,13 +39,15 @@ public struct HLSPlaylistWriter: Sendable {
     /// Media playlists: `EXT-X-MAP` needs 6, decimal `EXTINF` 3, an `IV` attribute 2, integer
     /// `EXTINF` 1.
     public var mediaVersion: Int {
-        if layout.container == .fragmentedMP4 { return 6 }
-        if layout.version >= 3 { return 3 }
-        return keys.isEmpty ? 1 : 2
+        let base = layout.container == .fragmentedMP4 ? 6 : layout.version >= 3 ? 3 : keys.isEmpty ? 1 : 2
+        return max(base, keyVersion)
     }
 
     /// I-frame playlists: `EXT-X-I-FRAMES-ONLY` needs 4; with `EXT-X-MAP` 5.
-    public var iFrameVersion: Int { layout.container == .fragmentedMP4 ? 5 : 4 }
+    public var iFrameVersion: Int { max(layout.container == .fragmentedMP4 ? 5 : 4, keyVersion) }
+
+    /// What the keys' attributes need (`SAMPLE-AES` and `KEYFORMAT`: 5).
+    private var keyVersion: Int { keys.map(\.minimumVersion).max() ?? 1 }
 
     /// The master: the highest version of the playlists it lists.
     public var masterVersion: Int {

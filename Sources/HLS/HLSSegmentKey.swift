@@ -7,7 +7,7 @@ public struct HLSSegmentKey: Sendable, Equatable {
     public enum Method: String, Sendable {
         /// Whole segments, AES-128-CBC with padding (TS and WebVTT).
         case aes128 = "AES-128"
-        /// Samples: in fMP4, Common Encryption `cbcs`.
+        /// Samples: in fMP4, Common Encryption `cbcs`; in TS, Apple's sample encryption.
         case sampleAES = "SAMPLE-AES"
     }
 
@@ -30,6 +30,17 @@ public struct HLSSegmentKey: Sendable, Equatable {
         self.iv = iv
         self.keyFormat = keyFormat
         self.keyFormatVersions = keyFormatVersions
+    }
+
+    /// FairPlay Streaming's `KEYFORMAT` (`hls.playout=sample_aes_streamingkeydelivery`), whose
+    /// players ask the key server an `skd://` URI names.
+    public static let streamingKeyDelivery = (keyFormat: "com.apple.streamingkeydelivery", versions: "1")
+
+    /// The lowest `EXT-X-VERSION` of a playlist with this key: 2 for an `IV` attribute; 5 for
+    /// `KEYFORMAT` (RFC 8216 §7) and for `SAMPLE-AES`, which drafts of the protocol tied to version 5
+    /// and which no client older than that plays.
+    public var minimumVersion: Int {
+        method == .sampleAES || keyFormat != nil ? 5 : (iv != nil ? 2 : 1)
     }
 
     /// The IV of segment `number`: ``iv``, or the segment's media sequence number (its number in
