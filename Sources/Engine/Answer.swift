@@ -99,12 +99,14 @@ struct AnswerContext {
 
     /// A TS segment, written into a buffer from ``buffers`` that ``Engine/recycle(_:)`` gives back
     /// once the response has been sent.
-    func transportStream(_ inputs: [TSInput], continuity: TSContinuity) throws -> EngineResponse {
+    func transportStream(_ inputs: [TSInput], continuity: TSContinuity,
+                         encrypter: (any TSSampleEncrypter)? = nil) throws -> EngineResponse {
         // Upstream samples: one coalesced ranged read per track before muxing.
         var reads = try media.prefetch(inputs.map { ($0.track, $0.samples) })
         MappedReadGuard.begin()
         let built = Result {
-            try TransportStreamWriter.segment(inputs: inputs, continuity: continuity, buffers: buffers) {
+            try TransportStreamWriter.segment(inputs: inputs, continuity: continuity, buffers: buffers,
+                                              encrypter: encrypter) {
                 locator, offset, count in try media.run(locator, at: offset, count: count, reads: &reads)
             }
         }

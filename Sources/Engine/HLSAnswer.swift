@@ -20,6 +20,7 @@ struct HLSAnswer {
         case .hlsMediaPlaylist(let tokens): return try hls().mediaPlaylist(tokens)
         case .hlsIFramePlaylist(let token):
             let track = try context.videoTrack(token)
+            try context.checkSampleAES([track])
             return AnswerContext.manifest(try hls().writer(for: [track]).iFrames(track: track), type: playlistType)
         case .hlsIFrameTSSegment(let token, let number):
             return try context.encrypted(try hls().iFrameTS(token, number), tracks: context.tracks([token]), number: number)
@@ -56,6 +57,7 @@ struct HLSAnswer {
         guard writer.layout.offers(tokens) || Self.anyLayoutOffers(tokens, context.presentation) else {
             throw EngineError.notFound("no HLS playlist for \(tokens.joined(separator: "-"))")
         }
+        try context.checkSampleAES(tracks)
         return AnswerContext.manifest(writer.media(tracks: tracks), type: Self.playlistType)
     }
 
@@ -81,7 +83,8 @@ struct HLSAnswer {
             throw EngineError.notFound("segment \(number) of \(tokens.joined(separator: "-")) is empty")
         }
         let continuity = context.view.continuity(before: index, tracks: tracks, key: context.options.hlsCut, cut: cut)
-        return try context.transportStream(inputs, continuity: continuity)
+        return try context.transportStream(inputs, continuity: continuity,
+                                           encrypter: try context.sampleAES(for: tracks, segment: number))
     }
 
     /// Key frame `number` (from 1) of a video track: its sample index, with the track's key frames.
@@ -99,7 +102,8 @@ struct HLSAnswer {
         let inputs = [TSInput(track: track.track, samples: sample..<(sample + 1))]
         let continuity = context.view.iFrameContinuity(before: number, track: track, keyFrames: keyFrames,
                                                        key: context.options.hlsCut)
-        return try context.transportStream(inputs, continuity: continuity)
+        return try context.transportStream(inputs, continuity: continuity,
+                                           encrypter: try context.sampleAES(for: [track], segment: number))
     }
 
     private func iFrameFMP4(_ token: String, _ number: Int) throws -> EngineResponse {

@@ -27,7 +27,8 @@ struct Protection: Sendable {
         case disabled
     }
 
-    /// HLS `METHOD=AES-128` of TS segments: the key, and how playlists name it.
+    /// An HLS key of TS segments (`METHOD=AES-128`, or `SAMPLE-AES` with `hls.playout=sample_aes…`):
+    /// the key, and how playlists name it.
     struct HLSAES128: Sendable {
         let key: ContentKey
         let playlistKey: HLSSegmentKey
@@ -55,8 +56,6 @@ struct Protection: Sendable {
     private var leadToken: String?
     /// The Smooth setting, when `iss.key` or `playready.key` is set and Smooth is not clear.
     private(set) var smoothPIFF: SmoothPIFF?
-    /// `hls.playout=sample_aes…`: SAMPLE-AES, which Origo does not produce yet.
-    private var hlsSampleAES = false
     /// Formats whose key is configured, with what their protection would be.
     private var keyed: [OutputFormat: String] = [:]
     private var playout: [OutputFormat: Playout] = [:]
@@ -136,13 +135,12 @@ struct Protection: Sendable {
         }
         if let hlsKey {
             keyed[.hls] = "HLS AES-128"
-            if hlsPlayout?.hasPrefix("sample_aes") == true {
-                hlsSampleAES = true
-            } else if playout[.hls] == .default {
+            if playout[.hls] == .default {
                 guard let uri = option("hls.license_server_url"), !uri.isEmpty else {
                     throw EngineError(httpStatus: 400, logReason: "server manifest option hls.key needs hls.license_server_url (the key's URI for players)")
                 }
-                let setting = HLSAES128(key: hlsKey, playlistKey: HLSSegmentKey(method: .aes128, uri: uri, iv: try Self.hlsIV(option)))
+                let setting = HLSAES128(key: hlsKey, playlistKey: try Self.hlsPlaylistKey(playout: hlsPlayout, uri: uri,
+                                                                                          iv: try Self.hlsIV(option)))
                 for track in media { hls[track.token] = setting }
             }
         }
@@ -201,7 +199,6 @@ struct Protection: Sendable {
         }
         keyed[.dash] = "DASH CENC"
         keyed[.hls] = "HLS AES-128"
-        if hlsPlayout?.hasPrefix("sample_aes") == true { hlsSampleAES = true }
         let iv = try Self.hlsIV(option)
         var settings: [[UInt8]: DASHCENC] = [:]
         for (token, key) in keys {
@@ -219,14 +216,14 @@ struct Protection: Sendable {
                 settings[kid] = setting
                 dash[token] = setting
             }
-            if playout[.hls] == .default, !hlsSampleAES {
+            if playout[.hls] == .default {
                 let uri = document.systems.first { $0.kid == kid && $0.systemID == Self.aes128SystemID && $0.hlsKeyURI != nil }?.hlsKeyURI
                     ?? document.systems.first { $0.kid == kid && $0.hlsKeyURI != nil }?.hlsKeyURI
                     ?? option("hls.license_server_url").flatMap { $0.isEmpty ? nil : $0 }
                 guard let uri else {
                     throw invalid("no URIExtXKey for key \(Hex.string(kid)) and no hls.license_server_url: HLS players would not find the key")
                 }
-                hls[token] = HLSAES128(key: key, playlistKey: HLSSegmentKey(method: .aes128, uri: uri, iv: iv))
+                hls[token] = HLSAES128(key: key, playlistKey: try Self.hlsPlaylistKey(playout: hlsPlayout, uri: uri, iv: iv))
             }
         }
     }
@@ -334,11 +331,10 @@ struct Protection: Sendable {
             guard let scheme = keyed[format] else {
                 throw EngineError(httpStatus: 403, logReason: "\(group) output is not protected while other formats are (DRM rule); \(group).playout=clear in the server manifest serves it in the clear")
             }
-            if format == .hls, !hls.isEmpty, !hlsSampleAES, !fragmentedMP4 { return }
+            if format == .hls, !hls.isEmpty, !fragmentedMP4 { return }
             if format == .dash, !dash.isEmpty { return }
             if format == .smooth, smoothPIFF != nil { return }
-            let what = format == .hls && fragmentedMP4 ? "HLS encryption of fMP4 (cbcs)"
-                : format == .hls ? "HLS SAMPLE-AES" : scheme
+            let what = format == .hls && fragmentedMP4 ? "HLS encryption of fMP4 (cbcs)" : scheme
             throw EngineError.notImplemented("\(what) is not supported yet: refused rather than served in the clear")
         }
     }
@@ -347,7 +343,8 @@ struct Protection: Sendable {
     var fingerprint: String {
         var out = ""
         for (token, setting) in hls.sorted(by: { $0.key < $1.key }) {
-            out += token + ":" + setting.key.fingerprint + Hex.string(setting.playlistKey.iv ?? []) + setting.playlistKey.uri + "|"
+            out += token + ":" + setting.key.fingerprint + Hex.string(setting.playlistKey.iv ?? []) + setting.playlistKey.uri
+                + (setting.playlistKey.method == .sampleAES ? ":sample-aes|" : "|")
         }
         for (token, setting) in dash.sorted(by: { $0.key < $1.key }) {
             out += token + ":" + setting.key.fingerprint + Hex.string(setting.track.systems.flatMap(\.box)) + "|"
@@ -361,10 +358,10 @@ struct Protection: Sendable {
 
 extension AnswerContext {
     /// `response` (an HLS segment) encrypted as HLS `METHOD=AES-128` says, when the server manifest
-    /// asks for it: the whole body in CBC mode with PKCS#7 padding, the IV `hls.key_iv` or the
+    /// asks for it (SAMPLE-AES encrypts inside TS segments instead, and leaves WebVTT clear): the whole body in CBC mode with PKCS#7 padding, the IV `hls.key_iv` or the
     /// segment's media sequence number (`number`). Otherwise `response` as it is.
     func encrypted(_ response: consuming EngineResponse, tracks: [PresentationTrack], number: Int) throws -> EngineResponse {
-        guard let aes = protection.hlsAES128(for: tracks) else { return response }
+        guard let aes = protection.hlsAES128(for: tracks), aes.playlistKey.method == .aes128 else { return response }
         var clear: [[UInt8]] = []
         for piece in response.body {
             guard case .bytes(let bytes) = piece else {

@@ -1,9 +1,11 @@
 import ByteIO
 import Encryption
+@testable import Engine
 import Testing
 
 /// HLS SAMPLE-AES: the NAL unit and audio frame patterns against known answers (the encrypted blocks
-/// were made with `openssl enc -aes-128-cbc -nopad`) and emulation prevention.
+/// were made with `openssl enc -aes-128-cbc -nopad`), emulation prevention, and the engine's options
+/// and playlists.
 @Suite struct SampleAESTests {
     static let cek = "8275ef8e3b2a4b1c9d0e1f2a3b4c5d6e"
     static let iv = "000102030405060708090a0b0c0d0e0f"
@@ -68,5 +70,35 @@ import Testing
         out = []
         SampleAES.appendEscaped([1, 0, 0, 4, 0, 0], to: &out)
         #expect(out == [1, 0, 0, 4, 0, 0, 3])
+    }
+
+    @Test func playlistsNameTheKeyAndSegmentsAreSampleEncrypted() throws {
+        let options = ["hls.key": ":\(Self.cek)", "hls.license_server_url": "https://keys.example/k",
+                       "hls.playout": "sample_aes"]
+        let site = try ProtectionTests.Site(options)
+        let clear = try ProtectionTests.Site([:])
+        let master = ProtectionTests.text(site.get(".m3u8"))
+        #expect(master.contains("#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES,URI=\"https://keys.example/k\"\n"))
+        #expect(master.contains("#EXT-X-VERSION:5\n"))
+        let variant = try #require(master.split(separator: "\n").first { !$0.hasPrefix("#") })
+        let media = ProtectionTests.text(site.get(String(variant)))
+        #expect(media.contains("#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"https://keys.example/k\"\n"))
+        #expect(!media.contains(Self.cek) && !master.contains(Self.cek))
+        let segment = String(try #require(media.split(separator: "\n").first { !$0.hasPrefix("#") }))
+        let secret = site.get(segment), plain = clear.get(segment)
+        #expect(secret.status == 200 && plain.status == 200 && secret.etag != plain.etag)
+        let bytes = secret.body.flatMap { piece -> [UInt8] in if case .bytes(let b) = piece { b } else { [] } }
+        // The PMT (second packet) names encrypted H.264: stream type 0xDB with 'zavc'.
+        #expect(bytes.count > 376 && bytes[188 + 17] == 0xDB)
+        #expect(Array(bytes[(188 + 22)..<(188 + 28)]) == [0x0F, 0x04] + Array("zavc".utf8))
+
+        var fps = options
+        fps["hls.playout"] = "sample_aes_streamingkeydelivery"
+        #expect(try ProtectionTests.Site(fps).get(".m3u8").status == 400)   // an https:// URI is refused
+        fps["hls.license_server_url"] = "skd://keys.example/k"
+        let fpsMaster = ProtectionTests.text(try ProtectionTests.Site(fps).get(".m3u8"))
+        #expect(fpsMaster.contains("#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES,URI=\"skd://keys.example/k\",KEYFORMAT=\"com.apple.streamingkeydelivery\",KEYFORMATVERSIONS=\"1\"\n"))
+        // fMP4 needs cbcs: refused, never clear.
+        #expect(site.get(".m3u8", "hls.fmp4=true").status == 501)
     }
 }
