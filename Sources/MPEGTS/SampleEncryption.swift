@@ -69,4 +69,21 @@ enum SampleEncryptionSignal {
         guard setup.count <= 255 - 4 - information.count - 1 else { return [] }
         return Descriptors.registration("apad", additional: information + [UInt8(setup.count)] + setup)
     }
+
+    /// The syncframes of an E-AC-3 sample, which may hold several (independent and dependent
+    /// substreams, or frames of fewer than six blocks): SAMPLE-AES protects each syncframe on its
+    /// own, as decrypters find them. Each starts with the sync word and gives its size in `frmsiz`
+    /// (ETSI TS 102 366 E.1.3.1.3: 16-bit words minus one). The whole sample when they do not tile it.
+    static func eac3Syncframes(_ sample: UnsafeRawBufferPointer) -> [Range<Int>] {
+        var frames: [Range<Int>] = []
+        var at = 0
+        while at < sample.count {
+            guard sample.count &- at >= 4, sample[at] == 0x0B, sample[at &+ 1] == 0x77 else { return [0..<sample.count] }
+            let size = ((Int(sample[at &+ 2]) & 0x07) << 8 | Int(sample[at &+ 3])) &+ 1
+            guard size &* 2 <= sample.count &- at else { return [0..<sample.count] }
+            frames.append(at..<(at &+ size &* 2))
+            at &+= size &* 2
+        }
+        return frames.isEmpty ? [0..<sample.count] : frames
+    }
 }

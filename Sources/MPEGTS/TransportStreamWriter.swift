@@ -162,7 +162,11 @@ public enum TransportStreamWriter {
                 for index in plan.samples {
                     let frameStart = pes.count
                     var headerLength = 0
+                    var syncframes: [Range<Int>]? = nil
                     try audioFetcher?.withSample(index, read: read) { sample in
+                        if encrypter != nil, case .eac3 = audio.input.track.codec {
+                            syncframes = SampleEncryptionSignal.eac3Syncframes(sample)
+                        }
                         if case .adts(let header) = audio.framing {
                             guard sample.count &+ ADTSHeader.size <= ADTSHeader.maxFrameLength else {
                                 throw MPEGTSError.malformedAudioFrame(
@@ -174,7 +178,10 @@ public enum TransportStreamWriter {
                         }
                         pes.append(contentsOf: sample)
                     }
-                    try encrypter?.encryptAudioFrame(&pes, frame: frameStart..<pes.count, headerLength: headerLength)
+                    for frame in syncframes ?? [0..<(pes.count &- frameStart)] {
+                        try encrypter?.encryptAudioFrame(&pes, frame: (frameStart &+ frame.lowerBound)..<(frameStart &+ frame.upperBound),
+                                                         headerLength: headerLength)
+                    }
                 }
                 pes.withUnsafeBufferPointer { bytes in
                     var contiguous = ContiguousPES(bytes)

@@ -439,3 +439,25 @@ struct SyntheticMedia {
         #expect(CRC32MPEG2.checksum(Array("123456789".utf8)) == 0x0376_E6E7)
     }
 }
+
+/// HLS SAMPLE-AES signalling and framing in the TS writer.
+@Suite struct MPEGTSSampleEncryptionTests {
+    @Test func eac3SamplesSplitIntoTheirSyncframes() {
+        // Two syncframes of 4 and 3 words (frmsiz 3 and 2), then a sample that does not tile.
+        let two: [UInt8] = [0x0B, 0x77, 0x00, 0x03, 1, 2, 3, 4] + [0x0B, 0x77, 0x08, 0x02, 5, 6]
+        #expect(two.withUnsafeBytes { SampleEncryptionSignal.eac3Syncframes($0) } == [0..<8, 8..<14])
+        let broken: [UInt8] = [0x0B, 0x77, 0x00, 0x09, 1, 2]
+        #expect(broken.withUnsafeBytes { SampleEncryptionSignal.eac3Syncframes($0) } == [0..<6])
+    }
+
+    @Test func encryptedStreamsAreSignalledAsAppleDefines() throws {
+        let aac = AACConfiguration(objectType: 5, samplingFrequencyIndex: 3, sampleRate: 48000, channelConfiguration: 2,
+                                   specificConfig: [0x2B, 0x92, 0x08, 0x00])
+        let signal = try #require(SampleEncryptionSignal.signal(.aac(aac)))
+        #expect(signal.streamType == 0xCF)
+        #expect(signal.descriptors == [0x0F, 0x04] + Array("aacd".utf8) + [0x05, 16] + Array("apadzach".utf8)
+                + [0, 0, 1, 4, 0x2B, 0x92, 0x08, 0x00])
+        #expect(SampleEncryptionSignal.signal(.eac3(specific: [1, 2, 3]))?.streamType == 0xC2)
+        #expect(SampleEncryptionSignal.signal(.other) == nil)
+    }
+}
