@@ -13,9 +13,9 @@ comes out of its H.264 parser, which holds each segment's last access unit until
 starts: with the default IVs (the media sequence number) it decrypts that access unit with the next
 segment's IV, and the stream's very last one not at all (Shaka Packager's SAMPLE-AES output shows
 the same). So the exact ffmpeg comparisons use `hls.key_iv` (one IV for every segment) and play the
-playlist with one more segment after its end; the default IVs are checked exactly by openssl and
-played by ffmpeg with every frame counted. A wrong key does not give the clear frames back, and
-codecs the format does not cover are refused."""
+playlist with two more segments after its end; the default IVs are checked exactly by openssl
+(every segment) and by ffmpeg for the audio playlists, which its parser does not delay. A wrong key
+does not give the clear frames back, and codecs the format does not cover are refused."""
 
 from __future__ import annotations
 
@@ -154,8 +154,15 @@ def test_ffmpeg_decodes_every_rendition_to_the_clear_frames(site, media, tmp_pat
     assert len(playlists) >= 5, playlists
     for playlist in playlists:
         exact_ffmpeg_comparison(site, tmp_path, "saes-iv.ism", "clear.ism", playlist)
-    # Every rendition of the master at once: the clear stream's frame counts. (With the default
-    # IVs ffmpeg also decrypts what it read ahead while probing with a later segment's IV.)
+    # With the default IVs (each segment's number), ffmpeg's parser delay does not touch audio:
+    # every audio playlist decodes exactly as it is served.
+    for playlist in media_playlists(site, "saes.ism"):
+        if "audio" in playlist and "video" not in playlist:
+            assert_same_frames(decoded(site.url(f"vod/saes.ism/{playlist}")),
+                               decoded(site.url(f"vod/clear.ism/{twin(playlist, 'saes.ism', 'clear.ism')}")), playlist)
+    # Every rendition of the master at once: the clear stream's frame counts. (With the default IVs
+    # ffmpeg 5.1 playing the whole master fails on about a fifth of the audio frames, though each
+    # audio playlist alone decodes exactly, as above.)
     clear = clients.ffmpeg_decode(site.url("vod/clear.ism/.m3u8"))
     assert clear.video_frames == [media.frames("abr-640x360.mp4")] * 3, clear.summary()
     played = clients.ffmpeg_decode(site.url("vod/saes-iv.ism/.m3u8"), extra_input_args=["-allowed_extensions", "ALL"])
