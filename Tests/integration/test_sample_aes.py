@@ -27,6 +27,7 @@ import pytest
 
 import clients
 from conftest import REPO, PrivateServer
+from test_cpix import AUDIO_KEY, VIDEO_KEY, cpix
 from test_encryption import IV, KEY, ism_with, lines, streamer_binary, uris
 
 WRONG_KEY = "00112233445566778899aabbccddeef0"
@@ -54,7 +55,7 @@ def site(media):
     for name in os.listdir(media.root):
         if name.endswith((".mp4", ".vtt", ".srt")):
             os.symlink(os.path.join(media.root, name), os.path.join(vod, name))
-    for name, key in [("abr.key", KEY), ("wrong.key", WRONG_KEY)]:
+    for name, key in [("abr.key", KEY), ("wrong.key", WRONG_KEY), ("video.key", VIDEO_KEY), ("audio.key", AUDIO_KEY)]:
         with open(os.path.join(keys, name), "wb") as f:
             f.write(bytes.fromhex(key))
     key_url, wrong_url = site.url("keys/abr.key"), site.url("keys/wrong.key")
@@ -68,6 +69,9 @@ def site(media):
                                              "hls.license_server_url": "skd://keys.example/abr"}),
         "saes-fps-https.ism": ism_with(media.root, {**saes, "hls.playout": "sample_aes_streamingkeydelivery"}),
         "saes-hevc.ism": single_ism(media.root, "hevc.mp4", saes),
+        # Keys from a CPIX document, one for video and one for audio, each with its key URI.
+        "abr.cpix.xml": cpix(site.url("keys")),
+        "saes-cpix.ism": ism_with(media.root, {"cpix": "abr.cpix.xml", "hls.playout": "sample_aes"}),
         "saes-subs.ism": open(os.path.join(media.root, "subs.ism")).read().replace(
             "<head>", "<head>" + "".join(f'<meta name="{k}" content="{v}" />' for k, v in saes.items()), 1),
     }
@@ -274,11 +278,11 @@ def adts_frames(es: bytes) -> list[bytes]:
     return frames
 
 
-def openssl_cbc(chains: list[tuple[bytes, bytes]]) -> list[bytes]:
+def openssl_cbc(chains: list[tuple[bytes, bytes]], key: str = KEY) -> list[bytes]:
     """Decrypts CBC chains (IV, ciphertext) in one openssl run: AES-128-ECB of every block, each
     XORed here with the block before it in its chain (the IV for the first)."""
     blob = b"".join(cipher for _, cipher in chains)
-    proc = subprocess.run(["openssl", "enc", "-d", "-aes-128-ecb", "-nopad", "-K", KEY],
+    proc = subprocess.run(["openssl", "enc", "-d", "-aes-128-ecb", "-nopad", "-K", key],
                           input=blob, capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     out, at = [], 0
@@ -292,7 +296,7 @@ def openssl_cbc(chains: list[tuple[bytes, bytes]]) -> list[bytes]:
     return out
 
 
-def check_segment(secret: bytes, plain: bytes, iv: bytes) -> tuple[int, int]:
+def check_segment(secret: bytes, plain: bytes, iv: bytes, key: str = KEY) -> tuple[int, int]:
     """Checks one SAMPLE-AES segment against the clear one: the PMT signals it, every protected
     slice and AAC frame decrypts (openssl) to the clear bytes, everything else is the clear bytes.
     Returns the numbers of encrypted NAL units and audio frames."""
@@ -332,7 +336,7 @@ def check_segment(secret: bytes, plain: bytes, iv: bytes) -> tuple[int, int]:
             assert len(secret_frame) == len(clear_frame)
             checks.append((clear_frame, secret_frame, blocks))
             chains.append((iv, b"".join(secret_frame[b:b + 16] for b in blocks)))
-    for (clear, body, blocks), plain in zip(checks, openssl_cbc(chains), strict=True):
+    for (clear, body, blocks), plain in zip(checks, openssl_cbc(chains, key), strict=True):
         restored = bytearray(body)
         for k, b in enumerate(blocks):
             restored[b:b + 16] = plain[16 * k:16 * k + 16]
@@ -356,6 +360,23 @@ def test_openssl_decrypts_every_sample_of_every_segment_to_the_clear_bytes(site)
             n, f = check_segment(secret.body, plain.body, number.to_bytes(16, "big"))
             nals, frames = nals + n, frames + f
     assert nals > 3 * 250 and frames > 2 * 400, (nals, frames)
+
+
+def test_cpix_keys_encrypt_audio_and_video_each_with_its_own(site):
+    """A CPIX document gives video and audio tracks separate keys: each playlist names its track's
+    key URI with METHOD=SAMPLE-AES, and each track's segments decrypt with its key (openssl)."""
+    for playlist in media_playlists(site, "saes-cpix.ism"):
+        name = "video" if "video" in playlist else "audio"
+        body = clients.get(site.url(f"vod/saes-cpix.ism/{playlist}")).body
+        assert [line for line in lines(body) if line.startswith("#EXT-X-KEY")] == \
+            [f'#EXT-X-KEY:METHOD=SAMPLE-AES,URI="{site.url(f"keys/{name}.key")}"'], playlist
+        segment = uris(body)[1]
+        secret = clients.get(site.url(f"vod/saes-cpix.ism/{segment}")).body
+        plain = clients.get(site.url(f"vod/clear.ism/{twin(segment, 'saes-cpix.ism', 'clear.ism')}")).body
+        nals, frames = check_segment(secret, plain, (2).to_bytes(16, "big"), VIDEO_KEY if name == "video" else AUDIO_KEY)
+        assert (nals > 0) == (name == "video") and (frames > 0) == (name == "audio"), (playlist, nals, frames)
+        with pytest.raises(AssertionError):      # the other track's key gives other bytes
+            check_segment(secret, plain, (2).to_bytes(16, "big"), AUDIO_KEY if name == "video" else VIDEO_KEY)
 
 
 def test_playlists_name_the_key_and_subtitles_stay_clear(site):
