@@ -31,6 +31,8 @@ from test_cpix import AUDIO_KEY, VIDEO_KEY, cpix
 from test_encryption import IV, KEY, ism_with, lines, streamer_binary, uris
 
 WRONG_KEY = "00112233445566778899aabbccddeef0"
+# Client manifest version 1: audio and video muxed in each TS segment.
+MUXED = "hls.client_manifest_version=1"
 
 
 def single_ism(media_root: str, source: str, meta: dict[str, str]) -> str:
@@ -153,6 +155,8 @@ def exact_ffmpeg_comparison(site, tmp_path, ism: str, clear_ism: str, playlist: 
 
 
 def test_ffmpeg_decodes_every_rendition_to_the_clear_frames(site, media, tmp_path):
+    muxed = uris(clients.get(site.url(f"vod/saes-iv.ism/.m3u8?{MUXED}")).body)
+    exact_ffmpeg_comparison(site, tmp_path, "saes-iv.ism", "clear.ism", muxed[0])
     playlists = media_playlists(site, "saes-iv.ism")
     assert [twin(p, "saes-iv.ism", "clear.ism") for p in playlists] == media_playlists(site, "clear.ism"), playlists
     assert len(playlists) >= 5, playlists
@@ -347,12 +351,14 @@ def check_segment(secret: bytes, plain: bytes, iv: bytes, key: str = KEY) -> tup
 def test_openssl_decrypts_every_sample_of_every_segment_to_the_clear_bytes(site):
     """Media and I-frame playlists with the default IVs (each segment's number)."""
     master = clients.get(site.url("vod/saes.ism/.m3u8")).body.decode()
-    playlists = media_playlists(site, "saes.ism") + re.findall(r'#EXT-X-I-FRAME-STREAM-INF:[^\n]*URI="([^"]+)"', master)
+    muxed = uris(clients.get(site.url(f"vod/saes.ism/.m3u8?{MUXED}")).body)
+    assert len(muxed) == 3 and all("audio" in p and "video" in p for p in muxed), muxed
+    playlists = media_playlists(site, "saes.ism") + muxed + re.findall(r'#EXT-X-I-FRAME-STREAM-INF:[^\n]*URI="([^"]+)"', master)
     nals = frames = 0
     for playlist in playlists:
         directory = playlist.rsplit("/", 1)[0] + "/" if "/" in playlist else ""
         for segment in uris(clients.get(site.url(f"vod/saes.ism/{playlist}")).body):
-            number = int(re.search(r"-(\d+)\.ts$", segment).group(1))
+            number = int(re.search(r"-(\d+)\.ts(\?|$)", segment).group(1))
             secret = clients.get(site.url(f"vod/saes.ism/{directory}{segment}"))
             plain = clients.get(site.url(f"vod/clear.ism/{directory}{twin(segment, 'saes.ism', 'clear.ism')}"))
             assert secret.status == plain.status == 200, segment
