@@ -108,7 +108,6 @@ public final class SampleAES {
     /// `bytes` with H.264 emulation prevention (ISO/IEC 14496-10 §7.4.1): an `0x03` after every two
     /// zero bytes that a byte `0x00…0x03` follows, and after a zero last byte.
     public static func appendEscaped(_ bytes: [UInt8], to out: inout [UInt8]) {
-        out.reserveCapacity(out.count &+ bytes.count &+ bytes.count / 64 &+ 1)
         var zeros = 0
         for b in bytes {
             if zeros >= 2 && b <= 3 {
