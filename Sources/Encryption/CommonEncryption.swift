@@ -44,6 +44,15 @@ public enum CENC {
     /// nil when the sample is not a well-formed sequence of NAL units (then it is encrypted whole,
     /// which is still valid CENC).
     public static func subsamples(of sample: ArraySlice<UInt8>, layout: NALLayout) -> [Subsample]? {
+        subsamples(of: sample, layout: layout) { payload in payload / 16 * 16 }
+    }
+
+    /// The subsamples of one video sample: every NAL unit's length prefix and header clear, and of
+    /// picture data the last `protectedBytes(payload)` bytes protected (`payload`: the bytes after
+    /// the NAL unit header; the result at most `payload`); other NAL units clear. nil when the
+    /// sample is not a well-formed sequence of NAL units.
+    static func subsamples(of sample: ArraySlice<UInt8>, layout: NALLayout,
+                           protectedBytes: (Int) -> Int) -> [Subsample]? {
         guard (1...4).contains(layout.lengthSize) else { return nil }
         var out: [Subsample] = []
         var pendingClear = 0
@@ -55,8 +64,9 @@ public enum CENC {
             let unit = i + layout.lengthSize
             guard length >= layout.headerSize, length <= sample.endIndex - unit else { return nil }
             let size = layout.lengthSize + length
-            if layout.isPictureData(sample[unit]) {
-                let protected = (length - layout.headerSize) / 16 * 16
+            let payload = length - layout.headerSize
+            let protected = layout.isPictureData(sample[unit]) ? min(max(protectedBytes(payload), 0), payload) : 0
+            if protected > 0 {
                 append(&out, clear: pendingClear + size - protected, protected: protected)
                 pendingClear = 0
             } else {
