@@ -39,7 +39,7 @@ struct HLSAnswer {
     var writer: HLSPlaylistWriter {
         HLSPlaylistWriter(presentation: context.presentation, segmentation: cut.segmentation,
                           container: context.options.hlsContainer, options: context.options.hls, urls: context.urls,
-                          stats: cut.stats, key: context.protection.hlsAES128?.playlistKey)
+                          stats: cut.stats, keys: context.protection.hlsAES128.map { [$0.playlistKey] } ?? [])
     }
 
     private func mediaPlaylist(_ tokens: [String]) throws -> EngineResponse {

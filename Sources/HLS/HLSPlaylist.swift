@@ -15,18 +15,19 @@ public struct HLSPlaylistWriter: Sendable {
     public let urls: ChildURL
     /// Per-track segment statistics computed ahead (by token); missing ones are computed here.
     public let stats: [String: SegmentStats]
-    /// How segments are encrypted, or nil when they are clear.
-    public let key: HLSSegmentKey?
+    /// How segments are encrypted: one `EXT-X-KEY` each (the same content key, as each system
+    /// names it), none when they are clear.
+    public let keys: [HLSSegmentKey]
 
     public init(presentation: Presentation, segmentation: Segmentation, container: HLSLayout.Container,
                 options: HLSOptions = HLSOptions(), urls: ChildURL, stats: [String: SegmentStats] = [:],
-                key: HLSSegmentKey? = nil) {
+                keys: [HLSSegmentKey] = []) {
         self.presentation = presentation
         self.segmentation = segmentation
         self.layout = HLSLayout(presentation: presentation, container: container, options: options)
         self.urls = urls
         self.stats = stats
-        self.key = key
+        self.keys = keys
     }
 
     private func stats(_ t: PresentationTrack) -> SegmentStats {
@@ -40,7 +41,7 @@ public struct HLSPlaylistWriter: Sendable {
     public var mediaVersion: Int {
         if layout.container == .fragmentedMP4 { return 6 }
         if layout.version >= 3 { return 3 }
-        return key != nil ? 2 : 1
+        return keys.isEmpty ? 1 : 2
     }
 
     /// I-frame playlists: `EXT-X-I-FRAMES-ONLY` needs 4; with `EXT-X-MAP` 5.
@@ -55,6 +56,8 @@ public struct HLSPlaylistWriter: Sendable {
 
     public func master() -> String {
         var out = "#EXTM3U\n#EXT-X-VERSION:\(masterVersion)\n#EXT-X-INDEPENDENT-SEGMENTS\n## Created with Origo\n"
+        // The keys of the media playlists, so players can fetch them (or start a DRM session) early.
+        for key in keys { out += key.line(tag: "#EXT-X-SESSION-KEY") }
         var groupBandwidth: [String: (peak: Int, average: Int)] = [:]
         for group in layout.audioGroups {
             groupBandwidth[group.id] = appendAudioGroup(group, to: &out)
@@ -163,14 +166,14 @@ public struct HLSPlaylistWriter: Sendable {
         var out = header(version: mediaVersion, durations: stats.durations, timescale: stats.timescale)
         // Empty segments are left out, so positions stop matching URL numbers (the default IVs):
         // then every segment states its IV.
-        let keyPerSegment = key != nil && key?.iv == nil && stats.ranges.contains(where: \.isEmpty)
-        if let key, !keyPerSegment { out += key.line() }
+        let keyPerSegment = keys.contains { $0.iv == nil } && stats.ranges.contains(where: \.isEmpty)
+        if !keyPerSegment { for key in keys { out += key.line() } }
         if layout.container == .fragmentedMP4 {
             out += "#EXT-X-MAP:URI=\"\(urls.hlsInit(token: tokens[0]))\"\n"
         }
         out.reserveCapacity(out.utf8.count + stats.count * (keyPerSegment ? 160 : 64))
         for k in 0..<stats.count where !stats.ranges[k].isEmpty {
-            if keyPerSegment, let key { out += key.line(segment: k + 1) }
+            if keyPerSegment { for key in keys { out += key.line(segment: k + 1) } }
             out += extinf(stats.durations[k], timescale: stats.timescale, integer: mediaVersion < 3)
             out += layout.container == .fragmentedMP4
                 ? urls.hlsFMP4Segment(token: tokens[0], number: k + 1)
@@ -188,7 +191,7 @@ public struct HLSPlaylistWriter: Sendable {
         let keyFrames = keyFrames(track)
         var out = header(version: iFrameVersion, durations: keyFrames.durations, timescale: keyFrames.timescale,
                          extra: "#EXT-X-I-FRAMES-ONLY\n")
-        if let key { out += key.line() }
+        for key in keys { out += key.line() }
         if layout.container == .fragmentedMP4 {
             out += "#EXT-X-MAP:URI=\"\(urls.hlsInit(token: track.token))\"\n"
         }

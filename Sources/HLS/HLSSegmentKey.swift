@@ -1,22 +1,35 @@
 import ByteIO
 
 /// How the segments of media, I-frame and subtitle playlists are encrypted, for their
-/// `EXT-X-KEY` lines (RFC 8216 §4.3.2.4). The key itself never reaches a playlist: players fetch it
-/// from `uri`.
+/// `EXT-X-KEY` lines (RFC 8216 §4.3.2.4) and the master's `EXT-X-SESSION-KEY` (§4.3.4.5). The key
+/// itself never reaches a playlist: players fetch it from `uri`.
 public struct HLSSegmentKey: Sendable, Equatable {
-    public enum Method: String, Sendable { case aes128 = "AES-128" }
+    public enum Method: String, Sendable {
+        /// Whole segments, AES-128-CBC with padding (TS and WebVTT).
+        case aes128 = "AES-128"
+        /// Samples: in fMP4, Common Encryption `cbcs`.
+        case sampleAES = "SAMPLE-AES"
+    }
 
     public var method: Method
-    /// The key's URI as players fetch it (`hls.license_server_url`).
+    /// The key's URI as players fetch it (`hls.license_server_url`), or a `data:` URI carrying a
+    /// DRM system's `pssh`.
     public var uri: String
-    /// One IV for every segment (`hls.key_iv`, 16 bytes), or nil: each segment's IV is its media
-    /// sequence number, which is its number in the segment URL.
+    /// One IV for every segment (`hls.key_iv`, 16 bytes; cbcs's constant IV), or nil: each
+    /// segment's IV is its media sequence number, which is its number in the segment URL.
     public var iv: [UInt8]?
+    /// `KEYFORMAT` (`identity`, a DRM system's `urn:uuid:…`), nil to leave it out (identity).
+    public var keyFormat: String?
+    /// `KEYFORMATVERSIONS`, written with ``keyFormat``.
+    public var keyFormatVersions: String?
 
-    public init(method: Method, uri: String, iv: [UInt8]? = nil) {
+    public init(method: Method, uri: String, iv: [UInt8]? = nil, keyFormat: String? = nil,
+                keyFormatVersions: String? = nil) {
         self.method = method
         self.uri = uri
         self.iv = iv
+        self.keyFormat = keyFormat
+        self.keyFormatVersions = keyFormatVersions
     }
 
     /// The IV of segment `number`: ``iv``, or the segment's media sequence number (its number in
@@ -29,12 +42,16 @@ public struct HLSSegmentKey: Sendable, Equatable {
         return w.take()
     }
 
-    /// The `EXT-X-KEY` line, with `IV` set to ``iv``, or to segment `number`'s when there is no
-    /// fixed IV and the playlist's positions no longer give segments their URL numbers.
-    func line(segment number: Int? = nil) -> String {
-        var out = "#EXT-X-KEY:METHOD=\(method.rawValue),URI=\"\(HLSPlaylistWriter.quoted(uri))\""
+    /// The `EXT-X-KEY` line (or `tag`'s), with `IV` set to ``iv``, or to segment `number`'s when
+    /// there is no fixed IV and the playlist's positions no longer give segments their URL numbers.
+    func line(segment number: Int? = nil, tag: String = "#EXT-X-KEY") -> String {
+        var out = "\(tag):METHOD=\(method.rawValue),URI=\"\(HLSPlaylistWriter.quoted(uri))\""
         if iv != nil || number != nil {
             out += ",IV=0x" + Hex.string(iv(segment: number ?? 0), uppercase: true)
+        }
+        if let keyFormat {
+            out += ",KEYFORMAT=\"\(HLSPlaylistWriter.quoted(keyFormat))\""
+            if let keyFormatVersions { out += ",KEYFORMATVERSIONS=\"\(HLSPlaylistWriter.quoted(keyFormatVersions))\"" }
         }
         return out + "\n"
     }

@@ -61,7 +61,8 @@ extension HLSPlaylistWriter {
         }
         var out = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:\(target)\n"
         out += "#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:VOD\n"
-        if let key { out += key.line() }
+        // WebVTT is encrypted whole (AES-128) or not at all: SAMPLE-AES leaves subtitles clear.
+        for key in keys where key.method == .aes128 { out += key.line() }
         for (k, (d, timescale)) in durations.enumerated() {
             out += "#EXTINF:" + MediaTime.decimal(d, timescale: timescale, digits: 3) + ",\n"
             out += urls.hlsWebVTTSegment(token: track.token, number: k + 1) + "\n"
