@@ -36,12 +36,16 @@ struct Protection: Sendable {
         let key: ContentKey
         let track: TrackEncryption
         let mpd: DASHProtection
+        /// `mpd.encryption_scheme=cbcs`: segments are encrypted `cbcs` instead.
+        var cbcs: CBCSEncryption? = nil
     }
 
     /// The HLS AES-128 setting, when `hls.key` is set and HLS is not played out in the clear.
     private(set) var hlsAES128: HLSAES128?
     /// The DASH CENC setting, when `cenc.key` or `widevine.key` is set and DASH is not clear.
     private(set) var dashCENC: DASHCENC?
+    /// HLS fMP4 with `cbcs`, when `hls.key` is set and HLS is not clear (or why it cannot be made).
+    private(set) var hlsCBCS: Result<HLSCBCS, EngineError>?
     /// `hls.playout=sample_aes…`: SAMPLE-AES, which Origo does not produce yet.
     private var hlsSampleAES = false
     /// Formats whose key is configured, with what their protection would be.
@@ -77,11 +81,12 @@ struct Protection: Sendable {
             playout[format] = try Self.playout(option("\(group).playout"), group: group)
         }
         let hlsPlayout = option("hls.playout")?.lowercased()
-        if let hlsKey = try key("hls.key", kidRequired: false) {
+        let hlsKey = try key("hls.key", kidRequired: false)
+        var hlsKeyURI: (uri: String, iv: [UInt8]?)? = nil
+        if let hlsKey {
             keyed[.hls] = "HLS AES-128"
-            if hlsPlayout?.hasPrefix("sample_aes") == true {
-                hlsSampleAES = true
-            } else if playout[.hls] == .default {
+            hlsSampleAES = hlsPlayout?.hasPrefix("sample_aes") == true
+            if playout[.hls] == .default {
                 guard let uri = option("hls.license_server_url"), !uri.isEmpty else {
                     throw EngineError(httpStatus: 400, logReason: "server manifest option hls.key needs hls.license_server_url (the key's URI for players)")
                 }
@@ -92,14 +97,21 @@ struct Protection: Sendable {
                     }
                     iv = bytes
                 }
-                hlsAES128 = HLSAES128(key: hlsKey, playlistKey: HLSSegmentKey(method: .aes128, uri: uri, iv: iv))
+                hlsKeyURI = (uri, iv)
+                if !hlsSampleAES {
+                    hlsAES128 = HLSAES128(key: hlsKey, playlistKey: HLSSegmentKey(method: .aes128, uri: uri, iv: iv))
+                }
             }
         }
         if try key("iss.key", kidRequired: true) != nil { keyed[.smooth] = "Smooth PIFF encryption" }
         let playReady = try key("playready.key", kidRequired: true)
         if playReady != nil { keyed[.smooth] = "Smooth PlayReady encryption" }
         let widevine = try key("widevine.key", kidRequired: true)
+        let widevineSystem = try widevine.map { key throws(EngineError) in
+            try Self.widevineSystem(kid: key.kid ?? [], drmSpecificData: option("widevine.drm_specific_data"))
+        }
         let cenc = try key("cenc.key", kidRequired: true)
+        let dashScheme = try Self.dashScheme(option("mpd.encryption_scheme"))
         if let dashKey = widevine ?? cenc {
             keyed[.dash] = "DASH CENC"
             if let cenc, cenc != dashKey {
@@ -108,38 +120,50 @@ struct Protection: Sendable {
             if playReady != nil {
                 keyed[.dash] = "DASH CENC with PlayReady"       // needs a PlayReady header: not yet
             } else if playout[.dash] == .default, let kid = dashKey.kid {
-                var widevineData: [UInt8]? = nil
-                if widevine != nil {
-                    if let text = option("widevine.drm_specific_data") {
-                        guard let data = Base64.decode(text), !data.isEmpty else {
-                            throw EngineError(httpStatus: 400, logReason: "server manifest option widevine.drm_specific_data must be base64")
-                        }
-                        widevineData = data
-                    } else {
-                        widevineData = [0x12, 0x10] + kid                 // WidevinePsshData { key_id }
-                    }
-                }
-                dashCENC = Self.dashCENC(key: dashKey, kid: kid, widevineData: widevineData)
+                dashCENC = Self.dashCENC(key: dashKey, kid: kid, widevine: widevineSystem, scheme: dashScheme)
             }
         } else if playReady != nil {
             keyed[.dash] = "DASH CENC with PlayReady"
         }
+        if let hlsKey, let hlsKeyURI {
+            hlsCBCS = Result { () throws(EngineError) in
+                try HLSCBCS(key: hlsKey, uri: hlsKeyURI.uri, iv: hlsKeyURI.iv, playout: hlsPlayout,
+                            widevine: widevine, widevineSystem: widevineSystem)
+            }
+        }
     }
 
-    /// ClearKey always (the W3C common `pssh` with the key ID, which EME's `org.w3.clearkey` reads;
-    /// signalled in the MPD under DASH-IF's ClearKey UUID), Widevine's when configured.
-    private static func dashCENC(key: ContentKey, kid: [UInt8], widevineData: [UInt8]?) -> DASHCENC {
-        var systems = [ProtectionSystem(systemID: ProtectionSystem.commonID, kids: [kid])]
+    /// The systems of a key (ClearKey always: the W3C common `pssh` with the key ID, which EME's
+    /// `org.w3.clearkey` reads; Widevine's when configured) for init segments and the MPD.
+    static func systems(kid: [UInt8], widevine: ProtectionSystem?) -> [ProtectionSystem] {
+        [ProtectionSystem(systemID: ProtectionSystem.commonID, kids: [kid])] + (widevine.map { [$0] } ?? [])
+    }
+
+    /// Widevine's `pssh`: `widevine.drm_specific_data` (base64), or a WidevinePsshData naming the key ID.
+    private static func widevineSystem(kid: [UInt8], drmSpecificData text: String?) throws(EngineError) -> ProtectionSystem {
+        var data = [0x12, 0x10] + kid                             // WidevinePsshData { key_id }
+        if let text {
+            guard let decoded = Base64.decode(text), !decoded.isEmpty else {
+                throw EngineError(httpStatus: 400, logReason: "server manifest option widevine.drm_specific_data must be base64")
+            }
+            data = decoded
+        }
+        return ProtectionSystem(systemID: ProtectionSystem.widevineID, kids: [], data: data)
+    }
+
+    /// DASH's systems, signalled in the MPD (ClearKey under DASH-IF's ClearKey UUID), and the
+    /// scheme's segments.
+    private static func dashCENC(key: ContentKey, kid: [UInt8], widevine: ProtectionSystem?, scheme: String) -> DASHCENC {
+        let systems = Self.systems(kid: kid, widevine: widevine)
         var mpd = [DASHProtection.System(uuid: DASHProtection.uuid(ProtectionSystem.clearKeyID), name: "ClearKey1.0",
                                          pssh: systems[0].box)]
-        if let widevineData {
-            let system = ProtectionSystem(systemID: ProtectionSystem.widevineID, kids: [], data: widevineData)
-            systems.append(system)
+        if let widevine {
             mpd.append(DASHProtection.System(uuid: DASHProtection.uuid(ProtectionSystem.widevineID), name: "Widevine",
-                                             pssh: system.box))
+                                             pssh: widevine.box))
         }
+        let cbcs = scheme == "cbcs" ? CBCSEncryption(key: key, kid: kid, iv: CBCS.constantIV(for: key), systems: systems) : nil
         return DASHCENC(key: key, track: TrackEncryption(kid: kid, systems: systems),
-                        mpd: DASHProtection(kid: kid, systems: mpd))
+                        mpd: DASHProtection(scheme: scheme, kid: kid, systems: mpd), cbcs: cbcs)
     }
 
     /// The option group of each format.
@@ -181,9 +205,9 @@ struct Protection: Sendable {
                 throw EngineError(httpStatus: 403, logReason: "\(group) output is not protected while other formats are (DRM rule); \(group).playout=clear in the server manifest serves it in the clear")
             }
             if format == .hls, hlsAES128 != nil, !hlsSampleAES, !fragmentedMP4 { return }
+            if format == .hls, fragmentedMP4, let hlsCBCS { _ = try hlsCBCS.get(); return }
             if format == .dash, dashCENC != nil { return }
-            let what = format == .hls && fragmentedMP4 ? "HLS encryption of fMP4 (cbcs)"
-                : format == .hls ? "HLS SAMPLE-AES" : scheme
+            let what = format == .hls ? "HLS SAMPLE-AES" : scheme
             throw EngineError.notImplemented("\(what) is not supported yet: refused rather than served in the clear")
         }
     }
@@ -195,8 +219,9 @@ struct Protection: Sendable {
             out += hls.key.fingerprint + Hex.string(hls.playlistKey.iv ?? []) + hls.playlistKey.uri
         }
         if let dash = dashCENC {
-            out += "|" + dash.key.fingerprint + Hex.string(dash.track.systems.flatMap(\.box))
+            out += "|" + dash.key.fingerprint + Hex.string(dash.track.systems.flatMap(\.box)) + dash.mpd.scheme
         }
+        if case .success(let hls)? = hlsCBCS { out += "|" + hls.fingerprint }
         return out
     }
 }
@@ -241,14 +266,12 @@ extension AnswerContext {
     func dashInitSegment(_ token: String) throws -> EngineResponse {
         let track = try track(token)
         guard let cenc = dashCENC(for: track) else { return try initSegment(token) }
-        guard let bytes = FragmentWriter.initSegment(for: track.track, encryption: cenc.track) else {
-            throw EngineError.notImplemented("the sample entry of \(token) cannot be marked as encrypted")
-        }
-        return Self.segment([.bytes(bytes)], type: Self.mp4Type(track.kind))
+        return try encryptedInitSegment(track, cenc.cbcs?.track(track.kind) ?? cenc.track)
     }
 
     /// A DASH media segment: samples encrypted with AES-CTR (`cenc`) when CENC applies, with their
-    /// IVs and subsamples in `senc`; otherwise ``fragment(_:cut:index:number:)``.
+    /// IVs and subsamples in `senc`, or `cbcs` when the server manifest asks; otherwise
+    /// ``fragment(_:cut:index:number:)``.
     func dashFragment(_ track: PresentationTrack, cut: Cut, index: Int, number: Int) throws -> EngineResponse {
         guard let cenc = dashCENC(for: track), track.track.inlineData == nil else {
             return try fragment(track, cut: cut, index: index, number: number)
@@ -256,43 +279,18 @@ extension AnswerContext {
         guard let range = cut.ranges[track.token]?[index], !range.isEmpty else {
             throw EngineError.notFound("segment \(number) of \(track.token) is empty")
         }
-        var data = try sampleBytes(track.track, range)
-        let layout: CENC.NALLayout? = switch track.track.codec {
-        case .avc(let c): .avc(lengthSize: c.nalLengthSize)
-        case .hevc(let c): .hevc(lengthSize: c.nalLengthSize)
-        default: nil
-        }
+        if let cbcs = cenc.cbcs { return try cbcsFragment(track, samples: range, number: number, cbcs) }
         let salt = Self.ivSalt(track.track)
-        var ivs: [[UInt8]] = []
-        var subsamples: [[(clear: UInt16, protected: UInt32)]] = []
-        var at = 0
-        for i in range {
-            let size = Int(track.track.samples.sizes[i])
-            let sample = at..<(at + size)
-            let runs = layout.flatMap { CENC.subsamples(of: data[sample], layout: $0) }
-                ?? (layout == nil ? nil : [CENC.Subsample(clear: 0, protected: UInt32(clamping: size))])
+        return try encryptedFragment(track, samples: range, number: number, subsamples: CENC.subsamples) {
+            data, sample, i, runs throws(EncryptionError) in
             let iv = CENC.iv(salt: salt, index: i)
-            do {
-                try CENC.encrypt(&data, sample: sample, subsamples: runs, key: cenc.key, iv: iv)
-            } catch {
-                throw EngineError(httpStatus: 500, logReason: "encrypting a DASH segment failed: \(error)")
-            }
-            ivs.append(iv)
-            subsamples.append((runs ?? []).map { ($0.clear, $0.protected) })
-            at += size
+            try CENC.encrypt(&data, sample: sample, subsamples: runs, key: cenc.key, iv: iv)
+            return iv
         }
-        var options = FragmentWriter.Options()
-        options.encryption = FragmentEncryption(ivs: ivs, subsamples: layout == nil ? nil : subsamples)
-        let pieces = try FragmentWriter.mediaSegment(track: track.track, samples: range,
-                                                     sequenceNumber: UInt32(clamping: number), options: options)
-        guard case .bytes(let header)? = pieces.first else {
-            throw EngineError(httpStatus: 500, logReason: "no fragment header for \(track.token)")
-        }
-        return Self.segment([.bytes(header), .bytes(data)], type: Self.mp4Type(track.kind))
     }
 
     /// The bytes of samples `range` of `track`, in order (local reads or one coalesced upstream read).
-    private func sampleBytes(_ track: Track, _ range: Range<Int>) throws -> [UInt8] {
+    func sampleBytes(_ track: Track, _ range: Range<Int>) throws -> [UInt8] {
         var reads = try media.prefetch([(track, range)])
         var out: [UInt8] = []
         try FragmentWriter.forEachSampleRun(track: track, samples: range) { (offset, length) throws(any Error) in
