@@ -149,8 +149,9 @@ def test_the_drm_rule_and_no_query_turns_protection_off(site):
     assert clients.get(site.url("vod/aes.ism/.f4m")).status == 403
     assert clients.get(site.url("vod/aes.ism/.mpd?mpd.playout=clear")).status == 403
     assert clients.get(site.url("vod/aes-dash-clear.ism/.mpd")).status == 200
-    # HLS fMP4 cannot be encrypted yet: refused, never sent in the clear.
-    assert clients.get(site.url("vod/aes.ism/.m3u8?hls.fmp4=true")).status == 501
+    # HLS fMP4 is encrypted cbcs (test_cbcs.py), never sent in the clear.
+    fmp4 = clients.get(site.url("vod/aes.ism/.m3u8?hls.fmp4=true"))
+    assert fmp4.status == 200 and "#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES" in fmp4.body.decode()
     master = clients.get(site.url("vod/aes.ism/.m3u8?hls.playout=clear"))
     playlist = clients.get(site.url(f"vod/aes.ism/{uris(master.body)[0]}?hls.playout=clear"))
     assert "#EXT-X-KEY:METHOD=AES-128" in playlist.body.decode()
