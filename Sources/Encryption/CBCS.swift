@@ -62,19 +62,7 @@ public enum CBCS {
         guard iv.count == 16, sample.lowerBound >= 0, sample.upperBound <= bytes.count else {
             throw EncryptionError("bad cbcs sample range or IV")
         }
-        var runs: [Range<Int>] = []
-        if let subsamples {
-            var at = sample.lowerBound
-            for s in subsamples {
-                at += Int(s.clear)
-                let end = at + Int(s.protected)
-                guard end <= sample.upperBound else { throw EncryptionError("subsamples run past their sample") }
-                if end > at { runs.append(at..<end) }
-                at = end
-            }
-        } else {
-            runs = [sample]
-        }
+        let runs = try CENC.protectedRanges(sample, subsamples)
         guard let ctx = EVP_CIPHER_CTX_new() else { throw EncryptionError("EVP_CIPHER_CTX_new failed") }
         defer { EVP_CIPHER_CTX_free(ctx) }
         let ok = key.bytes.withUnsafeBufferPointer { k in

@@ -106,20 +106,24 @@ public enum CENC {
         guard iv.count == 8, sample.lowerBound >= 0, sample.upperBound <= bytes.count else {
             throw EncryptionError("bad CENC sample range or IV")
         }
+        try AES128.ctr(&bytes, ranges: try protectedRanges(sample, subsamples), key: key,
+                       iv: iv + [UInt8](repeating: 0, count: 8))
+    }
+
+    /// Where the protected runs of `subsamples` lie within `sample` (the whole sample when nil),
+    /// empty runs left out.
+    static func protectedRanges(_ sample: Range<Int>, _ subsamples: [Subsample]?) throws(EncryptionError) -> [Range<Int>] {
+        guard let subsamples else { return [sample] }
         var ranges: [Range<Int>] = []
-        if let subsamples {
-            var at = sample.lowerBound
-            for s in subsamples {
-                at += Int(s.clear)
-                let end = at + Int(s.protected)
-                guard end <= sample.upperBound else { throw EncryptionError("subsamples run past their sample") }
-                if end > at { ranges.append(at..<end) }
-                at = end
-            }
-        } else {
-            ranges = [sample]
+        var at = sample.lowerBound
+        for s in subsamples {
+            at += Int(s.clear)
+            let end = at + Int(s.protected)
+            guard end <= sample.upperBound else { throw EncryptionError("subsamples run past their sample") }
+            if end > at { ranges.append(at..<end) }
+            at = end
         }
-        try AES128.ctr(&bytes, ranges: ranges, key: key, iv: iv + [UInt8](repeating: 0, count: 8))
+        return ranges
     }
 }
 
