@@ -18,7 +18,7 @@ import pytest
 
 import clients
 from conftest import PrivateServer
-from test_encryption import IV, KEY, KID, framemd5, representation_file, streamer_binary
+from test_encryption import IV, KEY, KID, framemd5, link_media, readable, representation_file, streamer_binary
 
 OTHER_KEY = KEY[::-1]
 SITE = """Alias /vod/ "@DIR@/vod/"
@@ -39,9 +39,7 @@ def site(media):
     site = PrivateServer(media.root, SITE)
     vod = os.path.join(site.dir, "vod")
     os.makedirs(vod)
-    for name in os.listdir(media.root):
-        if name.endswith(".mp4"):
-            os.symlink(os.path.join(media.root, name), os.path.join(vod, name))
+    link_media(media.root, vod)
     abr = open(os.path.join(media.root, "abr.ism")).read()
     fmp4 = with_meta(abr, {"hls.fmp4": "true"})
     # HEVC video alone: Shaka Packager 3.8 crashes (SIGSEGV) reading the audio track of hevc.mp4 as
@@ -67,12 +65,7 @@ def site(media):
     for name, text in presentations.items():
         with open(os.path.join(vod, name), "w") as f:
             f.write(text)
-    for root, dirs, files in os.walk(site.dir):
-        for d in dirs:
-            os.chmod(os.path.join(root, d), 0o755)
-        for f in files:
-            if not os.path.islink(os.path.join(root, f)):
-                os.chmod(os.path.join(root, f), 0o644)
+    readable(site.dir)
     yield site
     crashes = site.stop()
     assert not crashes, "\n".join(crashes[:20])

@@ -34,6 +34,23 @@ def ism_with(media_root: str, meta: dict[str, str]) -> str:
     return text.replace("<head>", "<head>" + head, 1)
 
 
+def link_media(media_root: str, folder: str) -> None:
+    """The test media's MP4 files in `folder`, as symbolic links."""
+    for name in os.listdir(media_root):
+        if name.endswith(".mp4"):
+            os.symlink(os.path.join(media_root, name), os.path.join(folder, name))
+
+
+def readable(top: str) -> None:
+    """Everything under `top` readable by Apache's children (www-data)."""
+    for root, dirs, files in os.walk(top):
+        for d in dirs:
+            os.chmod(os.path.join(root, d), 0o755)
+        for f in files:
+            if not os.path.islink(os.path.join(root, f)):
+                os.chmod(os.path.join(root, f), 0o644)
+
+
 @pytest.fixture(scope="module")
 def site(media):
     text = open(REPO / "vhost-examples" / "hls-aes128.conf").read()
@@ -46,9 +63,7 @@ def site(media):
     keys = os.path.join(site.dir, "keys")
     os.makedirs(vod)
     os.makedirs(keys)
-    for name in os.listdir(media.root):
-        if name.endswith(".mp4"):
-            os.symlink(os.path.join(media.root, name), os.path.join(vod, name))
+    link_media(media.root, vod)
     with open(os.path.join(keys, "abr.key"), "wb") as f:
         f.write(bytes.fromhex(KEY))
     key_url = site.url("keys/abr.key")
@@ -66,12 +81,7 @@ def site(media):
     for name, meta in presentations.items():
         with open(os.path.join(vod, name), "w") as f:
             f.write(ism_with(media.root, meta))
-    for root, dirs, files in os.walk(site.dir):
-        for d in dirs:
-            os.chmod(os.path.join(root, d), 0o755)
-        for f in files:
-            if not os.path.islink(os.path.join(root, f)):
-                os.chmod(os.path.join(root, f), 0o644)
+    readable(site.dir)
     yield site
     crashes = site.stop()
     assert not crashes, "\n".join(crashes[:20])
