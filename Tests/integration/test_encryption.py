@@ -299,22 +299,18 @@ navigator.requestMediaKeySystemAccess('org.w3.clearkey', config)
 """
 
 
-def test_chromium_plays_dash_cenc_through_eme_clearkey(site, media):
+def eme_play(site, folder: str, page_url: str, urls: list[str], codecs: str, key: str = KEY) -> tuple[dict, list[str]]:
+    """Plays `urls` (one video track's init segment and media segments, on the site's origin) in
+    headless Chromium through MSE and EME with org.w3.clearkey and `key`: the page's result
+    (EME_PAGE's window.result) and the last console lines. The page is written to `folder`, which
+    the site serves at `page_url`."""
     from playwright.sync_api import sync_playwright  # noqa: PLC0415
 
-    vod = os.path.join(site.dir, "www", "vod")
-    with open(os.path.join(vod, "eme.html"), "w") as f:
+    with open(os.path.join(folder, "eme.html"), "w") as f:
         f.write(EME_PAGE)
-    os.chmod(os.path.join(vod, "eme.html"), 0o644)
-    mpd = clients.get(site.url("vod/cenc.ism/.mpd")).body.decode()
-    token, codecs = re.search(r'<Representation id="(video=600000)"[^>]*codecs="([^"]+)"', mpd).groups()
-    urls = [f"/vod/cenc.ism/{token}.dash"]
-    number = 1
-    while clients.get(site.url(f"vod/cenc.ism/{token}-n{number}.dash")).status == 200:
-        urls.append(f"/vod/cenc.ism/{token}-n{number}.dash")
-        number += 1
+    os.chmod(os.path.join(folder, "eme.html"), 0o644)
     query = urllib.parse.urlencode({"mime": f'video/mp4; codecs="{codecs}"', "urls": json.dumps(urls),
-                                    "kid": KID, "key": KEY})
+                                    "kid": KID, "key": key})
     with tempfile.TemporaryDirectory(prefix="origo-chromium-") as profile, sync_playwright() as pw:
         ctx = pw.chromium.launch_persistent_context(profile, executable_path=clients.CHROMIUM, headless=True,
                                                     args=clients.CHROMIUM_ARGS)
@@ -322,7 +318,7 @@ def test_chromium_plays_dash_cenc_through_eme_clearkey(site, media):
             page = ctx.new_page()
             console = []
             page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-            page.goto(site.url(f"vod/eme.html?{query}"))
+            page.goto(site.url(f"{page_url}?{query}"))
             deadline = time.monotonic() + 60
             state = {}
             while time.monotonic() < deadline:
@@ -332,9 +328,21 @@ def test_chromium_plays_dash_cenc_through_eme_clearkey(site, media):
                 time.sleep(0.25)
         finally:
             ctx.close()
-    assert state.get("licensed") and not state.get("errors"), (state, console[-5:])
-    assert state.get("ended"), (state, console[-5:])
-    assert state.get("frames", 0) >= 0.9 * media.frames("abr-640x360.mp4"), (state, console[-5:])
+    return state, console[-5:]
+
+
+def test_chromium_plays_dash_cenc_through_eme_clearkey(site, media):
+    mpd = clients.get(site.url("vod/cenc.ism/.mpd")).body.decode()
+    token, codecs = re.search(r'<Representation id="(video=600000)"[^>]*codecs="([^"]+)"', mpd).groups()
+    urls = [f"/vod/cenc.ism/{token}.dash"]
+    number = 1
+    while clients.get(site.url(f"vod/cenc.ism/{token}-n{number}.dash")).status == 200:
+        urls.append(f"/vod/cenc.ism/{token}-n{number}.dash")
+        number += 1
+    state, console = eme_play(site, os.path.join(site.dir, "www", "vod"), "vod/eme.html", urls, codecs)
+    assert state.get("licensed") and not state.get("errors"), (state, console)
+    assert state.get("ended"), (state, console)
+    assert state.get("frames", 0) >= 0.9 * media.frames("abr-640x360.mp4"), (state, console)
 
 
 def test_a_cms_behind_ismproxypass_sets_the_key_per_request(media):
