@@ -282,3 +282,36 @@ def test_bad_cbcs_settings_are_refused_naming_the_option(site):
     text = site.log_since(log)
     assert "hls.key and widevine.key name different keys" in text, text
     assert KEY not in text.lower() and OTHER_KEY not in text.lower()
+
+
+def slice_header_bytes(path: str) -> list[int]:
+    """The size of every slice (segment) header of the video of `path`, NAL unit header included,
+    as ffmpeg's trace_headers bitstream filter (not our code) parses them."""
+    proc = subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-i", path, "-map", "0:v", "-c", "copy",
+                           "-bsf:v", "trace_headers", "-f", "null", "-"],
+                          capture_output=True, text=True, errors="replace", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    sizes, end = [], None
+    for line in proc.stderr.splitlines():
+        text = re.sub(r"^\[trace_headers @ [^\]]+\] ", "", line)
+        if text == line:
+            continue
+        field = re.match(r"(\d+)\s+\S+\s+([01]+) = ", text)
+        if field and end is not None:
+            end = max(end, int(field.group(1)) + len(field.group(2)))
+            continue
+        if end is not None:
+            sizes.append((end + 7) // 8)
+        end = 0 if re.fullmatch(r"Slice( Segment)? Header", text.strip()) else None
+    if end is not None:
+        sizes.append((end + 7) // 8)
+    return sizes
+
+
+@pytest.mark.parametrize("name", ["abr-416x234.mp4", "abr-640x360.mp4", "abr-960x540.mp4", "hevc.mp4"])
+def test_the_clear_lead_covers_every_slice_header_of_the_test_media(media, name):
+    """Origo keeps the first 32 bytes of each picture NAL unit clear instead of parsing slice
+    headers (CBCS.clearLead): on the test media every slice header fits in them."""
+    sizes = slice_header_bytes(os.path.join(media.root, name))
+    assert len(sizes) == media.frames(name), len(sizes)
+    assert max(sizes) <= 32, max(sizes)
