@@ -192,7 +192,7 @@ struct Protection: Sendable {
         let group = Self.groups[format] ?? "\(format)"
         let fragmentedMP4: Bool = switch route {
         case .hlsInit, .hlsFMP4Segment, .hlsIFrameFMP4Segment: true
-        case .hlsMaster, .hlsMediaPlaylist, .hlsIFramePlaylist: hlsContainer == .fragmentedMP4
+        case .hlsMaster, .hlsMediaPlaylist, .hlsIFramePlaylist, .hlsWebVTTSegment: hlsContainer == .fragmentedMP4
         default: false
         }
         switch playout[format] ?? .default {

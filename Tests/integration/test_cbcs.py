@@ -42,6 +42,10 @@ def site(media):
     os.makedirs(vod)
     link_media(media.root, vod)
     abr = open(os.path.join(media.root, "abr.ism")).read()
+    subs = open(os.path.join(media.root, "subs.ism")).read()
+    for name in os.listdir(media.root):
+        if name.startswith("subs-") and not name.endswith(".mp4"):          # the MP4 is linked already
+            os.symlink(os.path.join(media.root, name), os.path.join(vod, name))
     fmp4 = with_meta(abr, {"hls.fmp4": "true"})
     # HEVC video alone: Shaka Packager 3.8 crashes (SIGSEGV) reading the audio track of hevc.mp4 as
     # Origo writes it in fMP4, encrypted or clear (audio is covered by abr.ism).
@@ -62,6 +66,8 @@ def site(media):
         "dash-cbcs.ism": with_meta(abr, {"cenc.key": f"{KID}:{KEY}", "mpd.encryption_scheme": "cbcs", "hls.playout": "clear"}),
         "bad-scheme.ism": with_meta(abr, {"cenc.key": f"{KID}:{KEY}", "mpd.encryption_scheme": "cbc1"}),
         "two-keys.ism": with_meta(abr, {**hls, "widevine.key": f"{KID}:{OTHER_KEY}"}),
+        "subs-clear.ism": with_meta(subs, {"hls.fmp4": "true"}),
+        "subs-cbcs.ism": with_meta(subs, {**hls, "hls.fmp4": "true", "hls.playout": "sample_aes"}),
     }
     for name, text in presentations.items():
         with open(os.path.join(vod, name), "w") as f:
@@ -246,6 +252,24 @@ def test_hls_cbcs_segments_are_cacheable_and_differ_from_clear(site):
     assert variant.endswith("?hls.fmp4=false"), variant           # child URLs keep the query
     media = clients.get(site.url(f"vod/cbcs.ism/{variant}")).body.decode()
     assert '#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example/abr.key"' in media
+
+
+def test_subtitles_stay_clear_beside_cbcs(site):
+    """WebVTT has no sample encryption: under cbcs (and hls.playout=sample_aes) its playlists name
+    no key and its segments are the clear ones, while audio and video are encrypted."""
+    master, listed = media_playlists(site, "subs-cbcs.ism")
+    subtitles = [uri for uri in re.findall(r'#EXT-X-MEDIA:TYPE=SUBTITLES[^\n]*URI="([^"]+)"', master)]
+    assert subtitles, master
+    for uri in subtitles:
+        playlist = clients.get(site.url(f"vod/subs-cbcs.ism/{uri}"))
+        assert playlist.status == 200 and "#EXT-X-KEY" not in playlist.body.decode(), uri
+        for segment in uris(playlist.body.decode())[:3]:
+            secret = clients.get(site.url(f"vod/subs-cbcs.ism/{segment}"))
+            plain = clients.get(site.url(f"vod/subs-clear.ism/{renamed(segment, 'subs-cbcs.ism', 'subs-clear.ism')}"))
+            assert secret.status == plain.status == 200 and secret.body == plain.body, segment
+            assert secret.body.startswith(b"WEBVTT")
+    video = next(uri for uri in listed if "video" in uri and "keyframes" not in uri)
+    assert "#EXT-X-KEY:METHOD=SAMPLE-AES" in clients.get(site.url(f"vod/subs-cbcs.ism/{video}")).body.decode()
 
 
 def test_dash_cbcs_decrypts_to_the_clear_samples(site, tmp_path):
