@@ -24,19 +24,21 @@ public enum CBCS {
         public static let whole = Pattern(crypt: 0, skip: 0)
     }
 
-    /// Bytes at the start of each coded picture NAL unit (its header included) that stay clear:
-    /// they hold the slice header, which decoders read before decrypting. Apple's SAMPLE-AES keeps
-    /// the same 32 bytes clear for the same reason; Origo does not parse slice headers, and a
-    /// slice header longer than this would have its end encrypted (still decryptable).
+    /// Bytes at the start of each coded picture NAL unit (its header included) that stay clear when
+    /// its slice header cannot be measured (HEVC; H.264 without usable SPS and PPS): they hold the
+    /// slice header in practice, as in Apple's SAMPLE-AES, which keeps the same 32 bytes clear. A
+    /// longer slice header would have its end encrypted (still decryptable).
     public static let clearLead = 32
 
-    /// The subsamples of one video sample: of each picture NAL unit the length prefix and the first
-    /// ``clearLead`` bytes clear and the rest protected (fewer than 16 protected bytes would all
+    /// The subsamples of one video sample: of each picture NAL unit the length prefix and slice
+    /// header clear (measured with `sliceHeaders` for H.264, else ``clearLead`` bytes) and the rest
+    /// protected, so protection starts at the slice data (fewer than 16 protected bytes would all
     /// stay clear, so such units are clear); other NAL units clear. nil when the sample is not a
     /// well-formed sequence of NAL units (then it is encrypted whole).
-    public static func subsamples(of sample: ArraySlice<UInt8>, layout: CENC.NALLayout) -> [CENC.Subsample]? {
-        CENC.subsamples(of: sample, layout: layout) { payload in
-            let protected = payload - max(clearLead - layout.headerSize, 0)
+    public static func subsamples(of sample: ArraySlice<UInt8>, layout: CENC.NALLayout,
+                                  sliceHeaders: AVCSliceHeaders? = nil) -> [CENC.Subsample]? {
+        CENC.subsamples(of: sample, layout: layout) { unit in
+            let protected = unit.count - (sliceHeaders?.headerSize(unit) ?? max(clearLead, layout.headerSize))
             return protected >= 16 ? protected : 0
         }
     }

@@ -44,15 +44,15 @@ public enum CENC {
     /// nil when the sample is not a well-formed sequence of NAL units (then it is encrypted whole,
     /// which is still valid CENC).
     public static func subsamples(of sample: ArraySlice<UInt8>, layout: NALLayout) -> [Subsample]? {
-        subsamples(of: sample, layout: layout) { payload in payload / 16 * 16 }
+        subsamples(of: sample, layout: layout) { unit in (unit.count - layout.headerSize) / 16 * 16 }
     }
 
     /// The subsamples of one video sample: every NAL unit's length prefix and header clear, and of
-    /// picture data the last `protectedBytes(payload)` bytes protected (`payload`: the bytes after
-    /// the NAL unit header; the result at most `payload`); other NAL units clear. nil when the
-    /// sample is not a well-formed sequence of NAL units.
+    /// picture data the last `protectedBytes(unit)` bytes protected (`unit`: the NAL unit from its
+    /// header; at most its bytes after the header are protected); other NAL units clear. nil when
+    /// the sample is not a well-formed sequence of NAL units.
     static func subsamples(of sample: ArraySlice<UInt8>, layout: NALLayout,
-                           protectedBytes: (Int) -> Int) -> [Subsample]? {
+                           protectedBytes: (ArraySlice<UInt8>) -> Int) -> [Subsample]? {
         guard (1...4).contains(layout.lengthSize) else { return nil }
         var out: [Subsample] = []
         var pendingClear = 0
@@ -65,7 +65,8 @@ public enum CENC {
             guard length >= layout.headerSize, length <= sample.endIndex - unit else { return nil }
             let size = layout.lengthSize + length
             let payload = length - layout.headerSize
-            let protected = layout.isPictureData(sample[unit]) ? min(max(protectedBytes(payload), 0), payload) : 0
+            let protected = layout.isPictureData(sample[unit])
+                ? min(max(protectedBytes(sample[unit..<(unit + length)]), 0), payload) : 0
             if protected > 0 {
                 append(&out, clear: pendingClear + size - protected, protected: protected)
                 pendingClear = 0

@@ -120,12 +120,16 @@ extension AnswerContext {
     }
 
     /// Samples `range` of `track` as one `cbcs` fMP4 segment: video NAL units pattern-encrypted
-    /// behind their clear headers, other samples' whole blocks encrypted; `senc` lists the
+    /// behind their clear NAL and slice headers, other samples' whole blocks encrypted; `senc` lists the
     /// subsamples and no IVs (the constant IV is in `tenc`).
     func cbcsFragment(_ track: PresentationTrack, samples range: Range<Int>, number: Int,
                       _ cbcs: CBCSEncryption) throws -> EngineResponse {
         let pattern = track.kind == .video ? CBCS.Pattern.video : CBCS.Pattern.whole
-        return try encryptedFragment(track, samples: range, number: number, subsamples: CBCS.subsamples) {
+        var sliceHeaders: AVCSliceHeaders? = nil
+        if case .avc(let c) = track.track.codec { sliceHeaders = AVCSliceHeaders(sps: c.sps, pps: c.pps) }
+        return try encryptedFragment(track, samples: range, number: number, subsamples: { sample, layout in
+            CBCS.subsamples(of: sample, layout: layout, sliceHeaders: sliceHeaders)
+        }) {
             data, sample, _, runs throws(EncryptionError) in
             try CBCS.encrypt(&data, sample: sample, subsamples: runs, pattern: pattern, key: cbcs.key, iv: cbcs.iv)
             return []

@@ -1,5 +1,5 @@
 import ByteIO
-import Encryption
+@testable import Encryption
 @testable import Engine
 @testable import ISOBMFF
 import Testing
@@ -53,6 +53,39 @@ import Testing
         let h = CBCS.subsamples(of: hevc.dropLast(), layout: .hevc(lengthSize: 4))
         #expect(h == [CENC.Subsample(clear: 36, protected: 28)])
         #expect(CBCS.subsamples(of: (sample + [0, 0, 9])[...], layout: .avc(lengthSize: 4)) == nil)
+    }
+
+    /// SPS, PPS and the first IDR and P slices of the test media's 640x360 H.264 (libx264, CABAC);
+    /// the sizes are what ffmpeg's trace_headers reports: 40 and 43 bits.
+    @Test func sliceHeadersAreMeasuredFromTheSPSAndPPS() throws {
+        let sps = try #require(Hex.bytes("6764001eacd940a02ff97011000003000100000300320f162d96"))
+        let pps = try #require(Hex.bytes("68efbcb0"))
+        let headers = AVCSliceHeaders(sps: [sps], pps: [pps])
+        #expect(!headers.isEmpty)
+        let idr = try #require(Hex.bytes("6588840057d3d6670b58c90912a2c4132bd4367a9d4b86a7"))
+        let p = try #require(Hex.bytes("419a22188affccd478bf0ba8941a197b9fe78fd8f3ea90d0"))
+        #expect(headers.headerSize(idr[...]) == 5)
+        #expect(headers.headerSize(p[...]) == 6)
+        // Not a slice, an unknown PPS, truncated or arbitrary bytes: nil, never a trap.
+        #expect(headers.headerSize(pps[...]) == nil)
+        #expect(AVCSliceHeaders(sps: [], pps: [pps]).headerSize(idr[...]) == nil)
+        for n in 0..<idr.count { #expect((headers.headerSize(idr[..<n]) ?? 0) <= n) }
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for _ in 0..<2000 {
+            var unit: [UInt8] = [0x65]
+            for _ in 0..<Int(seed % 40) {
+                seed = seed &* 6364136223846793005 &+ 1442695040888963407
+                unit.append(UInt8(truncatingIfNeeded: seed >> 56))
+            }
+            #expect((headers.headerSize(unit[...]) ?? 0) <= unit.count)
+        }
+        // Emulation prevention bytes are skipped when reading and counted in the size.
+        var r = RBSPBits([0x00, 0x00, 0x03, 0x01][...])
+        #expect(r.bits(24) == 1 && r.bytesTouched == 4)
+        // With them, cbcs subsamples start protection right after the slice header.
+        let sample = [0, 0, 0, UInt8(idr.count)] + idr
+        #expect(CBCS.subsamples(of: sample[...], layout: .avc(lengthSize: 4), sliceHeaders: headers)
+            == [CENC.Subsample(clear: 9, protected: UInt32(idr.count - 5))])
     }
 
     @Test func tencVersion1CarriesThePatternAndTheConstantIV() throws {

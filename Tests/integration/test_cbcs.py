@@ -308,9 +308,10 @@ def test_bad_cbcs_settings_are_refused_naming_the_option(site):
     assert KEY not in text.lower() and OTHER_KEY not in text.lower()
 
 
-def slice_header_bytes(path: str) -> list[int]:
-    """The size of every slice (segment) header of the video of `path`, NAL unit header included,
-    as ffmpeg's trace_headers bitstream filter (not our code) parses them."""
+def slice_header_bits(path: str) -> list[int]:
+    """The size in bits of every slice (segment) header of the video of `path`, NAL unit header
+    included and emulation prevention bytes not, as ffmpeg's trace_headers bitstream filter (not
+    our code) parses them, in decoding order."""
     proc = subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-i", path, "-map", "0:v", "-c", "copy",
                            "-bsf:v", "trace_headers", "-f", "null", "-"],
                           capture_output=True, text=True, errors="replace", timeout=300)
@@ -320,22 +321,112 @@ def slice_header_bytes(path: str) -> list[int]:
         text = re.sub(r"^\[trace_headers @ [^\]]+\] ", "", line)
         if text == line:
             continue
-        field = re.match(r"(\d+)\s+\S+\s+([01]+) = ", text)
+        field = re.match(r"(\d+)\s+(\S+)\s+([01]+) = ", text)
         if field and end is not None:
-            end = max(end, int(field.group(1)) + len(field.group(2)))
+            if field.group(2) != "cabac_alignment_one_bit":
+                end = max(end, int(field.group(1)) + len(field.group(3)))
             continue
         if end is not None:
-            sizes.append((end + 7) // 8)
+            sizes.append(end)
         end = 0 if re.fullmatch(r"Slice( Segment)? Header", text.strip()) else None
     if end is not None:
-        sizes.append((end + 7) // 8)
+        sizes.append(end)
     return sizes
 
 
-@pytest.mark.parametrize("name", ["abr-416x234.mp4", "abr-640x360.mp4", "abr-960x540.mp4", "hevc.mp4"])
+def boxes(data: bytes, start: int = 0, end: int | None = None):
+    """(type, payload start, box end) of the boxes in data[start:end]."""
+    end = len(data) if end is None else end
+    while start + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[start:start + 8])
+        if size < 8:
+            return
+        yield kind.decode("latin-1"), start + 8, start + size
+        start += size
+
+
+def fragments(data: bytes):
+    """Per fragment of a fragmented MP4: its sample sizes (trun), its senc subsamples (or None) and
+    where its samples start."""
+    moof = None
+    for kind, body, end in boxes(data):
+        if kind == "moof":
+            moof = (body, end)
+        elif kind == "mdat" and moof:
+            sizes, runs = [], None
+            for k, b, e in boxes(data, *moof):
+                for k2, b2, e2 in boxes(data, b, e) if k == "traf" else []:
+                    flags = int.from_bytes(data[b2 + 1:b2 + 4], "big")
+                    if k2 == "trun":
+                        count, at = struct.unpack(">I", data[b2 + 4:b2 + 8])[0], b2 + 8
+                        at += 4 if flags & 1 else 0
+                        at += 4 if flags & 4 else 0
+                        for _ in range(count):
+                            at += 4 if flags & 0x100 else 0
+                            sizes.append(struct.unpack(">I", data[at:at + 4])[0])
+                            at += 4 + (4 if flags & 0x400 else 0) + (4 if flags & 0x800 else 0)
+                    elif k2 == "senc" and flags & 2:
+                        count, at, runs = struct.unpack(">I", data[b2 + 4:b2 + 8])[0], b2 + 8, []
+                        for _ in range(count):
+                            n = struct.unpack(">H", data[at:at + 2])[0]
+                            runs.append([struct.unpack(">HI", data[at + 2 + 6 * i:at + 8 + 6 * i]) for i in range(n)])
+                            at += 2 + 6 * n
+            yield sizes, runs, body
+            moof = None
+
+
+def clear_slice_headers(secret: str, plain: str) -> list[tuple[int, int]]:
+    """For each H.264 picture NAL unit of `plain` in order: how many of its bytes `secret`'s senc
+    leaves clear before the protected ones (None when none are protected), and how many of them
+    are emulation prevention bytes."""
+    secret_data, plain_data = open(secret, "rb").read(), open(plain, "rb").read()
+    out = []
+    for (sizes, runs, _), (_, _, body) in zip(fragments(secret_data), fragments(plain_data)):
+        assert runs is not None and len(runs) == len(sizes)
+        at = body
+        for size, sample_runs in zip(sizes, runs):
+            protected, p = {}, 0
+            for clear, count in sample_runs:
+                p += clear
+                if count:
+                    protected[p + count] = p                # protected range end -> start
+                p += count
+            assert p == size
+            q = 0
+            while q < size:
+                length = int.from_bytes(plain_data[at + q:at + q + 4], "big")
+                unit = plain_data[at + q + 4:at + q + 4 + length]
+                if unit[0] & 0x1F in (1, 5):
+                    start = protected.get(q + 4 + length)
+                    clear = None if start is None else start - (q + 4)
+                    prefix = unit[:clear or 0]
+                    out.append((clear, sum(1 for i in range(2, len(prefix)) if prefix[i - 2:i + 1] == b"\0\0\3")))
+                q += 4 + length
+            at += size
+    return out
+
+
+def test_cbcs_keeps_exactly_the_slice_headers_clear(site, media, tmp_path):
+    """H.264: what senc leaves clear of each slice is its slice header (to the byte holding its
+    last bit, as ffmpeg's trace_headers measures it); protection starts at the slice data."""
+    _, listed = media_playlists(site, "cbcs.ism")
+    for uri in [u for u in listed if "video" in u and "keyframes" not in u]:
+        secret, plain = str(tmp_path / f"{safe(uri)}.enc.mp4"), str(tmp_path / f"{safe(uri)}.mp4")
+        rendition_file(site, "cbcs.ism", uri, secret)
+        rendition_file(site, "clear.ism", renamed(uri, "cbcs.ism", "clear.ism"), plain)
+        measured = clear_slice_headers(secret, plain)
+        bits = slice_header_bits(plain)
+        assert len(measured) == len(bits) > 0
+        protected = [(m, b) for m, b in zip(measured, bits) if m[0] is not None]
+        assert len(protected) > 0.9 * len(bits), uri
+        for (clear, epb), b in protected:
+            assert clear - epb == (b + 7) // 8, (uri, clear, epb, b)
+
+
+@pytest.mark.parametrize("name", ["abr-640x360.mp4", "hevc.mp4"])
 def test_the_clear_lead_covers_every_slice_header_of_the_test_media(media, name):
-    """Origo keeps the first 32 bytes of each picture NAL unit clear instead of parsing slice
-    headers (CBCS.clearLead): on the test media every slice header fits in them."""
-    sizes = slice_header_bytes(os.path.join(media.root, name))
+    """Where Origo does not measure slice headers (HEVC) it keeps the first 32 bytes of each
+    picture NAL unit clear (CBCS.clearLead): on the test media every slice header fits in them."""
+    sizes = slice_header_bits(os.path.join(media.root, name))
     assert len(sizes) == media.frames(name), len(sizes)
-    assert max(sizes) <= 32, max(sizes)
+    assert (max(sizes) + 7) // 8 <= 32, max(sizes)
