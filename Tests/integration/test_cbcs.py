@@ -2,8 +2,10 @@
 `hls.key` applies to fMP4) and of DASH (`mpd.encryption_scheme=cbcs`). Every rendition's init
 segment and every media segment are fetched and decrypted by two independent decrypters, ffmpeg 8.1
 (`-decryption_key`) and Shaka Packager v3.8 (raw key); the decrypted samples equal the clear
-output's byte for byte, and Debian's ffmpeg decodes every frame of them. Playlists name the key with
-`METHOD=SAMPLE-AES` (identity, and Widevine's `pssh` when configured); bad settings are refused
+output's byte for byte, and Debian's ffmpeg decodes every frame of them; headless Chromium plays a
+rendition through EME with its ClearKey CDM. What stays clear of each H.264 slice is its slice
+header as ffmpeg's trace_headers measures it. Playlists name the key with `METHOD=SAMPLE-AES`
+(identity, and Widevine's `pssh` when configured); subtitles stay clear; bad settings are refused
 naming the option."""
 
 from __future__ import annotations
