@@ -49,8 +49,9 @@ def site(media):
         if name.startswith("subs-") and not name.endswith(".mp4"):          # the MP4 is linked already
             os.symlink(os.path.join(media.root, name), os.path.join(vod, name))
     fmp4 = with_meta(abr, {"hls.fmp4": "true"})
-    # HEVC video alone: Shaka Packager 3.8 crashes (SIGSEGV) reading the audio track of hevc.mp4 as
-    # Origo writes it in fMP4, encrypted or clear (audio is covered by abr.ism).
+    # HEVC video alone: Shaka Packager 3.8 crashes (SIGSEGV) reading the audio of hevc.mp4 as Origo
+    # writes it in fMP4, encrypted or clear: a single-track fMP4 whose track_ID is 2 (the same bytes
+    # with the track_ID set to 1 in trex, tkhd and tfhd pass). Audio is covered by abr.ism.
     hevc = ('<smil xmlns="http://www.w3.org/2001/SMIL20/Language"><head><meta name="hls.fmp4" content="true" />'
             '</head><body><switch><video src="hevc.mp4" systemBitrate="800000"/></switch></body></smil>')
     url = "https://keys.example/abr.key"
