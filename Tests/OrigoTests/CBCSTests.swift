@@ -132,6 +132,13 @@ import Testing
         #expect(secret.etag != clear.get("x-video=100000-1.m4s").etag)
         #expect(site.get("x-video=100000-1.m4s").etag == secret.etag)          // the same bytes every time
 
+        // FairPlay's signalling for the same encryption.
+        let fairPlay = try ProtectionTests.Site(["hls.key": "\(kid):\(cek)", "hls.license_server_url": "skd://asset-1",
+                                                 "hls.fmp4": "true", "hls.playout": "sample_aes_streamingkeydelivery"])
+        #expect(ProtectionTests.text(fairPlay.get("x-video=100000.m3u8")).contains(
+            "#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"skd://asset-1\",IV=0x\(ivHex),KEYFORMAT=\"com.apple.streamingkeydelivery\",KEYFORMATVERSIONS=\"1\"\n"))
+        #expect(fairPlay.get("x-video=100000-1.m4s").status == 200)
+
         let dash = try ProtectionTests.Site(["cenc.key": "\(kid):\(cek)", "mpd.encryption_scheme": "CBCS"])
         #expect(ProtectionTests.text(dash.get(".mpd")).contains("value=\"cbcs\""))
         #expect(ProtectionTests.contains(ProtectionTests.bytes(dash.get("x-video=100000.dash")), "cbcs"))
