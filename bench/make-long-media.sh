@@ -53,11 +53,14 @@ cat >"$out/long.ism" <<'ISM'
   </body>
 </smil>
 ISM
-# The same presentation encrypted (bench/run.sh's encrypted rows): DASH CENC and HLS AES-128.
+# The same presentation encrypted (bench/run.sh's encrypted rows): DASH CENC, HLS AES-128 and HLS
+# fMP4 with Common Encryption cbcs.
 key=8275EF8E3B2A4B1C9D0E1F2A3B4C5D6E kid=0123456789ABCDEF0123456789ABCDEF
 sed "s|<meta name=\"creator\" content=\"Origo benchmark\" />|&\n    <meta name=\"cenc.key\" content=\"$kid:$key\" />\n    <meta name=\"hls.playout\" content=\"clear\" />|" \
   "$out/long.ism" >"$out/long-cenc.ism"
 sed "s|<meta name=\"creator\" content=\"Origo benchmark\" />|&\n    <meta name=\"hls.key\" content=\":$key\" />\n    <meta name=\"hls.license_server_url\" content=\"/keys/long.key\" />|" \
   "$out/long.ism" >"$out/long-aes.ism"
+sed "s|<meta name=\"creator\" content=\"Origo benchmark\" />|&\n    <meta name=\"hls.key\" content=\"$kid:$key\" />\n    <meta name=\"hls.license_server_url\" content=\"/keys/long.key\" />\n    <meta name=\"hls.fmp4\" content=\"true\" />|" \
+  "$out/long.ism" >"$out/long-cbcs.ism"
 chmod -R a+rX "$out"
 echo "make-long-media: wrote $out (${total} s)"

@@ -44,6 +44,15 @@ public enum CENC {
     /// nil when the sample is not a well-formed sequence of NAL units (then it is encrypted whole,
     /// which is still valid CENC).
     public static func subsamples(of sample: ArraySlice<UInt8>, layout: NALLayout) -> [Subsample]? {
+        subsamples(of: sample, layout: layout) { unit in (unit.count - layout.headerSize) / 16 * 16 }
+    }
+
+    /// The subsamples of one video sample: every NAL unit's length prefix and header clear, and of
+    /// picture data the last `protectedBytes(unit)` bytes protected (`unit`: the NAL unit from its
+    /// header; at most its bytes after the header are protected); other NAL units clear. nil when
+    /// the sample is not a well-formed sequence of NAL units.
+    static func subsamples(of sample: ArraySlice<UInt8>, layout: NALLayout,
+                           protectedBytes: (ArraySlice<UInt8>) -> Int) -> [Subsample]? {
         guard (1...4).contains(layout.lengthSize) else { return nil }
         var out: [Subsample] = []
         var pendingClear = 0
@@ -55,8 +64,10 @@ public enum CENC {
             let unit = i + layout.lengthSize
             guard length >= layout.headerSize, length <= sample.endIndex - unit else { return nil }
             let size = layout.lengthSize + length
-            if layout.isPictureData(sample[unit]) {
-                let protected = (length - layout.headerSize) / 16 * 16
+            let payload = length - layout.headerSize
+            let protected = layout.isPictureData(sample[unit])
+                ? min(max(protectedBytes(sample[unit..<(unit + length)]), 0), payload) : 0
+            if protected > 0 {
                 append(&out, clear: pendingClear + size - protected, protected: protected)
                 pendingClear = 0
             } else {
@@ -96,20 +107,24 @@ public enum CENC {
         guard iv.count == 8, sample.lowerBound >= 0, sample.upperBound <= bytes.count else {
             throw EncryptionError("bad CENC sample range or IV")
         }
+        try AES128.ctr(&bytes, ranges: try protectedRanges(sample, subsamples), key: key,
+                       iv: iv + [UInt8](repeating: 0, count: 8))
+    }
+
+    /// Where the protected runs of `subsamples` lie within `sample` (the whole sample when nil),
+    /// empty runs left out.
+    static func protectedRanges(_ sample: Range<Int>, _ subsamples: [Subsample]?) throws(EncryptionError) -> [Range<Int>] {
+        guard let subsamples else { return [sample] }
         var ranges: [Range<Int>] = []
-        if let subsamples {
-            var at = sample.lowerBound
-            for s in subsamples {
-                at += Int(s.clear)
-                let end = at + Int(s.protected)
-                guard end <= sample.upperBound else { throw EncryptionError("subsamples run past their sample") }
-                if end > at { ranges.append(at..<end) }
-                at = end
-            }
-        } else {
-            ranges = [sample]
+        var at = sample.lowerBound
+        for s in subsamples {
+            at += Int(s.clear)
+            let end = at + Int(s.protected)
+            guard end <= sample.upperBound else { throw EncryptionError("subsamples run past their sample") }
+            if end > at { ranges.append(at..<end) }
+            at = end
         }
-        try AES128.ctr(&bytes, ranges: ranges, key: key, iv: iv + [UInt8](repeating: 0, count: 8))
+        return ranges
     }
 }
 

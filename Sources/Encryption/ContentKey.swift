@@ -47,14 +47,17 @@ public struct ContentKey: Sendable, Equatable, CustomStringConvertible {
 extension ContentKey {
     /// 16 hex digits that change whenever the key does, for ETags (a truncated SHA-256 of the key ID
     /// and key; nothing of the key can be learnt from it).
-    public var fingerprint: String {
-        var input = Array("origo-content-key".utf8) + (kid ?? []) + [0x3A] + bytes
+    public var fingerprint: String { Hex.string(Array(digest(label: "origo-content-key").prefix(8))) }
+
+    /// SHA-256 of `label`, the key ID and the key: values that follow the key without revealing it.
+    func digest(label: String) -> [UInt8] {
+        var input = Array(label.utf8) + (kid ?? []) + [0x3A] + bytes
         var digest = [UInt8](repeating: 0, count: 32)
         input.withUnsafeMutableBufferPointer { i in
             digest.withUnsafeMutableBufferPointer { d in
                 _ = SHA256(i.baseAddress, i.count, d.baseAddress)
             }
         }
-        return Hex.string(Array(digest.prefix(8)))
+        return digest
     }
 }

@@ -27,13 +27,16 @@ struct HLSAnswer {
         case .hlsIFrameFMP4Segment(let token, let number): return try hls().iFrameFMP4(token, number)
         case .hlsTSSegment(let tokens, let number):
             return try context.encrypted(try hls().transportStream(tokens, number), tracks: context.tracks(tokens), number: number)
-        case .hlsInit(let token): return try context.initSegment(token)
+        case .hlsInit(let token): return try context.hlsInitSegment(token)
         case .hlsFMP4Segment(let token, let number):
             let cut = try hls().cut
-            return try context.fragment(try context.track(token), cut: cut,
-                                        index: try AnswerContext.segmentIndex(number, cut), number: number)
+            return try context.hlsFragment(try context.track(token), cut: cut,
+                                           index: try AnswerContext.segmentIndex(number, cut), number: number)
         case .hlsWebVTTSegment(let token, let number):
-            return try context.encrypted(try hls().webVTT(token, number), tracks: context.tracks([token]), number: number)
+            let segment = try hls().webVTT(token, number)
+            // Beside cbcs fMP4 (SAMPLE-AES) subtitles stay clear, as their playlists say.
+            if context.options.hlsContainer == .fragmentedMP4 { return segment }
+            return try context.encrypted(segment, tracks: context.tracks([token]), number: number)
         default: return nil
         }
     }
@@ -42,7 +45,7 @@ struct HLSAnswer {
     func writer(for tracks: [PresentationTrack]) -> HLSPlaylistWriter {
         HLSPlaylistWriter(presentation: context.presentation, segmentation: cut.segmentation,
                           container: context.options.hlsContainer, options: context.options.hls, urls: context.urls,
-                          stats: cut.stats, keys: context.protection.hlsAES128(for: tracks).map { [$0.playlistKey] } ?? [])
+                          stats: cut.stats, keys: context.protection.hlsPlaylistKeys(context.options.hlsContainer, tracks: tracks))
     }
 
     private func mediaPlaylist(_ tokens: [String]) throws -> EngineResponse {
@@ -108,6 +111,10 @@ struct HLSAnswer {
 
     private func iFrameFMP4(_ token: String, _ number: Int) throws -> EngineResponse {
         let (track, _, sample) = try keyFrame(token, number)
+        if let cbcs = context.hlsCBCS(for: track) {
+            return AnswerContext.segment(try context.cbcsFragment(track, samples: sample..<(sample + 1), number: number, cbcs),
+                                         type: AnswerContext.mp4Type(track.kind))
+        }
         let pieces = try FragmentWriter.mediaSegment(track: track.track, samples: sample..<(sample + 1),
                                                      sequenceNumber: UInt32(clamping: number))
         return AnswerContext.segment(try context.media.materialize(pieces), type: AnswerContext.mp4Type(track.kind))

@@ -39,6 +39,8 @@ struct Protection: Sendable {
         let key: ContentKey
         let track: TrackEncryption
         let mpd: DASHProtection
+        /// `mpd.encryption_scheme=cbcs`: segments are encrypted `cbcs` instead.
+        var cbcs: CBCSEncryption? = nil
     }
 
     /// Smooth's PIFF encryption (`cenc` with 8-byte IVs): the key and the manifest's header.
@@ -56,6 +58,10 @@ struct Protection: Sendable {
     private var leadToken: String?
     /// The Smooth setting, when `iss.key` or `playready.key` is set and Smooth is not clear.
     private(set) var smoothPIFF: SmoothPIFF?
+    /// HLS fMP4 with `cbcs` of audio and video tracks, by token, when HLS is protected and not clear.
+    private var hlsCBCS: [String: HLSCBCS] = [:]
+    /// Why HLS fMP4 cannot be encrypted with the keys given (HLS TS may still be).
+    private var hlsCBCSError: EngineError?
     /// Formats whose key is configured, with what their protection would be.
     private var keyed: [OutputFormat: String] = [:]
     private var playout: [OutputFormat: Playout] = [:]
@@ -124,13 +130,14 @@ struct Protection: Sendable {
         let playReady = try key("playready.key", kidRequired: true)
         let widevine = try key("widevine.key", kidRequired: true)
         let cenc = try key("cenc.key", kidRequired: true)
+        let dashScheme = try Self.dashScheme(option("mpd.encryption_scheme"))
         if let keyDocument {
             let named = [("hls.key", hlsKey), ("iss.key", issKey), ("playready.key", playReady), ("widevine.key", widevine),
                          ("cenc.key", cenc)].filter { $0.1 != nil }.map(\.0)
             guard named.isEmpty else {
                 throw EngineError(httpStatus: 400, logReason: "server manifest options cpix and \(named.joined(separator: ", ")) both give keys: use one")
             }
-            try configure(media, keys: keyDocument, hlsPlayout: hlsPlayout, option: option)
+            try configure(media, keys: keyDocument, hlsPlayout: hlsPlayout, dashScheme: dashScheme, option: option)
             return
         }
         if let hlsKey {
@@ -139,9 +146,19 @@ struct Protection: Sendable {
                 guard let uri = option("hls.license_server_url"), !uri.isEmpty else {
                     throw EngineError(httpStatus: 400, logReason: "server manifest option hls.key needs hls.license_server_url (the key's URI for players)")
                 }
-                let setting = HLSAES128(key: hlsKey, playlistKey: try Self.hlsPlaylistKey(playout: hlsPlayout, uri: uri,
-                                                                                          iv: try Self.hlsIV(option)))
+                let iv = try Self.hlsIV(option)
+                let setting = HLSAES128(key: hlsKey, playlistKey: try Self.hlsPlaylistKey(playout: hlsPlayout, uri: uri, iv: iv))
                 for track in media { hls[track.token] = setting }
+                let widevineSystem = try widevine.map { key throws(EngineError) in
+                    try Self.widevineSystem(kid: key.kid ?? [], drmSpecificData: option("widevine.drm_specific_data"))
+                }
+                do {
+                    let cbcs = try HLSCBCS(key: hlsKey, uri: uri, iv: iv, playout: hlsPlayout, widevine: widevine,
+                                           widevineSystem: widevineSystem)
+                    for track in media { hlsCBCS[track.token] = cbcs }
+                } catch {
+                    hlsCBCSError = error
+                }
             }
         }
         if let smoothKey = try sameKey(["iss.key": issKey, "playready.key": playReady]) {
@@ -156,22 +173,13 @@ struct Protection: Sendable {
         if let dashKey = try sameKey(["cenc.key": cenc, "widevine.key": widevine, "playready.key": playReady]) {
             keyed[.dash] = "DASH CENC"
             if playout[.dash] == .default, let kid = dashKey.kid {
-                var widevineData: [UInt8]? = nil
-                if widevine != nil {
-                    if let text = option("widevine.drm_specific_data") {
-                        guard let data = Base64.decode(text), !data.isEmpty else {
-                            throw EngineError(httpStatus: 400, logReason: "server manifest option widevine.drm_specific_data must be base64")
-                        }
-                        widevineData = data
-                    } else {
-                        widevineData = [0x12, 0x10] + kid                 // WidevinePsshData { key_id }
-                    }
-                }
-                let systems = widevineData.map { [ProtectionSystem(systemID: ProtectionSystem.widevineID, kids: [], data: $0)] } ?? []
+                let systems = try widevine.map { _ throws(EngineError) in
+                    [try Self.widevineSystem(kid: kid, drmSpecificData: option("widevine.drm_specific_data"))]
+                } ?? []
                 let playReadyHeader = try playReady.map { key throws(EngineError) in
                     try playReadyHeader(key, urlOption: "playready.license_server_url")
                 }
-                let setting = Self.dashCENC(key: dashKey, kid: kid, systems: systems, playReady: playReadyHeader)
+                let setting = Self.dashCENC(key: dashKey, kid: kid, systems: systems, playReady: playReadyHeader, scheme: dashScheme)
                 for track in media { dash[track.token] = setting }
             }
         }
@@ -182,7 +190,7 @@ struct Protection: Sendable {
     /// every system the document gives a `pssh` for; HLS with AES-128 when a key URI is known
     /// (the document's `URIExtXKey` for the key, else `hls.license_server_url`).
     private mutating func configure(_ media: [PresentationTrack], keys document: CPIX, hlsPlayout: String?,
-                                    option: (String) -> String?) throws(EngineError) {
+                                    dashScheme: String, option: (String) -> String?) throws(EngineError) {
         func invalid(_ reason: String) -> EngineError {
             EngineError(httpStatus: 400, logReason: "server manifest option cpix: \(reason)")
         }
@@ -212,7 +220,7 @@ struct Protection: Sendable {
                     guard system.systemID == entry.systemID else { throw invalid("the PSSH of \(Hex.string(entry.systemID)) names another system") }
                     systems.append(system)
                 }
-                let setting = settings[kid] ?? Self.dashCENC(key: key, kid: kid, systems: systems)
+                let setting = settings[kid] ?? Self.dashCENC(key: key, kid: kid, systems: systems, scheme: dashScheme)
                 settings[kid] = setting
                 dash[token] = setting
             }
@@ -224,6 +232,7 @@ struct Protection: Sendable {
                     throw invalid("no URIExtXKey for key \(Hex.string(kid)) and no hls.license_server_url: HLS players would not find the key")
                 }
                 hls[token] = HLSAES128(key: key, playlistKey: try Self.hlsPlaylistKey(playout: hlsPlayout, uri: uri, iv: iv))
+                hlsCBCS[token] = try HLSCBCS(key: key, uri: uri, iv: iv, playout: hlsPlayout, widevine: nil, widevineSystem: nil)
             }
         }
     }
@@ -252,6 +261,22 @@ struct Protection: Sendable {
     /// The setting of the presentation's lead track (what a master playlist announces).
     var hlsAES128: HLSAES128? { leadToken.flatMap { hls[$0] } }
 
+    /// The `cbcs` setting of HLS fMP4 playlists and segments of `tracks` (as ``hlsAES128(for:)`` picks).
+    func hlsCBCS(for tracks: [PresentationTrack]) -> HLSCBCS? {
+        guard !hlsCBCS.isEmpty else { return nil }
+        let lead = tracks.first { $0.kind == .video } ?? tracks.first { $0.kind == .audio }
+        return (lead?.token ?? leadToken).flatMap { hlsCBCS[$0] }
+    }
+
+    /// The `EXT-X-KEY` lines of HLS playlists of `tracks` in `container`: AES-128 or SAMPLE-AES
+    /// for TS, `cbcs` for fMP4.
+    func hlsPlaylistKeys(_ container: HLSLayout.Container, tracks: [PresentationTrack]) -> [HLSSegmentKey] {
+        switch container {
+        case .transportStream: hlsAES128(for: tracks).map { [$0.playlistKey] } ?? []
+        case .fragmentedMP4: hlsCBCS(for: tracks)?.playlistKeys ?? []
+        }
+    }
+
     /// The DASH CENC setting of `token` (audio and video; text stays clear).
     func dashCENC(for token: String) -> DASHCENC? { dash[token] }
 
@@ -261,14 +286,35 @@ struct Protection: Sendable {
     /// ClearKey always (the W3C common `pssh` with the key ID, which EME's `org.w3.clearkey` reads;
     /// signalled in the MPD under DASH-IF's ClearKey UUID), then each of `systems`, then PlayReady's
     /// header made from the key when `playReady` is given.
+    /// `scheme`: `cenc`, or `cbcs` (`mpd.encryption_scheme`).
     private static func dashCENC(key: ContentKey, kid: [UInt8], systems: [ProtectionSystem],
-                                 playReady: PlayReadyHeader? = nil) -> DASHCENC {
-        var all = [ProtectionSystem(systemID: ProtectionSystem.commonID, kids: [kid])] + systems
+                                 playReady: PlayReadyHeader? = nil, scheme: String) -> DASHCENC {
+        var all = Self.systems(kid: kid, widevine: nil) + systems
         if let playReady { all.append(ProtectionSystem(systemID: PlayReadyHeader.systemID, kids: [], data: playReady.object)) }
         let mpd = all.map { system in
             mpdSystem(system, licenseURL: system.systemID == PlayReadyHeader.systemID ? playReady?.licenseURL : nil)
         }
-        return DASHCENC(key: key, track: TrackEncryption(kid: kid, systems: all), mpd: DASHProtection(kid: kid, systems: mpd))
+        let cbcs = scheme == "cbcs" ? CBCSEncryption(key: key, kid: kid, iv: CBCS.constantIV(for: key), systems: all) : nil
+        return DASHCENC(key: key, track: TrackEncryption(kid: kid, systems: all),
+                        mpd: DASHProtection(scheme: scheme, kid: kid, systems: mpd), cbcs: cbcs)
+    }
+
+    /// The systems of a key (ClearKey always: the W3C common `pssh` with the key ID, which EME's
+    /// `org.w3.clearkey` reads; Widevine's when configured) for init segments and the MPD.
+    static func systems(kid: [UInt8], widevine: ProtectionSystem?) -> [ProtectionSystem] {
+        [ProtectionSystem(systemID: ProtectionSystem.commonID, kids: [kid])] + (widevine.map { [$0] } ?? [])
+    }
+
+    /// Widevine's `pssh`: `widevine.drm_specific_data` (base64), or a WidevinePsshData naming the key ID.
+    private static func widevineSystem(kid: [UInt8], drmSpecificData text: String?) throws(EngineError) -> ProtectionSystem {
+        var data = [0x12, 0x10] + kid                             // WidevinePsshData { key_id }
+        if let text {
+            guard let decoded = Base64.decode(text), !decoded.isEmpty else {
+                throw EngineError(httpStatus: 400, logReason: "server manifest option widevine.drm_specific_data must be base64")
+            }
+            data = decoded
+        }
+        return ProtectionSystem(systemID: ProtectionSystem.widevineID, kids: [], data: data)
     }
 
     /// How the MPD names `system`: the common `pssh` under ClearKey's UUID, PlayReady's with its
@@ -319,7 +365,7 @@ struct Protection: Sendable {
         let group = Self.groups[format] ?? "\(format)"
         let fragmentedMP4: Bool = switch route {
         case .hlsInit, .hlsFMP4Segment, .hlsIFrameFMP4Segment: true
-        case .hlsMaster, .hlsMediaPlaylist, .hlsIFramePlaylist: hlsContainer == .fragmentedMP4
+        case .hlsMaster, .hlsMediaPlaylist, .hlsIFramePlaylist, .hlsWebVTTSegment: hlsContainer == .fragmentedMP4
         default: false
         }
         switch playout[format] ?? .default {
@@ -332,6 +378,8 @@ struct Protection: Sendable {
                 throw EngineError(httpStatus: 403, logReason: "\(group) output is not protected while other formats are (DRM rule); \(group).playout=clear in the server manifest serves it in the clear")
             }
             if format == .hls, !hls.isEmpty, !fragmentedMP4 { return }
+            if format == .hls, fragmentedMP4, let hlsCBCSError { throw hlsCBCSError }
+            if format == .hls, fragmentedMP4, !hlsCBCS.isEmpty { return }
             if format == .dash, !dash.isEmpty { return }
             if format == .smooth, smoothPIFF != nil { return }
             let what = format == .hls && fragmentedMP4 ? "HLS encryption of fMP4 (cbcs)" : scheme
@@ -347,7 +395,10 @@ struct Protection: Sendable {
                 + (setting.playlistKey.method == .sampleAES ? ":sample-aes|" : "|")
         }
         for (token, setting) in dash.sorted(by: { $0.key < $1.key }) {
-            out += token + ":" + setting.key.fingerprint + Hex.string(setting.track.systems.flatMap(\.box)) + "|"
+            out += token + ":" + setting.key.fingerprint + Hex.string(setting.track.systems.flatMap(\.box)) + setting.mpd.scheme + "|"
+        }
+        for (token, setting) in hlsCBCS.sorted(by: { $0.key < $1.key }) {
+            out += token + ":" + setting.fingerprint + "|"
         }
         if let smooth = smoothPIFF {
             out += "|" + smooth.key.fingerprint + smooth.header.data
@@ -397,10 +448,7 @@ extension AnswerContext {
         let track = try track(token)
         if let source = track.track.protection { return passThroughInit(track, source) }
         guard let cenc = dashCENC(for: track) else { return try initSegment(token) }
-        guard let bytes = FragmentWriter.initSegment(for: track.track, encryption: cenc.track) else {
-            throw EngineError.notImplemented("the sample entry of \(token) cannot be marked as encrypted")
-        }
-        return Self.segment([.bytes(bytes)], type: Self.mp4Type(track.kind))
+        return try encryptedInitSegment(track, cenc.cbcs?.track(track.kind) ?? cenc.track)
     }
 
     /// A DASH media segment: samples encrypted with AES-CTR (`cenc`) when CENC applies, with their
@@ -415,6 +463,9 @@ extension AnswerContext {
         guard let range = cut.ranges[track.token]?[index], !range.isEmpty else {
             throw EngineError.notFound("segment \(number) of \(track.token) is empty")
         }
+        if let cbcs = cenc.cbcs {
+            return Self.segment(try cbcsFragment(track, samples: range, number: number, cbcs), type: Self.mp4Type(track.kind))
+        }
         let body = try cencFragment(track, samples: range, sequenceNumber: number, key: cenc.key, options: FragmentWriter.Options())
         return Self.segment(body, type: Self.mp4Type(track.kind))
     }
@@ -424,43 +475,17 @@ extension AnswerContext {
     /// say (`senc`, or PIFF's box): the header and the encrypted sample bytes.
     func cencFragment(_ track: PresentationTrack, samples range: Range<Int>, sequenceNumber number: Int, key: ContentKey,
                       options: FragmentWriter.Options) throws -> [BodyPiece] {
-        var data = try sampleBytes(track.track, range)
-        let layout: CENC.NALLayout? = switch track.track.codec {
-        case .avc(let c): .avc(lengthSize: c.nalLengthSize)
-        case .hevc(let c): .hevc(lengthSize: c.nalLengthSize)
-        default: nil
-        }
         let salt = Self.ivSalt(track.track)
-        var ivs: [[UInt8]] = []
-        var subsamples: [[(clear: UInt16, protected: UInt32)]] = []
-        var at = 0
-        for i in range {
-            let size = Int(track.track.samples.sizes[i])
-            let sample = at..<(at + size)
-            let runs = layout.flatMap { CENC.subsamples(of: data[sample], layout: $0) }
-                ?? (layout == nil ? nil : [CENC.Subsample(clear: 0, protected: UInt32(clamping: size))])
+        return try encryptedFragment(track, samples: range, number: number, options: options, subsamples: CENC.subsamples) {
+            data, sample, i, runs throws(EncryptionError) in
             let iv = CENC.iv(salt: salt, index: i)
-            do {
-                try CENC.encrypt(&data, sample: sample, subsamples: runs, key: key, iv: iv)
-            } catch {
-                throw EngineError(httpStatus: 500, logReason: "encrypting a segment of \(track.token) failed: \(error)")
-            }
-            ivs.append(iv)
-            subsamples.append((runs ?? []).map { ($0.clear, $0.protected) })
-            at += size
+            try CENC.encrypt(&data, sample: sample, subsamples: runs, key: key, iv: iv)
+            return iv
         }
-        var options = options
-        options.encryption = FragmentEncryption(ivs: ivs, subsamples: layout == nil ? nil : subsamples)
-        let pieces = try FragmentWriter.mediaSegment(track: track.track, samples: range,
-                                                     sequenceNumber: UInt32(clamping: number), options: options)
-        guard case .bytes(let header)? = pieces.first else {
-            throw EngineError(httpStatus: 500, logReason: "no fragment header for \(track.token)")
-        }
-        return [.bytes(header), .bytes(data)]
     }
 
     /// The bytes of samples `range` of `track`, in order (local reads or one coalesced upstream read).
-    private func sampleBytes(_ track: Track, _ range: Range<Int>) throws -> [UInt8] {
+    func sampleBytes(_ track: Track, _ range: Range<Int>) throws -> [UInt8] {
         var reads = try media.prefetch([(track, range)])
         var out: [UInt8] = []
         try FragmentWriter.forEachSampleRun(track: track, samples: range) { (offset, length) throws(any Error) in

@@ -5,19 +5,50 @@ import MediaModel
 /// `encv`/`enca` with a `sinf` (`frma`, `schm`, `schi/tenc`), and `moov` carries a `pssh` per DRM
 /// system.
 public struct TrackEncryption: Sendable, Equatable {
-    /// The scheme, `cenc`.
+    /// The scheme, `cenc` or `cbcs`.
     public var scheme: String
     /// The default key ID (16 bytes).
     public var kid: [UInt8]
-    /// Bytes of each sample's IV in `senc` (8).
+    /// Bytes of each sample's IV in `senc` (8; 0 with a constant IV).
     public var ivSize: UInt8
     public var systems: [ProtectionSystem]
+    /// `cbcs`: blocks encrypted and skipped (`tenc` version 1); nil writes `tenc` version 0.
+    public var pattern: (crypt: UInt8, skip: UInt8)?
+    /// `cbcs`: the IV of every sample (`default_constant_IV`, 16 bytes) when `ivSize` is 0.
+    public var constantIV: [UInt8]?
 
-    public init(scheme: String = "cenc", kid: [UInt8], ivSize: UInt8 = 8, systems: [ProtectionSystem]) {
+    public init(scheme: String = "cenc", kid: [UInt8], ivSize: UInt8 = 8, systems: [ProtectionSystem],
+                pattern: (crypt: UInt8, skip: UInt8)? = nil, constantIV: [UInt8]? = nil) {
         self.scheme = scheme
         self.kid = kid
         self.ivSize = ivSize
         self.systems = systems
+        self.pattern = pattern
+        self.constantIV = constantIV
+    }
+
+    public static func == (a: TrackEncryption, b: TrackEncryption) -> Bool {
+        a.scheme == b.scheme && a.kid == b.kid && a.ivSize == b.ivSize && a.systems == b.systems
+            && a.pattern?.crypt == b.pattern?.crypt && a.pattern?.skip == b.pattern?.skip && a.constantIV == b.constantIV
+    }
+
+    /// The `tenc` box (ISO/IEC 23001-7 §8.2): version 1 when a pattern is set.
+    func writeTenc(_ w: inout ByteWriter) {
+        FragmentWriter.fullBox(&w, "tenc", version: pattern == nil ? 0 : 1, flags: 0) { w in
+            w.writeUInt8(0)                                 // reserved
+            if let pattern {
+                w.writeUInt8((pattern.crypt & 0x0F) << 4 | pattern.skip & 0x0F)
+            } else {
+                w.writeUInt8(0)                             // reserved
+            }
+            w.writeUInt8(1)                                 // default_isProtected
+            w.writeUInt8(ivSize)
+            w.write(kid)
+            if ivSize == 0, let constantIV {
+                w.writeUInt8(UInt8(clamping: constantIV.count))
+                w.write(constantIV)
+            }
+        }
     }
 }
 
@@ -118,8 +149,8 @@ public struct FragmentEncryption: Sendable, Equatable {
     func write(_ w: inout ByteWriter, moofStart: Int) {
         let count = ivs.count
         let sizes = (0..<count).map(infoSize)
-        // A default size of 0 means "a table follows": entries of 0 bytes (constant IV, whole
-        // samples) are written as a table.
+        // A default size of 0 means "sizes listed per sample" (ISO/IEC 14496-12 §8.7.8): samples
+        // without any information (a constant IV, no subsamples) are listed as 0 one by one.
         let uniform = sizes.allSatisfy { $0 == sizes.first } && sizes.first != 0
         FragmentWriter.fullBox(&w, "saiz", version: 0, flags: 0) { w in
             w.writeUInt8(uniform ? UInt8(clamping: sizes.first ?? 0) : 0)
@@ -170,14 +201,7 @@ extension FragmentWriter {
                 w.write(Array(encryption.scheme.utf8.prefix(4)))
                 w.writeUInt32(0x0001_0000)
             }
-            box(&w, "schi") { w in
-                fullBox(&w, "tenc", version: 0, flags: 0) { w in
-                    w.writeUInt8(0); w.writeUInt8(0)        // reserved
-                    w.writeUInt8(1)                         // default_isProtected
-                    w.writeUInt8(encryption.ivSize)
-                    w.write(encryption.kid)
-                }
-            }
+            box(&w, "schi") { w in encryption.writeTenc(&w) }
         }
         let sinfBytes = sinf.take()
         var out = entry

@@ -98,10 +98,10 @@ import Testing
         let media = site.get("x-video=100000.m3u8", "hls.playout=clear&mpd.playout=clear")
         #expect(Self.text(media).contains("#EXT-X-KEY"))          // the query changes nothing
         #expect(site.get(".mpd", "mpd.playout=clear").status == 403)
-        // fMP4 HLS cannot be protected yet: refused, never served in the clear.
-        #expect(site.get("x-video=100000.m4s").status == 501)
-        #expect(site.get("x-video=100000-1.m4s").status == 501)
-        #expect(site.get(".m3u8", "hls.fmp4=true").status == 501)
+        // fMP4 HLS is protected with cbcs.
+        #expect(site.get("x-video=100000.m4s").status == 200)
+        #expect(site.get("x-video=100000-1.m4s").status == 200)
+        #expect(site.get(".m3u8", "hls.fmp4=true").status == 200)
 
         let cleared = try Site(["widevine.key": "\(Self.kid):\(Self.cek)", "hls.playout": "clear"])
         #expect(cleared.get(".m3u8").status == 200)

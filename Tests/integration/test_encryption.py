@@ -34,6 +34,23 @@ def ism_with(media_root: str, meta: dict[str, str]) -> str:
     return text.replace("<head>", "<head>" + head, 1)
 
 
+def link_media(media_root: str, folder: str) -> None:
+    """The test media's MP4 files in `folder`, as symbolic links."""
+    for name in os.listdir(media_root):
+        if name.endswith(".mp4"):
+            os.symlink(os.path.join(media_root, name), os.path.join(folder, name))
+
+
+def readable(top: str) -> None:
+    """Everything under `top` readable by Apache's children (www-data)."""
+    for root, dirs, files in os.walk(top):
+        for d in dirs:
+            os.chmod(os.path.join(root, d), 0o755)
+        for f in files:
+            if not os.path.islink(os.path.join(root, f)):
+                os.chmod(os.path.join(root, f), 0o644)
+
+
 @pytest.fixture(scope="module")
 def site(media):
     text = open(REPO / "vhost-examples" / "hls-aes128.conf").read()
@@ -46,9 +63,7 @@ def site(media):
     keys = os.path.join(site.dir, "keys")
     os.makedirs(vod)
     os.makedirs(keys)
-    for name in os.listdir(media.root):
-        if name.endswith(".mp4"):
-            os.symlink(os.path.join(media.root, name), os.path.join(vod, name))
+    link_media(media.root, vod)
     with open(os.path.join(keys, "abr.key"), "wb") as f:
         f.write(bytes.fromhex(KEY))
     key_url = site.url("keys/abr.key")
@@ -66,12 +81,7 @@ def site(media):
     for name, meta in presentations.items():
         with open(os.path.join(vod, name), "w") as f:
             f.write(ism_with(media.root, meta))
-    for root, dirs, files in os.walk(site.dir):
-        for d in dirs:
-            os.chmod(os.path.join(root, d), 0o755)
-        for f in files:
-            if not os.path.islink(os.path.join(root, f)):
-                os.chmod(os.path.join(root, f), 0o644)
+    readable(site.dir)
     yield site
     crashes = site.stop()
     assert not crashes, "\n".join(crashes[:20])
@@ -149,8 +159,9 @@ def test_the_drm_rule_and_no_query_turns_protection_off(site):
     assert clients.get(site.url("vod/aes.ism/.f4m")).status == 403
     assert clients.get(site.url("vod/aes.ism/.mpd?mpd.playout=clear")).status == 403
     assert clients.get(site.url("vod/aes-dash-clear.ism/.mpd")).status == 200
-    # HLS fMP4 cannot be encrypted yet: refused, never sent in the clear.
-    assert clients.get(site.url("vod/aes.ism/.m3u8?hls.fmp4=true")).status == 501
+    # HLS fMP4 is encrypted cbcs (test_cbcs.py), never sent in the clear.
+    fmp4 = clients.get(site.url("vod/aes.ism/.m3u8?hls.fmp4=true"))
+    assert fmp4.status == 200 and "#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES" in fmp4.body.decode()
     master = clients.get(site.url("vod/aes.ism/.m3u8?hls.playout=clear"))
     playlist = clients.get(site.url(f"vod/aes.ism/{uris(master.body)[0]}?hls.playout=clear"))
     assert "#EXT-X-KEY:METHOD=AES-128" in playlist.body.decode()
@@ -303,22 +314,18 @@ navigator.requestMediaKeySystemAccess('org.w3.clearkey', config)
 """
 
 
-def test_chromium_plays_dash_cenc_through_eme_clearkey(site, media):
+def eme_play(site, folder: str, page_url: str, urls: list[str], codecs: str, key: str = KEY) -> tuple[dict, list[str]]:
+    """Plays `urls` (one video track's init segment and media segments, on the site's origin) in
+    headless Chromium through MSE and EME with org.w3.clearkey and `key`: the page's result
+    (EME_PAGE's window.result) and the last console lines. The page is written to `folder`, which
+    the site serves at `page_url`."""
     from playwright.sync_api import sync_playwright  # noqa: PLC0415
 
-    vod = os.path.join(site.dir, "www", "vod")
-    with open(os.path.join(vod, "eme.html"), "w") as f:
+    with open(os.path.join(folder, "eme.html"), "w") as f:
         f.write(EME_PAGE)
-    os.chmod(os.path.join(vod, "eme.html"), 0o644)
-    mpd = clients.get(site.url("vod/cenc.ism/.mpd")).body.decode()
-    token, codecs = re.search(r'<Representation id="(video=600000)"[^>]*codecs="([^"]+)"', mpd).groups()
-    urls = [f"/vod/cenc.ism/{token}.dash"]
-    number = 1
-    while clients.get(site.url(f"vod/cenc.ism/{token}-n{number}.dash")).status == 200:
-        urls.append(f"/vod/cenc.ism/{token}-n{number}.dash")
-        number += 1
+    os.chmod(os.path.join(folder, "eme.html"), 0o644)
     query = urllib.parse.urlencode({"mime": f'video/mp4; codecs="{codecs}"', "urls": json.dumps(urls),
-                                    "kid": KID, "key": KEY})
+                                    "kid": KID, "key": key})
     with tempfile.TemporaryDirectory(prefix="origo-chromium-") as profile, sync_playwright() as pw:
         ctx = pw.chromium.launch_persistent_context(profile, executable_path=clients.CHROMIUM, headless=True,
                                                     args=clients.CHROMIUM_ARGS)
@@ -326,7 +333,7 @@ def test_chromium_plays_dash_cenc_through_eme_clearkey(site, media):
             page = ctx.new_page()
             console = []
             page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-            page.goto(site.url(f"vod/eme.html?{query}"))
+            page.goto(site.url(f"{page_url}?{query}"))
             deadline = time.monotonic() + 60
             state = {}
             while time.monotonic() < deadline:
@@ -336,9 +343,21 @@ def test_chromium_plays_dash_cenc_through_eme_clearkey(site, media):
                 time.sleep(0.25)
         finally:
             ctx.close()
-    assert state.get("licensed") and not state.get("errors"), (state, console[-5:])
-    assert state.get("ended"), (state, console[-5:])
-    assert state.get("frames", 0) >= 0.9 * media.frames("abr-640x360.mp4"), (state, console[-5:])
+    return state, console[-5:]
+
+
+def test_chromium_plays_dash_cenc_through_eme_clearkey(site, media):
+    mpd = clients.get(site.url("vod/cenc.ism/.mpd")).body.decode()
+    token, codecs = re.search(r'<Representation id="(video=600000)"[^>]*codecs="([^"]+)"', mpd).groups()
+    urls = [f"/vod/cenc.ism/{token}.dash"]
+    number = 1
+    while clients.get(site.url(f"vod/cenc.ism/{token}-n{number}.dash")).status == 200:
+        urls.append(f"/vod/cenc.ism/{token}-n{number}.dash")
+        number += 1
+    state, console = eme_play(site, os.path.join(site.dir, "www", "vod"), "vod/eme.html", urls, codecs)
+    assert state.get("licensed") and not state.get("errors"), (state, console)
+    assert state.get("ended"), (state, console)
+    assert state.get("frames", 0) >= 0.9 * media.frames("abr-640x360.mp4"), (state, console)
 
 
 def test_a_cms_behind_ismproxypass_sets_the_key_per_request(media):
