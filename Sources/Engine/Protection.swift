@@ -179,7 +179,12 @@ struct Protection: Sendable {
                 let playReadyHeader = try playReady.map { key throws(EngineError) in
                     try playReadyHeader(key, urlOption: "playready.license_server_url")
                 }
-                let setting = Self.dashCENC(key: dashKey, kid: kid, systems: systems, playReady: playReadyHeader, scheme: dashScheme)
+                let widevineURL = option("widevine.license_server_url")
+                if let widevineURL, !widevineURL.contains("://") || widevineURL.utf8.count > 2048 {
+                    throw EngineError(httpStatus: 400, logReason: "server manifest option widevine.license_server_url must be an absolute URL")
+                }
+                let setting = Self.dashCENC(key: dashKey, kid: kid, systems: systems, playReady: playReadyHeader,
+                                            widevineURL: widevine == nil ? nil : widevineURL, scheme: dashScheme)
                 for track in media { dash[track.token] = setting }
             }
         }
@@ -287,12 +292,15 @@ struct Protection: Sendable {
     /// signalled in the MPD under DASH-IF's ClearKey UUID), then each of `systems`, then PlayReady's
     /// header made from the key when `playReady` is given.
     /// `scheme`: `cenc`, or `cbcs` (`mpd.encryption_scheme`).
+    /// `widevineURL`: Widevine's license server (`widevine.license_server_url`), for the MPD.
     private static func dashCENC(key: ContentKey, kid: [UInt8], systems: [ProtectionSystem],
-                                 playReady: PlayReadyHeader? = nil, scheme: String) -> DASHCENC {
+                                 playReady: PlayReadyHeader? = nil, widevineURL: String? = nil, scheme: String) -> DASHCENC {
         var all = Self.systems(kid: kid, widevine: nil) + systems
         if let playReady { all.append(ProtectionSystem(systemID: PlayReadyHeader.systemID, kids: [], data: playReady.object)) }
         let mpd = all.map { system in
-            mpdSystem(system, licenseURL: system.systemID == PlayReadyHeader.systemID ? playReady?.licenseURL : nil)
+            let url = system.systemID == PlayReadyHeader.systemID ? playReady?.licenseURL
+                : system.systemID == ProtectionSystem.widevineID ? widevineURL : nil
+            return mpdSystem(system, licenseURL: url)
         }
         let cbcs = scheme == "cbcs" ? CBCSEncryption(key: key, kid: kid, iv: CBCS.constantIV(for: key), systems: all) : nil
         return DASHCENC(key: key, track: TrackEncryption(kid: kid, systems: all),

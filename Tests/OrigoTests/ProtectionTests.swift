@@ -181,6 +181,12 @@ import Testing
         #expect(site.get("Manifest").status == 403)
         let both = try Site(["cenc.key": "\(Self.kid):\(Self.cek)", "widevine.key": "\(Self.kid):" + String(Self.cek.reversed())])
         #expect(both.get(".mpd").status == 400)
+        // Widevine's license server in the MPD (dashif:Laurl); a relative one is refused.
+        let widevine = try Site(["widevine.key": "\(Self.kid):\(Self.cek)", "widevine.license_server_url": "https://wv.example/license?a=1"])
+        let widevineMPD = Self.text(widevine.get(".mpd"))
+        #expect(widevineMPD.contains("<dashif:Laurl>https://wv.example/license?a=1</dashif:Laurl>"))
+        #expect(widevineMPD.contains("xmlns:dashif=\"https://dashif.org/CPS\""))
+        #expect(try Site(["widevine.key": "\(Self.kid):\(Self.cek)", "widevine.license_server_url": "/license"]).get(".mpd").status == 400)
         let playready = try Site(["playready.key": "\(Self.kid):\(Self.cek)"])
         #expect(playready.get(".mpd").status == 200)              // with PlayReady signalling (PlayReadyTests)
     }
