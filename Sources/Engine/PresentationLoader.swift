@@ -329,21 +329,14 @@ final class PresentationLoader: @unchecked Sendable {
         let loaded: LoadedPresentation
         if RemoteURL.isRemote(manifestPath) {
             if let cached, fresh(cached) { return cached }
-            guard let upstream else { throw UpstreamError(.notConfigured, url: manifestPath) }
+            guard upstream != nil else { throw UpstreamError(.notConfigured, url: manifestPath) }
             loaded = try failures.remembering(key, now: context.now) {
                 guard Self.isServerManifest(manifestPath) else {
                     // A media file addressed directly is read like any source: by ranges.
                     return try loadMediaFile(url, context)
                 }
-                let answer = try upstream.fetchChecked(url, offset: 0, length: 0)
-                guard answer.body.count <= Self.maxServerManifestBytes else {
-                    throw UpstreamError(.tooLarge, url: url, detail: "larger than \(Self.maxServerManifestBytes) bytes")
-                }
-                var hash = FNV1a()
-                hash.add(answer.body)
-                let identity = FileIdentity(path: url, size: UInt64(answer.body.count), mtimeSeconds: answer.lastModified,
-                                            mtimeNanoseconds: 0, etag: (answer.etag ?? "") + "|" + hash.etag)
-                return try loadServerManifest(identity, bytes: answer.body, base: .remote(manifestPath), context)
+                let (identity, body) = try Self.remoteWhole(url, limit: Self.maxServerManifestBytes, what: "server manifest", context)
+                return try loadServerManifest(identity, bytes: body, base: .remote(manifestPath), context)
             }
         } else {
             let identity = try LocalFile.identity(of: manifestPath)
@@ -553,22 +546,28 @@ final class PresentationLoader: @unchecked Sendable {
                                   loadedAt: context.now, indexFiles: indexFiles, keys: keys)
     }
 
+    /// A small upstream object read whole (a sidecar file, a key document), at most `limit` bytes,
+    /// with an identity that changes with its bytes (a storage's ETag may not).
+    static func remoteWhole(_ locator: String, limit: Int, what: String, _ context: LoadContext) throws -> (FileIdentity, [UInt8]) {
+        guard let upstream = context.upstream else { throw UpstreamError(.notConfigured, url: locator) }
+        let answer = try upstream.fetchChecked(locator, offset: 0, length: 0)
+        guard answer.body.count <= limit else {
+            throw UpstreamError(.tooLarge, url: locator, detail: "\(what) larger than \(limit) bytes")
+        }
+        var hash = FNV1a()
+        hash.add(answer.body)
+        let identity = FileIdentity(path: locator, size: UInt64(answer.body.count), mtimeSeconds: answer.lastModified,
+                                    mtimeNanoseconds: 0, etag: (answer.etag ?? "") + "|" + hash.etag)
+        return (identity, answer.body)
+    }
+
     /// The CPIX document at `locator` (the server manifest's `cpix` option), read whole like a
     /// server manifest (at most ``CPIX/maxBytes``), from local disk or through the storage path.
     private func keyDocument(_ locator: String, _ context: LoadContext) throws -> (FileIdentity, CPIX) {
         let identity: FileIdentity
         let bytes: [UInt8]
         if RemoteURL.isRemote(locator) {
-            guard let upstream = context.upstream else { throw UpstreamError(.notConfigured, url: locator) }
-            let answer = try upstream.fetchChecked(locator, offset: 0, length: 0)
-            guard answer.body.count <= CPIX.maxBytes else {
-                throw UpstreamError(.tooLarge, url: locator, detail: "CPIX document larger than \(CPIX.maxBytes) bytes")
-            }
-            var hash = FNV1a()
-            hash.add(answer.body)
-            identity = FileIdentity(path: locator, size: UInt64(answer.body.count), mtimeSeconds: answer.lastModified,
-                                    mtimeNanoseconds: 0, etag: (answer.etag ?? "") + "|" + hash.etag)
-            bytes = answer.body
+            (identity, bytes) = try Self.remoteWhole(locator, limit: CPIX.maxBytes, what: "CPIX document", context)
         } else {
             identity = try LocalFile.identity(of: locator)
             bytes = try LocalFile.contents(of: identity.path, limit: CPIX.maxBytes)

@@ -21,17 +21,9 @@ extension PresentationLoader {
     func sidecarCues(_ locator: String, format: SidecarFormat, _ context: LoadContext) throws -> (FileIdentity, [Cue]) {
         let limits = SubtitleLimits.default
         if RemoteURL.isRemote(locator) {
-            guard let upstream = context.upstream else { throw UpstreamError(.notConfigured, url: locator) }
-            let answer = try upstream.fetchChecked(locator, offset: 0, length: 0)
-            guard answer.body.count <= limits.maxBytes else {
-                throw UpstreamError(.tooLarge, url: locator, detail: "subtitle file larger than \(limits.maxBytes) bytes")
-            }
-            var hash = FNV1a()
-            hash.add(answer.body)
-            let identity = FileIdentity(path: locator, size: UInt64(answer.body.count), mtimeSeconds: answer.lastModified,
-                                        mtimeNanoseconds: 0, etag: (answer.etag ?? "") + "|" + hash.etag)
+            let (identity, body) = try Self.remoteWhole(locator, limit: limits.maxBytes, what: "subtitle file", context)
             if let cached = sidecars.value(for: identity) { return (identity, cached) }
-            let cues = try format.parse(answer.body, limits: limits)
+            let cues = try format.parse(body, limits: limits)
             sidecars.insert(cues, for: identity, cost: Self.cost(cues))
             return (identity, cues)
         }
