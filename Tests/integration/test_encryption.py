@@ -51,8 +51,8 @@ def readable(top: str) -> None:
                 os.chmod(os.path.join(root, f), 0o644)
 
 
-@pytest.fixture(scope="module")
-def site(media):
+def example_site(media) -> tuple[PrivateServer, str, str]:
+    """A server running vhost-examples/hls-aes128.conf, with empty vod/ and keys/ folders."""
     text = open(REPO / "vhost-examples" / "hls-aes128.conf").read()
     text = text.replace("/var/www/origo-keys", "@DIR@/keys").replace("/var/www/origo", "@DIR@/www")
     assert "@DIR@/keys" in text and "@DIR@/www/vod" in text, "hls-aes128.conf no longer has the expected layout"
@@ -63,6 +63,12 @@ def site(media):
     keys = os.path.join(site.dir, "keys")
     os.makedirs(vod)
     os.makedirs(keys)
+    return site, vod, keys
+
+
+@pytest.fixture(scope="module")
+def site(media):
+    site, vod, keys = example_site(media)
     link_media(media.root, vod)
     with open(os.path.join(keys, "abr.key"), "wb") as f:
         f.write(bytes.fromhex(KEY))

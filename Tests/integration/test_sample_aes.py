@@ -26,9 +26,9 @@ import subprocess
 import pytest
 
 import clients
-from conftest import REPO, PrivateServer
+from conftest import PrivateServer
 from test_cpix import AUDIO_KEY, VIDEO_KEY, cpix
-from test_encryption import IV, KEY, ism_with, lines, streamer_binary, uris
+from test_encryption import IV, KEY, example_site, ism_with, lines, streamer_binary, uris
 
 WRONG_KEY = "00112233445566778899aabbccddeef0"
 # Client manifest version 1: audio and video muxed in each TS segment.
@@ -46,14 +46,7 @@ def single_ism(media_root: str, source: str, meta: dict[str, str]) -> str:
 
 @pytest.fixture(scope="module")
 def site(media):
-    text = open(REPO / "vhost-examples" / "hls-aes128.conf").read()
-    text = text.replace("/var/www/origo-keys", "@DIR@/keys").replace("/var/www/origo", "@DIR@/www")
-    text += '\nAlias /vod/ "@DIR@/www/vod/"\n<Directory "@DIR@/www">\n    Require all granted\n</Directory>\n'
-    site = PrivateServer(media.root, text)
-    vod = os.path.join(site.dir, "www", "vod")
-    keys = os.path.join(site.dir, "keys")
-    os.makedirs(vod)
-    os.makedirs(keys)
+    site, vod, keys = example_site(media)
     for name in os.listdir(media.root):
         if name.endswith((".mp4", ".vtt", ".srt")):
             os.symlink(os.path.join(media.root, name), os.path.join(vod, name))
