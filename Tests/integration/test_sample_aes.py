@@ -26,7 +26,6 @@ import subprocess
 import pytest
 
 import clients
-from conftest import PrivateServer
 from test_cpix import AUDIO_KEY, VIDEO_KEY, cpix
 from test_encryption import IV, KEY, example_site, ism_with, lines, streamer_binary, uris
 
