@@ -111,6 +111,9 @@ struct HLSAnswer {
 
     private func iFrameFMP4(_ token: String, _ number: Int) throws -> EngineResponse {
         let (track, _, sample) = try keyFrame(token, number)
+        if let source = track.track.protection {
+            return try context.passThroughFragment(track, source, samples: sample..<(sample + 1), number: number)
+        }
         if let cbcs = context.hlsCBCS(for: track) {
             return AnswerContext.segment(try context.cbcsFragment(track, samples: sample..<(sample + 1), number: number, cbcs),
                                          type: AnswerContext.mp4Type(track.kind))

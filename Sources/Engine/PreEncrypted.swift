@@ -1,10 +1,14 @@
+import ByteIO
 import DASH
+import Encryption
+import HLS
 import ISOBMFF
 import MediaModel
 
 /// Tracks that arrive encrypted (Common Encryption in their source) are passed through: their
 /// samples go out as they are, with the source's `sinf`, `pssh` boxes and per-sample IVs and
-/// subsamples, and the manifest says how they are protected. Only DASH can carry them so far.
+/// subsamples, and the manifest says how they are protected. DASH and HLS with fMP4 segments carry
+/// them; TS, Smooth and HDS would need the clear samples.
 enum PreEncrypted {
     /// Why `track` cannot be passed through, or nil when it can.
     static func problem(_ track: PresentationTrack) -> String? {
@@ -23,6 +27,33 @@ enum PreEncrypted {
     /// The `pssh` boxes of `protection`'s source, parsed (those that do not parse are left out).
     static func systems(_ protection: SourceProtection) -> [ProtectionSystem] {
         protection.psshBoxes.compactMap { try? ProtectionSystem(parsing: $0) }
+    }
+
+    /// How HLS playlists name `protection`'s keys: `SAMPLE-AES` (`cbcs`) or `SAMPLE-AES-CTR`
+    /// (`cenc`), for each DRM system HLS players know by its `pssh` (Widevine's and PlayReady's as
+    /// `data:` URIs), and the key at `identityURI` (`hls.license_server_url`) when the server manifest
+    /// gives one. Empty: no player could learn the key from a playlist.
+    static func hlsKeys(_ protection: SourceProtection, identityURI: String?) -> [HLSSegmentKey] {
+        let method: HLSSegmentKey.Method = ["cbcs", "cbc1"].contains(protection.scheme) ? .sampleAES : .sampleAESCTR
+        let iv = protection.constantIV.count == 16 ? protection.constantIV : nil
+        var keys: [HLSSegmentKey] = []
+        if let identityURI, !identityURI.isEmpty {
+            keys.append(HLSSegmentKey(method: method, uri: identityURI, iv: iv, keyFormat: "identity"))
+        }
+        for system in systems(protection) {
+            switch system.systemID {
+            case ProtectionSystem.widevineID:
+                keys.append(HLSSegmentKey(method: method, uri: "data:text/plain;base64," + Base64.encode(system.box), iv: iv,
+                                          keyFormat: "urn:uuid:" + DASHProtection.uuid(ProtectionSystem.widevineID),
+                                          keyFormatVersions: "1"))
+            case PlayReadyHeader.systemID:
+                keys.append(HLSSegmentKey(method: method, uri: "data:text/plain;charset=UTF-16;base64," + Base64.encode(system.data),
+                                          iv: iv, keyFormat: "com.microsoft.playready", keyFormatVersions: "1"))
+            default:
+                continue
+            }
+        }
+        return keys
     }
 
     /// How an MPD declares `protection`: its scheme and key, and each system's `pssh`.
@@ -47,6 +78,12 @@ extension AnswerContext {
         guard let range = cut.ranges[track.token]?[index], !range.isEmpty else {
             throw EngineError.notFound("segment \(number) of \(track.token) is empty")
         }
+        return try passThroughFragment(track, protection, samples: range, number: number)
+    }
+
+    /// Samples `range` of a pre-encrypted track as one media segment.
+    func passThroughFragment(_ track: PresentationTrack, _ protection: SourceProtection, samples range: Range<Int>,
+                             number: Int) throws -> EngineResponse {
         let ivSize = Int(protection.ivSize)
         var ivs: [[UInt8]] = []
         var subsamples: [[(clear: UInt16, protected: UInt32)]] = []

@@ -68,8 +68,10 @@ struct Protection: Sendable {
 
     /// Whether any format is protected: then the DRM rule applies.
     var isConfigured: Bool { !keyed.isEmpty }
-    /// Tracks encrypted in their source, passed through (DASH only), with their MPD signalling.
+    /// Tracks encrypted in their source, passed through (DASH and HLS fMP4), with their MPD
+    /// signalling and their HLS keys (empty: HLS cannot name them).
     private var passThrough: [String: DASHProtection] = [:]
+    private var passThroughHLS: [String: [HLSSegmentKey]] = [:]
     /// Why an encrypted source track cannot be passed through: then nothing is made of the presentation.
     private var preEncryptedProblem: String?
 
@@ -82,15 +84,17 @@ struct Protection: Sendable {
     /// `cpix` option names, already read.
     init(presentation: Presentation, keyDocument: CPIX? = nil) throws(EngineError) {
         preEncryptedProblem = presentation.tracks.lazy.compactMap(PreEncrypted.problem).first
-        for track in presentation.tracks {
-            if let source = track.track.protection { passThrough[track.token] = PreEncrypted.mpd(source) }
-        }
         // Keys of the server manifest encrypt clear tracks only: an encrypted one is never encrypted again.
         let media = presentation.tracks.filter { $0.kind != .text && $0.track.protection == nil }
         leadToken = (media.first { $0.kind == .video } ?? media.first)?.token
         func option(_ name: String) -> String? {
             let dot = name.firstIndex(of: ".") ?? name.endIndex
             return presentation.option(group: String(name[..<dot]), String(name[dot...].dropFirst()))
+        }
+        for track in presentation.tracks {
+            guard let source = track.track.protection else { continue }
+            passThrough[track.token] = PreEncrypted.mpd(source)
+            passThroughHLS[track.token] = PreEncrypted.hlsKeys(source, identityURI: option("hls.license_server_url"))
         }
         func key(_ name: String, kidRequired: Bool) throws(EngineError) -> ContentKey? {
             guard let text = option(name) else { return nil }
@@ -277,8 +281,12 @@ struct Protection: Sendable {
     /// for TS, `cbcs` for fMP4.
     func hlsPlaylistKeys(_ container: HLSLayout.Container, tracks: [PresentationTrack]) -> [HLSSegmentKey] {
         switch container {
-        case .transportStream: hlsAES128(for: tracks).map { [$0.playlistKey] } ?? []
-        case .fragmentedMP4: hlsCBCS(for: tracks)?.playlistKeys ?? []
+        case .transportStream:
+            return hlsAES128(for: tracks).map { [$0.playlistKey] } ?? []
+        case .fragmentedMP4:
+            let source = tracks.first { passThroughHLS[$0.token] != nil }?.token
+                ?? (tracks.isEmpty ? passThroughHLS.keys.min() : nil)
+            return source.flatMap { passThroughHLS[$0] } ?? hlsCBCS(for: tracks)?.playlistKeys ?? []
         }
     }
 
@@ -367,14 +375,26 @@ struct Protection: Sendable {
             throw EngineError.notImplemented("\(preEncryptedProblem): refused rather than served undecodable")
         }
         let format = route.format
-        if let (token, source) = passThrough.min(by: { $0.key < $1.key }), format != .dash || playout[.dash] == .disabled {
-            throw EngineError(httpStatus: 403, logReason: "track \(token) is encrypted in its source (\(source.scheme)): only DASH passes it through")
-        }
         let group = Self.groups[format] ?? "\(format)"
         let fragmentedMP4: Bool = switch route {
         case .hlsInit, .hlsFMP4Segment, .hlsIFrameFMP4Segment: true
         case .hlsMaster, .hlsMediaPlaylist, .hlsIFramePlaylist, .hlsWebVTTSegment: hlsContainer == .fragmentedMP4
         default: false
+        }
+        if let (token, source) = passThrough.min(by: { $0.key < $1.key }) {
+            if playout[format] == .disabled {
+                throw EngineError(httpStatus: 403, logReason: "\(group).playout disables this format in the server manifest")
+            }
+            switch format {
+            case .dash:
+                break
+            case .hls where fragmentedMP4:
+                if let (silent, _) = passThroughHLS.first(where: { $0.value.isEmpty }) {
+                    throw EngineError(httpStatus: 403, logReason: "track \(silent) is encrypted in its source for no DRM system HLS can name (Widevine, PlayReady, or a key at hls.license_server_url)")
+                }
+            default:
+                throw EngineError(httpStatus: 403, logReason: "track \(token) is encrypted in its source (\(source.scheme)): only DASH and HLS with fMP4 segments (hls.fmp4) pass it through")
+            }
         }
         switch playout[format] ?? .default {
         case .clear: return

@@ -90,6 +90,7 @@ extension AnswerContext {
     /// An HLS fMP4 init segment: the encrypted form of the track's under `cbcs`.
     func hlsInitSegment(_ token: String) throws -> EngineResponse {
         let track = try track(token)
+        if let source = track.track.protection { return passThroughInit(track, source) }
         guard let cbcs = hlsCBCS(for: track) else { return try initSegment(token) }
         return try encryptedInitSegment(track, cbcs.track(track.kind))
     }
@@ -104,6 +105,9 @@ extension AnswerContext {
 
     /// HLS fMP4 media segment `index` of `track`, `cbcs` when it applies.
     func hlsFragment(_ track: PresentationTrack, cut: Cut, index: Int, number: Int) throws -> EngineResponse {
+        if let source = track.track.protection {
+            return try passThroughFragment(track, source, cut: cut, index: index, number: number)
+        }
         guard let cbcs = hlsCBCS(for: track) else { return try fragment(track, cut: cut, index: index, number: number) }
         guard let range = cut.ranges[track.token]?[index], !range.isEmpty else {
             throw EngineError.notFound("segment \(number) of \(track.token) is empty")

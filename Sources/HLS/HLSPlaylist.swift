@@ -168,7 +168,7 @@ public struct HLSPlaylistWriter: Sendable {
         var out = header(version: mediaVersion, durations: stats.durations, timescale: stats.timescale)
         // Empty segments are left out, so positions stop matching URL numbers (the default IVs):
         // then every segment states its IV.
-        let keyPerSegment = keys.contains { $0.iv == nil } && stats.ranges.contains(where: \.isEmpty)
+        let keyPerSegment = keys.contains { $0.iv == nil && $0.ivFromPlaylist } && stats.ranges.contains(where: \.isEmpty)
         if !keyPerSegment { for key in keys { out += key.line() } }
         if layout.container == .fragmentedMP4 {
             out += "#EXT-X-MAP:URI=\"\(urls.hlsInit(token: tokens[0]))\"\n"

@@ -9,6 +9,8 @@ public struct HLSSegmentKey: Sendable, Equatable {
         case aes128 = "AES-128"
         /// Samples: in fMP4, Common Encryption `cbcs`; in TS, Apple's sample encryption.
         case sampleAES = "SAMPLE-AES"
+        /// Samples in fMP4 with Common Encryption `cenc` (AES-CTR, the IVs in the segments' `senc`).
+        case sampleAESCTR = "SAMPLE-AES-CTR"
     }
 
     public var method: Method
@@ -40,7 +42,7 @@ public struct HLSSegmentKey: Sendable, Equatable {
     /// `KEYFORMAT` (RFC 8216 §7) and for `SAMPLE-AES`, which drafts of the protocol tied to version 5
     /// and which no client older than that plays.
     public var minimumVersion: Int {
-        method == .sampleAES || keyFormat != nil ? 5 : (iv != nil ? 2 : 1)
+        method != .aes128 || keyFormat != nil ? 5 : (iv != nil ? 2 : 1)
     }
 
     /// The IV of segment `number`: ``iv``, or the segment's media sequence number (its number in
@@ -53,11 +55,15 @@ public struct HLSSegmentKey: Sendable, Equatable {
         return w.take()
     }
 
+    /// Whether segments take their IV from the playlist (not for `SAMPLE-AES-CTR`, whose IVs are
+    /// each sample's own, in the segment).
+    var ivFromPlaylist: Bool { method != .sampleAESCTR }
+
     /// The `EXT-X-KEY` line (or `tag`'s), with `IV` set to ``iv``, or to segment `number`'s when
     /// there is no fixed IV and the playlist's positions no longer give segments their URL numbers.
     func line(segment number: Int? = nil, tag: String = "#EXT-X-KEY") -> String {
         var out = "\(tag):METHOD=\(method.rawValue),URI=\"\(HLSPlaylistWriter.quoted(uri))\""
-        if iv != nil || number != nil {
+        if ivFromPlaylist, iv != nil || number != nil {
             out += ",IV=0x" + Hex.string(iv(segment: number ?? 0), uppercase: true)
         }
         if let keyFormat {

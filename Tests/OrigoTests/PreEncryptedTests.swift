@@ -85,6 +85,36 @@ import Testing
         }
     }
 
+    /// HLS with fMP4 segments passes them through too, naming the keys by the DRM systems of the
+    /// source's `pssh` boxes (or a key URI the server manifest gives), never TS.
+    @Test func hlsFMP4PassesThroughAndNamesTheSourcesSystems() throws {
+        for (scheme, method) in [("cenc", "SAMPLE-AES-CTR"), ("cbcs", "SAMPLE-AES")] {
+            let dir = SubtitlesTests.temporaryDirectory()
+            SubtitlesTests.write(dir + "/x.ism", """
+                <smil xmlns="http://www.w3.org/2001/SMIL20/Language"><head><meta name="hls.fmp4" content="true"/></head><body><switch>
+                <video src="\(Fixtures.path("encrypted/video-\(scheme).mp4"))" systemBitrate="100000"/>
+                <audio src="\(Fixtures.path("encrypted/audio-\(scheme).mp4"))" systemBitrate="64000"/>
+                </switch></body></smil>
+                """)
+            let engine = Engine()
+            func get(_ path: String) -> EngineResponse {
+                engine.handle(EngineRequest(method: "GET", manifestPath: dir + "/x.ism", virtualPath: path, query: nil))
+            }
+            let master = ProtectionTests.text(get(".m3u8"))
+            #expect(master.contains("#EXT-X-SESSION-KEY:METHOD=\(method),URI=\"data:text/plain;base64,"), "\(master)")
+            let video = ProtectionTests.text(get("x-video=100000.m3u8"))
+            #expect(video.contains("#EXT-X-KEY:METHOD=\(method),URI=\"data:text/plain;base64,"))
+            #expect(video.contains("KEYFORMAT=\"urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed\",KEYFORMATVERSIONS=\"1\""))
+            #expect(video.contains("KEYFORMAT=\"com.microsoft.playready\""))
+            #expect(video.contains(",IV=0x") == (scheme == "cbcs"))     // cbcs's constant IV; cenc's are per sample
+            // The same init segment and segments as DASH gives.
+            #expect(ProtectionTests.bytes(get("x-video=100000.m4s")) == ProtectionTests.bytes(get("x-video=100000.dash")))
+            let fragment = ProtectionTests.bytes(get("x-video=100000-1.m4s"))
+            #expect(ProtectionTests.contains(fragment, "senc") && fragment.count > 1000)
+            #expect(get("keyframes/x-video=100000.m3u8").status == 200)
+        }
+    }
+
     @Test func sampleEncryptionThatDoesNotMatchTheSamplesIsRefused() throws {
         let origin = try ProtectionTests.Site(["cenc.key": "\(ProtectionTests.kid):\(ProtectionTests.cek)", "hls.playout": "clear"])
         let dir = SubtitlesTests.temporaryDirectory()

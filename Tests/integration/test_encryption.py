@@ -419,8 +419,9 @@ def test_a_cms_behind_ismproxypass_sets_the_key_per_request(media):
 @pytest.mark.parametrize("scheme", ["cenc", "cbcs"])
 def test_pre_encrypted_sources_pass_through_dash_untouched(site, media, tmp_path, scheme):
     """Video and audio encrypted by Shaka Packager (Widevine and W3C common pssh) are passed through:
-    the MPD signals the source's scheme and key, ffmpeg 8.1 decrypts every representation to the
-    samples of the clear source, and formats that would need the clear samples answer 403."""
+    the MPD signals the source's scheme and key, HLS fMP4 playlists name Widevine's key, ffmpeg 8.1
+    decrypts every DASH representation and HLS fMP4 rendition to the samples of the clear source,
+    and formats that would need the clear samples (TS, Smooth, HDS) answer 403."""
     vod = os.path.join(site.dir, "www", "vod")
     sources = {"video": "abr-640x360.mp4", "audio": "audio-eng.mp4"}
     for kind, name in sources.items():
@@ -450,6 +451,23 @@ def test_pre_encrypted_sources_pass_through_dash_untouched(site, media, tmp_path
         clear = [line.split(",")[4:] for line in framemd5(plain)]
         assert clear and [line.split(",")[4:] for line in framemd5(secret, KEY)] == clear, token
         assert [line.split(",")[4:] for line in framemd5(secret)] != clear, token
+    # HLS with fMP4 segments: the same samples, keys named by the source's DRM systems.
+    method = "SAMPLE-AES" if scheme == "cbcs" else "SAMPLE-AES-CTR"
+    master = clients.get(site.url(f"vod/{ism}/.m3u8?hls.fmp4=true")).body.decode()
+    assert f"#EXT-X-SESSION-KEY:METHOD={method}," in master, master
+    for token in ["video=600000", "audio_eng=128000"]:
+        playlist = clients.get(site.url(f"vod/{ism}/pre-{scheme}-{token}.m3u8?hls.fmp4=true")).body.decode()
+        assert f'#EXT-X-KEY:METHOD={method},URI="data:text/plain;base64,' in playlist, playlist
+        assert 'KEYFORMAT="urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed"' in playlist
+        init = re.search(r'#EXT-X-MAP:URI="([^"]+)"', playlist).group(1)
+        secret = str(tmp_path / f"{token}.hls.mp4")
+        with open(secret, "wb") as out:
+            for uri in [init] + uris(playlist.encode()):
+                part = clients.get(site.url(f"vod/{ism}/{uri}"))
+                assert part.status == 200, uri
+                out.write(part.body)
+        plain = str(tmp_path / f"{token}.mp4")
+        assert [line.split(",")[4:] for line in framemd5(secret, KEY)] == [line.split(",")[4:] for line in framemd5(plain)], token
     log = site.log_size()
     for path in [".m3u8", "Manifest", ".f4m", "video=600000-1.ts"]:
         assert clients.get(site.url(f"vod/{ism}/{path}")).status == 403, path
