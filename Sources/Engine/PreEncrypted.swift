@@ -4,6 +4,7 @@ import Encryption
 import HLS
 import ISOBMFF
 import MediaModel
+import Smooth
 
 /// Tracks that arrive encrypted (Common Encryption in their source) are passed through: their
 /// samples go out as they are, with the source's `sinf`, `pssh` boxes and per-sample IVs and
@@ -56,6 +57,15 @@ enum PreEncrypted {
         return keys
     }
 
+    /// The Smooth client manifest's PlayReady header for `protection`: its source's PlayReady
+    /// object, when the source has one and is encrypted as PIFF can say (`cenc`, 8- or 16-byte IVs).
+    static func smoothHeader(_ protection: SourceProtection) -> SmoothProtectionHeader? {
+        guard protection.scheme == "cenc", protection.ivSize == 8 || protection.ivSize == 16,
+              let playReady = systems(protection).first(where: { $0.systemID == PlayReadyHeader.systemID }) else { return nil }
+        return SmoothProtectionHeader(systemID: DASHProtection.uuid(PlayReadyHeader.systemID).uppercased(),
+                                      data: Base64.encode(playReady.data))
+    }
+
     /// How an MPD declares `protection`: its scheme and key, and each system's `pssh`.
     static func mpd(_ protection: SourceProtection) -> DASHProtection {
         DASHProtection(scheme: protection.scheme, kid: protection.kid, systems: systems(protection).map { Protection.mpdSystem($0) })
@@ -81,9 +91,10 @@ extension AnswerContext {
         return try passThroughFragment(track, protection, samples: range, number: number)
     }
 
-    /// Samples `range` of a pre-encrypted track as one media segment.
+    /// Samples `range` of a pre-encrypted track as one media segment, written as `options` say
+    /// (Smooth's: PIFF's sample encryption box, times on its timeline).
     func passThroughFragment(_ track: PresentationTrack, _ protection: SourceProtection, samples range: Range<Int>,
-                             number: Int) throws -> EngineResponse {
+                             number: Int, options: FragmentWriter.Options = FragmentWriter.Options()) throws -> EngineResponse {
         let ivSize = Int(protection.ivSize)
         var ivs: [[UInt8]] = []
         var subsamples: [[(clear: UInt16, protected: UInt32)]] = []
@@ -92,7 +103,7 @@ extension AnswerContext {
             ivs.append(iv)
             subsamples.append(runs)
         }
-        var options = FragmentWriter.Options()
+        var options = options
         options.encryption = FragmentEncryption(ivs: ivs, subsamples: protection.samples.hasSubsamples ? subsamples : nil)
         let pieces = try FragmentWriter.mediaSegment(track: track.track, samples: range,
                                                      sequenceNumber: UInt32(clamping: number), options: options)

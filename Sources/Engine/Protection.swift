@@ -72,6 +72,8 @@ struct Protection: Sendable {
     /// signalling and their HLS keys (empty: HLS cannot name them).
     private var passThrough: [String: DASHProtection] = [:]
     private var passThroughHLS: [String: [HLSSegmentKey]] = [:]
+    /// Their PlayReady header for Smooth (nil: Smooth cannot carry them).
+    private var passThroughSmooth: [String: SmoothProtectionHeader?] = [:]
     /// Why an encrypted source track cannot be passed through: then nothing is made of the presentation.
     private var preEncryptedProblem: String?
 
@@ -95,6 +97,7 @@ struct Protection: Sendable {
             guard let source = track.track.protection else { continue }
             passThrough[track.token] = PreEncrypted.mpd(source)
             passThroughHLS[track.token] = PreEncrypted.hlsKeys(source, identityURI: option("hls.license_server_url"))
+            passThroughSmooth[track.token] = PreEncrypted.smoothHeader(source)
         }
         func key(_ name: String, kidRequired: Bool) throws(EngineError) -> ContentKey? {
             guard let text = option(name) else { return nil }
@@ -290,6 +293,12 @@ struct Protection: Sendable {
         }
     }
 
+    /// The Smooth client manifest's `ProtectionHeader`: the origin's PlayReady header, or the one of
+    /// sources that arrive encrypted.
+    var smoothHeader: SmoothProtectionHeader? {
+        smoothPIFF?.header ?? passThroughSmooth.values.lazy.compactMap { $0 }.first
+    }
+
     /// The DASH CENC setting of `token` (audio and video; text stays clear).
     func dashCENC(for token: String) -> DASHCENC? { dash[token] }
 
@@ -392,8 +401,13 @@ struct Protection: Sendable {
                 if let (silent, _) = passThroughHLS.first(where: { $0.value.isEmpty }) {
                     throw EngineError(httpStatus: 403, logReason: "track \(silent) is encrypted in its source for no DRM system HLS can name (Widevine, PlayReady, or a key at hls.license_server_url)")
                 }
+            case .smooth:
+                let headers = passThroughSmooth.values.map { $0?.data }
+                guard let first = headers.first, let header = first, headers.allSatisfy({ $0 == header }) else {
+                    throw EngineError(httpStatus: 403, logReason: "track \(token) is encrypted in its source without one PlayReady header for all tracks (cenc): Smooth cannot pass it through")
+                }
             default:
-                throw EngineError(httpStatus: 403, logReason: "track \(token) is encrypted in its source (\(source.scheme)): only DASH and HLS with fMP4 segments (hls.fmp4) pass it through")
+                throw EngineError(httpStatus: 403, logReason: "track \(token) is encrypted in its source (\(source.scheme)): only DASH, HLS with fMP4 segments (hls.fmp4) and Smooth (PlayReady, cenc) pass it through")
             }
         }
         switch playout[format] ?? .default {

@@ -14,7 +14,7 @@ enum SmoothAnswer {
         case .smoothManifest:
             let cut = try context.view.cut(context.options.smoothCut)
             let writer = SmoothManifestWriter(presentation: context.presentation, ranges: cut.ranges, urls: context.urls,
-                                              protection: context.protection.smoothPIFF?.header)
+                                              protection: context.protection.smoothHeader)
             return AnswerContext.manifest(writer.manifest(), type: "text/xml")
         case .smoothFragment(let bitrate, let name, let time):
             return try fragment(bitrate: bitrate, name: name, time: time, context)
@@ -36,6 +36,10 @@ enum SmoothAnswer {
         }
         if track.kind == .text {
             return try context.smoothTextFragment(track, ranges: ranges, index: index, offset: offset)
+        }
+        if let source = track.track.protection {
+            return try context.passThroughFragment(track, source, samples: ranges[index], number: index + 1,
+                                                   options: .smooth(offset: offset))
         }
         if let piff = context.protection.smoothPIFF, track.track.inlineData == nil {
             let body = try context.cencFragment(track, samples: ranges[index], sequenceNumber: index + 1, key: piff.key,

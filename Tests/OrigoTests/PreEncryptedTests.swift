@@ -112,6 +112,12 @@ import Testing
             let fragment = ProtectionTests.bytes(get("x-video=100000-1.m4s"))
             #expect(ProtectionTests.contains(fragment, "senc") && fragment.count > 1000)
             #expect(get("keyframes/x-video=100000.m3u8").status == 200)
+            // Smooth carries cenc (PIFF) with the source's PlayReady header, not cbcs.
+            let manifest = get("Manifest")
+            #expect(manifest.status == (scheme == "cenc" ? 200 : 403))
+            if scheme == "cenc" {
+                #expect(ProtectionTests.text(manifest).contains("<ProtectionHeader SystemID=\"9A04F079-9840-4286-AB92-E65BE0885F95\">"))
+            }
         }
     }
 

@@ -421,7 +421,9 @@ def test_pre_encrypted_sources_pass_through_dash_untouched(site, media, tmp_path
     """Video and audio encrypted by Shaka Packager (Widevine and W3C common pssh) are passed through:
     the MPD signals the source's scheme and key, HLS fMP4 playlists name Widevine's key, ffmpeg 8.1
     decrypts every DASH representation and HLS fMP4 rendition to the samples of the clear source,
-    and formats that would need the clear samples (TS, Smooth, HDS) answer 403."""
+    Smooth fragments of the cenc source (PIFF) decrypt likewise with the source's PlayReady header
+    in the manifest, and formats that would need the clear samples (TS, HDS; Smooth for cbcs)
+    answer 403."""
     vod = os.path.join(site.dir, "www", "vod")
     sources = {"video": "abr-640x360.mp4", "audio": "audio-eng.mp4"}
     for kind, name in sources.items():
@@ -429,7 +431,7 @@ def test_pre_encrypted_sources_pass_through_dash_untouched(site, media, tmp_path
         proc = subprocess.run([streamer_binary("packager-linux-x64"),
                                f"in={os.path.join(media.root, name)},stream={kind},output={encrypted}",
                                "--enable_raw_key_encryption", "--keys", f"label=:key_id={KID}:key={KEY}",
-                               "--protection_scheme", scheme, "--protection_systems", "Widevine,CommonSystem",
+                               "--protection_scheme", scheme, "--protection_systems", "Widevine,PlayReady,CommonSystem",
                                "--clear_lead", "0"], capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr[-2000:]
         os.chmod(encrypted, 0o644)
@@ -468,7 +470,17 @@ def test_pre_encrypted_sources_pass_through_dash_untouched(site, media, tmp_path
                 out.write(part.body)
         plain = str(tmp_path / f"{token}.mp4")
         assert [line.split(",")[4:] for line in framemd5(secret, KEY)] == [line.split(",")[4:] for line in framemd5(plain)], token
+    # Smooth (cenc only): PIFF fragments with the source's IVs, the source's PlayReady header.
+    if scheme == "cenc":
+        from test_playready import smooth_file, smooth_streams  # noqa: PLC0415
+        manifest = clients.get(site.url(f"vod/{ism}/Manifest")).body.decode()
+        assert '<ProtectionHeader SystemID="9A04F079-9840-4286-AB92-E65BE0885F95">' in manifest
+        for token, template, times in smooth_streams(site, ism):
+            secret = str(tmp_path / f"{token}.ismv")
+            smooth_file(site, ism, token, template, times, secret, convert=True)
+            plain = str(tmp_path / f"{token}.mp4")
+            assert [line.split(",")[4:] for line in framemd5(secret, KEY)] == [line.split(",")[4:] for line in framemd5(plain)], token
     log = site.log_size()
-    for path in [".m3u8", "Manifest", ".f4m", "video=600000-1.ts"]:
+    for path in [".m3u8", ".f4m", "video=600000-1.ts"] + (["Manifest"] if scheme == "cbcs" else []):
         assert clients.get(site.url(f"vod/{ism}/{path}")).status == 403, path
     assert "is encrypted in its source" in site.log_since(log)
