@@ -16,6 +16,22 @@ public enum CENC {
         }
     }
 
+    /// The most runs one sample may have: its `senc` entry (IV of up to 16 bytes, a count, 6 bytes
+    /// a run) must fit the 255 bytes `saiz` can say.
+    public static let maxSubsamples = (255 - 16 - 2) / 6
+
+    /// `runs` with at most ``maxSubsamples`` entries: beyond that, the last run kept protects
+    /// everything after its clear bytes (later NAL headers then travel encrypted, as a decrypter
+    /// reading the same map expects).
+    public static func limited(_ runs: [Subsample]) -> [Subsample] {
+        guard runs.count > maxSubsamples else { return runs }
+        var out = Array(runs.prefix(maxSubsamples))
+        let rest = runs[(maxSubsamples - 1)...].reduce(UInt64(0)) { $0 + UInt64($1.clear) + UInt64($1.protected) }
+        let last = out[maxSubsamples - 1]
+        out[maxSubsamples - 1] = Subsample(clear: last.clear, protected: UInt32(clamping: rest - UInt64(last.clear)))
+        return out
+    }
+
     /// How a video codec lays out NAL units in samples.
     public struct NALLayout: Sendable, Equatable {
         /// Bytes of each NAL unit's length prefix (1, 2 or 4).

@@ -36,20 +36,20 @@ enum PreEncrypted {
     /// gives one. Empty: no player could learn the key from a playlist.
     static func hlsKeys(_ protection: SourceProtection, identityURI: String?) -> [HLSSegmentKey] {
         let method: HLSSegmentKey.Method = ["cbcs", "cbc1"].contains(protection.scheme) ? .sampleAES : .sampleAESCTR
-        let iv = protection.constantIV.count == 16 ? protection.constantIV : nil
+        // A constant IV of 8 bytes is the first half of a 16-byte one (ISO/IEC 23001-7 §9.1).
+        let constant = protection.constantIV
+        let iv = constant.isEmpty ? nil : constant + [UInt8](repeating: 0, count: max(16 - constant.count, 0))
+        let perSample = protection.ivSize > 0
         var keys: [HLSSegmentKey] = []
         if let identityURI, !identityURI.isEmpty {
-            keys.append(HLSSegmentKey(method: method, uri: identityURI, iv: iv, keyFormat: "identity"))
+            keys.append(HLSSegmentKey(method: method, uri: identityURI, iv: iv, keyFormat: "identity", samplesCarryIVs: perSample))
         }
         for system in systems(protection) {
             switch system.systemID {
             case ProtectionSystem.widevineID:
-                keys.append(HLSSegmentKey(method: method, uri: "data:text/plain;base64," + Base64.encode(system.box), iv: iv,
-                                          keyFormat: "urn:uuid:" + DASHProtection.uuid(ProtectionSystem.widevineID),
-                                          keyFormatVersions: "1"))
+                keys.append(.widevine(method: method, pssh: system.box, iv: iv, samplesCarryIVs: perSample))
             case PlayReadyHeader.systemID:
-                keys.append(HLSSegmentKey(method: method, uri: "data:text/plain;charset=UTF-16;base64," + Base64.encode(system.data),
-                                          iv: iv, keyFormat: "com.microsoft.playready", keyFormatVersions: "1"))
+                keys.append(.playReady(method: method, object: system.data, iv: iv, samplesCarryIVs: perSample))
             default:
                 continue
             }
@@ -58,12 +58,12 @@ enum PreEncrypted {
     }
 
     /// The Smooth client manifest's PlayReady header for `protection`: its source's PlayReady
-    /// object, when the source has one and is encrypted as PIFF can say (`cenc`, 8- or 16-byte IVs).
+    /// object, when the source has one and is encrypted as Smooth clients read PIFF (`cenc` with
+    /// 8-byte IVs: they build `tenc` themselves with that size).
     static func smoothHeader(_ protection: SourceProtection) -> SmoothProtectionHeader? {
-        guard protection.scheme == "cenc", protection.ivSize == 8 || protection.ivSize == 16,
+        guard protection.scheme == "cenc", protection.ivSize == 8,
               let playReady = systems(protection).first(where: { $0.systemID == PlayReadyHeader.systemID }) else { return nil }
-        return SmoothProtectionHeader(systemID: DASHProtection.uuid(PlayReadyHeader.systemID).uppercased(),
-                                      data: Base64.encode(playReady.data))
+        return Protection.smoothHeader(playReadyObject: playReady.data)
     }
 
     /// How an MPD declares `protection`: its scheme and key, and each system's `pssh`.
@@ -99,6 +99,9 @@ extension AnswerContext {
         var ivs: [[UInt8]] = []
         var subsamples: [[(clear: UInt16, protected: UInt32)]] = []
         for i in range {
+            guard protection.samples.entry(i).count <= 255 else {
+                throw EngineError.notImplemented("sample \(i + 1) of \(track.token) has more encryption information than saiz can state (over 255 bytes)")
+            }
             let (iv, runs) = protection.samples.parsed(i, ivSize: ivSize)
             ivs.append(iv)
             subsamples.append(runs)

@@ -62,6 +62,8 @@ struct Protection: Sendable {
     private var hlsCBCS: [String: HLSCBCS] = [:]
     /// Why HLS fMP4 cannot be encrypted with the keys given (HLS TS may still be).
     private var hlsCBCSError: EngineError?
+    /// Why HLS is not protected while other formats are, for the DRM rule's log line.
+    private var hlsRefusal: String?
     /// Formats whose key is configured, with what their protection would be.
     private var keyed: [OutputFormat: String] = [:]
     private var playout: [OutputFormat: Playout] = [:]
@@ -173,8 +175,7 @@ struct Protection: Sendable {
             if playout[.smooth] == .default {
                 let url = option("iss.license_server_url") != nil ? "iss.license_server_url" : "playready.license_server_url"
                 let header = try playReadyHeader(smoothKey, urlOption: url)
-                smoothPIFF = SmoothPIFF(key: smoothKey, header: SmoothProtectionHeader(
-                    systemID: DASHProtection.uuid(PlayReadyHeader.systemID).uppercased(), data: Base64.encode(header.object)))
+                smoothPIFF = SmoothPIFF(key: smoothKey, header: Self.smoothHeader(playReadyObject: header.object))
             }
         }
         if let dashKey = try sameKey(["cenc.key": cenc, "widevine.key": widevine, "playready.key": playReady]) {
@@ -183,6 +184,10 @@ struct Protection: Sendable {
                 let systems = try widevine.map { _ throws(EngineError) in
                     [try Self.widevineSystem(kid: kid, drmSpecificData: option("widevine.drm_specific_data"))]
                 } ?? []
+                if playReady != nil, dashScheme == "cbcs" {
+                    // The header Origo writes (WRMHEADER 4.0) says AES-CTR.
+                    throw EngineError(httpStatus: 400, logReason: "server manifest options playready.key and mpd.encryption_scheme=cbcs: PlayReady's header here describes cenc only")
+                }
                 let playReadyHeader = try playReady.map { key throws(EngineError) in
                     try playReadyHeader(key, urlOption: "playready.license_server_url")
                 }
@@ -221,6 +226,7 @@ struct Protection: Sendable {
         keyed[.hls] = "HLS AES-128"
         let iv = try Self.hlsIV(option)
         var settings: [[UInt8]: DASHCENC] = [:]
+        var hlsUnreachable = false
         for (token, key) in keys {
             guard let kid = key.kid else { continue }
             if playout[.dash] == .default {
@@ -241,11 +247,19 @@ struct Protection: Sendable {
                     ?? document.systems.first { $0.kid == kid && $0.hlsKeyURI != nil }?.hlsKeyURI
                     ?? option("hls.license_server_url").flatMap { $0.isEmpty ? nil : $0 }
                 guard let uri else {
-                    throw invalid("no URIExtXKey for key \(Hex.string(kid)) and no hls.license_server_url: HLS players would not find the key")
+                    // HLS players would not find this key: HLS stays unprotected, and so refused.
+                    hlsUnreachable = true
+                    continue
                 }
                 hls[token] = HLSAES128(key: key, playlistKey: try Self.hlsPlaylistKey(playout: hlsPlayout, uri: uri, iv: iv))
                 hlsCBCS[token] = try HLSCBCS(key: key, uri: uri, iv: iv, playout: hlsPlayout, widevine: nil, widevineSystem: nil)
             }
+        }
+        if hlsUnreachable {
+            hls = [:]
+            hlsCBCS = [:]
+            keyed[.hls] = nil
+            hlsRefusal = "the CPIX document gives no URIExtXKey for some key and there is no hls.license_server_url"
         }
     }
 
@@ -264,21 +278,21 @@ struct Protection: Sendable {
 
     /// The HLS AES-128 setting of a playlist or segment of `tracks`: a muxed segment has one key,
     /// its video track's; text follows the presentation's first video (else audio) track.
-    func hlsAES128(for tracks: [PresentationTrack]) -> HLSAES128? {
-        guard !hls.isEmpty else { return nil }
+    func hlsAES128(for tracks: [PresentationTrack]) -> HLSAES128? { setting(hls, for: tracks) }
+
+    /// The setting in `settings` (by token) of a playlist or segment of `tracks`: its video
+    /// track's, else its audio track's, else (text, the master) the presentation's lead track's.
+    private func setting<T>(_ settings: [String: T], for tracks: [PresentationTrack]) -> T? {
+        guard !settings.isEmpty else { return nil }
         let lead = tracks.first { $0.kind == .video } ?? tracks.first { $0.kind == .audio }
-        return (lead?.token ?? leadToken).flatMap { hls[$0] }
+        return (lead?.token ?? leadToken).flatMap { settings[$0] }
     }
 
     /// The setting of the presentation's lead track (what a master playlist announces).
     var hlsAES128: HLSAES128? { leadToken.flatMap { hls[$0] } }
 
     /// The `cbcs` setting of HLS fMP4 playlists and segments of `tracks` (as ``hlsAES128(for:)`` picks).
-    func hlsCBCS(for tracks: [PresentationTrack]) -> HLSCBCS? {
-        guard !hlsCBCS.isEmpty else { return nil }
-        let lead = tracks.first { $0.kind == .video } ?? tracks.first { $0.kind == .audio }
-        return (lead?.token ?? leadToken).flatMap { hlsCBCS[$0] }
-    }
+    func hlsCBCS(for tracks: [PresentationTrack]) -> HLSCBCS? { setting(hlsCBCS, for: tracks) }
 
     /// The `EXT-X-KEY` lines of HLS playlists of `tracks` in `container`: AES-128 or SAMPLE-AES
     /// for TS, `cbcs` for fMP4.
@@ -291,6 +305,11 @@ struct Protection: Sendable {
                 ?? (tracks.isEmpty ? passThroughHLS.keys.min() : nil)
             return source.flatMap { passThroughHLS[$0] } ?? hlsCBCS(for: tracks)?.playlistKeys ?? []
         }
+    }
+
+    /// The client manifest's `ProtectionHeader` of a PlayReady object.
+    static func smoothHeader(playReadyObject: [UInt8]) -> SmoothProtectionHeader {
+        SmoothProtectionHeader(systemID: DASHProtection.uuid(PlayReadyHeader.systemID).uppercased(), data: Base64.encode(playReadyObject))
     }
 
     /// The Smooth client manifest's `ProtectionHeader`: the origin's PlayReady header, or the one of
@@ -417,7 +436,8 @@ struct Protection: Sendable {
         case .default:
             guard isConfigured else { return }
             guard let scheme = keyed[format] else {
-                throw EngineError(httpStatus: 403, logReason: "\(group) output is not protected while other formats are (DRM rule); \(group).playout=clear in the server manifest serves it in the clear")
+                let why = format == .hls ? hlsRefusal.map { " (\($0))" } ?? "" : ""
+                throw EngineError(httpStatus: 403, logReason: "\(group) output is not protected while other formats are (DRM rule)\(why); \(group).playout=clear in the server manifest serves it in the clear")
             }
             if format == .hls, !hls.isEmpty, !fragmentedMP4 { return }
             if format == .hls, fragmentedMP4, let hlsCBCSError { throw hlsCBCSError }
@@ -520,7 +540,8 @@ extension AnswerContext {
         let salt = Self.ivSalt(track.track)
         return try encryptedFragment(track, samples: range, number: number, options: options, subsamples: CENC.subsamples) {
             data, sample, i, runs throws(EncryptionError) in
-            let iv = CENC.iv(salt: salt, index: i)
+            // By the sample's place in its source, so a subclip never reuses a whole view's IVs.
+            let iv = CENC.iv(salt: salt, index: track.track.sourceSampleBase &+ i)
             try CENC.encrypt(&data, sample: sample, subsamples: runs, key: key, iv: iv)
             return iv
         }

@@ -54,9 +54,7 @@ struct HLSCBCS: Sendable {
                                   keyFormat: fairPlay ? "com.apple.streamingkeydelivery" : "identity",
                                   keyFormatVersions: fairPlay ? "1" : nil)]
         if let widevineSystem {
-            keys.append(HLSSegmentKey(method: .sampleAES, uri: "data:text/plain;base64," + Base64.encode(widevineSystem.box),
-                                      iv: iv, keyFormat: "urn:uuid:" + DASHProtection.uuid(ProtectionSystem.widevineID),
-                                      keyFormatVersions: "1"))
+            keys.append(.widevine(method: .sampleAES, pssh: widevineSystem.box, iv: iv))
         }
         playlistKeys = keys
     }
@@ -159,7 +157,9 @@ extension AnswerContext {
                 throw EngineError(httpStatus: 500, logReason: "samples of \(track.token) shorter than their sizes")
             }
             let sample = at..<(at + size)
-            let runs = layout.map { subsamples(data[sample], $0) ?? [CENC.Subsample(clear: 0, protected: UInt32(clamping: size))] }
+            let runs = layout.map {
+                CENC.limited(subsamples(data[sample], $0) ?? [CENC.Subsample(clear: 0, protected: UInt32(clamping: size))])
+            }
             do {
                 ivs.append(try encrypt(&data, sample, i, runs))
             } catch {

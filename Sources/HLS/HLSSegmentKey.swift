@@ -24,14 +24,31 @@ public struct HLSSegmentKey: Sendable, Equatable {
     public var keyFormat: String?
     /// `KEYFORMATVERSIONS`, written with ``keyFormat``.
     public var keyFormatVersions: String?
+    /// The segments carry each sample's IV (Common Encryption with per-sample IVs): the playlist
+    /// states none.
+    public var samplesCarryIVs: Bool
 
     public init(method: Method, uri: String, iv: [UInt8]? = nil, keyFormat: String? = nil,
-                keyFormatVersions: String? = nil) {
+                keyFormatVersions: String? = nil, samplesCarryIVs: Bool = false) {
         self.method = method
         self.uri = uri
         self.iv = iv
         self.keyFormat = keyFormat
         self.keyFormatVersions = keyFormatVersions
+        self.samplesCarryIVs = samplesCarryIVs || method == .sampleAESCTR
+    }
+
+    /// Widevine's key: its `pssh` box as a `data:` URI.
+    public static func widevine(method: Method, pssh: [UInt8], iv: [UInt8]?, samplesCarryIVs: Bool = false) -> HLSSegmentKey {
+        HLSSegmentKey(method: method, uri: "data:text/plain;base64," + Base64.encode(pssh), iv: iv,
+                      keyFormat: "urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed", keyFormatVersions: "1",
+                      samplesCarryIVs: samplesCarryIVs)
+    }
+
+    /// PlayReady's key: its header object (UTF-16 XML inside) as a `data:` URI.
+    public static func playReady(method: Method, object: [UInt8], iv: [UInt8]?, samplesCarryIVs: Bool = false) -> HLSSegmentKey {
+        HLSSegmentKey(method: method, uri: "data:text/plain;charset=UTF-16;base64," + Base64.encode(object), iv: iv,
+                      keyFormat: "com.microsoft.playready", keyFormatVersions: "1", samplesCarryIVs: samplesCarryIVs)
     }
 
     /// FairPlay Streaming's `KEYFORMAT` (`hls.playout=sample_aes_streamingkeydelivery`), whose
@@ -57,7 +74,7 @@ public struct HLSSegmentKey: Sendable, Equatable {
 
     /// Whether segments take their IV from the playlist (not for `SAMPLE-AES-CTR`, whose IVs are
     /// each sample's own, in the segment).
-    var ivFromPlaylist: Bool { method != .sampleAESCTR }
+    var ivFromPlaylist: Bool { !samplesCarryIVs }
 
     /// The `EXT-X-KEY` line (or `tag`'s), with `IV` set to ``iv``, or to segment `number`'s when
     /// there is no fixed IV and the playlist's positions no longer give segments their URL numbers.

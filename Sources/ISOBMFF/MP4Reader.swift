@@ -81,7 +81,9 @@ public enum MP4Reader {
             var tables: [UInt32: SampleTable] = [:]
             for t in movie.tracks { tables[t.trackID] = t.samples }
             var next: [UInt32: Int64] = [:]
+            // Fragments continue what the movie's own samples said (a `senc` in `stbl`).
             var auxiliary: [UInt32: SampleAuxiliaryInfo] = [:]
+            for track in movie.tracks { if let protection = track.entry.protection { auxiliary[track.trackID] = protection.samples } }
             for fragment in fragments {
                 try MovieFragment.append(moof: ByteReader(fragment.bytes), moofOffset: fragment.offset, movie: movie,
                                          tables: &tables, nextDecodeTime: &next, auxiliary: &auxiliary, limits: limits)

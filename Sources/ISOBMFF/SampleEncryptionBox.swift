@@ -4,14 +4,10 @@ import MediaModel
 /// The per-sample auxiliary information of Common Encryption: `senc` (ISO/IEC 23001-7 §7.2), and
 /// PIFF 1.1's sample encryption `uuid` box that Smooth Streaming files carry instead.
 enum SampleEncryptionBox {
-    /// PIFF's SampleEncryptionBox extended type (`a2394f52-5a9b-4f14-a244-6c427c648df4`).
-    static let piffUUID: [UInt8] = [0xA2, 0x39, 0x4F, 0x52, 0x5A, 0x9B, 0x4F, 0x14,
-                                    0xA2, 0x44, 0x6C, 0x42, 0x7C, 0x64, 0x8D, 0xF4]
-
     /// Whether a `uuid` box's payload (extended type first) is PIFF's sample encryption box.
     static func isPIFF(_ payload: ByteReader) -> Bool {
         var r = payload
-        return (try? r.readBytes(16)) == piffUUID
+        return (try? r.readBytes(16)) == FragmentEncryption.piffUUID
     }
 
     /// Appends the entries of one box to `info`: one per sample of `sizes` (the samples it

@@ -36,6 +36,17 @@ enum SampleEntryParser {
         let end = start + Int(clamping: header.size)
         guard end <= r.bytes.count else { throw .malformed(box: "stsd", reason: "entry exceeds box") }
         var info = SampleEntryInfo(type: header.type, bytes: Array(r.bytes[start..<end]), codec: .other)
+        // Samples may name other entries (sample_description_index), which are not read: with
+        // encryption in any of them, clear and encrypted samples could not be told apart.
+        if count > 1 {
+            var rest = it
+            for _ in 1..<min(count, 64) {
+                guard let (other, _) = try rest.next() else { break }
+                if ["encv", "enca", "enct", "encs"].contains(other.type) || ["encv", "enca", "enct", "encs"].contains(header.type) {
+                    throw .unsupported("several sample descriptions, some encrypted (a clear lead by description)")
+                }
+            }
+        }
         if visualTypes.contains(header.type) {
             try parseVisual(payload, into: &info)
         } else if audioTypes.contains(header.type) {

@@ -93,7 +93,13 @@ extension Track {
     public func clipped(_ range: Range<Int>, rebasedTo start: Int64) -> Track {
         var t = self
         t.samples = samples.slice(range)
-        t.protection?.samples = protection?.samples.slice(range) ?? SampleAuxiliaryInfo()
+        t.sourceSampleBase = sourceSampleBase &+ Swift.max(range.lowerBound, 0)
+        // Auxiliary information that does not line up with the samples stays unusable when sliced.
+        if let info = protection?.samples, info.count == samples.count {
+            t.protection?.samples = info.slice(range)
+        } else {
+            t.protection?.samples = SampleAuxiliaryInfo()
+        }
         var shift = start
         for j in 0..<Swift.min(t.samples.count, 16) { shift = Swift.min(shift, t.presentationTime(of: j)) }
         t.presentationOffset = presentationOffset &+ shift

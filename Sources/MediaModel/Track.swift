@@ -39,6 +39,9 @@ public struct Track: Sendable {
     /// How the samples are encrypted when the source encrypted them (``sampleEntry`` is then
     /// `encv`/`enca`, ``sampleEntryType`` the codec's own type), nil for clear samples.
     public var protection: SourceProtection? = nil
+    /// Where sample 0 is in the track as its source has it (a subclip starts later): what stays
+    /// the same for a sample in every view, e.g. for IVs that must never repeat under one key.
+    public var sourceSampleBase: Int = 0
     /// The smallest composition offset of any sample (0 without B-frames), kept up to date with
     /// ``samples`` so that per-request code never scans the table for it.
     public private(set) var minimumCompositionOffset: Int32

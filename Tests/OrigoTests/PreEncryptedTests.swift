@@ -1,4 +1,7 @@
 import ByteIO
+import Encryption
+import HLS
+import MediaModel
 @testable import Engine
 import ISOBMFF
 import Testing
@@ -136,5 +139,50 @@ import Testing
         let response = Engine().handle(EngineRequest(method: "GET", manifestPath: dir + "/v.mp4", virtualPath: ".mpd", query: nil))
         #expect(response.status >= 400 && response.status < 600)
         #expect(response.logReason?.contains("subsamples cover") == true, "\(response.logReason ?? "")")
+    }
+}
+
+/// What a review of the encryption found, kept fixed.
+@Suite struct EncryptionReviewTests {
+    /// The first IV in a segment's `senc`.
+    static func firstIV(_ segment: [UInt8]) -> [UInt8] {
+        let senc = Array("senc".utf8)
+        guard let at = (0..<(segment.count - 4)).first(where: { Array(segment[$0..<($0 + 4)]) == senc }),
+              at + 20 <= segment.count else { return [] }
+        return Array(segment[(at + 12)..<(at + 20)])
+    }
+
+    @Test func aSubclipNeverReusesTheWholeViewsIVs() throws {
+        let site = try ProtectionTests.Site(["cenc.key": "\(ProtectionTests.kid):\(ProtectionTests.cek)", "hls.playout": "clear"])
+        let whole = Self.firstIV(ProtectionTests.bytes(site.get("x-audio_fra=64000-n1.dash")))
+        let clipped = Self.firstIV(ProtectionTests.bytes(site.get("x-audio_fra=64000-n1.dash", "vbegin=1")))
+        #expect(whole.count == 8 && clipped.count == 8 && whole != clipped)
+    }
+
+    @Test func subsampleMapsFitWhatSaizCanSay() {
+        let runs = (0..<50).map { CENC.Subsample(clear: UInt16(5 + $0 % 3), protected: UInt32(100 + $0)) }
+        let limited = CENC.limited(runs)
+        #expect(limited.count == CENC.maxSubsamples && 16 + 2 + 6 * limited.count <= 255)
+        #expect(limited.reduce(0) { $0 + Int($1.clear) + Int($1.protected) } == runs.reduce(0) { $0 + Int($1.clear) + Int($1.protected) })
+        #expect(Array(limited.prefix(CENC.maxSubsamples - 1)) == Array(runs.prefix(CENC.maxSubsamples - 1)))
+        #expect(CENC.limited(Array(runs.prefix(3))) == Array(runs.prefix(3)))
+    }
+
+    @Test func playReadyIsNotAnnouncedForCBCS() throws {
+        let site = try ProtectionTests.Site(["playready.key": "\(ProtectionTests.kid):\(ProtectionTests.cek)",
+                                             "mpd.encryption_scheme": "cbcs"])
+        #expect(site.get(".mpd").status == 400)
+    }
+
+    @Test func sourceIVsReachHLSPlaylistsAsPlayersReadThem() {
+        let pssh = ProtectionSystem(systemID: ProtectionSystem.widevineID, kids: [], data: [1, 2]).box
+        var constant = SourceProtection(scheme: "cbcs", originalFormat: "avc1", kid: [UInt8](repeating: 7, count: 16), ivSize: 0,
+                                        constantIV: [1, 2, 3, 4, 5, 6, 7, 8], psshBoxes: [pssh])
+        let keys = PreEncrypted.hlsKeys(constant, identityURI: nil)
+        #expect(keys.count == 1 && keys[0].iv == [1, 2, 3, 4, 5, 6, 7, 8] + [UInt8](repeating: 0, count: 8) && !keys[0].samplesCarryIVs)
+        constant.ivSize = 16
+        constant.constantIV = []
+        let perSample = PreEncrypted.hlsKeys(constant, identityURI: "https://k.example/k")
+        #expect(perSample.count == 2 && perSample.allSatisfy { $0.iv == nil && $0.samplesCarryIVs })
     }
 }
