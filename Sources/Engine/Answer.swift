@@ -1,4 +1,5 @@
 import ByteIO
+import Encryption
 import ISOBMFF
 import MPEGTS
 import MediaModel
@@ -87,14 +88,42 @@ struct AnswerContext {
         return Self.segment([.bytes(FragmentWriter.initSegment(for: track.track))], type: Self.mp4Type(track.kind))
     }
 
-    /// fMP4 media segment `index` (number `number`) of `track`, samples as file pieces where local.
-    func fragment(_ track: PresentationTrack, cut: Cut, index: Int, number: Int) throws -> EngineResponse {
+    /// The samples of segment `index` (number `number`) of `track` in `cut`; 404 when it has none.
+    static func samples(_ track: PresentationTrack, cut: Cut, index: Int, number: Int) throws -> Range<Int> {
         guard let range = cut.ranges[track.token]?[index], !range.isEmpty else {
             throw EngineError.notFound("segment \(number) of \(track.token) is empty")
         }
-        let pieces = try FragmentWriter.mediaSegment(track: track.track, samples: range,
-                                                     sequenceNumber: UInt32(clamping: number))
-        return Self.segment(try media.materialize(pieces), type: Self.mp4Type(track.kind))
+        return range
+    }
+
+    /// How the samples of an fMP4 segment go out.
+    enum SampleProtection {
+        /// As they are: file pieces where local.
+        case clear
+        /// Encrypted in their source: as they are, with the source's IVs and subsamples.
+        case source(SourceProtection)
+        /// Encrypted here with AES-CTR (`cenc`, or Smooth's PIFF).
+        case cenc(ContentKey)
+        case cbcs(CBCSEncryption)
+    }
+
+    /// Samples `range` of `track` as fMP4 media segment `number`, protected as `protection` says,
+    /// written as `options` say (Smooth's timeline and sample encryption box, or the default).
+    func fmp4Segment(_ track: PresentationTrack, samples range: Range<Int>, number: Int, _ protection: SampleProtection,
+                     options: FragmentWriter.Options = FragmentWriter.Options()) throws -> EngineResponse {
+        let body: [BodyPiece]
+        switch protection {
+        case .clear:
+            body = try media.materialize(try FragmentWriter.mediaSegment(track: track.track, samples: range,
+                                                                         sequenceNumber: UInt32(clamping: number), options: options))
+        case .source(let source):
+            body = try passThroughFragment(track, source, samples: range, number: number, options: options)
+        case .cenc(let key):
+            body = try cencFragment(track, samples: range, sequenceNumber: number, key: key, options: options)
+        case .cbcs(let cbcs):
+            body = try cbcsFragment(track, samples: range, number: number, cbcs, options: options)
+        }
+        return Self.segment(body, type: Self.mp4Type(track.kind))
     }
 
     /// A TS segment, written into a buffer from ``buffers`` that ``Engine/recycle(_:)`` gives back

@@ -30,8 +30,9 @@ struct HLSAnswer {
         case .hlsInit(let token): return try context.hlsInitSegment(token)
         case .hlsFMP4Segment(let token, let number):
             let cut = try hls().cut
-            return try context.hlsFragment(try context.track(token), cut: cut,
-                                           index: try AnswerContext.segmentIndex(number, cut), number: number)
+            let track = try context.track(token)
+            let samples = try AnswerContext.samples(track, cut: cut, index: try AnswerContext.segmentIndex(number, cut), number: number)
+            return try context.hlsFragment(track, samples: samples, number: number)
         case .hlsWebVTTSegment(let token, let number):
             let segment = try hls().webVTT(token, number)
             // Beside cbcs fMP4 (SAMPLE-AES) subtitles stay clear, as their playlists say.
@@ -111,16 +112,7 @@ struct HLSAnswer {
 
     private func iFrameFMP4(_ token: String, _ number: Int) throws -> EngineResponse {
         let (track, _, sample) = try keyFrame(token, number)
-        if let source = track.track.protection {
-            return try context.passThroughFragment(track, source, samples: sample..<(sample + 1), number: number)
-        }
-        if let cbcs = context.hlsCBCS(for: track) {
-            return AnswerContext.segment(try context.cbcsFragment(track, samples: sample..<(sample + 1), number: number, cbcs),
-                                         type: AnswerContext.mp4Type(track.kind))
-        }
-        let pieces = try FragmentWriter.mediaSegment(track: track.track, samples: sample..<(sample + 1),
-                                                     sequenceNumber: UInt32(clamping: number))
-        return AnswerContext.segment(try context.media.materialize(pieces), type: AnswerContext.mp4Type(track.kind))
+        return try context.hlsFragment(track, samples: sample..<(sample + 1), number: number)
     }
 
     private func webVTT(_ token: String, _ number: Int) throws -> EngineResponse {

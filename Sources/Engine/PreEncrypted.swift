@@ -81,20 +81,10 @@ extension AnswerContext {
         return Self.segment([.bytes(bytes)], type: Self.mp4Type(track.kind))
     }
 
-    /// A media segment of a pre-encrypted track: the samples as the source has them (sent from the
-    /// file), with their IVs and subsamples in `senc`.
-    func passThroughFragment(_ track: PresentationTrack, _ protection: SourceProtection, cut: Cut, index: Int,
-                             number: Int) throws -> EngineResponse {
-        guard let range = cut.ranges[track.token]?[index], !range.isEmpty else {
-            throw EngineError.notFound("segment \(number) of \(track.token) is empty")
-        }
-        return try passThroughFragment(track, protection, samples: range, number: number)
-    }
-
-    /// Samples `range` of a pre-encrypted track as one media segment, written as `options` say
-    /// (Smooth's: PIFF's sample encryption box, times on its timeline).
+    /// Samples `range` of a pre-encrypted track as one media segment, as the source has them (sent
+    /// from the file), with their IVs and subsamples written as `options` say (`senc`, or PIFF's box).
     func passThroughFragment(_ track: PresentationTrack, _ protection: SourceProtection, samples range: Range<Int>,
-                             number: Int, options: FragmentWriter.Options = FragmentWriter.Options()) throws -> EngineResponse {
+                             number: Int, options: FragmentWriter.Options) throws -> [BodyPiece] {
         let ivSize = Int(protection.ivSize)
         var ivs: [[UInt8]] = []
         var subsamples: [[(clear: UInt16, protected: UInt32)]] = []
@@ -110,6 +100,6 @@ extension AnswerContext {
         options.encryption = FragmentEncryption(ivs: ivs, subsamples: protection.samples.hasSubsamples ? subsamples : nil)
         let pieces = try FragmentWriter.mediaSegment(track: track.track, samples: range,
                                                      sequenceNumber: UInt32(clamping: number), options: options)
-        return Self.segment(try media.materialize(pieces), type: Self.mp4Type(track.kind))
+        return try media.materialize(pieces)
     }
 }

@@ -516,20 +516,12 @@ extension AnswerContext {
     /// A DASH media segment: samples encrypted with AES-CTR (`cenc`) when CENC applies, with their
     /// IVs and subsamples in `senc`; otherwise ``fragment(_:cut:index:number:)``.
     func dashFragment(_ track: PresentationTrack, cut: Cut, index: Int, number: Int) throws -> EngineResponse {
-        if let source = track.track.protection {
-            return try passThroughFragment(track, source, cut: cut, index: index, number: number)
-        }
-        guard let cenc = dashCENC(for: track), track.track.inlineData == nil else {
-            return try fragment(track, cut: cut, index: index, number: number)
-        }
-        guard let range = cut.ranges[track.token]?[index], !range.isEmpty else {
-            throw EngineError.notFound("segment \(number) of \(track.token) is empty")
-        }
-        if let cbcs = cenc.cbcs {
-            return Self.segment(try cbcsFragment(track, samples: range, number: number, cbcs), type: Self.mp4Type(track.kind))
-        }
-        let body = try cencFragment(track, samples: range, sequenceNumber: number, key: cenc.key, options: FragmentWriter.Options())
-        return Self.segment(body, type: Self.mp4Type(track.kind))
+        let protection: SampleProtection = if let source = track.track.protection { .source(source) }
+            else if let cenc = dashCENC(for: track), track.track.inlineData == nil {
+                if let cbcs = cenc.cbcs { .cbcs(cbcs) } else { .cenc(cenc.key) }
+            }
+            else { .clear }
+        return try fmp4Segment(track, samples: try Self.samples(track, cut: cut, index: index, number: number), number: number, protection)
     }
 
     /// A media segment of samples `range` of `track` encrypted with `key` as `cenc` says (AES-CTR,

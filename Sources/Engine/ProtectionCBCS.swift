@@ -102,26 +102,25 @@ extension AnswerContext {
     }
 
     /// HLS fMP4 media segment `index` of `track`, `cbcs` when it applies.
-    func hlsFragment(_ track: PresentationTrack, cut: Cut, index: Int, number: Int) throws -> EngineResponse {
-        if let source = track.track.protection {
-            return try passThroughFragment(track, source, cut: cut, index: index, number: number)
-        }
-        guard let cbcs = hlsCBCS(for: track) else { return try fragment(track, cut: cut, index: index, number: number) }
-        guard let range = cut.ranges[track.token]?[index], !range.isEmpty else {
-            throw EngineError.notFound("segment \(number) of \(track.token) is empty")
-        }
-        return Self.segment(try cbcsFragment(track, samples: range, number: number, cbcs), type: Self.mp4Type(track.kind))
+    func hlsFragment(_ track: PresentationTrack, samples range: Range<Int>, number: Int) throws -> EngineResponse {
+        try fmp4Segment(track, samples: range, number: number, hlsProtection(track))
+    }
+
+    /// How HLS fMP4 segments of `track` go out: as their source encrypted them, `cbcs`, or clear.
+    func hlsProtection(_ track: PresentationTrack) -> SampleProtection {
+        if let source = track.track.protection { return .source(source) }
+        return hlsCBCS(for: track).map { .cbcs($0) } ?? .clear
     }
 
     /// Samples `range` of `track` as one `cbcs` fMP4 segment: video NAL units pattern-encrypted
     /// behind their clear NAL and slice headers, other samples' whole blocks encrypted; `senc` lists the
     /// subsamples and no IVs (the constant IV is in `tenc`).
     func cbcsFragment(_ track: PresentationTrack, samples range: Range<Int>, number: Int,
-                      _ cbcs: CBCSEncryption) throws -> [BodyPiece] {
+                      _ cbcs: CBCSEncryption, options: FragmentWriter.Options) throws -> [BodyPiece] {
         let pattern = track.kind == .video ? CBCS.Pattern.video : CBCS.Pattern.whole
         var sliceHeaders: AVCSliceHeaders? = nil
         if case .avc(let c) = track.track.codec { sliceHeaders = AVCSliceHeaders(sps: c.sps, pps: c.pps) }
-        return try encryptedFragment(track, samples: range, number: number, options: FragmentWriter.Options(), subsamples: { sample, layout in
+        return try encryptedFragment(track, samples: range, number: number, options: options, subsamples: { sample, layout in
             CBCS.subsamples(of: sample, layout: layout, sliceHeaders: sliceHeaders)
         }) {
             data, sample, _, runs throws(EncryptionError) in

@@ -37,18 +37,9 @@ enum SmoothAnswer {
         if track.kind == .text {
             return try context.smoothTextFragment(track, ranges: ranges, index: index, offset: offset)
         }
-        if let source = track.track.protection {
-            return try context.passThroughFragment(track, source, samples: ranges[index], number: index + 1,
-                                                   options: .smooth(offset: offset))
-        }
-        if let piff = context.protection.smoothPIFF, track.track.inlineData == nil {
-            let body = try context.cencFragment(track, samples: ranges[index], sequenceNumber: index + 1, key: piff.key,
-                                                options: .smooth(offset: offset))
-            return AnswerContext.segment(body, type: AnswerContext.mp4Type(track.kind))
-        }
-        let pieces = try FragmentWriter.mediaSegment(track: track.track, samples: ranges[index],
-                                                     sequenceNumber: UInt32(clamping: index + 1),
-                                                     options: .smooth(offset: offset))
-        return AnswerContext.segment(try context.media.materialize(pieces), type: AnswerContext.mp4Type(track.kind))
+        let protection: AnswerContext.SampleProtection = if let source = track.track.protection { .source(source) }
+            else if let piff = context.protection.smoothPIFF, track.track.inlineData == nil { .cenc(piff.key) }
+            else { .clear }
+        return try context.fmp4Segment(track, samples: ranges[index], number: index + 1, protection, options: .smooth(offset: offset))
     }
 }
