@@ -120,6 +120,19 @@ def test_ffmpeg_plays_every_rendition_with_the_clear_frame_counts(site, media):
         assert played.audio_frames == clear.audio_frames, played.summary()
 
 
+def test_gstreamer_and_vlc_play_aes128_hls_ts(site, media):
+    """Two more players than ffmpeg, each fetching the key itself: GStreamer's hlsdemux2 and VLC
+    play an AES-128 rendition to the end (neither knows SAMPLE-AES)."""
+    master = clients.get(site.url("vod/aes.ism/.m3u8")).body
+    url = site.url("vod/aes.ism/" + next(u for u in uris(master) if "600000" in u))
+    r = clients.gst_play(url)
+    assert r.got_eos and not r.errors, f"{url}\n{r.summary()}"
+    assert r.span >= media.clip_seconds - 1 and r.largest_gap <= 0.1, f"{url}\n{r.summary()}"
+    with tempfile.TemporaryDirectory(prefix="origo-vlc-", dir="/tmp") as work:
+        played = clients.vlc_remux(url, work, "out.ts")
+        assert played.video_frames and played.video_frames[0] >= 0.9 * media.frames("abr-640x360.mp4"), played.summary()
+
+
 def test_openssl_decrypts_segments_to_the_clear_bytes(site):
     master = clients.get(site.url("vod/aes.ism/.m3u8"))
     assert master.status == 200
