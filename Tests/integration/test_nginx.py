@@ -1,0 +1,308 @@
+"""The nginx module (ngx_glue/, issue #16) on local files: a private nginx started with
+scripts/origo-nginx serves the test media next to the session's Apache (conftest `server`), and
+real clients check it. ffmpeg decodes every HLS (TS and fMP4) and DASH rendition with the source's
+frame count, yt-dlp downloads every Smooth quality level and our HDS client every HDS rendition;
+every URL of the presentations answers byte for byte what Apache answers (status, body, type,
+ETag, Last-Modified); errors, HEAD, 304, Range, methods, downloads of plain MP4s; configurations
+the module does not support yet are refused with 501 and a log line. After every test nginx's
+error log is scanned for workers that died (`exited on signal`).
+
+Needs out/modules/ngx_http_origo_module.so (./ngx-build.sh) next to libOrigoEngine.so."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pytest
+
+import clients
+import hds_fetch
+import playlists as pl
+from conftest import REPO, ErrorLog, _free_port
+from test_decode import ABR_RENDITIONS, FORMATS, check_decode, expected_audio_frames
+from test_hds import decode_flv
+from test_http import ERRORS
+
+NGINX_LAUNCHER = REPO / "scripts" / "origo-nginx"
+NGINX_MODULE = REPO / "out" / "modules" / "ngx_http_origo_module.so"
+
+# nginx's master logs a worker that died: "worker process 123 exited on signal 11 (core dumped)".
+NGINX_CRASH = re.compile(r"exited on signal|Segmentation fault")
+
+ABR_AUDIO = ["audio-eng.mp4", "audio-fra.mp4"]
+
+
+@dataclass
+class NginxServer(ErrorLog):
+    """A private nginx with the module, serving `root` at `base`."""
+    base: str
+    root: str
+    listen: str
+    error_log: str
+
+    def url(self, path: str) -> str:
+        return self.base + "/" + path.lstrip("/")
+
+    def crashes(self, since: int = 0) -> list[str]:
+        return [line for line in self.log_since(since, settle=0).splitlines() if NGINX_CRASH.search(line)]
+
+
+def start_nginx(root: str, *extra: str) -> tuple[subprocess.CompletedProcess, NginxServer]:
+    port = _free_port()
+    listen = f"127.0.0.1:{port}"
+    proc = subprocess.run([str(NGINX_LAUNCHER), "start", "--root", root, "--listen", listen, *extra],
+                          capture_output=True, text=True, timeout=120)
+    return proc, NginxServer(f"http://{listen}", root, listen,
+                             f"/tmp/origo-nginx/{port}/logs/error.log")
+
+
+def stop_nginx(srv: NginxServer) -> subprocess.CompletedProcess:
+    return subprocess.run([str(NGINX_LAUNCHER), "stop", "--listen", srv.listen],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def nginx(media):
+    if not NGINX_MODULE.exists():
+        pytest.fail(f"{NGINX_MODULE} is missing: run ./apxs-build.sh --skip-cli and ./ngx-build.sh")
+    proc, srv = start_nginx(media.root)
+    if proc.returncode != 0:
+        pytest.fail(f"origo-nginx start failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    yield srv
+    stop = stop_nginx(srv)
+    crashes = srv.crashes()
+    assert stop.returncode == 0, f"origo-nginx stop failed:\n{stop.stdout}\n{stop.stderr}"
+    assert not crashes, "nginx workers died during the module's tests:\n" + "\n".join(crashes[:20])
+
+
+@pytest.fixture(autouse=True)
+def no_worker_crash(request):
+    """Fails any test during which an nginx worker died."""
+    if "nginx" not in request.fixturenames:
+        yield
+        return
+    srv: NginxServer = request.getfixturevalue("nginx")
+    start = srv.log_size()
+    yield
+    crashes = srv.crashes(start)
+    if crashes:
+        pytest.fail("nginx worker died during this test:\n" + "\n".join(crashes[:20]), pytrace=False)
+
+
+# ------------------------------------------------------------------------------------------ playout
+
+@pytest.mark.parametrize("fmt", FORMATS.keys())
+def test_decode_abr(nginx, media, fmt):
+    """HLS TS, HLS fMP4 and DASH (time and number addressing): every rendition decodes whole."""
+    frames = {media.frames(r) for r in ABR_RENDITIONS}
+    assert len(frames) == 1
+    check_decode(nginx.url("abr.ism/" + FORMATS[fmt]), frames.pop(), len(ABR_RENDITIONS),
+                 expected_audio_frames(media, ABR_AUDIO))
+
+
+@pytest.mark.parametrize("fmt", ["hls-ts", "dash-time"])
+@pytest.mark.parametrize("name", ["hevc.mp4", "moov-at-end.mp4"])
+def test_decode_media_file(nginx, media, name, fmt):
+    """A single MP4 as the source (no server manifest)."""
+    check_decode(nginx.url(f"{name}/{FORMATS[fmt]}"), media.frames(name), 1, expected_audio_frames(media, [name]))
+
+
+def test_smooth_every_quality_level(nginx, media):
+    """yt-dlp's ISM downloader fetches every fragment of every quality level; each video decodes whole."""
+    with tempfile.TemporaryDirectory(prefix="origo-ytdlp-", dir="/tmp") as work:
+        files = clients.ytdlp_download(nginx.url("abr.ism/Manifest"), work)
+        assert len(files) == 5, files          # three video and two audio quality levels
+        expected = media.frames("abr-640x360.mp4")
+        videos = [name for name in files if name.endswith(".ismv")]
+        assert len(videos) == 3, files
+        for name in videos:
+            assert clients.ffprobe_video_frames(os.path.join(work, name)) == [expected], name
+
+
+def test_hds_every_rendition(nginx, media):
+    url = nginx.url("abr.ism/.f4m")
+    p = hds_fetch.load(url)
+    assert len(p.media) == 3
+    for m in p.media:
+        result = decode_flv(hds_fetch.flv_file(m, hds_fetch.fetch(url, p, m)))
+        assert result.video_frames == [media.frames("abr-640x360.mp4")], result.summary()
+        assert not result.errors, result.summary()
+
+
+# ------------------------------------------------------------------------------- same bytes as Apache
+
+def presentation_urls(base_url) -> list[str]:
+    """Paths (relative to the server) of the manifests and a spread of segments of abr.ism in
+    every format, found by reading the manifests (on whichever server `base_url` makes URLs for)."""
+    paths: list[str] = []
+    root = base_url("")
+
+    def rel(url: str) -> str:
+        assert url.startswith(root), url
+        return url[len(root):]
+
+    for master in ["abr.ism/.m3u8", "abr.ism/.m3u8?hls.fmp4=true"]:
+        paths.append(master)
+        _, children = pl.master_children(base_url(master))
+        for child in children:
+            paths.append(rel(child))
+            segments = pl.media_playlist(child).segment_urls
+            paths += [rel(u) for u in {segments[0], segments[len(segments) // 2], segments[-1]}]
+            media_pl = pl.hls(child)
+            paths += [rel(pl.absolute(child, s.init_section.uri)) for s in media_pl.segments[:1] if s.init_section]
+    for mpd in ["abr.ism/.mpd", "abr.ism/.mpd?mpd.segment_template=number"]:
+        paths.append(mpd)
+        _, reps = pl.dash(base_url(mpd))
+        for rep in reps:
+            init, media = pl.dash_segment_urls(base_url(mpd), rep)
+            paths += [rel(init), rel(media[0]), rel(media[-1])]
+    paths.append("abr.ism/Manifest")
+    smooth = ET.fromstring(clients.get(base_url("abr.ism/Manifest")).body)
+    for stream in smooth.findall("StreamIndex"):
+        t = int(stream.find("c").get("t", 0))
+        for quality in stream.findall("QualityLevel"):
+            template = stream.get("Url").replace("{bitrate}", quality.get("Bitrate"))
+            paths.append("abr.ism/" + template.replace("{start time}", str(t)))
+    paths += ["abr.ism/.f4m", "faststart.mp4/.m3u8", "faststart.mp4/.mpd", "cmaf.mp4/.m3u8"]
+    return list(dict.fromkeys(paths))
+
+
+def test_responses_are_byte_identical_to_apache(server, nginx):
+    paths = presentation_urls(server.url)
+    assert len(paths) > 40, paths
+    for path in paths:
+        a, n = clients.get(server.url(path)), clients.get(nginx.url(path))
+        assert a.status == 200, f"Apache {path} -> {a.status}"
+        assert n.status == a.status, f"{path}: nginx {n.status}, Apache {a.status}"
+        assert n.body == a.body, f"{path}: bodies differ ({len(n.body)} vs {len(a.body)} bytes)"
+        for h in ("content-type", "etag", "last-modified", "content-length"):
+            assert n.header(h) == a.header(h), f"{path}: {h} nginx {n.header(h)!r}, Apache {a.header(h)!r}"
+
+
+@pytest.mark.parametrize("path,status,hint", ERRORS, ids=[e[0] for e in ERRORS])
+def test_errors_match_apache_with_a_log_line(server, nginx, path, status, hint):
+    start = nginx.log_size()
+    resp = clients.get(nginx.url(path))
+    assert resp.status == status == clients.get(server.url(path)).status, f"GET {path} -> {resp.status}"
+    lines = [line for line in nginx.log_since(start).splitlines() if line.strip()]
+    assert any(hint in line for line in lines), f"GET {path}: no error-log line mentioning {hint!r}: {lines}"
+    assert len(lines) == 1, f"GET {path}: expected one log line, got {lines}"
+
+
+@pytest.mark.parametrize("path", ["abr.ism%00/.m3u8", "abr.ism/.m3u8%00", "../abr.ism/.m3u8"])
+def test_hostile_paths_are_400(nginx, path):
+    assert clients.get(nginx.url(path)).status == 400, path
+
+
+# ------------------------------------------------------------------------------------------ HTTP
+
+@pytest.mark.parametrize("path", ["abr.ism/.m3u8", "abr.ism/.mpd", "abr.ism/abr-video=600000-2.ts",
+                                  "abr.ism/abr-audio_eng=128000.m4s", "abr.ism/abr-video=600000-n2.dash"])
+def test_head_matches_get(nginx, path):
+    get = clients.get(nginx.url(path))
+    head = clients.request("HEAD", nginx.url(path))
+    assert get.status == 200 and head.status == 200, (get.status, head.status)
+    assert head.body == b""
+    assert int(head.header("content-length") or -1) == len(get.body)
+    for h in ("content-type", "etag", "last-modified"):
+        assert head.header(h) == get.header(h), f"HEAD {path}: {h}"
+
+
+@pytest.mark.parametrize("path", ["abr.ism/.m3u8", "abr.ism/abr-video=600000-1.ts", "abr.ism/abr-video=600000-n1.dash"])
+def test_conditional_requests(nginx, path):
+    url = nginx.url(path)
+    first = clients.get(url)
+    etag, lm = first.header("etag"), first.header("last-modified")
+    assert first.status == 200 and etag and lm
+    r = clients.get(url, headers={"If-None-Match": etag})
+    assert r.status == 304 and r.body == b"", f"If-None-Match -> {r.status}"
+    assert r.header("etag") == etag
+    r = clients.get(url, headers={"If-Modified-Since": lm})
+    assert r.status == 304 and r.body == b"", f"If-Modified-Since -> {r.status}"
+    r = clients.get(url, headers={"If-None-Match": '"not-the-etag"'})
+    assert r.status == 200 and r.body == first.body
+
+
+@pytest.mark.parametrize("path", ["abr.ism/abr-video=600000-2.ts",         # generated bytes
+                                  "abr.ism/abr-video=600000-n2.dash"])     # moof + a range of the file
+def test_range_on_a_segment(nginx, path):
+    url = nginx.url(path)
+    full = clients.get(url).body
+    assert len(full) > 5000
+    r = clients.get(url, headers={"Range": "bytes=1000-4999"})
+    assert r.status == 206 and r.body == full[1000:5000], r.status
+    assert r.header("content-range") == f"bytes 1000-4999/{len(full)}"
+    r = clients.get(url, headers={"Range": "bytes=-100"})
+    assert r.status == 206 and r.body == full[-100:]
+    r = clients.get(url, headers={"Range": f"bytes={len(full)}-"})
+    assert r.status == 416, r.status
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
+def test_method_not_allowed(nginx, method):
+    resp = clients.request(method, nginx.url("abr.ism/.m3u8"), body=b"x")
+    assert resp.status == 405
+    allow = {m.strip().upper() for m in (resp.header("allow") or "").split(",")}
+    assert {"GET", "HEAD"} <= allow, resp.header("allow")
+
+
+def test_media_file_without_virtual_path_is_static(nginx, media):
+    """A plain /x.mp4 falls through to nginx's static module in the same location."""
+    resp = clients.get(nginx.url("abr-640x360.mp4"))
+    assert resp.status == 200
+    with open(os.path.join(media.root, "abr-640x360.mp4"), "rb") as f:
+        assert resp.body == f.read()
+
+
+def test_concurrent_requests(nginx):
+    """Many requests at once through the thread pool: every one answered, every answer whole."""
+    paths = ["abr.ism/.m3u8", "abr.ism/.mpd", "abr.ism/abr-video=600000-3.ts",
+             "abr.ism/abr-video=1200000-n2.dash", "abr.ism/abr-video=999-1.ts", "missing.ism/.mpd"]
+    expected = {p: clients.get(nginx.url(p)) for p in paths}
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        results = list(pool.map(lambda i: (paths[i % len(paths)], clients.get(nginx.url(paths[i % len(paths)]))),
+                                range(240)))
+    for path, resp in results:
+        assert resp.status == expected[path].status and resp.body == expected[path].body, path
+
+
+# ----------------------------------------------------------------------- not supported yet: refused
+
+def test_ism_proxy_pass_is_refused_with_501(media):
+    with tempfile.TemporaryDirectory(prefix="origo-ngx-site-", dir="/tmp") as site:
+        inc = os.path.join(site, "site.conf")
+        with open(inc, "w") as f:
+            f.write("location /remote/ { ism_proxy_pass http://127.0.0.1:9/media/; }\n"
+                    "location /s3/ { usp_handle_ism; s3_region eu-west-1; }\n")
+        os.chmod(site, 0o755)
+        os.chmod(inc, 0o644)
+        proc, srv = start_nginx(media.root, "--include", inc)
+        try:
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            for path in ["remote/abr.ism/.m3u8", "s3/abr.ism/.mpd"]:
+                start = srv.log_size()
+                assert clients.get(srv.url(path)).status == 501, path
+                assert "not supported by the nginx module yet" in srv.log_since(start), path
+            assert clients.get(srv.url("abr.ism/.m3u8")).status == 200
+        finally:
+            stop_nginx(srv)
+        assert not srv.crashes()
+
+
+def test_ism_proxy_pass_without_trailing_slash_fails_the_config_test(media):
+    with tempfile.TemporaryDirectory(prefix="origo-ngx-site-", dir="/tmp") as site:
+        inc = os.path.join(site, "site.conf")
+        with open(inc, "w") as f:
+            f.write("location /remote/ { ism_proxy_pass http://127.0.0.1:9/media; }\n")
+        os.chmod(site, 0o755)
+        os.chmod(inc, 0o644)
+        proc, srv = start_nginx(media.root, "--include", inc)
+        stop_nginx(srv)
+        assert proc.returncode != 0
+        assert 'must end with "/"' in proc.stderr, proc.stderr
