@@ -197,6 +197,20 @@ ngx_module_t ngx_http_origo_module = {
 /* Set in each worker once the engine answered with our ABI version. */
 static ngx_flag_t engine_ready;
 
+/* The request's URI as log lines show it: at most this many bytes, so that nginx's limit on a
+   line (NGX_MAX_ERROR_STR, 2 KB) keeps the reason that follows it. */
+#define ORIGO_LOG_URI_MAX 256
+
+static ngx_str_t *
+ngx_http_origo_log_uri(ngx_http_request_t *r, ngx_str_t *out)
+{
+    *out = r->uri;
+    if (out->len > ORIGO_LOG_URI_MAX) {
+        out->len = ORIGO_LOG_URI_MAX;
+    }
+    return out;
+}
+
 
 /* ---- configuration ---------------------------------------------------------------------- */
 
@@ -530,12 +544,13 @@ ngx_http_origo_adopt(ngx_http_request_t *r, ngx_http_origo_task_ctx_t *ctx)
 static ngx_int_t
 ngx_http_origo_pieces_consistent(ngx_http_request_t *r, const origo_response *resp)
 {
+    ngx_str_t log_uri;
     uint64_t total = 0;
     size_t i;
 
     if (resp->piece_count > 0 && resp->pieces == NULL) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10101)
-                      "engine returned %uz pieces without a piece array for %V", resp->piece_count, &r->uri);
+                      "engine returned %uz pieces without a piece array for %V", resp->piece_count, ngx_http_origo_log_uri(r, &log_uri));
         return 0;
     }
     for (i = 0; i < resp->piece_count; i++) {
@@ -543,14 +558,14 @@ ngx_http_origo_pieces_consistent(ngx_http_request_t *r, const origo_response *re
 
         if (piece->data == NULL && piece->file_path == NULL && piece->length > 0) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10102)
-                          "engine returned piece %uz with neither data nor file for %V", i, &r->uri);
+                          "engine returned piece %uz with neither data nor file for %V", i, ngx_http_origo_log_uri(r, &log_uri));
             return 0;
         }
         if (piece->length > (uint64_t) NGX_MAX_OFF_T_VALUE - total
             || (piece->data != NULL && piece->length > NGX_MAX_SIZE_T_VALUE))
         {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10103)
-                          "engine returned a body too large to send for %V", &r->uri);
+                          "engine returned a body too large to send for %V", ngx_http_origo_log_uri(r, &log_uri));
             return 0;
         }
         total += piece->length;
@@ -558,7 +573,7 @@ ngx_http_origo_pieces_consistent(ngx_http_request_t *r, const origo_response *re
     if (total != resp->content_length) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10104)
                       "engine content_length %uL differs from its pieces (%uL) for %V",
-                      (uint64_t) resp->content_length, total, &r->uri);
+                      (uint64_t) resp->content_length, total, ngx_http_origo_log_uri(r, &log_uri));
         return 0;
     }
     return 1;
@@ -570,6 +585,7 @@ static ngx_int_t
 ngx_http_origo_piece_file(ngx_http_request_t *r, ngx_http_origo_task_ctx_t *ctx,
     ngx_file_t **files, const origo_piece *piece, ngx_file_t **out)
 {
+    ngx_str_t log_uri;
     origo_task_file *f = NULL, extra;
     ngx_file_t *file;
     ngx_pool_cleanup_t *cln;
@@ -610,14 +626,14 @@ ngx_http_origo_piece_file(ngx_http_request_t *r, ngx_http_origo_task_ctx_t *ctx,
     }
     if (f->error != 0) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, f->error, ORIGO_LOGNO(10105)
-                      "cannot open media file %s for %V", piece->file_path, &r->uri);
+                      "cannot open media file %s for %V", piece->file_path, ngx_http_origo_log_uri(r, &log_uri));
         return f->error == ENOENT ? NGX_HTTP_NOT_FOUND : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     if (piece->length > f->size || piece->file_offset > f->size - piece->length) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10107)
                       "range %uL+%uL is outside media file %s (%uL bytes) for %V",
                       (uint64_t) piece->file_offset, (uint64_t) piece->length, piece->file_path,
-                      f->size, &r->uri);
+                      f->size, ngx_http_origo_log_uri(r, &log_uri));
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     if (k >= 0 && files[k] != NULL) {
@@ -763,30 +779,33 @@ ngx_http_origo_set_headers(ngx_http_request_t *r, const origo_response *resp)
 static ngx_int_t
 ngx_http_origo_respond(ngx_http_request_t *r, ngx_http_origo_task_ctx_t *ctx)
 {
+    ngx_str_t log_uri;
     origo_response *resp = ctx->response;
     ngx_chain_t *out;
     ngx_uint_t buffers;
     ngx_int_t rc;
 
     if (ctx->status != 0) {
+        /* "<status> for <uri>: <reason>", the shape of the engine's lines. */
         ngx_log_error(NGX_LOG_ERR, r->connection->log, ctx->stat_errno, ORIGO_LOGNO(10005)
-                      "server manifest or media file not found: %s (for %s)", ctx->path, ctx->uri);
+                      "%d for %V: server manifest or media file not found: %s",
+                      ctx->status, ngx_http_origo_log_uri(r, &log_uri), ctx->path);
         return ctx->status;
     }
     if (resp == NULL) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10111)
-                      "engine returned no response for %s", ctx->uri);
+                      "engine returned no response for %V", ngx_http_origo_log_uri(r, &log_uri));
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     if (resp->status >= 400 && resp->status <= 599) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10110) "%d for %s: %s",
-                      resp->status, ctx->uri,
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10110) "%d for %V: %s",
+                      resp->status, ngx_http_origo_log_uri(r, &log_uri),
                       resp->log_reason != NULL ? resp->log_reason : "(no reason given)");
         return resp->status;
     }
     if (resp->status < 200 || resp->status > 299) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10112)
-                      "engine returned unsupported status %d for %s", resp->status, ctx->uri);
+                      "engine returned unsupported status %d for %V", resp->status, ngx_http_origo_log_uri(r, &log_uri));
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     if (!ngx_http_origo_pieces_consistent(r, resp)) {
@@ -881,6 +900,7 @@ ngx_http_origo_not_allowed(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_origo_handler(ngx_http_request_t *r)
 {
+    ngx_str_t log_uri;
     ngx_http_origo_loc_conf_t *lcf;
     ngx_http_origo_task_ctx_t *ctx;
     ngx_thread_task_t *task;
@@ -898,7 +918,7 @@ ngx_http_origo_handler(ngx_http_request_t *r)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10901)
                       "ism_proxy_pass and s3_* are not supported by the nginx module yet "
-                      "(only local files under the root, issue #16): refusing %V", &r->uri);
+                      "(only local files under the root, issue #16): refusing %V", ngx_http_origo_log_uri(r, &log_uri));
         return NGX_HTTP_NOT_IMPLEMENTED;
     }
     if (!lcf->handle_ism || r->uri.len == 0) {
@@ -934,7 +954,7 @@ ngx_http_origo_handler(ngx_http_request_t *r)
     }
     if (!engine_ready) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10006)
-                      "engine not initialised in this process; refusing %V", &r->uri);
+                      "engine not initialised in this process; refusing %V", ngx_http_origo_log_uri(r, &log_uri));
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     if (lcf->thread_pool == NULL) {
@@ -969,7 +989,8 @@ ngx_http_origo_handler(ngx_http_request_t *r)
     if (ngx_thread_task_post(lcf->thread_pool, task) != NGX_OK) {
         /* The pool's queue is full (thread_pool max_queue): shed load rather than block. */
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10902)
-                      "thread pool \"%V\" refused the task for %V", &lcf->thread_pool_name, &r->uri);
+                      "thread pool \"%V\" refused the task for %V", &lcf->thread_pool_name,
+                      ngx_http_origo_log_uri(r, &log_uri));
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
     /* Keeps the request (and the memory the thread uses) alive until ngx_http_origo_task_done. */
