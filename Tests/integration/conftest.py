@@ -27,8 +27,9 @@ REPO = Path(__file__).resolve().parents[2]
 LAUNCHER = Path(os.environ.get("ORIGO_LAUNCHER") or REPO / "scripts" / "origo-httpd")
 MAKE_MEDIA = REPO / "scripts" / "make-media.sh"
 
-# A child that died: Apache's parent logs "exit signal Segmentation fault (11)" (AH00052).
-CRASH_PATTERN = re.compile(r"exit signal|Segmentation fault|AH00052")
+# A child that died: Apache's parent logs "exit signal Segmentation fault (11)" (AH00052), nginx's
+# master "worker process 123 exited on signal 11".
+CRASH_PATTERN = re.compile(r"exit signal|exited on signal|Segmentation fault|AH00052")
 
 # One Apache child with 25 threads, for private servers whose tests need every request to see the
 # same caches (an include file's first lines).
