@@ -77,7 +77,14 @@ typedef struct {
     origo_task_file files[ORIGO_TASK_FILES];
     int file_count;
     ngx_msec_t engine_msec;
+
+    /* A timer while the task runs: a worker shutting down gracefully waits until no timer is left,
+       and without one it would exit with the request still in the pool. */
+    ngx_event_t guard;
 } ngx_http_origo_task_ctx_t;
+
+/* How often a task that is still running is reported (and the guard timer re-armed). */
+#define ORIGO_TASK_GUARD_MSEC 30000
 
 static ngx_int_t ngx_http_origo_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_origo_create_main_conf(ngx_conf_t *cf);
@@ -837,6 +844,19 @@ ngx_http_origo_respond(ngx_http_request_t *r, ngx_http_origo_task_ctx_t *ctx)
     return ngx_http_output_filter(r, out);
 }
 
+/* The guard timer fired: the engine has been working on this request for a long time. */
+static void
+ngx_http_origo_task_guard(ngx_event_t *ev)
+{
+    ngx_http_origo_task_ctx_t *ctx = ev->data;
+    ngx_str_t log_uri;
+
+    ngx_log_error(NGX_LOG_WARN, ev->log, 0, ORIGO_LOGNO(10903)
+                  "the engine is still working on %V after %M ms or more",
+                  ngx_http_origo_log_uri(ctx->r, &log_uri), (ngx_msec_t) ORIGO_TASK_GUARD_MSEC);
+    ngx_add_timer(ev, ORIGO_TASK_GUARD_MSEC);
+}
+
 /* The task is done: back on the worker's event loop. */
 static void
 ngx_http_origo_task_done(ngx_event_t *ev)
@@ -846,6 +866,9 @@ ngx_http_origo_task_done(ngx_event_t *ev)
     ngx_connection_t *c = r->connection;
     ngx_int_t rc;
 
+    if (ctx->guard.timer_set) {
+        ngx_del_timer(&ctx->guard);
+    }
     r->main->blocked--;
     r->aio = 0;
 
@@ -998,6 +1021,10 @@ ngx_http_origo_handler(ngx_http_request_t *r)
     r->main->count++;
     r->aio = 1;
     r->write_event_handler = ngx_http_request_empty_handler;
+    ctx->guard.handler = ngx_http_origo_task_guard;
+    ctx->guard.data = ctx;
+    ctx->guard.log = r->connection->log;
+    ngx_add_timer(&ctx->guard, ORIGO_TASK_GUARD_MSEC);
     return NGX_DONE;
 }
 
