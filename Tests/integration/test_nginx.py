@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import tempfile
+import time
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -306,3 +307,50 @@ def test_ism_proxy_pass_without_trailing_slash_fails_the_config_test(media):
         stop_nginx(srv)
         assert proc.returncode != 0
         assert 'must end with "/"' in proc.stderr, proc.stderr
+
+
+# ------------------------------------------------------------------------------- graceful reload
+
+def test_graceful_reload_under_load(media):
+    """`nginx -s reload` while segments are requested: new workers start the engine, old ones
+    finish what they took (a request waiting on the thread pool keeps its worker alive: without
+    the module's guard timer an exiting worker logged 'open socket … left in connection' and
+    dropped it). Every answer that arrives is whole."""
+    proc, srv = start_nginx(media.root, "--workers", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    try:
+        paths = ["abr.ism/abr-video=1200000-3.ts", "abr.ism/.mpd", "abr.ism/abr-video=600000-n2.dash"]
+        expected = {p: clients.get(srv.url(p)).body for p in paths}
+        stop = False
+
+        def load(i: int) -> list[str]:
+            bad = []
+            n = 0
+            while not stop:
+                path = paths[(i + n) % len(paths)]
+                n += 1
+                try:
+                    resp = clients.get(srv.url(path))
+                except (ConnectionError, OSError):
+                    continue            # a connection closed by an exiting worker, as for static files
+                if resp.status != 200 or resp.body != expected[path]:
+                    bad.append(f"{path}: {resp.status}, {len(resp.body)} bytes")
+            return bad
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            futures = [pool.submit(load, i) for i in range(8)]
+            for _ in range(4):
+                time.sleep(0.7)
+                r = subprocess.run([str(NGINX_LAUNCHER), "reload", "--listen", srv.listen],
+                                   capture_output=True, text=True, timeout=60)
+                assert r.returncode == 0, r.stdout + r.stderr
+            time.sleep(1.5)
+            stop = True
+            bad = [b for f in futures for b in f.result()]
+        assert not bad, bad[:10]
+        log = srv.log_since(0)
+        assert "left in connection" not in log and "aborting" not in log, log[-2000:]
+        assert clients.get(srv.url("abr.ism/.m3u8")).status == 200
+    finally:
+        stop_nginx(srv)
+    assert not srv.crashes()
