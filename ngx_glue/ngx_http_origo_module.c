@@ -76,7 +76,7 @@ typedef struct {
     origo_response *response;
     origo_task_file files[ORIGO_TASK_FILES];
     int file_count;
-    ngx_msec_t engine_msec;
+    uint64_t engine_usec;            /* time in origo_handle (the debug log shows it) */
 
     /* A timer while the task runs: a worker shutting down gracefully waits until no timer is left,
        and without one it would exit with the request still in the pool. */
@@ -483,7 +483,7 @@ ngx_http_origo_thread_handler(void *data, ngx_log_t *log)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     ctx->response = origo_handle(&request);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    ctx->engine_msec = (ngx_msec_t) ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+    ctx->engine_usec = (uint64_t) ((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
 
     if (ctx->response != NULL && ctx->response->status >= 200 && ctx->response->status <= 299
         && !ctx->head)
@@ -872,6 +872,8 @@ ngx_http_origo_task_done(ngx_event_t *ev)
     r->main->blocked--;
     r->aio = 0;
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0, "origo: engine %uL us for \"%V\"",
+                   ctx->engine_usec, &r->uri);
     if (ngx_http_origo_adopt(r, ctx) != NGX_OK) {
         rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
     } else if (c->error) {
