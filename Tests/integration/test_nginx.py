@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -271,6 +273,24 @@ def test_concurrent_requests(nginx):
                                 range(240)))
     for path, resp in results:
         assert resp.status == expected[path].status and resp.body == expected[path].body, path
+
+
+def test_clients_that_leave_while_the_engine_works(nginx):
+    """Clients that close (or reset) right after sending, while their request is on the thread
+    pool: nginx notices when it writes the answer, nothing is left behind, the worker stays up
+    and the next requests are answered."""
+    host, port = nginx.listen.split(":")
+    start = nginx.log_size()
+    for i in range(60):
+        with socket.create_connection((host, int(port)), timeout=5) as s:
+            if i % 2:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))   # RST
+            path = f"/abr.ism/abr-video={[300000, 600000, 1200000][i % 3]}-{1 + i % 4}.ts"
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: {nginx.listen}\r\n\r\n".encode())
+    for path in ["abr.ism/.m3u8", "abr.ism/abr-video=600000-1.ts"]:
+        assert clients.get(nginx.url(path)).status == 200
+    log = nginx.log_since(start, settle=0.5)
+    assert "left in connection" not in log and "[alert]" not in log, log[-2000:]
 
 
 # ----------------------------------------------------------------------- not supported yet: refused
