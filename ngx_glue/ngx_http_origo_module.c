@@ -557,7 +557,8 @@ ngx_http_origo_pieces_consistent(ngx_http_request_t *r, const origo_response *re
 
     if (resp->piece_count > 0 && resp->pieces == NULL) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10101)
-                      "engine returned %uz pieces without a piece array for %V", resp->piece_count, ngx_http_origo_log_uri(r, &log_uri));
+                      "engine returned %uz pieces without a piece array for %V", resp->piece_count,
+                      ngx_http_origo_log_uri(r, &log_uri));
         return 0;
     }
     for (i = 0; i < resp->piece_count; i++) {
@@ -565,14 +566,16 @@ ngx_http_origo_pieces_consistent(ngx_http_request_t *r, const origo_response *re
 
         if (piece->data == NULL && piece->file_path == NULL && piece->length > 0) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10102)
-                          "engine returned piece %uz with neither data nor file for %V", i, ngx_http_origo_log_uri(r, &log_uri));
+                          "engine returned piece %uz with neither data nor file for %V", i,
+                          ngx_http_origo_log_uri(r, &log_uri));
             return 0;
         }
         if (piece->length > (uint64_t) NGX_MAX_OFF_T_VALUE - total
             || (piece->data != NULL && piece->length > NGX_MAX_SIZE_T_VALUE))
         {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10103)
-                          "engine returned a body too large to send for %V", ngx_http_origo_log_uri(r, &log_uri));
+                          "engine returned a body too large to send for %V",
+                          ngx_http_origo_log_uri(r, &log_uri));
             return 0;
         }
         total += piece->length;
@@ -633,7 +636,8 @@ ngx_http_origo_piece_file(ngx_http_request_t *r, ngx_http_origo_task_ctx_t *ctx,
     }
     if (f->error != 0) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, f->error, ORIGO_LOGNO(10105)
-                      "cannot open media file %s for %V", piece->file_path, ngx_http_origo_log_uri(r, &log_uri));
+                      "cannot open media file %s for %V", piece->file_path,
+                      ngx_http_origo_log_uri(r, &log_uri));
         return f->error == ENOENT ? NGX_HTTP_NOT_FOUND : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     if (piece->length > f->size || piece->file_offset > f->size - piece->length) {
@@ -812,7 +816,8 @@ ngx_http_origo_respond(ngx_http_request_t *r, ngx_http_origo_task_ctx_t *ctx)
     }
     if (resp->status < 200 || resp->status > 299) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10112)
-                      "engine returned unsupported status %d for %V", resp->status, ngx_http_origo_log_uri(r, &log_uri));
+                      "engine returned unsupported status %d for %V", resp->status,
+                      ngx_http_origo_log_uri(r, &log_uri));
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     if (!ngx_http_origo_pieces_consistent(r, resp)) {
@@ -943,7 +948,8 @@ ngx_http_origo_handler(ngx_http_request_t *r)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10901)
                       "ism_proxy_pass and s3_* are not supported by the nginx module yet "
-                      "(only local files under the root, issue #16): refusing %V", ngx_http_origo_log_uri(r, &log_uri));
+                      "(only local files under the root, issue #16): refusing %V",
+                      ngx_http_origo_log_uri(r, &log_uri));
         return NGX_HTTP_NOT_IMPLEMENTED;
     }
     if (!lcf->handle_ism || r->uri.len == 0) {
@@ -979,7 +985,8 @@ ngx_http_origo_handler(ngx_http_request_t *r)
     }
     if (!engine_ready) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10006)
-                      "engine not initialised in this process; refusing %V", ngx_http_origo_log_uri(r, &log_uri));
+                      "engine not initialised in this process; refusing %V",
+                      ngx_http_origo_log_uri(r, &log_uri));
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     if (lcf->thread_pool == NULL) {
