@@ -12,7 +12,6 @@ Needs out/modules/ngx_http_origo_module.so (./ngx-build.sh) next to libOrigoEngi
 from __future__ import annotations
 
 import os
-import re
 import socket
 import struct
 import subprocess
@@ -20,14 +19,13 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import pytest
 
 import clients
 import hds_fetch
 import playlists as pl
-from conftest import REPO, ErrorLog, _free_port
+from conftest import REPO, Server, _free_port
 from test_decode import ABR_RENDITIONS, FORMATS, check_decode, expected_audio_frames
 from test_hds import decode_flv
 from test_http import ERRORS
@@ -35,37 +33,18 @@ from test_http import ERRORS
 NGINX_LAUNCHER = REPO / "scripts" / "origo-nginx"
 NGINX_MODULE = REPO / "out" / "modules" / "ngx_http_origo_module.so"
 
-# nginx's master logs a worker that died: "worker process 123 exited on signal 11 (core dumped)".
-NGINX_CRASH = re.compile(r"exited on signal|Segmentation fault")
-
 ABR_AUDIO = ["audio-eng.mp4", "audio-fra.mp4"]
 
 
-@dataclass
-class NginxServer(ErrorLog):
-    """A private nginx with the module, serving `root` at `base`."""
-    base: str
-    root: str
-    listen: str
-    error_log: str
-
-    def url(self, path: str) -> str:
-        return self.base + "/" + path.lstrip("/")
-
-    def crashes(self, since: int = 0) -> list[str]:
-        return [line for line in self.log_since(since, settle=0).splitlines() if NGINX_CRASH.search(line)]
-
-
-def start_nginx(root: str, *extra: str) -> tuple[subprocess.CompletedProcess, NginxServer]:
+def start_nginx(root: str, *extra: str) -> tuple[subprocess.CompletedProcess, Server]:
     port = _free_port()
     listen = f"127.0.0.1:{port}"
     proc = subprocess.run([str(NGINX_LAUNCHER), "start", "--root", root, "--listen", listen, *extra],
                           capture_output=True, text=True, timeout=120)
-    return proc, NginxServer(f"http://{listen}", root, listen,
-                             f"/tmp/origo-nginx/{port}/logs/error.log")
+    return proc, Server(f"http://{listen}", root, listen, f"/tmp/origo-nginx/{port}/logs/error.log")
 
 
-def stop_nginx(srv: NginxServer) -> subprocess.CompletedProcess:
+def stop_nginx(srv: Server) -> subprocess.CompletedProcess:
     return subprocess.run([str(NGINX_LAUNCHER), "stop", "--listen", srv.listen],
                           capture_output=True, text=True, timeout=120)
 
@@ -79,23 +58,9 @@ def nginx(media):
         pytest.fail(f"origo-nginx start failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     yield srv
     stop = stop_nginx(srv)
-    crashes = srv.crashes()
+    crashes = srv.crash_lines(settle=0)
     assert stop.returncode == 0, f"origo-nginx stop failed:\n{stop.stdout}\n{stop.stderr}"
     assert not crashes, "nginx workers died during the module's tests:\n" + "\n".join(crashes[:20])
-
-
-@pytest.fixture(autouse=True)
-def no_worker_crash(request):
-    """Fails any test during which an nginx worker died."""
-    if "nginx" not in request.fixturenames:
-        yield
-        return
-    srv: NginxServer = request.getfixturevalue("nginx")
-    start = srv.log_size()
-    yield
-    crashes = srv.crashes(start)
-    if crashes:
-        pytest.fail("nginx worker died during this test:\n" + "\n".join(crashes[:20]), pytrace=False)
 
 
 # ------------------------------------------------------------------------------------------ playout
@@ -313,7 +278,7 @@ def test_ism_proxy_pass_is_refused_with_501(media):
             assert clients.get(srv.url("abr.ism/.m3u8")).status == 200
         finally:
             stop_nginx(srv)
-        assert not srv.crashes()
+        assert not srv.crash_lines()
 
 
 def test_ism_proxy_pass_without_trailing_slash_fails_the_config_test(media):
@@ -373,4 +338,4 @@ def test_graceful_reload_under_load(media):
         assert clients.get(srv.url("abr.ism/.m3u8")).status == 200
     finally:
         stop_nginx(srv)
-    assert not srv.crashes()
+    assert not srv.crash_lines()
