@@ -831,7 +831,8 @@ ngx_http_origo_respond(ngx_http_request_t *r, ngx_http_origo_task_ctx_t *ctx)
 
     out = NULL;
     buffers = 0;
-    if (!r->header_only) {
+    /* (nginx sets header_only for HEAD only in its header filter, below) */
+    if (!r->header_only && r->method != NGX_HTTP_HEAD) {
         /* Built before the header goes out, so a bad piece is still a clean 500. */
         rc = ngx_http_origo_body(r, ctx, &out, &buffers);
         if (rc != NGX_OK) {
@@ -910,6 +911,7 @@ static ngx_int_t
 ngx_http_origo_not_allowed(ngx_http_request_t *r)
 {
     ngx_table_elt_t *h = ngx_list_push(&r->headers_out.headers);
+    ngx_int_t rc;
 
     if (h == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -920,7 +922,13 @@ ngx_http_origo_not_allowed(ngx_http_request_t *r)
     if (r->method != NGX_HTTP_OPTIONS) {
         return NGX_HTTP_NOT_ALLOWED;
     }
-    /* OPTIONS: the Allow header and an empty body (Apache's core answers it the same way). */
+    /* OPTIONS: the Allow header and an empty body (Apache's core answers it the same way). An
+       error page discards a request body itself; this answer must, or the body would be read as
+       the connection's next request. */
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = 0;
     r->header_only = 1;

@@ -11,6 +11,7 @@ Needs out/modules/ngx_http_origo_module.so (./ngx-build.sh) next to libOrigoEngi
 
 from __future__ import annotations
 
+import http.client
 import os
 import socket
 import struct
@@ -218,6 +219,22 @@ def test_method_not_allowed(nginx, method):
     assert resp.status == 405
     allow = {m.strip().upper() for m in (resp.header("allow") or "").split(",")}
     assert {"GET", "HEAD"} <= allow, resp.header("allow")
+
+
+def test_options_then_get_on_one_connection(nginx):
+    """OPTIONS answers Allow; a body it came with is read and dropped, not taken for the next request."""
+    host, port = nginx.listen.split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("OPTIONS", "/abr.ism/.m3u8", body=b"GET /x HTTP/1.1\r\n\r\n")
+        r = conn.getresponse()
+        r.read()
+        assert r.status == 200 and "GET" in (r.getheader("allow") or ""), (r.status, r.getheader("allow"))
+        conn.request("GET", "/abr.ism/.m3u8")
+        r = conn.getresponse()
+        assert r.status == 200 and r.read().startswith(b"#EXTM3U")
+    finally:
+        conn.close()
 
 
 def test_media_file_without_virtual_path_is_static(nginx, media):
