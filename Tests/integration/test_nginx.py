@@ -275,16 +275,56 @@ def test_clients_that_leave_while_the_engine_works(nginx):
     assert "left in connection" not in log and "[alert]" not in log, log[-2000:]
 
 
+# ------------------------------------------------------------------------------------ directives
+
+def site(directory: str, name: str, text: str) -> str:
+    """A configuration file the (www-data) workers and the master can read."""
+    os.chmod(directory, 0o755)
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o644)
+    return path
+
+
+def test_index_limits_and_cache_size(media):
+    """origo_max_index_size per location (as OrigoMaxIndexSize: faststart's 8.5 KB moov is over 4K)
+    and origo_index_cache_size for the http block."""
+    with tempfile.TemporaryDirectory(prefix="origo-ngx-site-", dir="/tmp") as d:
+        server_inc = site(d, "site.conf", f'location /small/ {{ alias "{media.root}/"; usp_handle_ism; '
+                                          f'origo_max_index_size 4k; }}\n')
+        http_inc = site(d, "http.conf", "origo_index_cache_size 64m;\n")
+        proc, srv = start_nginx(media.root, "--workers", "1", "--include", server_inc, "--http-include", http_inc)
+        try:
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            start = srv.log_size()
+            assert clients.get(srv.url("small/faststart.mp4/.m3u8")).status == 500
+            lines = [line for line in srv.log_since(start).splitlines() if "faststart.mp4" in line]
+            assert len(lines) == 1 and "index limit exceeded" in lines[0] and "4096 bytes" in lines[0], lines
+            assert clients.get(srv.url("small/audio-eng.mp4/.m3u8")).status == 200
+            assert clients.get(srv.url("faststart.mp4/.m3u8")).status == 200
+        finally:
+            stop_nginx(srv)
+        assert not srv.crash_lines()
+
+
+@pytest.mark.parametrize("text,message", [
+    ("origo_index_cache_size 12Q;", "invalid value"),
+    ("origo_thread_pool nosuchpool;", 'unknown thread pool "nosuchpool"'),
+])
+def test_bad_directives_fail_the_config_test(media, text, message):
+    with tempfile.TemporaryDirectory(prefix="origo-ngx-site-", dir="/tmp") as d:
+        proc, srv = start_nginx(media.root, "--http-include", site(d, "http.conf", text + "\n"))
+        stop_nginx(srv)
+        assert proc.returncode != 0 and message in proc.stderr, proc.stderr
+
+
 # ----------------------------------------------------------------------- not supported yet: refused
 
 def test_ism_proxy_pass_is_refused_with_501(media):
-    with tempfile.TemporaryDirectory(prefix="origo-ngx-site-", dir="/tmp") as site:
-        inc = os.path.join(site, "site.conf")
-        with open(inc, "w") as f:
-            f.write("location /remote/ { ism_proxy_pass http://127.0.0.1:9/media/; }\n"
-                    "location /s3/ { usp_handle_ism; s3_region eu-west-1; }\n")
-        os.chmod(site, 0o755)
-        os.chmod(inc, 0o644)
+    with tempfile.TemporaryDirectory(prefix="origo-ngx-site-", dir="/tmp") as d:
+        inc = site(d, "site.conf", "location /remote/ { ism_proxy_pass http://127.0.0.1:9/media/; }\n"
+                                   "location /s3/ { usp_handle_ism; s3_region eu-west-1; }\n")
         proc, srv = start_nginx(media.root, "--include", inc)
         try:
             assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -299,12 +339,8 @@ def test_ism_proxy_pass_is_refused_with_501(media):
 
 
 def test_ism_proxy_pass_without_trailing_slash_fails_the_config_test(media):
-    with tempfile.TemporaryDirectory(prefix="origo-ngx-site-", dir="/tmp") as site:
-        inc = os.path.join(site, "site.conf")
-        with open(inc, "w") as f:
-            f.write("location /remote/ { ism_proxy_pass http://127.0.0.1:9/media; }\n")
-        os.chmod(site, 0o755)
-        os.chmod(inc, 0o644)
+    with tempfile.TemporaryDirectory(prefix="origo-ngx-site-", dir="/tmp") as d:
+        inc = site(d, "site.conf", "location /remote/ { ism_proxy_pass http://127.0.0.1:9/media; }\n")
         proc, srv = start_nginx(media.root, "--include", inc)
         stop_nginx(srv)
         assert proc.returncode != 0
