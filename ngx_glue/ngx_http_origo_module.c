@@ -517,19 +517,19 @@ static ngx_int_t
 ngx_http_origo_adopt(ngx_http_request_t *r, ngx_http_origo_task_ctx_t *ctx)
 {
     ngx_pool_cleanup_t *cln;
+    ngx_int_t rc = NGX_OK;
     int k;
 
     for (k = 0; k < ctx->file_count; k++) {
         if (ctx->files[k].fd == -1) {
             continue;
         }
-        cln = ngx_pool_cleanup_add(r->pool, 0);
+        cln = rc == NGX_OK ? ngx_pool_cleanup_add(r->pool, 0) : NULL;
         if (cln == NULL) {
-            /* Close what is left now; the response itself is freed below by whoever gets a cleanup. */
-            for ( ; k < ctx->file_count; k++) {
-                ngx_http_origo_fd_cleanup(&ctx->files[k].fd);
-            }
-            break;
+            /* Out of memory: close this one and the rest now (the answer will be a 500). */
+            ngx_http_origo_fd_cleanup(&ctx->files[k].fd);
+            rc = NGX_ERROR;
+            continue;
         }
         cln->handler = ngx_http_origo_fd_cleanup;
         cln->data = &ctx->files[k].fd;
@@ -544,7 +544,7 @@ ngx_http_origo_adopt(ngx_http_request_t *r, ngx_http_origo_task_ctx_t *ctx)
         cln->handler = ngx_http_origo_response_cleanup;
         cln->data = ctx->response;
     }
-    return k == ctx->file_count ? NGX_OK : NGX_ERROR;
+    return rc;
 }
 
 /* Checks the pieces before anything is sent, so a broken answer becomes a clean 500. */
