@@ -907,6 +907,18 @@ ngx_http_origo_cstr(ngx_pool_t *pool, ngx_str_t *s)
     return p;
 }
 
+/* ism_proxy_pass and s3_* are parsed but not served yet: a clear 501 and a log line. */
+static ngx_int_t
+ngx_http_origo_unsupported(ngx_http_request_t *r)
+{
+    ngx_str_t log_uri;
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10901)
+                  "501 for %V: ism_proxy_pass and s3_* are not supported by the nginx module yet "
+                  "(only local files under the root, issue #16)", ngx_http_origo_log_uri(r, &log_uri));
+    return NGX_HTTP_NOT_IMPLEMENTED;
+}
+
 static ngx_int_t
 ngx_http_origo_not_allowed(ngx_http_request_t *r)
 {
@@ -949,16 +961,9 @@ ngx_http_origo_handler(ngx_http_request_t *r)
     ngx_int_t rc;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_origo_module);
-    if (lcf->proxy_pass.data != NULL
-        || (lcf->handle_ism
-            && (lcf->s3_access_key.len || lcf->s3_secret_key.len || lcf->s3_region.len
-                || lcf->s3_security_token.len)))
-    {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10901)
-                      "ism_proxy_pass and s3_* are not supported by the nginx module yet "
-                      "(only local files under the root, issue #16): refusing %V",
-                      ngx_http_origo_log_uri(r, &log_uri));
-        return NGX_HTTP_NOT_IMPLEMENTED;
+    if (lcf->proxy_pass.data != NULL) {
+        /* Every path of an ism_proxy_pass location is virtual. */
+        return ngx_http_origo_unsupported(r);
     }
     if (!lcf->handle_ism || r->uri.len == 0) {
         return NGX_DECLINED;
@@ -988,6 +993,11 @@ ngx_http_origo_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
+    if (lcf->s3_access_key.len || lcf->s3_secret_key.len || lcf->s3_region.len
+        || lcf->s3_security_token.len)
+    {
+        return ngx_http_origo_unsupported(r);
+    }
     if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
         return ngx_http_origo_not_allowed(r);
     }

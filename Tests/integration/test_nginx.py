@@ -324,7 +324,8 @@ def test_bad_directives_fail_the_config_test(media, text, message):
 def test_ism_proxy_pass_is_refused_with_501(media):
     with tempfile.TemporaryDirectory(prefix="origo-ngx-site-", dir="/tmp") as d:
         inc = site(d, "site.conf", "location /remote/ { ism_proxy_pass http://127.0.0.1:9/media/; }\n"
-                                   "location /s3/ { usp_handle_ism; s3_region eu-west-1; }\n")
+                                   f'location /s3/ {{ alias "{media.root}/"; usp_handle_ism; '
+                                   's3_region eu-west-1; }\n')
         proc, srv = start_nginx(media.root, "--include", inc)
         try:
             assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -333,6 +334,7 @@ def test_ism_proxy_pass_is_refused_with_501(media):
                 assert clients.get(srv.url(path)).status == 501, path
                 assert "not supported by the nginx module yet" in srv.log_since(start), path
             assert clients.get(srv.url("abr.ism/.m3u8")).status == 200
+            assert clients.get(srv.url("s3/abr-640x360.mp4")).status == 200     # a download is not ours
         finally:
             stop_nginx(srv)
         assert not srv.crash_lines()
