@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -394,3 +395,21 @@ def test_graceful_reload_under_load(media):
     finally:
         stop_nginx(srv)
     assert not srv.crash_lines()
+
+
+def test_remote_sources_in_a_local_manifest_are_501(media):
+    """Sources that are URLs need upstream reads, which the nginx module has not got yet: the
+    engine's own 501 with its log line (as on Apache without IsmProxyPass)."""
+    with open(os.path.join(media.root, "abr.ism")) as f:
+        remote = re.sub(r'src="([^"]+)"', r'src="http://127.0.0.1:9/\1"', f.read())
+    with tempfile.TemporaryDirectory(prefix="origo-ngx-root-", dir="/tmp") as d:
+        site(d, "remote.ism", remote)
+        proc, srv = start_nginx(d)
+        try:
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            start = srv.log_size()
+            assert clients.get(srv.url("remote.ism/.m3u8")).status == 501
+            assert "remote source without IsmProxyPass" in srv.log_since(start)
+        finally:
+            stop_nginx(srv)
+        assert not srv.crash_lines()
