@@ -320,6 +320,34 @@ def test_bad_directives_fail_the_config_test(media, text, message):
         assert proc.returncode != 0 and message in proc.stderr, proc.stderr
 
 
+def test_vhost_example_basic_conf(media):
+    """vhost-examples/nginx/basic.conf as users copy it, with only its port, root and logs filled
+    in: HLS and DASH under /vod/ decode whole, a plain MP4 downloads, the .ism itself is denied."""
+    text = (REPO / "vhost-examples" / "nginx" / "basic.conf").read_text()
+    with tempfile.TemporaryDirectory(prefix="origo-ngx-site-", dir="/tmp") as d:
+        port = _free_port()
+        filled = (text.replace("listen 80;", f"listen 127.0.0.1:{port};").replace("/var/www/origo", f"{d}/www")
+                  .replace("/var/log/nginx", d))
+        assert f"{d}/www" in filled and f":{port};" in filled, "basic.conf no longer has the expected layout"
+        os.makedirs(os.path.join(d, "www"))
+        os.symlink(media.root, os.path.join(d, "www", "vod"))
+        os.chmod(os.path.join(d, "www"), 0o755)
+        proc, srv = start_nginx(media.root, "--http-include", site(d, "basic.conf", filled))
+        base = f"http://127.0.0.1:{port}"
+        try:
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            hls = clients.ffmpeg_decode(f"{base}/vod/abr.ism/.m3u8")
+            assert hls.errors == [] and hls.video_frames == [media.frames("abr-640x360.mp4")] * 3, hls.summary()
+            check_decode(f"{base}/vod/ntsc.mp4/.mpd", media.frames("ntsc.mp4"), 1,
+                         expected_audio_frames(media, ["ntsc.mp4"]))
+            with open(os.path.join(media.root, "faststart.mp4"), "rb") as f:
+                assert clients.get(f"{base}/vod/faststart.mp4").body == f.read()
+            assert clients.get(f"{base}/vod/abr.ism").status == 403
+        finally:
+            stop_nginx(srv)
+        assert not srv.crash_lines()
+
+
 # ----------------------------------------------------------------------- not supported yet: refused
 
 def test_ism_proxy_pass_is_refused_with_501(media):
