@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Origo's whole test suite: installs the Debian packages the tests need, creates/updates the
-# Python venv (.venv), builds the module and engine once (./apxs-build.sh), runs the Swift unit tests
-# and then the integration tests (Tests/integration) against a private Apache.
+# Python venv (.venv), builds the engine and both modules once (./apxs-build.sh, ./ngx-build.sh), runs
+# the Swift unit tests and then the integration tests (Tests/integration) against a private Apache
+# (and, in test_nginx.py, a private nginx).
 # Usage: scripts/test.sh [pytest arguments...]     Exit status: non-zero if anything failed.
 # Environment: ORIGO_MPM=event|worker|prefork (Apache MPM for the integration tests, default event),
 #              ORIGO_TEST_MEDIA=DIR (reuse test media made by scripts/make-media.sh DIR),
@@ -32,8 +33,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install -q --disable-pip-version-check -r Tests/integration/requirements.txt
 
-step "Build (./apxs-build.sh)"
+step "Build (./apxs-build.sh, ./ngx-build.sh)"
 ./apxs-build.sh
+./ngx-build.sh
 
 status=0
 junit_unit=() junit_int=()

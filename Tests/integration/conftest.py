@@ -27,8 +27,9 @@ REPO = Path(__file__).resolve().parents[2]
 LAUNCHER = Path(os.environ.get("ORIGO_LAUNCHER") or REPO / "scripts" / "origo-httpd")
 MAKE_MEDIA = REPO / "scripts" / "make-media.sh"
 
-# A child that died: Apache's parent logs "exit signal Segmentation fault (11)" (AH00052).
-CRASH_PATTERN = re.compile(r"exit signal|Segmentation fault|AH00052")
+# A child that died: Apache's parent logs "exit signal Segmentation fault (11)" (AH00052), nginx's
+# master "worker process 123 exited on signal 11".
+CRASH_PATTERN = re.compile(r"exit signal|exited on signal|Segmentation fault|AH00052")
 
 # One Apache child with 25 threads, for private servers whose tests need every request to see the
 # same caches (an include file's first lines).
@@ -81,6 +82,10 @@ class ErrorLog:
                 return f.read().decode("utf-8", "replace")
         except OSError:
             return ""
+
+    def crash_lines(self, offset: int = 0, settle: float = 0.2) -> list[str]:
+        """Lines written after `offset` that report a server process that died."""
+        return [line for line in self.log_since(offset, settle).splitlines() if CRASH_PATTERN.search(line)]
 
 
 @dataclass
@@ -188,22 +193,28 @@ def server(media: Media) -> Server:
     srv = Server(f"http://{listen}", media.root, listen, error_log)
     yield srv
     stop = subprocess.run([str(LAUNCHER), "stop", "--listen", listen], capture_output=True, text=True, timeout=120)
-    crashes = [line for line in srv.log_since(0, settle=0).splitlines() if CRASH_PATTERN.search(line)]
+    crashes = srv.crash_lines(settle=0)
     if os.environ.get("ORIGO_KEEP_LOG"):
         print(f"error log kept at {error_log}")
     assert stop.returncode == 0, f"origo-httpd stop failed:\n{stop.stdout}\n{stop.stderr}"
     assert not crashes, "Apache children crashed during the session:\n" + "\n".join(crashes[:20])
 
 
+# The running-server fixtures whose error logs every test using them is checked against (`nginx`:
+# the private nginx of test_nginx.py).
+WATCHED_SERVERS = ("server", "nginx")
+
+
 @pytest.fixture(autouse=True)
 def no_child_crash(request):
-    """Fails any test during which an Apache child crashed (scans the error log written meanwhile)."""
-    if "server" not in request.fixturenames:
-        yield
-        return
-    srv: Server = request.getfixturevalue("server")
-    start = srv.log_size()
+    """Fails any test during which an Apache child or an nginx worker crashed (scans the error logs
+    written meanwhile)."""
+    watched: list[ErrorLog] = [request.getfixturevalue(name) for name in WATCHED_SERVERS
+                               if name in request.fixturenames]
+    starts = [srv.log_size() for srv in watched]
     yield
-    crashes = [line for line in srv.log_since(start).splitlines() if CRASH_PATTERN.search(line)]
-    if crashes:
-        pytest.fail("Apache child crashed during this test:\n" + "\n".join(crashes[:20]), pytrace=False)
+    for srv, start in zip(watched, starts):
+        crashes = srv.crash_lines(start)
+        if crashes:
+            pytest.fail(f"a server process crashed during this test ({srv.error_log}):\n"
+                        + "\n".join(crashes[:20]), pytrace=False)
