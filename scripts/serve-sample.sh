@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # Serves Origo's sample presentation: installs the packages, builds the module and engine, writes the
-# sample media into /tmp/origo-sample and starts a private Apache on 127.0.0.1:8080.
-# Usage: scripts/serve-sample.sh          Environment: ORIGO_SAMPLE_DIR, ORIGO_LISTEN (host:port).
-# Stop it with: scripts/origo-httpd stop --listen 127.0.0.1:8080
+# sample media into /tmp/origo-sample and starts a private Apache (or, with --nginx, nginx with the
+# nginx module) on 127.0.0.1:8080.
+# Usage: scripts/serve-sample.sh [--nginx]   Environment: ORIGO_SAMPLE_DIR, ORIGO_LISTEN (host:port).
+# Stop it with: scripts/origo-httpd stop --listen 127.0.0.1:8080 (scripts/origo-nginx with --nginx)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${ORIGO_SAMPLE_DIR:-/tmp/origo-sample}
 listen=${ORIGO_LISTEN:-127.0.0.1:8080}
+launcher=scripts/origo-httpd
+case "${1:-}" in
+  "") ;;
+  --nginx) launcher=scripts/origo-nginx ;;
+  *) echo "usage: scripts/serve-sample.sh [--nginx]" >&2; exit 2 ;;
+esac
 
 scripts/install-deps.sh
 if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then
   export PATH=/opt/swift/usr/bin:$PATH
 fi
 ./apxs-build.sh
+if [ "$launcher" = scripts/origo-nginx ]; then ./ngx-build.sh; fi
 if [ ! -f "$dir/media.json" ]; then
   scripts/make-media.sh "$dir"
 fi
@@ -20,12 +28,12 @@ fi
 [ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check js-videojs
 .venv/bin/python Tests/integration/clients.py install-player "$dir"
-scripts/origo-httpd start --root "$dir" --listen "$listen"
+"$launcher" start --root "$dir" --listen "$listen"
 
 base="http://$listen"
 cat <<URLS
 
-Origo is serving $dir at $base
+Origo is serving $dir at $base ($(basename "$launcher" | sed 's/origo-//'))
 
   HLS (MPEG-TS)   $base/abr.ism/.m3u8
   HLS (fMP4)      $base/abr.ism/.m3u8?hls.fmp4=true
@@ -43,5 +51,5 @@ In a browser (Video.js):
   HLS + subtitles $base/player.html?src=/subs.ism/.m3u8&type=application%2Fx-mpegURL
 
 Try: ffplay '$base/abr.ism/.m3u8'   or   vlc '$base/abr.ism/.mpd'
-Stop: scripts/origo-httpd stop --listen $listen
+Stop: $launcher stop --listen $listen
 URLS
