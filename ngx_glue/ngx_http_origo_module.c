@@ -891,6 +891,10 @@ ngx_http_origo_fetch_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
     origo_fetch_job_t *job = fctx->job;
     char text[200];
 
+    if (r->connection->data == r) {
+        /* It was the connection's active request (ngx_http_origo_fetch_start): the main again. */
+        r->connection->data = r->main;
+    }
     if (job == NULL) {
         return NGX_OK;
     }
@@ -988,6 +992,16 @@ ngx_http_origo_fetch_start(origo_fetch_job_t *job, const char **why)
     sr->headers_in.content_length_n = -1;
     sr->headers_in.keep_alive_n = -1;
     sr->header_only = 0;
+    /*
+     * The connection's active request: nginx's buffered upstream (the event pipe) passes body
+     * bytes on only to the active request, and would otherwise keep the whole answer in its
+     * buffers and temporary file until the end. The main request is blocked meanwhile (its
+     * thread waits for this read); ngx_http_origo_fetch_done and ngx_http_origo_task_done give
+     * the connection back to it.
+     */
+    if (r->connection->data == r) {
+        r->connection->data = sr;
+    }
     return 0;
 }
 
@@ -1624,6 +1638,12 @@ ngx_http_origo_task_done(ngx_event_t *ev)
 
     if (ctx->guard.timer_set) {
         ngx_del_timer(&ctx->guard);
+    }
+    if (c->data != r && c->data != NULL
+        && ngx_http_get_module_ctx((ngx_http_request_t *) c->data, ngx_http_origo_module) != NULL)
+    {
+        /* A read that timed out is still running: the connection is the main request's again. */
+        c->data = r;
     }
     r->main->blocked--;
     r->aio = 0;

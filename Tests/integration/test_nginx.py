@@ -478,6 +478,7 @@ HEADERS_LOG = ('LogFormat "\\"%r\\" %>s auth=\\"%{Authorization}i\\" cookie=\\"%
 def upstream_location(read_timeout: str = "10s") -> str:
     return ("location = /origo-upstream {\n    internal;\n    proxy_pass $origo_upstream_url;\n"
             "    proxy_http_version 1.1;\n    proxy_set_header Connection \"\";\n"
+            "    proxy_max_temp_file_size 0;\n"
             f"    proxy_read_timeout {read_timeout};\n}}\n")
 
 
