@@ -152,7 +152,7 @@ static ngx_command_t ngx_http_origo_commands[] = {
       offsetof(ngx_http_origo_loc_conf_t, thread_pool_name),
       NULL },
 
-    /* Remote storage: parsed and checked now, answered with 501 until it is built (README). */
+    /* Remote storage: every path of the location is packaged from upstream reads (README). */
     { ngx_string("ism_proxy_pass"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_origo_proxy_pass,
