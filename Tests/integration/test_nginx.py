@@ -487,7 +487,7 @@ def proxied(media):
     """nginx with ism_proxy_pass locations over a storage Apache (test_remote.Storage, with a
     second access log of the headers that reach it), a CMS, a dripping storage and itself; and
     an Apache with IsmProxyPass over the same storage, to compare answers with."""
-    from test_remote import Origo, Storage, Threaded, cms_handler
+    from test_remote import BadHandler, Origo, Storage, Threaded, cms_handler
     from conftest import ONE_CHILD
 
     storage = Storage(media.root)
@@ -499,6 +499,8 @@ def proxied(media):
     seen: list[str] = []
     cms = Threaded(cms_handler(seen))
     drip = Threaded(Dripper)
+    BadHandler.root = media.root
+    bad = Threaded(BadHandler)
     port = _free_port()
     listen = f"127.0.0.1:{port}"
     d = tempfile.mkdtemp(prefix="origo-ngx-proxy-", dir="/tmp")
@@ -509,6 +511,7 @@ location /nocms/ {{ ism_proxy_pass http://127.0.0.1:{cms.port}/smil.php/; }}
 location /drip/ {{ ism_proxy_pass http://127.0.0.1:{drip.port}/drip/; origo_upstream_timeout 2s; }}
 location /hang/ {{ ism_proxy_pass http://127.0.0.1:{drip.port}/hang/; origo_upstream_timeout 2s; }}
 location /self/ {{ ism_proxy_pass http://127.0.0.1:{port}/; }}
+location /bad/ {{ ism_proxy_pass http://127.0.0.1:{bad.port}/; origo_upstream_timeout 2s; }}
 location /loop/ {{ ism_proxy_pass http://127.0.0.1:{port}/loop/abr.ism/; }}
 """ + upstream_location())
     proc = subprocess.run([str(NGINX_LAUNCHER), "start", "--root", media.root, "--listen", listen, "--include", inc],
@@ -534,6 +537,7 @@ location /loop/ {{ ism_proxy_pass http://127.0.0.1:{port}/loop/abr.ism/; }}
         storage.stop()
         cms.stop()
         drip.stop()
+        bad.stop()
     assert not srv.crash_lines(settle=0), "nginx workers died"
 
 
@@ -615,9 +619,37 @@ def test_proxy_cms_and_allow_list(proxied, media):
     assert "not allowed" in proxied.nginx.log_since(start)
 
 
-def test_proxy_failures(proxied):
-    assert clients.get(proxied.nginx.url("proxy/missing.ism/.m3u8")).status == 404
-    assert clients.get(proxied.nginx.url("proxy/forbidden.mp4/.m3u8")).status == 403
+@pytest.mark.parametrize("path,status", [
+    ("proxy/missing.ism/.m3u8", 404),
+    ("proxy/forbidden.mp4/.m3u8", 403),
+    ("bad/status/404/x.ism/.m3u8", 404),
+    ("bad/status/403/x.ism/.m3u8", 403),
+    ("bad/status/500/x.ism/.m3u8", 502),
+    ("bad/status/503/x.mp4/.mpd", 502),
+    ("bad/reset/x.ism/.m3u8", 502),
+    ("bad/short/x.mp4/.m3u8", 502),
+    ("bad/slow/x.ism/.m3u8", 504),
+])
+def test_proxy_failures(proxied, path, status):
+    """The same statuses as test_remote.py::test_upstream_failures on Apache, one log line each."""
+    start = proxied.nginx.log_size()
+    r = clients.get(proxied.nginx.url(path))
+    assert r.status == status, f"{path}: {r.status}"
+    log = [line for line in proxied.nginx.log_since(start).splitlines() if "ORIGO10110" in line]
+    assert len(log) == 1, log
+    assert clients.get(proxied.nginx.url("proxy/faststart.mp4/.m3u8")).status == 200
+
+
+def test_proxy_clients_that_leave_during_a_read(proxied):
+    """Clients that hang up while their read waits on a hanging storage: nothing crashes, the
+    worker keeps answering."""
+    for _ in range(4):
+        with socket.create_connection(("127.0.0.1", proxied.port)) as s:
+            s.sendall(b"GET /hang/x.ism/.m3u8 HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(0.3)
+    time.sleep(2.5)
+    assert clients.get(proxied.nginx.url("proxy/abr.ism/.m3u8")).status == 200
+    assert not proxied.nginx.crash_lines()
 
 
 @pytest.mark.parametrize("kind", ["drip", "hang"])
