@@ -986,8 +986,10 @@ ngx_http_origo_fetch_start(origo_fetch_job_t *job, const char **why)
         || (job->range[0] != '\0'
             && ngx_http_origo_push_header(sr, "Range", "range", job->range, &sr->headers_in.range) != NGX_OK))
     {
+        /* The subrequest still runs (to no URL: an error nobody reads); the job is not its any more. */
+        fctx->job = NULL;
         *why = "out of memory";
-        return 502;      /* the subrequest runs and is answered by whatever; fctx->job stays */
+        return 502;
     }
     sr->headers_in.content_length_n = -1;
     sr->headers_in.keep_alive_n = -1;
