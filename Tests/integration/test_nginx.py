@@ -687,3 +687,27 @@ def test_proxy_loop_ends_with_508(proxied):
     # A request that already passed twice is refused at once.
     r = clients.get(proxied.nginx.url("proxy/abr.ism/.m3u8"), headers={"CDN-Loop": "origo, origo"})
     assert r.status == 508
+
+
+def test_proxy_to_the_same_nginx_under_64_clients(proxied):
+    """Issue #16: ism_proxy_pass to the same nginx serves a stream while 64 other clients request
+    segments, no request slower than 1 s."""
+    master = clients.get(proxied.nginx.url("self/abr.ism/.m3u8")).body.decode()
+    variant = next(line for line in master.splitlines() if line and not line.startswith("#"))
+    playlist = clients.get(proxied.nginx.url(f"self/abr.ism/{variant}")).body.decode()
+    segments = [line for line in playlist.splitlines() if line and not line.startswith("#")]
+
+    def client(i: int) -> list[tuple[str, int, float]]:
+        out = []
+        for k in range(4):
+            path = ("self/abr.ism/" if i == 0 or k % 2 else "abr.ism/") + segments[(i + k) % len(segments)]
+            t = time.monotonic()
+            r = clients.get(proxied.nginx.url(path))
+            out.append((path, r.status, time.monotonic() - t))
+        return out
+
+    with ThreadPoolExecutor(65) as pool:
+        results = [x for xs in pool.map(client, range(65)) for x in xs]
+    assert all(status == 200 for _, status, _ in results), [r for r in results if r[1] != 200][:5]
+    slowest = max(results, key=lambda r: r[2])
+    assert slowest[2] < 1, slowest
