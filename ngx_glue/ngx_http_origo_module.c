@@ -12,11 +12,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "origo_engine.h"
+#include "origo_url.h"          /* mod_glue's pure C: body buffer, Range values, origins, CDN-Loop */
 
 #if !(NGX_THREADS)
 #error "ngx_http_origo_module needs nginx built --with-threads (Debian's is)"
@@ -38,7 +43,12 @@ typedef struct {
     off_t max_index_size;            /* origo_max_index_size, 0 = engine default */
     ngx_str_t thread_pool_name;      /* origo_thread_pool, "default" unless set */
     ngx_thread_pool_t *thread_pool;
-    ngx_str_t proxy_pass;            /* ism_proxy_pass: accepted, not served yet (501) */
+    ngx_str_t proxy_pass;            /* ism_proxy_pass */
+    ngx_str_t upstream_location;     /* origo_upstream_location: the internal proxy_pass location */
+    ngx_msec_t upstream_timeout;     /* origo_upstream_timeout: one upstream read */
+    ngx_msec_t upstream_deadline;    /* origo_upstream_deadline: all reads of one request */
+    ngx_int_t max_hops;              /* origo_max_hops: CDN-Loop count refused with 508 */
+    ngx_array_t *allow_hosts;        /* origo_proxy_allow_host: origo_origin */
     ngx_str_t s3_access_key;         /* s3_*: accepted, not served yet (501) */
     ngx_str_t s3_secret_key;
     ngx_str_t s3_region;
@@ -78,6 +88,16 @@ typedef struct {
     int file_count;
     uint64_t engine_usec;            /* time in origo_handle (the debug log shows it) */
 
+    /* ism_proxy_pass: the upstream the engine reads through (NULL: local files only) */
+    ngx_http_origo_loc_conf_t *lcf;
+    char *manifest_url;              /* ism_proxy_pass URL + the manifest's name */
+    origo_upstream upstream;
+    origo_origin own;                /* ism_proxy_pass's origin */
+    char *cdn_loop;                  /* our CDN-Loop value: one "origo" per hop, this one too */
+    char *user_agent;                /* "Origo/<version>" */
+    char *scope;                     /* origo_upstream.scope */
+    uint64_t deadline_ns;            /* CLOCK_MONOTONIC: all reads of this request end by then */
+
     /* A timer while the task runs: a worker shutting down gracefully waits until no timer is left,
        and without one it would exit with the request still in the pool. */
     ngx_event_t guard;
@@ -93,6 +113,9 @@ static char *ngx_http_origo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *c
 static char *ngx_http_origo_proxy_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_origo_init_process(ngx_cycle_t *cycle);
 static char *ngx_http_origo_handle_ism(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_origo_allow_host(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_origo_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_origo_fetch_init(ngx_cycle_t *cycle);
 
 
 static ngx_command_t ngx_http_origo_commands[] = {
@@ -129,12 +152,52 @@ static ngx_command_t ngx_http_origo_commands[] = {
       offsetof(ngx_http_origo_loc_conf_t, thread_pool_name),
       NULL },
 
-    /* Remote storage: parsed and checked now, answered with 501 until it is built (README). */
+    /* Remote storage: every path of the location is packaged from upstream reads (README). */
     { ngx_string("ism_proxy_pass"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_origo_proxy_pass,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_origo_loc_conf_t, proxy_pass),
+      NULL },
+
+    /* The internal location (with `proxy_pass $origo_upstream_url;`) upstream reads go through. */
+    { ngx_string("origo_upstream_location"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_origo_loc_conf_t, upstream_location),
+      NULL },
+
+    /* One upstream read (as OrigoUpstreamTimeout), default 30s. */
+    { ngx_string("origo_upstream_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_origo_loc_conf_t, upstream_timeout),
+      NULL },
+
+    /* All upstream reads of one client request (as OrigoUpstreamDeadline), default 60s. */
+    { ngx_string("origo_upstream_deadline"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_origo_loc_conf_t, upstream_deadline),
+      NULL },
+
+    /* Requests that passed through an Origo this many times (CDN-Loop) get 508; default 2. */
+    { ngx_string("origo_max_hops"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_origo_loc_conf_t, max_hops),
+      NULL },
+
+    /* Origins besides ism_proxy_pass's that upstream reads may reach (as OrigoProxyAllowHost). */
+    { ngx_string("origo_proxy_allow_host"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_origo_allow_host,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("s3_access_key"),
@@ -176,7 +239,7 @@ static ngx_command_t ngx_http_origo_commands[] = {
 };
 
 static ngx_http_module_t ngx_http_origo_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_origo_preconfiguration,       /* preconfiguration */
     ngx_http_origo_postconfiguration,      /* postconfiguration */
     ngx_http_origo_create_main_conf,       /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -245,6 +308,10 @@ ngx_http_origo_create_loc_conf(ngx_conf_t *cf)
     conf->handle_ism = NGX_CONF_UNSET;
     conf->max_index_size = NGX_CONF_UNSET;
     conf->s3_use_headers = NGX_CONF_UNSET;
+    conf->upstream_timeout = NGX_CONF_UNSET_MSEC;
+    conf->upstream_deadline = NGX_CONF_UNSET_MSEC;
+    conf->max_hops = NGX_CONF_UNSET;
+    conf->allow_hosts = NGX_CONF_UNSET_PTR;
     return conf;
 }
 
@@ -263,6 +330,19 @@ ngx_http_origo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->s3_region, prev->s3_region, "");
     ngx_conf_merge_str_value(conf->s3_security_token, prev->s3_security_token, "");
     ngx_conf_merge_value(conf->s3_use_headers, prev->s3_use_headers, 0);
+    ngx_conf_merge_str_value(conf->upstream_location, prev->upstream_location, "/origo-upstream");
+    ngx_conf_merge_msec_value(conf->upstream_timeout, prev->upstream_timeout, 30000);
+    ngx_conf_merge_msec_value(conf->upstream_deadline, prev->upstream_deadline, 60000);
+    ngx_conf_merge_value(conf->max_hops, prev->max_hops, 2);
+    ngx_conf_merge_ptr_value(conf->allow_hosts, prev->allow_hosts, NULL);
+    if (conf->max_hops < 1 || conf->max_hops > 16) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "origo_max_hops must be 1..16");
+        return NGX_CONF_ERROR;
+    }
+    if (conf->upstream_location.len == 0 || conf->upstream_location.data[0] != '/') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "origo_upstream_location must be a URI path");
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->max_index_size < 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "origo_max_index_size must not be negative");
@@ -323,9 +403,56 @@ ngx_http_origo_proxy_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%V: \"%V\" must end with \"/\"", &cmd->name, url);
         return NGX_CONF_ERROR;
     }
+    {
+        origo_origin o;
+        char buf[1024];
+
+        if (url->len >= sizeof(buf)) {
+            return "is too long";
+        }
+        ngx_memcpy(buf, url->data, url->len);
+        buf[url->len] = '\0';
+        if (!origo_origin_parse(buf, 0, &o)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%V: \"%V\" has no valid host", &cmd->name, url);
+            return NGX_CONF_ERROR;
+        }
+    }
     lcf->proxy_pass = *url;
-    ngx_conf_log_error(NGX_LOG_WARN, cf, 0, "%V is not supported by this build of the nginx module "
-                       "yet: requests in this location will be answered with 501", &cmd->name);
+    return NGX_CONF_OK;
+}
+
+/* origo_proxy_allow_host http(s)://host[:port] | host[:port] ...; */
+static char *
+ngx_http_origo_allow_host(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_origo_loc_conf_t *lcf = conf;
+    ngx_str_t *value = cf->args->elts;
+    origo_origin *o;
+    ngx_uint_t i;
+    char buf[1024];
+
+    if (lcf->allow_hosts == NGX_CONF_UNSET_PTR || lcf->allow_hosts == NULL) {
+        lcf->allow_hosts = ngx_array_create(cf->pool, 4, sizeof(origo_origin));
+        if (lcf->allow_hosts == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (value[i].len >= sizeof(buf)) {
+            return "has a value that is too long";
+        }
+        ngx_memcpy(buf, value[i].data, value[i].len);
+        buf[value[i].len] = '\0';
+        o = ngx_array_push(lcf->allow_hosts);
+        if (o == NULL) {
+            return NGX_CONF_ERROR;
+        }
+        if (!origo_origin_parse(buf, 1, o)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%V: \"%V\" is not an origin "
+                               "(http://host[:port], https://host[:port] or host[:port])", &cmd->name, &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
     return NGX_CONF_OK;
 }
 
@@ -361,11 +488,648 @@ ngx_http_origo_init_process(ngx_cycle_t *cycle)
     config.counters = NULL;
     origo_engine_configure(&config);
     engine_ready = 1;
+    (void) ngx_http_origo_fetch_init(cycle);
     ngx_log_error(NGX_LOG_INFO, cycle->log, 0, ORIGO_LOGNO(10004) "engine %s ready (abi %d)",
                   origo_engine_version(), abi);
     return NGX_OK;
 }
 
+
+/* ---- upstream reads (ism_proxy_pass) -------------------------------------------------------- */
+
+/*
+ * The engine calls origo_upstream.fetch on the pool thread. The thread queues a fetch job, wakes
+ * the worker's event loop through an eventfd, and waits on a condition variable (bounded by the
+ * read's deadline). The loop starts a background subrequest of the main request to the internal
+ * location `origo_upstream_location` (whose `proxy_pass $origo_upstream_url;` makes it an nginx
+ * upstream read, with proxy_cache, keep-alive upstreams and proxy_ssl_* as configured there). Its
+ * request headers are replaced by ours (User-Agent, Range, CDN-Loop: never the client's); its
+ * response never goes downstream: this module's header and body filters, first in the chains,
+ * collect it into a malloc'd buffer bounded as mod_glue's readers are, and the post-subrequest
+ * handler hands the result to the thread. The loop never waits, so ism_proxy_pass to the same
+ * nginx works.
+ */
+
+/* Largest body of a read without a range (a server manifest, a sidecar subtitle file). */
+#define ORIGO_MAX_WHOLE_BODY ((uint64_t) 16 << 20)
+/* Error bodies are not kept; at most this much of one is read. */
+#define ORIGO_MAX_ERROR_BODY ((uint64_t) 64 << 10)
+#define ORIGO_LOOP_TOKEN "origo"
+
+enum { FETCH_QUEUED, FETCH_RUNNING, FETCH_DONE };
+
+typedef struct origo_fetch_job_s origo_fetch_job_t;
+
+struct origo_fetch_job_s {
+    origo_fetch_job_t *next;         /* in the queue */
+    ngx_http_origo_task_ctx_t *task; /* the main request's */
+    char *url;                       /* as sent (escaped), malloc */
+    uint64_t offset, length;
+    char range[64];                  /* the Range value, "" for a whole object */
+    uint64_t deadline_ns;
+    int state;
+    int thread_gone;                 /* the thread stopped waiting: the loop frees the job */
+
+    /* the answer, filled on the loop */
+    int rc;                          /* fetch's return value */
+    origo_fetch_result result;
+    int got_header;
+    int decided, keep, sliced, complete, overflow, ignored_range, late;
+    uint64_t seen;
+    origo_body_buffer body;
+};
+
+/* The fetch subrequest's module context: the only requests with one are ours. */
+typedef struct {
+    origo_fetch_job_t *job;          /* NULL once handed back */
+} ngx_http_origo_fetch_ctx_t;
+
+/* One per worker process: the queue from pool threads to the event loop. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t done;             /* broadcast when any job is done */
+    origo_fetch_job_t *head, *tail;
+    int fd;                          /* eventfd, -1 when upstream reads are unavailable */
+    ngx_connection_t *conn;
+} fetch_queue = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, -1, NULL };
+
+static ngx_http_output_header_filter_pt ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt ngx_http_next_body_filter;
+
+static uint64_t
+origo_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+static int
+origo_fail(origo_fetch_result *out, int status, const char *text)
+{
+    free(out->error);
+    out->error = strdup(text != NULL ? text : "upstream fetch failed");
+    return status;
+}
+
+static void
+origo_job_free(origo_fetch_job_t *job)
+{
+    free(job->url);
+    free(job->body.data);
+    free(job->result.content_range);
+    free(job->result.content_length);
+    free(job->result.etag);
+    free(job->result.error);
+    free(job);
+}
+
+/* Runs on the pool thread (origo_upstream.fetch). */
+static int
+ngx_http_origo_fetch(void *ctx_, const char *url, uint64_t offset, uint64_t length, origo_fetch_result *out)
+{
+    ngx_http_origo_task_ctx_t *ctx = ctx_;
+    ngx_http_origo_loc_conf_t *lcf = ctx->lcf;
+    origo_fetch_job_t *job, **pp;
+    origo_origin origin;
+    uint64_t now = origo_now_ns(), one = 1;
+    struct timespec until;
+    size_t cap;
+    int rc, allowed = 0;
+    ngx_uint_t i;
+
+    if (url == NULL || !origo_origin_parse(url, 0, &origin)) {
+        return origo_fail(out, 502, "not an http(s) URL");
+    }
+    if (origo_origin_equal(&ctx->own, &origin)) {
+        allowed = 1;
+    }
+    if (lcf->allow_hosts != NULL) {
+        origo_origin *o = lcf->allow_hosts->elts;
+        for (i = 0; i < lcf->allow_hosts->nelts && !allowed; i++) {
+            allowed = origo_origin_equal(&o[i], &origin);
+        }
+    }
+    if (!allowed) {
+        char text[400];
+        snprintf(text, sizeof(text), "%s://%s:%u is not allowed (ism_proxy_pass origin or "
+                 "origo_proxy_allow_host)", origin.https ? "https" : "http", origin.host, origin.port);
+        return origo_fail(out, 403, text);
+    }
+    if (now >= ctx->deadline_ns) {
+        return origo_fail(out, 504, "the request's upstream deadline (origo_upstream_deadline) passed");
+    }
+    if (fetch_queue.fd == -1) {
+        return origo_fail(out, 502, "upstream reads are unavailable in this worker (eventfd)");
+    }
+    job = calloc(1, sizeof(*job));
+    if (job == NULL) {
+        return origo_fail(out, 502, "out of memory");
+    }
+    cap = strlen(url) * 3 + 1;
+    job->url = malloc(cap);
+    if (job->url == NULL || origo_url_escape_unsafe(url, job->url, cap) == 0) {
+        origo_job_free(job);
+        return origo_fail(out, 502, "URL cannot be encoded");
+    }
+    job->task = ctx;
+    job->offset = offset;
+    job->length = length;
+    origo_range_value(offset, length, job->range, sizeof(job->range));
+    job->deadline_ns = now + (uint64_t) lcf->upstream_timeout * 1000000u;
+    if (job->deadline_ns > ctx->deadline_ns) {
+        job->deadline_ns = ctx->deadline_ns;
+    }
+    job->body.max = length > 0 ? length : ORIGO_MAX_WHOLE_BODY;
+    job->state = FETCH_QUEUED;
+
+    pthread_mutex_lock(&fetch_queue.lock);
+    if (fetch_queue.tail != NULL) {
+        fetch_queue.tail->next = job;
+    } else {
+        fetch_queue.head = job;
+    }
+    fetch_queue.tail = job;
+    pthread_mutex_unlock(&fetch_queue.lock);
+    if (write(fetch_queue.fd, &one, sizeof(one)) != (ssize_t) sizeof(one) && errno != EAGAIN) {
+        /* The loop will still find it on its next wake-up, or the wait ends by the deadline. */
+    }
+
+    until.tv_sec = (time_t) (job->deadline_ns / 1000000000u);
+    until.tv_nsec = (long) (job->deadline_ns % 1000000000u);
+    pthread_mutex_lock(&fetch_queue.lock);
+    while (job->state != FETCH_DONE) {
+        if (pthread_cond_timedwait(&fetch_queue.done, &fetch_queue.lock, &until) == ETIMEDOUT
+            && job->state != FETCH_DONE)
+        {
+            break;
+        }
+    }
+    if (job->state != FETCH_DONE) {
+        if (job->state == FETCH_QUEUED) {
+            origo_fetch_job_t *prev = NULL;
+
+            for (pp = &fetch_queue.head; *pp != NULL; prev = *pp, pp = &(*pp)->next) {
+                if (*pp == job) {
+                    *pp = job->next;
+                    if (fetch_queue.tail == job) {
+                        fetch_queue.tail = prev;
+                    }
+                    break;
+                }
+            }
+            pthread_mutex_unlock(&fetch_queue.lock);
+            origo_job_free(job);
+        } else {
+            job->thread_gone = 1;    /* the loop frees it when the subrequest ends */
+            pthread_mutex_unlock(&fetch_queue.lock);
+        }
+        return origo_fail(out, 504, "upstream read timed out (origo_upstream_timeout)");
+    }
+    pthread_mutex_unlock(&fetch_queue.lock);
+
+    rc = job->rc;
+    *out = job->result;
+    ngx_memzero(&job->result, sizeof(job->result));
+    if (rc == 0) {
+        out->data = job->body.data;
+        out->length = job->body.len;
+        job->body.data = NULL;
+    }
+    origo_job_free(job);
+    return rc;
+}
+
+/* On the loop: hands a finished job to its thread (or frees it when the thread left). */
+static void
+ngx_http_origo_job_finish(origo_fetch_job_t *job, int rc, const char *error)
+{
+    int gone;
+
+    job->rc = rc;
+    if (rc != 0) {
+        origo_fail(&job->result, rc, error);
+    }
+    pthread_mutex_lock(&fetch_queue.lock);
+    gone = job->thread_gone;
+    job->state = FETCH_DONE;
+    pthread_cond_broadcast(&fetch_queue.done);
+    pthread_mutex_unlock(&fetch_queue.lock);
+    if (gone) {
+        origo_job_free(job);
+    }
+}
+
+static char *
+ngx_http_origo_header_value(ngx_list_t *headers, const char *name)
+{
+    ngx_list_part_t *part = &headers->part;
+    ngx_table_elt_t *h = part->elts;
+    size_t nlen = strlen(name), total = 0, n;
+    char *value = NULL, *grown;
+    ngx_uint_t i;
+
+    for (i = 0; /* void */; i++) {
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+            part = part->next;
+            h = part->elts;
+            i = 0;
+            if (part->nelts == 0) {
+                continue;
+            }
+        }
+        if (h[i].hash == 0 || h[i].key.len != nlen
+            || ngx_strncasecmp(h[i].key.data, (u_char *) name, nlen) != 0)
+        {
+            continue;
+        }
+        n = h[i].value.len;
+        grown = realloc(value, total + n + 3);
+        if (grown == NULL) {
+            free(value);
+            return NULL;
+        }
+        value = grown;
+        if (total > 0) {
+            value[total++] = ',';
+            value[total++] = ' ';
+        }
+        ngx_memcpy(value + total, h[i].value.data, n);
+        total += n;
+        value[total] = '\0';
+    }
+    return value;
+}
+
+/* The fetch subrequest's header: kept for the engine, never sent anywhere. */
+static ngx_int_t
+ngx_http_origo_header_filter(ngx_http_request_t *r)
+{
+    ngx_http_origo_fetch_ctx_t *fctx = ngx_http_get_module_ctx(r, ngx_http_origo_module);
+    origo_fetch_job_t *job;
+    char num[32];
+
+    if (fctx == NULL) {
+        return ngx_http_next_header_filter(r);
+    }
+    job = fctx->job;
+    if (job == NULL || job->got_header) {
+        return NGX_OK;
+    }
+    job->got_header = 1;
+    job->result.status = (int) r->headers_out.status;
+    job->result.content_range = ngx_http_origo_header_value(&r->headers_out.headers, "Content-Range");
+    if (r->headers_out.content_length_n >= 0) {
+        ngx_snprintf((u_char *) num, sizeof(num) - 1, "%O%Z", r->headers_out.content_length_n);
+        job->result.content_length = strdup(num);
+    }
+    job->result.etag = ngx_http_origo_header_value(&r->headers_out.headers, "ETag");
+    if (r->headers_out.last_modified_time > 0) {
+        job->result.last_modified = (int64_t) r->headers_out.last_modified_time;
+    }
+    return NGX_OK;
+}
+
+/* Object bytes [seen, seen + n) of a 200 to a ranged read, cut to the wanted range. */
+static void
+ngx_http_origo_take(origo_fetch_job_t *job, const u_char *bytes, size_t n)
+{
+    uint64_t want_end = job->length > 0 ? job->offset + job->length : (uint64_t) -1;
+
+    if (job->sliced) {
+        uint64_t start = job->seen, end = job->seen + n;
+        uint64_t lo = start > job->offset ? start : job->offset;
+        uint64_t hi = end < want_end ? end : want_end;
+
+        if (lo < hi && !origo_body_append(&job->body, (const char *) bytes + (lo - start), (size_t) (hi - lo))) {
+            job->overflow = 1;
+        }
+        if (end >= want_end) {
+            job->complete = 1;
+        }
+    } else if (!origo_body_append(&job->body, (const char *) bytes, n)) {
+        job->overflow = 1;
+    }
+}
+
+static void
+ngx_http_origo_take_bytes(ngx_http_request_t *r, origo_fetch_job_t *job, const u_char *bytes, size_t n)
+{
+    if (job->complete || job->overflow || job->ignored_range || n == 0) {
+        return;
+    }
+    if (!job->decided) {
+        job->decided = 1;
+        job->keep = job->result.status == NGX_HTTP_OK || job->result.status == NGX_HTTP_PARTIAL_CONTENT;
+        job->sliced = job->keep && job->range[0] != '\0' && job->result.status == NGX_HTTP_OK;
+        if (job->sliced && (job->length > 0 ? job->offset + job->length : job->offset) > ORIGO_MAX_WHOLE_BODY) {
+            job->ignored_range = 1;
+            return;
+        }
+    }
+    if (job->keep) {
+        ngx_http_origo_take(job, bytes, n);
+    } else if (job->seen + n > ORIGO_MAX_ERROR_BODY) {
+        job->complete = 1;
+    }
+    job->seen += n;
+    (void) r;
+}
+
+/* The fetch subrequest's body: collected, bounded, never sent. NGX_ERROR stops the read. */
+static ngx_int_t
+ngx_http_origo_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_http_origo_fetch_ctx_t *fctx = ngx_http_get_module_ctx(r, ngx_http_origo_module);
+    origo_fetch_job_t *job;
+    ngx_chain_t *cl;
+    u_char chunk[16384];
+
+    if (fctx == NULL) {
+        return ngx_http_next_body_filter(r, in);
+    }
+    job = fctx->job;
+    for (cl = in; cl != NULL; cl = cl->next) {
+        ngx_buf_t *b = cl->buf;
+
+        if (job != NULL && b->in_file && !ngx_buf_in_memory(b)) {
+            /* a cache hit or a buffered temp file: read it (the page cache, normally) */
+            while (b->file_pos < b->file_last && !job->complete && !job->overflow && !job->ignored_range) {
+                size_t want = (size_t) ngx_min((off_t) sizeof(chunk), b->file_last - b->file_pos);
+                ssize_t got = pread(b->file->fd, chunk, want, b->file_pos);
+                if (got <= 0) {
+                    job->overflow = 1;
+                    break;
+                }
+                ngx_http_origo_take_bytes(r, job, chunk, (size_t) got);
+                b->file_pos += got;
+            }
+        } else if (job != NULL && ngx_buf_in_memory(b)) {
+            ngx_http_origo_take_bytes(r, job, b->pos, (size_t) (b->last - b->pos));
+        }
+        b->pos = b->last;
+        b->file_pos = b->file_last;
+    }
+    if (job == NULL) {
+        return NGX_OK;
+    }
+    if (origo_now_ns() >= job->deadline_ns && !job->complete) {
+        job->late = 1;
+    }
+    return job->complete || job->overflow || job->ignored_range || job->late ? NGX_ERROR : NGX_OK;
+}
+
+/* The fetch subrequest ended (rc: 0 when its upstream answer was read to the end). */
+static ngx_int_t
+ngx_http_origo_fetch_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
+{
+    ngx_http_origo_fetch_ctx_t *fctx = data;
+    origo_fetch_job_t *job = fctx->job;
+    char text[200];
+
+    if (r->connection->data == r) {
+        /* It was the connection's active request (ngx_http_origo_fetch_start): the main again. */
+        r->connection->data = r->main;
+    }
+    if (job == NULL) {
+        return NGX_OK;
+    }
+    fctx->job = NULL;
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "origo: upstream read \"%s\" range \"%s\" done: rc %i, %uz bytes",
+                   job->url, job->range, rc, job->body.len);
+    if (!job->got_header) {
+        snprintf(text, sizeof(text), "no answer from the upstream (nginx said %d; see the error log)", (int) rc);
+        ngx_http_origo_job_finish(job, rc == NGX_HTTP_GATEWAY_TIME_OUT ? 504 : 502, text);
+    } else if (job->late) {
+        ngx_http_origo_job_finish(job, 504, "upstream read deadline passed (origo_upstream_timeout)");
+    } else if (job->ignored_range) {
+        ngx_http_origo_job_finish(job, 502, "upstream ignored Range (200 with the whole object) for "
+                                  "bytes beyond the first 16 MiB");
+    } else if (job->overflow) {
+        ngx_http_origo_job_finish(job, 502, job->length > 0 ? "upstream body larger than asked for"
+                                  : "upstream object larger than 16 MiB");
+    } else if (rc != NGX_OK && !job->complete) {
+        snprintf(text, sizeof(text), "upstream body broke off (nginx said %d)", (int) rc);
+        ngx_http_origo_job_finish(job, 502, text);
+    } else {
+        if (job->sliced) {
+            job->result.data_offset = job->seen < job->offset ? job->seen : job->offset;
+        }
+        job->result.ended = !job->complete;
+        ngx_http_origo_job_finish(job, 0, NULL);
+    }
+    /* The subrequest's own end: no error page, and never the main request's termination. */
+    return NGX_OK;
+}
+
+static ngx_int_t
+ngx_http_origo_push_header(ngx_http_request_t *sr, const char *key, const char *lowcase, const char *value,
+    ngx_table_elt_t **slot)
+{
+    ngx_table_elt_t *h = ngx_list_push(&sr->headers_in.headers);
+
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->lowcase_key = (u_char *) lowcase;
+    h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
+    h->value.data = (u_char *) value;
+    h->value.len = ngx_strlen(value);
+    if (slot != NULL) {
+        *slot = h;
+    }
+    return NGX_OK;
+}
+
+/* On the loop: starts the subrequest of one job. Returns 0 or an HTTP status. */
+static int
+ngx_http_origo_fetch_start(origo_fetch_job_t *job, const char **why)
+{
+    ngx_http_origo_task_ctx_t *ctx = job->task;
+    ngx_http_request_t *r = ctx->r, *sr;
+    ngx_http_post_subrequest_t *ps;
+    ngx_http_origo_fetch_ctx_t *fctx;
+
+    if (r->connection->error) {
+        *why = "the client went away";
+        return 502;
+    }
+    fctx = ngx_pcalloc(r->pool, sizeof(*fctx));
+    ps = ngx_palloc(r->pool, sizeof(*ps));
+    if (fctx == NULL || ps == NULL) {
+        *why = "out of memory";
+        return 502;
+    }
+    fctx->job = job;
+    ps->handler = ngx_http_origo_fetch_done;
+    ps->data = fctx;
+    if (ngx_http_subrequest(r, &ctx->lcf->upstream_location, NULL, &sr, ps,
+                            NGX_HTTP_SUBREQUEST_BACKGROUND) != NGX_OK)
+    {
+        *why = "nginx refused the subrequest";
+        return 502;
+    }
+    ngx_http_set_ctx(sr, fctx, ngx_http_origo_module);
+    /* Only what we decide goes upstream: none of the client's headers. */
+    ngx_memzero(&sr->headers_in, sizeof(sr->headers_in));
+    if (ngx_list_init(&sr->headers_in.headers, r->pool, 4, sizeof(ngx_table_elt_t)) != NGX_OK
+        || ngx_http_origo_push_header(sr, "User-Agent", "user-agent", ctx->user_agent,
+                                      &sr->headers_in.user_agent) != NGX_OK
+        || ngx_http_origo_push_header(sr, "CDN-Loop", "cdn-loop", ctx->cdn_loop, NULL) != NGX_OK
+        || (job->range[0] != '\0'
+            && ngx_http_origo_push_header(sr, "Range", "range", job->range, &sr->headers_in.range) != NGX_OK))
+    {
+        /* The subrequest still runs (to no URL: an error nobody reads); the job is not its any more. */
+        fctx->job = NULL;
+        *why = "out of memory";
+        return 502;
+    }
+    sr->headers_in.content_length_n = -1;
+    sr->headers_in.keep_alive_n = -1;
+    sr->header_only = 0;
+    /*
+     * The connection's active request: nginx's buffered upstream (the event pipe) passes body
+     * bytes on only to the active request, and would otherwise keep the whole answer in its
+     * buffers and temporary file until the end. The main request is blocked meanwhile (its
+     * thread waits for this read); ngx_http_origo_fetch_done and ngx_http_origo_task_done give
+     * the connection back to it.
+     */
+    if (r->connection->data == r) {
+        r->connection->data = sr;
+    }
+    return 0;
+}
+
+/* The eventfd is readable: start the subrequests of every queued job. */
+static void
+ngx_http_origo_fetch_notified(ngx_event_t *ev)
+{
+    ngx_connection_t *c = ev->data;
+    origo_fetch_job_t *job, *next;
+    uint64_t count;
+    const char *why;
+    int rc;
+
+    while (read(fetch_queue.fd, &count, sizeof(count)) == (ssize_t) sizeof(count)) {
+        /* drained */
+    }
+    pthread_mutex_lock(&fetch_queue.lock);
+    job = fetch_queue.head;
+    fetch_queue.head = fetch_queue.tail = NULL;
+    for (next = job; next != NULL; next = next->next) {
+        next->state = FETCH_RUNNING;
+    }
+    pthread_mutex_unlock(&fetch_queue.lock);
+
+    for (; job != NULL; job = next) {
+        ngx_connection_t *rc_conn = job->task->r->connection;
+
+        next = job->next;
+        job->next = NULL;
+        why = NULL;
+        rc = ngx_http_origo_fetch_start(job, &why);
+        if (rc != 0) {
+            ngx_http_origo_job_finish(job, rc, why);
+            continue;
+        }
+        ngx_http_run_posted_requests(rc_conn);
+    }
+    (void) c;
+}
+
+/* Each worker: the eventfd the pool threads wake the loop with. */
+static ngx_int_t
+ngx_http_origo_fetch_init(ngx_cycle_t *cycle)
+{
+    ngx_connection_t *c;
+    pthread_condattr_t attr;
+    int fd;
+
+    /* The waits' deadlines are CLOCK_MONOTONIC (origo_now_ns). */
+    if (pthread_condattr_init(&attr) != 0 || pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0
+        || pthread_cond_init(&fetch_queue.done, &attr) != 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, cycle->log, 0, ORIGO_LOGNO(10904)
+                      "cannot set up the upstream wait: ism_proxy_pass reads will fail with 502");
+        return NGX_OK;
+    }
+    fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+    if (fd == -1) {
+        ngx_log_error(NGX_LOG_ERR, cycle->log, ngx_errno, ORIGO_LOGNO(10904)
+                      "eventfd() failed: ism_proxy_pass reads will fail with 502");
+        return NGX_OK;
+    }
+    c = ngx_get_connection(fd, cycle->log);
+    if (c == NULL) {
+        close(fd);
+        return NGX_OK;
+    }
+    c->recv = NULL;
+    c->read->handler = ngx_http_origo_fetch_notified;
+    c->read->data = c;
+    c->read->log = cycle->log;
+    /* Not a client connection: a worker shutting down does not wait for it. */
+    c->read->channel = 1;
+    if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_CLEAR_EVENT) != NGX_OK) {
+        ngx_free_connection(c);
+        close(fd);
+        return NGX_OK;
+    }
+    fetch_queue.fd = fd;
+    fetch_queue.conn = c;
+    return NGX_OK;
+}
+
+/* $origo_upstream_url: the URL of the fetch subrequest's read (empty elsewhere). */
+static ngx_int_t
+ngx_http_origo_url_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_origo_fetch_ctx_t *fctx = ngx_http_get_module_ctx(r, ngx_http_origo_module);
+
+    (void) data;
+    if (fctx == NULL || fctx->job == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+    v->data = (u_char *) fctx->job->url;
+    v->len = ngx_strlen(fctx->job->url);
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    return NGX_OK;
+}
+
+static ngx_int_t
+ngx_http_origo_preconfiguration(ngx_conf_t *cf)
+{
+    static ngx_str_t name = ngx_string("origo_upstream_url");
+    ngx_http_variable_t *var = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
+
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+    var->get_handler = ngx_http_origo_url_variable;
+    return NGX_OK;
+}
+
+/* The number of "origo" elements of the request's CDN-Loop header lines. */
+static int
+ngx_http_origo_hops(ngx_http_request_t *r)
+{
+    char *value = ngx_http_origo_header_value(&r->headers_in.headers, "CDN-Loop");
+    int hops = value != NULL ? origo_cdn_loop_count(value, ORIGO_LOOP_TOKEN) : 0;
+
+    free(value);
+    return hops;
+}
 
 /* ---- the worker thread's part -------------------------------------------------------------- */
 
@@ -466,18 +1230,20 @@ ngx_http_origo_thread_handler(void *data, ngx_log_t *log)
     struct timespec t0, t1;
 
     (void) log;
-    ctx->status = origo_find_manifest(ctx);
-    if (ctx->status != 0) {
-        return;
+    if (ctx->manifest_url == NULL) {
+        ctx->status = origo_find_manifest(ctx);
+        if (ctx->status != 0) {
+            return;
+        }
     }
     ngx_memzero(&request, sizeof(request));
     request.method = ctx->method;
-    request.manifest_path = ctx->path;
+    request.manifest_path = ctx->manifest_url != NULL ? ctx->manifest_url : ctx->path;
     request.virtual_path = ctx->virtual_path;
     request.query = ctx->query;
     request.uri = ctx->uri;
     request.max_index_bytes = ctx->max_index_bytes;
-    request.upstream = NULL;
+    request.upstream = ctx->manifest_url != NULL ? &ctx->upstream : NULL;
     request.map_files = 1;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -875,6 +1641,12 @@ ngx_http_origo_task_done(ngx_event_t *ev)
     if (ctx->guard.timer_set) {
         ngx_del_timer(&ctx->guard);
     }
+    if (c->data != r && c->data != NULL
+        && ngx_http_get_module_ctx((ngx_http_request_t *) c->data, ngx_http_origo_module) != NULL)
+    {
+        /* A read that timed out is still running: the connection is the main request's again. */
+        c->data = r;
+    }
     r->main->blocked--;
     r->aio = 0;
 
@@ -914,8 +1686,7 @@ ngx_http_origo_unsupported(ngx_http_request_t *r)
     ngx_str_t log_uri;
 
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10901)
-                  "501 for %V: ism_proxy_pass and s3_* are not supported by the nginx module yet "
-                  "(only local files under the root, issue #16)", ngx_http_origo_log_uri(r, &log_uri));
+                  "501 for %V: s3_* are not supported by the nginx module yet (issue #16)", ngx_http_origo_log_uri(r, &log_uri));
     return NGX_HTTP_NOT_IMPLEMENTED;
 }
 
@@ -947,6 +1718,178 @@ ngx_http_origo_not_allowed(ngx_http_request_t *r)
     return ngx_http_send_header(r);
 }
 
+/* Posts the task to the thread pool and holds the request until ngx_http_origo_task_done. */
+static ngx_int_t
+ngx_http_origo_start_task(ngx_http_request_t *r, ngx_http_origo_loc_conf_t *lcf, ngx_thread_task_t *task)
+{
+    ngx_http_origo_task_ctx_t *ctx = task->ctx;
+    ngx_str_t log_uri;
+
+    task->handler = ngx_http_origo_thread_handler;
+    task->event.data = ctx;
+    task->event.handler = ngx_http_origo_task_done;
+    if (ngx_thread_task_post(lcf->thread_pool, task) != NGX_OK) {
+        /* The pool's queue is full (thread_pool max_queue): shed load rather than block. */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10902)
+                      "thread pool \"%V\" refused the task for %V", &lcf->thread_pool_name,
+                      ngx_http_origo_log_uri(r, &log_uri));
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+    /* Keeps the request (and the memory the thread uses) alive until ngx_http_origo_task_done. */
+    r->main->blocked++;
+    r->main->count++;
+    r->aio = 1;
+    r->write_event_handler = ngx_http_request_empty_handler;
+    ctx->guard.handler = ngx_http_origo_task_guard;
+    ctx->guard.data = ctx;
+    ctx->guard.log = r->connection->log;
+    ngx_add_timer(&ctx->guard, ORIGO_TASK_GUARD_MSEC);
+    return NGX_DONE;
+}
+
+/* The task's common fields, from the request. NULL when out of memory. */
+static ngx_thread_task_t *
+ngx_http_origo_new_task(ngx_http_request_t *r, ngx_http_origo_loc_conf_t *lcf)
+{
+    ngx_thread_task_t *task = ngx_thread_task_alloc(r->pool, sizeof(ngx_http_origo_task_ctx_t));
+    ngx_http_origo_task_ctx_t *ctx;
+
+    if (task == NULL) {
+        return NULL;
+    }
+    ctx = task->ctx;
+    ngx_memzero(ctx, sizeof(*ctx));
+    ctx->r = r;
+    ctx->lcf = lcf;
+    ctx->uri = ngx_http_origo_cstr(r->pool, &r->uri);
+    ctx->query = r->args.len > 0 ? ngx_http_origo_cstr(r->pool, &r->args) : NULL;
+    ctx->method = ngx_http_origo_cstr(r->pool, &r->method_name);
+    ctx->head = r->method == NGX_HTTP_HEAD;
+    ctx->max_index_bytes = (uint64_t) lcf->max_index_size;
+    if (ctx->uri == NULL || ctx->method == NULL || (r->args.len > 0 && ctx->query == NULL)) {
+        return NULL;
+    }
+    return task;
+}
+
+/*
+ * ism_proxy_pass: every path of the location is virtual. <location>/<name>/<virtual path> is
+ * served from <ism_proxy_pass URL><name> through upstream reads (as mod_glue's IsmProxyPass).
+ */
+static ngx_int_t
+ngx_http_origo_proxy_handler(ngx_http_request_t *r, ngx_http_origo_loc_conf_t *lcf)
+{
+    ngx_http_core_loc_conf_t *clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    ngx_http_origo_task_ctx_t *ctx;
+    ngx_thread_task_t *task;
+    ngx_str_t log_uri;
+    char *rest, *p;
+    size_t mlen, plen;
+    int hops, i;
+    const char *v;
+    size_t vlen;
+
+    if (ngx_strlchr(r->uri.data, r->uri.data + r->uri.len, '\0') != NULL
+        || (r->args.len > 0 && ngx_strlchr(r->args.data, r->args.data + r->args.len, '\0') != NULL))
+    {
+        return NGX_HTTP_BAD_REQUEST;
+    }
+    rest = ngx_http_origo_cstr(r->pool, &r->uri);
+    if (rest == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    /* The part after the location's prefix (a regex location: the whole URI). */
+    plen = clcf->name.len;
+    while (plen > 0 && clcf->name.data[plen - 1] == '/') {
+        plen--;
+    }
+    if (!clcf->regex && plen <= r->uri.len && ngx_strncmp(rest, clcf->name.data, plen) == 0) {
+        rest += plen;
+    }
+    while (*rest == '/') {
+        rest++;
+    }
+    mlen = origo_manifest_length(rest);
+    if (mlen == 0 || rest[mlen] != '/') {
+        return NGX_DECLINED;
+    }
+    if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
+        return ngx_http_origo_not_allowed(r);
+    }
+    if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10010)
+                      "%V %V came with a request body: refused", &r->method_name,
+                      ngx_http_origo_log_uri(r, &log_uri));
+        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+    hops = ngx_http_origo_hops(r);
+    if (hops >= lcf->max_hops) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10009)
+                      "%V has passed through Origo %d times (CDN-Loop; origo_max_hops %i): refused "
+                      "as a loop; check ism_proxy_pass and the src of its server manifest",
+                      ngx_http_origo_log_uri(r, &log_uri), hops, lcf->max_hops);
+        return 508;
+    }
+    if (!engine_ready) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10006)
+                      "engine not initialised in this process; refusing %V",
+                      ngx_http_origo_log_uri(r, &log_uri));
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (lcf->thread_pool == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    task = ngx_http_origo_new_task(r, lcf);
+    if (task == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ctx = task->ctx;
+    rest[mlen] = '\0';
+    ctx->virtual_path = rest + mlen + 1;
+    ctx->manifest_url = ngx_pnalloc(r->pool, lcf->proxy_pass.len + mlen + 1);
+    /* CDN-Loop: the hops so far (at most 16) and this one. */
+    ctx->cdn_loop = ngx_pnalloc(r->pool, (sizeof(ORIGO_LOOP_TOKEN) + 2) * (size_t) (hops + 1) + 1);
+    v = strchr(origo_engine_version(), '/');
+    vlen = v != NULL ? strcspn(v + 1, " ") : 0;
+    ctx->user_agent = ngx_pnalloc(r->pool, sizeof("Origo/") + vlen);
+    ctx->scope = ngx_pnalloc(r->pool, lcf->proxy_pass.len + 1
+                             + (lcf->allow_hosts != NULL ? lcf->allow_hosts->nelts : 0) * (ORIGO_HOST_MAX + 24));
+    if (ctx->manifest_url == NULL || ctx->cdn_loop == NULL || ctx->user_agent == NULL || ctx->scope == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    p = (char *) ngx_cpymem(ctx->manifest_url, lcf->proxy_pass.data, lcf->proxy_pass.len);
+    p = (char *) ngx_cpymem(p, rest, mlen);
+    *p = '\0';
+    p = ctx->cdn_loop;
+    for (i = 0; i <= hops; i++) {
+        p = (char *) ngx_cpymem(p, i > 0 ? ", " ORIGO_LOOP_TOKEN : ORIGO_LOOP_TOKEN,
+                                i > 0 ? sizeof(ORIGO_LOOP_TOKEN) + 1 : sizeof(ORIGO_LOOP_TOKEN) - 1);
+    }
+    *p = '\0';
+    p = (char *) ngx_cpymem(ctx->user_agent, "Origo", 5);
+    if (vlen > 0) {
+        *p++ = '/';
+        p = (char *) ngx_cpymem(p, v + 1, vlen);
+    }
+    *p = '\0';
+    p = (char *) ngx_cpymem(ctx->scope, lcf->proxy_pass.data, lcf->proxy_pass.len);
+    if (lcf->allow_hosts != NULL) {
+        origo_origin *o = lcf->allow_hosts->elts;
+        ngx_uint_t k;
+        for (k = 0; k < lcf->allow_hosts->nelts; k++) {
+            p += sprintf(p, " %s://%s:%u", o[k].https ? "https" : "http", o[k].host, o[k].port);
+        }
+    }
+    *p = '\0';
+    (void) origo_origin_parse(ctx->manifest_url, 0, &ctx->own);
+    ctx->deadline_ns = origo_now_ns() + (uint64_t) lcf->upstream_deadline * 1000000u;
+    ctx->upstream.ctx = ctx;
+    ctx->upstream.fetch = ngx_http_origo_fetch;
+    ctx->upstream.scope = ctx->scope;
+    ctx->path = ctx->manifest_url;   /* for the not-found log line */
+    return ngx_http_origo_start_task(r, lcf, task);
+}
+
 static ngx_int_t
 ngx_http_origo_handler(ngx_http_request_t *r)
 {
@@ -961,9 +1904,11 @@ ngx_http_origo_handler(ngx_http_request_t *r)
     ngx_int_t rc;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_origo_module);
+    if (ngx_http_get_module_ctx(r, ngx_http_origo_module) != NULL) {
+        return NGX_DECLINED;         /* one of our upstream reads (no origo_upstream_location?) */
+    }
     if (lcf->proxy_pass.data != NULL) {
-        /* Every path of an ism_proxy_pass location is virtual. */
-        return ngx_http_origo_unsupported(r);
+        return ngx_http_origo_proxy_handler(r, lcf);
     }
     if (!lcf->handle_ism || r->uri.len == 0) {
         return NGX_DECLINED;
@@ -1015,44 +1960,14 @@ ngx_http_origo_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    task = ngx_thread_task_alloc(r->pool, sizeof(ngx_http_origo_task_ctx_t));
+    task = ngx_http_origo_new_task(r, lcf);
     if (task == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     ctx = task->ctx;
-    ngx_memzero(ctx, sizeof(*ctx));
-    ctx->r = r;
     ctx->path = (char *) path.data;
     ctx->tail = (size_t) (tail - (char *) path.data);
-    ctx->uri = ngx_http_origo_cstr(r->pool, &r->uri);
-    ctx->query = r->args.len > 0 ? ngx_http_origo_cstr(r->pool, &r->args) : NULL;
-    ctx->method = ngx_http_origo_cstr(r->pool, &r->method_name);
-    ctx->head = r->method == NGX_HTTP_HEAD;
-    ctx->max_index_bytes = (uint64_t) lcf->max_index_size;
-    if (ctx->uri == NULL || ctx->method == NULL || (r->args.len > 0 && ctx->query == NULL)) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    task->handler = ngx_http_origo_thread_handler;
-    task->event.data = ctx;
-    task->event.handler = ngx_http_origo_task_done;
-    if (ngx_thread_task_post(lcf->thread_pool, task) != NGX_OK) {
-        /* The pool's queue is full (thread_pool max_queue): shed load rather than block. */
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10902)
-                      "thread pool \"%V\" refused the task for %V", &lcf->thread_pool_name,
-                      ngx_http_origo_log_uri(r, &log_uri));
-        return NGX_HTTP_SERVICE_UNAVAILABLE;
-    }
-    /* Keeps the request (and the memory the thread uses) alive until ngx_http_origo_task_done. */
-    r->main->blocked++;
-    r->main->count++;
-    r->aio = 1;
-    r->write_event_handler = ngx_http_request_empty_handler;
-    ctx->guard.handler = ngx_http_origo_task_guard;
-    ctx->guard.data = ctx;
-    ctx->guard.log = r->connection->log;
-    ngx_add_timer(&ctx->guard, ORIGO_TASK_GUARD_MSEC);
-    return NGX_DONE;
+    return ngx_http_origo_start_task(r, lcf, task);
 }
 
 static ngx_int_t
@@ -1069,5 +1984,11 @@ ngx_http_origo_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
     *h = ngx_http_origo_handler;
+
+    /* First in both chains: the upstream reads' answers stop here (ngx_http_origo_*_filter). */
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_origo_header_filter;
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_origo_body_filter;
     return NGX_OK;
 }

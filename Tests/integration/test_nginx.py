@@ -12,6 +12,7 @@ Needs out/modules/ngx_http_origo_module.so (./ngx-build.sh) next to libOrigoEngi
 from __future__ import annotations
 
 import http.client
+import http.server
 import os
 import re
 import socket
@@ -350,15 +351,14 @@ def test_vhost_example_basic_conf(media):
 
 # ----------------------------------------------------------------------- not supported yet: refused
 
-def test_ism_proxy_pass_is_refused_with_501(media):
+def test_s3_is_refused_with_501(media):
     with tempfile.TemporaryDirectory(prefix="origo-ngx-site-", dir="/tmp") as d:
-        inc = site(d, "site.conf", "location /remote/ { ism_proxy_pass http://127.0.0.1:9/media/; }\n"
-                                   f'location /s3/ {{ alias "{media.root}/"; usp_handle_ism; '
+        inc = site(d, "site.conf", f'location /s3/ {{ alias "{media.root}/"; usp_handle_ism; '
                                    's3_region eu-west-1; }\n')
         proc, srv = start_nginx(media.root, "--include", inc)
         try:
             assert proc.returncode == 0, proc.stdout + proc.stderr
-            for path in ["remote/abr.ism/.m3u8", "s3/abr.ism/.mpd"]:
+            for path in ["s3/abr.ism/.mpd"]:
                 start = srv.log_size()
                 assert clients.get(srv.url(path)).status == 501, path
                 assert "not supported by the nginx module yet" in srv.log_since(start), path
@@ -441,3 +441,273 @@ def test_remote_sources_in_a_local_manifest_are_501(media):
         finally:
             stop_nginx(srv)
         assert not srv.crash_lines()
+
+
+# --------------------------------------------------------------------------------- ism_proxy_pass
+
+class Dripper(http.server.BaseHTTPRequestHandler):
+    """A storage that misbehaves slowly: /drip/... sends a header and then one byte a second,
+    /hang/... accepts the request and never answers."""
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        kind = self.path.lstrip("/").split("/")[0]
+        try:
+            if kind == "drip":
+                self.send_response(200)
+                self.send_header("Content-Length", "100000")
+                self.end_headers()
+                for _ in range(60):
+                    self.wfile.write(b"<")
+                    self.wfile.flush()
+                    time.sleep(1)
+            else:
+                time.sleep(60)
+        except OSError:
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+HEADERS_LOG = ('LogFormat "\\"%r\\" %>s auth=\\"%{Authorization}i\\" cookie=\\"%{Cookie}i\\" '
+               'ua=\\"%{User-Agent}i\\" loop=\\"%{CDN-Loop}i\\" range=\\"%{Range}i\\"" heads\n'
+               'CustomLog "{log}" heads\n')
+
+
+def upstream_location(read_timeout: str = "10s") -> str:
+    return ("location = /origo-upstream {\n    internal;\n    proxy_pass $origo_upstream_url;\n"
+            "    proxy_http_version 1.1;\n    proxy_set_header Connection \"\";\n"
+            "    proxy_max_temp_file_size 0;\n"
+            f"    proxy_read_timeout {read_timeout};\n}}\n")
+
+
+@pytest.fixture(scope="module")
+def proxied(media):
+    """nginx with ism_proxy_pass locations over a storage Apache (test_remote.Storage, with a
+    second access log of the headers that reach it), a CMS, a dripping storage and itself; and
+    an Apache with IsmProxyPass over the same storage, to compare answers with."""
+    from test_remote import BadHandler, Origo, Storage, Threaded, cms_handler
+    from conftest import ONE_CHILD
+
+    storage = Storage(media.root)
+    headers_log = os.path.join(storage.dir, "headers.log")
+    with open(storage.conf, "a") as f:
+        f.write(HEADERS_LOG.replace("{log}", headers_log))
+    subprocess.run(["/usr/sbin/apache2", "-f", storage.conf, "-k", "graceful"], check=True, capture_output=True)
+    time.sleep(1)
+    seen: list[str] = []
+    cms = Threaded(cms_handler(seen))
+    drip = Threaded(Dripper)
+    BadHandler.root = media.root
+    bad = Threaded(BadHandler)
+    port = _free_port()
+    listen = f"127.0.0.1:{port}"
+    d = tempfile.mkdtemp(prefix="origo-ngx-proxy-", dir="/tmp")
+    inc = site(d, "proxy.conf", f"""
+location /proxy/ {{ ism_proxy_pass http://127.0.0.1:{storage.port}/; }}
+location /cms/ {{ ism_proxy_pass http://127.0.0.1:{cms.port}/smil.php/; origo_proxy_allow_host 127.0.0.1:{storage.port}; }}
+location /nocms/ {{ ism_proxy_pass http://127.0.0.1:{cms.port}/smil.php/; }}
+location /drip/ {{ ism_proxy_pass http://127.0.0.1:{drip.port}/drip/; origo_upstream_timeout 2s; }}
+location /hang/ {{ ism_proxy_pass http://127.0.0.1:{drip.port}/hang/; origo_upstream_timeout 2s; }}
+location /self/ {{ ism_proxy_pass http://127.0.0.1:{port}/; }}
+location /bad/ {{ ism_proxy_pass http://127.0.0.1:{bad.port}/; origo_upstream_timeout 2s; }}
+location /loop/ {{ ism_proxy_pass http://127.0.0.1:{port}/loop/abr.ism/; }}
+""" + upstream_location())
+    proc = subprocess.run([str(NGINX_LAUNCHER), "start", "--root", media.root, "--listen", listen, "--include", inc],
+                          capture_output=True, text=True, timeout=120)
+    srv = Server(f"http://{listen}", media.root, listen, f"/tmp/origo-nginx/{port}/logs/error.log")
+    apache_root = tempfile.mkdtemp(prefix="origo-ngx-apache-", dir="/tmp")
+    os.chmod(apache_root, 0o755)
+    apache_inc = site(apache_root, "remote.conf", ONE_CHILD + f"""<Location "/proxy">
+  IsmProxyPass "http://127.0.0.1:{storage.port}/"
+</Location>
+""")
+    apache = None
+    try:
+        if proc.returncode != 0:
+            pytest.fail(f"origo-nginx start failed:\n{proc.stdout}\n{proc.stderr}")
+        apache = Origo(apache_inc, apache_root)
+        yield type("Proxied", (), {"nginx": srv, "apache": apache, "storage": storage, "headers_log": headers_log,
+                                   "cms_seen": seen, "port": port})
+    finally:
+        stop_nginx(srv)
+        if apache is not None:
+            apache.stop()
+        storage.stop()
+        cms.stop()
+        drip.stop()
+        bad.stop()
+    assert not srv.crash_lines(settle=0), "nginx workers died"
+
+
+def header_lines(path: str) -> list[str]:
+    time.sleep(0.3)
+    with open(path) as f:
+        return f.read().splitlines()
+
+
+@pytest.mark.parametrize("fmt", FORMATS.keys())
+def test_proxy_decode_abr(proxied, media, fmt):
+    frames = {media.frames(r) for r in ABR_RENDITIONS}
+    check_decode(proxied.nginx.url("proxy/abr.ism/" + FORMATS[fmt]), frames.pop(), len(ABR_RENDITIONS),
+                 expected_audio_frames(media, ABR_AUDIO))
+
+
+@pytest.mark.parametrize("name", ["moov-at-end.mp4", "cmaf.mp4"])
+@pytest.mark.parametrize("fmt", ["hls-ts", "dash-time"])
+def test_proxy_decode_single_file(proxied, media, name, fmt):
+    check_decode(proxied.nginx.url(f"proxy/{name}/" + FORMATS[fmt]), media.frames(name), 1,
+                 expected_audio_frames(media, [name]))
+
+
+def _proxy_urls(base) -> list[str]:
+    """Manifests of every format and the first segments of the first HLS variant."""
+    urls = [f"proxy/abr.ism/{FORMATS[f]}" for f in FORMATS] + ["proxy/abr.ism/Manifest", "proxy/faststart.mp4/.m3u8"]
+    master = clients.get(base("proxy/abr.ism/.m3u8")).body.decode()
+    variant = next(line for line in master.splitlines() if line and not line.startswith("#"))
+    urls.append(f"proxy/abr.ism/{variant}")
+    playlist = clients.get(base(f"proxy/abr.ism/{variant}")).body.decode()
+    urls += [f"proxy/abr.ism/{s}" for s in [l for l in playlist.splitlines() if l and not l.startswith("#")][:3]]
+    return urls
+
+
+def test_proxy_answers_equal_apache(proxied):
+    urls = _proxy_urls(proxied.nginx.url)
+    for path in urls:
+        a = clients.get(proxied.apache.url(path))
+        n = clients.get(proxied.nginx.url(path))
+        assert (n.status, n.header("content-type")) == (a.status, a.header("content-type")), path
+        assert n.body == a.body, path
+        for h in ("etag", "last-modified"):
+            assert n.header(h) == a.header(h), (path, h)
+
+
+def test_proxy_reads_are_bounded_and_carry_no_client_headers(proxied, media):
+    before = len(header_lines(proxied.headers_log))
+    mark = proxied.storage.mark()
+    secret = {"Authorization": "Bearer client-secret", "Cookie": "session=client-cookie"}
+    for path in _proxy_urls(proxied.nginx.url)[:1] + ["proxy/abr.ism/.mpd"]:
+        assert clients.get(proxied.nginx.url(path), headers=secret).status == 200
+    segs = [p for p in _proxy_urls(proxied.nginx.url) if p.endswith(".ts")]
+    for path in segs:
+        assert clients.get(proxied.nginx.url(path), headers=secret).status == 200
+    heads = header_lines(proxied.headers_log)[before:]
+    reads = proxied.storage.since(mark)
+    assert heads and reads
+    for line in heads:
+        assert "client-secret" not in line and "client-cookie" not in line, line
+        assert 'auth="-"' in line and 'cookie="-"' in line, line
+        assert 'ua="Origo/' in line and 'loop="origo"' in line, line
+    for read in reads:
+        if read["path"].endswith(".ism"):
+            continue    # the server manifest: a whole (small) object
+        m = re.match(r"bytes=(\d+)-(\d+)$", read["range"])
+        assert m, read
+        assert int(m.group(2)) - int(m.group(1)) + 1 <= 16 << 20, read
+
+
+def test_proxy_cms_and_allow_list(proxied, media):
+    import urllib.parse
+    src = proxied.storage.url("faststart.mp4")
+    query = "url=" + urllib.parse.quote(src, safe="")
+    check_decode(proxied.nginx.url("cms/CACHE_ID.ism/.m3u8?" + query), media.frames("faststart.mp4"), 1,
+                 expected_audio_frames(media, ["faststart.mp4"]))
+    assert any(p == "/smil.php/CACHE_ID.ism?" + query for p in proxied.cms_seen)
+    start = proxied.nginx.log_size()
+    assert clients.get(proxied.nginx.url("nocms/CACHE_ID.ism/.m3u8?" + query)).status == 403
+    assert "not allowed" in proxied.nginx.log_since(start)
+
+
+@pytest.mark.parametrize("path,status", [
+    ("proxy/missing.ism/.m3u8", 404),
+    ("proxy/forbidden.mp4/.m3u8", 403),
+    ("bad/status/404/x.ism/.m3u8", 404),
+    ("bad/status/403/x.ism/.m3u8", 403),
+    ("bad/status/500/x.ism/.m3u8", 502),
+    ("bad/status/503/x.mp4/.mpd", 502),
+    ("bad/reset/x.ism/.m3u8", 502),
+    ("bad/short/x.mp4/.m3u8", 502),
+    ("bad/slow/x.ism/.m3u8", 504),
+])
+def test_proxy_failures(proxied, path, status):
+    """The same statuses as test_remote.py::test_upstream_failures on Apache, one log line each."""
+    start = proxied.nginx.log_size()
+    r = clients.get(proxied.nginx.url(path))
+    assert r.status == status, f"{path}: {r.status}"
+    log = [line for line in proxied.nginx.log_since(start).splitlines() if "ORIGO10110" in line]
+    assert len(log) == 1, log
+    assert clients.get(proxied.nginx.url("proxy/faststart.mp4/.m3u8")).status == 200
+
+
+def test_proxy_clients_that_leave_during_a_read(proxied):
+    """Clients that hang up while their read waits on a hanging storage: nothing crashes, the
+    worker keeps answering."""
+    for _ in range(4):
+        with socket.create_connection(("127.0.0.1", proxied.port)) as s:
+            s.sendall(b"GET /hang/x.ism/.m3u8 HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(0.3)
+    time.sleep(2.5)
+    assert clients.get(proxied.nginx.url("proxy/abr.ism/.m3u8")).status == 200
+    assert not proxied.nginx.crash_lines()
+
+
+@pytest.mark.parametrize("kind", ["drip", "hang"])
+def test_proxy_slow_storage_ends_with_504_and_nginx_stays_responsive(proxied, kind):
+    with ThreadPoolExecutor(4) as pool:
+        started = time.monotonic()
+        slow = pool.submit(clients.get, proxied.nginx.url(f"{kind}/x.ism/.m3u8"), timeout=30)
+        time.sleep(0.3)
+        # The worker's event loop is free meanwhile: local and proxied answers come at once.
+        for _ in range(5):
+            t = time.monotonic()
+            assert clients.get(proxied.nginx.url("abr.ism/.m3u8")).status == 200
+            assert clients.get(proxied.nginx.url("proxy/abr.ism/.mpd")).status == 200
+            assert time.monotonic() - t < 1
+        r = slow.result()
+        assert r.status == 504, r.status
+        assert time.monotonic() - started < 6
+
+
+def test_proxy_to_the_same_nginx_serves_its_static_files(proxied, media):
+    frames = {media.frames(r) for r in ABR_RENDITIONS}
+    check_decode(proxied.nginx.url("self/abr.ism/.m3u8"), frames.pop(), len(ABR_RENDITIONS),
+                 expected_audio_frames(media, ABR_AUDIO))
+    assert clients.get(proxied.nginx.url("self/abr.ism/.mpd")).body == clients.get(proxied.nginx.url("abr.ism/.mpd")).body
+
+
+def test_proxy_loop_ends_with_508(proxied):
+    start = proxied.nginx.log_size()
+    t = time.monotonic()
+    r = clients.get(proxied.nginx.url("loop/abr.ism/.m3u8"))
+    # The inner hop refuses with 508; the outer hops make a 502 of their upstream's 508.
+    assert r.status in (508, 502), r.status
+    assert time.monotonic() - t < 5
+    assert "ORIGO10009" in proxied.nginx.log_since(start)
+    # A request that already passed twice is refused at once.
+    r = clients.get(proxied.nginx.url("proxy/abr.ism/.m3u8"), headers={"CDN-Loop": "origo, origo"})
+    assert r.status == 508
+
+
+def test_proxy_to_the_same_nginx_under_64_clients(proxied):
+    """Issue #16: ism_proxy_pass to the same nginx serves a stream while 64 other clients request
+    segments, no request slower than 1 s."""
+    master = clients.get(proxied.nginx.url("self/abr.ism/.m3u8")).body.decode()
+    variant = next(line for line in master.splitlines() if line and not line.startswith("#"))
+    playlist = clients.get(proxied.nginx.url(f"self/abr.ism/{variant}")).body.decode()
+    segments = [line for line in playlist.splitlines() if line and not line.startswith("#")]
+
+    def client(i: int) -> list[tuple[str, int, float]]:
+        out = []
+        for k in range(4):
+            path = ("self/abr.ism/" if i == 0 or k % 2 else "abr.ism/") + segments[(i + k) % len(segments)]
+            t = time.monotonic()
+            r = clients.get(proxied.nginx.url(path))
+            out.append((path, r.status, time.monotonic() - t))
+        return out
+
+    with ThreadPoolExecutor(65) as pool:
+        results = [x for xs in pool.map(client, range(65)) for x in xs]
+    assert all(status == 200 for _, status, _ in results), [r for r in results if r[1] != 200][:5]
+    slowest = max(results, key=lambda r: r[2])
+    assert slowest[2] < 1, slowest
