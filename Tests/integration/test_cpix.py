@@ -203,11 +203,12 @@ def test_the_document_is_read_through_ismproxypass_once_per_load(media):
     publish(stored, media.root, {"cpix.ism": ism(media.root, {"cpix": "abr.cpix.xml"}),
                                  "abr.cpix.xml": cpix("https://keys.example")})
     storage = Storage(stored)
-    # One child: what it caches, every request sees.
-    site = PrivateServer(media.root, "StartServers 1\nServerLimit 1\nThreadsPerChild 25\nMaxRequestWorkers 25\n"
-                                     "MinSpareThreads 1\nMaxSpareThreads 25\n"
-                                     f'<Location "/remote">\n  IsmProxyPass "http://127.0.0.1:{storage.port}/"\n</Location>\n')
+    site = None
     try:
+        # One child: what it caches, every request sees.
+        site = PrivateServer(media.root, "StartServers 1\nServerLimit 1\nThreadsPerChild 25\nMaxRequestWorkers 25\n"
+                                         "MinSpareThreads 1\nMaxSpareThreads 25\n"
+                                         f'<Location "/remote">\n  IsmProxyPass "http://127.0.0.1:{storage.port}/"\n</Location>\n')
         for _ in range(3):
             mpd = clients.get(site.url("remote/cpix.ism/.mpd"))
             assert mpd.status == 200
@@ -218,7 +219,8 @@ def test_the_document_is_read_through_ismproxypass_once_per_load(media):
         reads = [line for line in log if "abr.cpix.xml" in line]
         assert len(reads) == 1 and len([line for line in log if "cpix.ism" in line]) == 1, log
     finally:
-        crashes = site.stop()
+        # The storage stops even when the site never started.
+        crashes = site.stop() if site else []
         storage.stop()
         shutil.rmtree(stored, ignore_errors=True)
     assert not crashes, "\n".join(crashes[:20])
