@@ -147,6 +147,7 @@ struct Protection: Sendable {
                 throw EngineError(httpStatus: 400, logReason: "server manifest options cpix and \(named.joined(separator: ", ")) both give keys: use one")
             }
             try configure(media, keys: keyDocument, hlsPlayout: hlsPlayout, dashScheme: dashScheme, option: option)
+            fingerprint = settingsFingerprint()
             return
         }
         if let hlsKey {
@@ -200,6 +201,7 @@ struct Protection: Sendable {
                 for track in media { dash[track.token] = setting }
             }
         }
+        fingerprint = settingsFingerprint()
     }
 
     /// Keys from a CPIX document: each audio and video track gets the key its usage rules give it
@@ -449,8 +451,11 @@ struct Protection: Sendable {
         }
     }
 
-    /// The ETag part that changes with the keys in use.
-    var fingerprint: String {
+    /// The ETag part that changes with the keys in use, made once with the settings (every segment
+    /// of a protected presentation adds it to its ETag).
+    private(set) var fingerprint = ""
+
+    private func settingsFingerprint() -> String {
         var out = ""
         for (token, setting) in hls.sorted(by: { $0.key < $1.key }) {
             out += token + ":" + setting.key.fingerprint + Hex.string(setting.playlistKey.iv ?? []) + setting.playlistKey.uri
