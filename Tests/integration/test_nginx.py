@@ -32,6 +32,7 @@ from conftest import REPO, Server, _free_port
 from test_decode import ABR_RENDITIONS, FORMATS, check_decode, expected_audio_frames
 from test_hds import decode_flv
 from test_http import ERRORS
+from test_remote import UPSTREAM_FAILURES
 
 NGINX_LAUNCHER = REPO / "scripts" / "origo-nginx"
 NGINX_MODULE = REPO / "out" / "modules" / "ngx_http_origo_module.so"
@@ -619,17 +620,7 @@ def test_proxy_cms_and_allow_list(proxied, media):
     assert "not allowed" in proxied.nginx.log_since(start)
 
 
-@pytest.mark.parametrize("path,status", [
-    ("proxy/missing.ism/.m3u8", 404),
-    ("proxy/forbidden.mp4/.m3u8", 403),
-    ("bad/status/404/x.ism/.m3u8", 404),
-    ("bad/status/403/x.ism/.m3u8", 403),
-    ("bad/status/500/x.ism/.m3u8", 502),
-    ("bad/status/503/x.mp4/.mpd", 502),
-    ("bad/reset/x.ism/.m3u8", 502),
-    ("bad/short/x.mp4/.m3u8", 502),
-    ("bad/slow/x.ism/.m3u8", 504),
-])
+@pytest.mark.parametrize("path,status", UPSTREAM_FAILURES)
 def test_proxy_failures(proxied, path, status):
     """The same statuses as test_remote.py::test_upstream_failures on Apache, one log line each."""
     start = proxied.nginx.log_size()
