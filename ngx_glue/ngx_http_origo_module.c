@@ -44,6 +44,7 @@ typedef struct {
     off_t max_index_size;            /* origo_max_index_size, 0 = engine default */
     ngx_str_t thread_pool_name;      /* origo_thread_pool, "default" unless set */
     ngx_thread_pool_t *thread_pool;
+    ngx_flag_t try_loop;             /* origo_answer_on_loop: a no_wait engine call first */
     ngx_str_t proxy_pass;            /* ism_proxy_pass */
     ngx_str_t upstream_location;     /* origo_upstream_location: the internal proxy_pass location */
     ngx_msec_t upstream_timeout;     /* origo_upstream_timeout: one upstream read */
@@ -83,6 +84,7 @@ typedef struct {
     uint64_t max_index_bytes;
 
     /* results of the thread */
+    int found;                       /* the manifest was looked up (path cut, virtual_path set) */
     int status;                      /* 0: the engine answered (response); else an HTTP status */
     int stat_errno;
     const char *virtual_path;
@@ -204,6 +206,15 @@ static ngx_command_t ngx_http_origo_commands[] = {
       0,
       NULL },
 
+    /* Ask the engine on the event loop first, from memory only (ORIGO_STATUS_WOULD_BLOCK
+       otherwise); off: every request goes to the thread pool. */
+    { ngx_string("origo_answer_on_loop"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_origo_loc_conf_t, try_loop),
+      NULL },
+
     { ngx_string("s3_access_key"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_origo_s3_value,
@@ -311,6 +322,7 @@ ngx_http_origo_create_loc_conf(ngx_conf_t *cf)
     }
     conf->handle_ism = NGX_CONF_UNSET;
     conf->max_index_size = NGX_CONF_UNSET;
+    conf->try_loop = NGX_CONF_UNSET;
     conf->s3_use_headers = NGX_CONF_UNSET;
     conf->upstream_timeout = NGX_CONF_UNSET_MSEC;
     conf->upstream_deadline = NGX_CONF_UNSET_MSEC;
@@ -414,6 +426,7 @@ ngx_http_origo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->handle_ism, prev->handle_ism, 0);
     ngx_conf_merge_off_value(conf->max_index_size, prev->max_index_size, 0);
     ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name, "default");
+    ngx_conf_merge_value(conf->try_loop, prev->try_loop, 1);
     /* ism_proxy_pass is a location's own, never inherited (as IsmProxyPass in a <Location>). */
     ngx_conf_merge_str_value(conf->s3_access_key, prev->s3_access_key, "");
     ngx_conf_merge_str_value(conf->s3_secret_key, prev->s3_secret_key, "");
@@ -649,6 +662,10 @@ static struct {
     ngx_connection_t *conn;
 } fetch_queue = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, -1, NULL };
 
+/* The worker's event-loop thread: a fetch from it would wait for itself (see ngx_http_origo_fetch). */
+static pthread_t loop_thread;
+static int loop_thread_known;
+
 static ngx_http_output_header_filter_pt ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt ngx_http_next_body_filter;
 
@@ -739,6 +756,11 @@ ngx_http_origo_fetch(void *ctx_, const char *url, uint64_t offset, uint64_t leng
     int rc, allowed = 0;
     ngx_uint_t i;
 
+    if (loop_thread_known && pthread_equal(pthread_self(), loop_thread)) {
+        /* A no_wait engine call never reads upstream; should one ever try, it must not wait
+           here for the loop it is blocking. */
+        return origo_fail(out, 500, "upstream read asked for on the event loop");
+    }
     if (url == NULL || !origo_origin_parse(url, 0, &origin)) {
         return origo_fail(out, 502, "not an http(s) URL");
     }
@@ -1227,6 +1249,8 @@ ngx_http_origo_fetch_init(ngx_cycle_t *cycle)
     pthread_condattr_t attr;
     int fd;
 
+    loop_thread = pthread_self();
+    loop_thread_known = 1;
     /* The waits' deadlines are CLOCK_MONOTONIC (origo_now_ns). */
     if (pthread_condattr_init(&attr) != 0 || pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0
         || pthread_cond_init(&fetch_queue.done, &attr) != 0)
@@ -1406,20 +1430,23 @@ origo_open_files(ngx_http_origo_task_ctx_t *ctx)
     }
 }
 
-/* Runs on a thread of the pool: stat, engine, open. No nginx pool, log or event calls here. */
+/*
+ * Stat, engine, open: on a pool thread (no_wait 0), or first on the event loop (no_wait 1), where
+ * the engine answers only from memory and says ORIGO_STATUS_WOULD_BLOCK otherwise. No nginx pool,
+ * log or event calls here.
+ */
 static void
-ngx_http_origo_thread_handler(void *data, ngx_log_t *log)
+origo_run_engine(ngx_http_origo_task_ctx_t *ctx, int no_wait)
 {
-    ngx_http_origo_task_ctx_t *ctx = data;
     origo_request request;
     struct timespec t0, t1;
 
-    (void) log;
-    if (ctx->manifest_url == NULL) {
+    if (ctx->manifest_url == NULL && !ctx->found) {
+        ctx->found = 1;
         ctx->status = origo_find_manifest(ctx);
-        if (ctx->status != 0) {
-            return;
-        }
+    }
+    if (ctx->status != 0) {
+        return;
     }
     ngx_memzero(&request, sizeof(request));
     request.method = ctx->method;
@@ -1430,6 +1457,7 @@ ngx_http_origo_thread_handler(void *data, ngx_log_t *log)
     request.max_index_bytes = ctx->max_index_bytes;
     request.upstream = ctx->manifest_url != NULL ? &ctx->upstream : NULL;
     request.map_files = 1;
+    request.no_wait = no_wait;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     ctx->response = origo_handle(&request);
@@ -1443,6 +1471,12 @@ ngx_http_origo_thread_handler(void *data, ngx_log_t *log)
     }
 }
 
+static void
+ngx_http_origo_thread_handler(void *data, ngx_log_t *log)
+{
+    (void) log;
+    origo_run_engine(data, 0);
+}
 
 /* ---- back on the event loop: the response --------------------------------------------------- */
 
@@ -1899,6 +1933,21 @@ ngx_http_origo_start_task(ngx_http_request_t *r, ngx_http_origo_loc_conf_t *lcf,
     ngx_http_origo_task_ctx_t *ctx = task->ctx;
     ngx_str_t log_uri;
 
+    if (lcf->try_loop) {
+        /* Warm requests (a cached manifest, a segment sent from the file) need no read and no
+           build: answered here, without the two trips to the pool and back. */
+        origo_run_engine(ctx, 1);
+        if (ctx->response == NULL || ctx->response->status != ORIGO_STATUS_WOULD_BLOCK) {
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0, "origo: engine %uL us on the loop for \"%V\"",
+                           ctx->engine_usec, &r->uri);
+            if (ngx_http_origo_adopt(r, ctx) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+            return ngx_http_origo_respond(r, ctx);
+        }
+        origo_response_free(ctx->response);
+        ctx->response = NULL;
+    }
     task->handler = ngx_http_origo_thread_handler;
     task->event.data = ctx;
     task->event.handler = ngx_http_origo_task_done;

@@ -157,6 +157,52 @@ def test_responses_are_byte_identical_to_apache(server, nginx):
             assert n.header(h) == a.header(h), f"{path}: {h} nginx {n.header(h)!r}, Apache {a.header(h)!r}"
 
 
+def test_answers_on_the_loop_equal_answers_from_the_pool(media):
+    """`origo_answer_on_loop` (on by default) lets the engine answer on the event loop what it
+    holds in memory; off, every request goes through the thread pool. Every URL of the
+    presentation answers the same either way, cold and warm; a server manifest changed on disk is
+    noticed on the loop (its stat) and read on the pool."""
+    with tempfile.TemporaryDirectory(prefix="origo-ngx-site-", dir="/tmp") as d:
+        www = os.path.join(d, "www")
+        os.makedirs(www)
+        for name in os.listdir(media.root):
+            if name.endswith(".mp4"):
+                os.symlink(os.path.join(media.root, name), os.path.join(www, name))
+        with open(os.path.join(media.root, "abr.ism")) as f:
+            ism = f.read()
+        with open(os.path.join(www, "x.ism"), "w") as f:
+            f.write(ism)
+        os.chmod(www, 0o755)
+        os.chmod(os.path.join(www, "x.ism"), 0o644)
+        inc = site(d, "site.conf", f'location /pool/ {{ alias "{media.root}/"; usp_handle_ism; '
+                                   'origo_answer_on_loop off; }\n'
+                                   f'location /changing/ {{ alias "{www}/"; usp_handle_ism; }}\n')
+        proc, srv = start_nginx(media.root, "--include", inc, "--workers", "1")
+        try:
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            paths = presentation_urls(srv.url)
+            for _ in range(2):
+                for path in paths:
+                    loop, pool = clients.get(srv.url(path)), clients.get(srv.url("pool/" + path))
+                    assert loop.status == pool.status == 200, f"{path}: {loop.status} / {pool.status}"
+                    assert loop.body == pool.body, path
+                    for h in ("content-type", "etag", "last-modified", "content-length"):
+                        assert loop.header(h) == pool.header(h), f"{path}: {h}"
+
+            before = clients.get(srv.url("changing/x.ism/.mpd"))
+            assert before.status == 200 and clients.get(srv.url("changing/x.ism/.mpd")).body == before.body
+            stat = os.stat(os.path.join(www, "x.ism"))
+            with open(os.path.join(www, "x.ism"), "w") as f:
+                f.write(ism.replace('systemBitrate="1200000"', 'systemBitrate="1300000"'))
+            os.utime(os.path.join(www, "x.ism"), (stat.st_atime, stat.st_mtime + 2))
+            after = clients.get(srv.url("changing/x.ism/.mpd"))
+            assert after.status == 200 and after.header("etag") != before.header("etag")
+            assert b'video=1300000' in after.body and b'video=1200000' not in after.body
+        finally:
+            stop_nginx(srv)
+        assert not srv.crash_lines()
+
+
 @pytest.mark.parametrize("path,status,hint", ERRORS, ids=[e[0] for e in ERRORS])
 def test_errors_match_apache_with_a_log_line(server, nginx, path, status, hint):
     start = nginx.log_size()
