@@ -43,6 +43,8 @@ struct origo_fetch_job_s {
     uint64_t deadline_ns;
     int state;
     int thread_gone;                 /* the thread stopped waiting: the loop frees the job */
+    ngx_http_request_t *sr;          /* the subrequest reading it, while it runs */
+    ngx_event_t timeout;             /* at deadline_ns: nginx's read of it is timed out */
 
     /* the answer, filled on the loop */
     int rc;                          /* fetch's return value */
@@ -422,7 +424,10 @@ ngx_http_origo_take_bytes(ngx_http_request_t *r, origo_fetch_job_t *job, const u
     (void) r;
 }
 
-/* The fetch subrequest's body: collected, bounded, never sent. NGX_ERROR stops the read. */
+static void ngx_http_origo_fetch_end(ngx_http_request_t *r, ngx_http_origo_fetch_ctx_t *fctx, ngx_int_t rc);
+static void ngx_http_origo_stop_read(ngx_http_request_t *sr);
+
+/* The fetch subrequest's body: collected, bounded, never sent; handed over as soon as decided. */
 static ngx_int_t
 ngx_http_origo_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
@@ -462,25 +467,25 @@ ngx_http_origo_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     if (origo_now_ns() >= job->deadline_ns && !job->complete) {
         job->late = 1;
     }
-    return job->complete || job->overflow || job->ignored_range || job->late ? NGX_ERROR : NGX_OK;
+    if (job->complete || job->overflow || job->ignored_range || job->late) {
+        ngx_http_origo_fetch_end(r, fctx, NGX_OK);
+        ngx_http_origo_stop_read(r);
+    }
+    return NGX_OK;
 }
 
-/* The fetch subrequest ended (rc: 0 when its upstream answer was read to the end). */
-static ngx_int_t
-ngx_http_origo_fetch_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
+/* Hands a read's answer to its thread, once: afterwards the job is the thread's (or freed). */
+static void
+ngx_http_origo_fetch_end(ngx_http_request_t *r, ngx_http_origo_fetch_ctx_t *fctx, ngx_int_t rc)
 {
-    ngx_http_origo_fetch_ctx_t *fctx = data;
     origo_fetch_job_t *job = fctx->job;
     char text[200];
 
-    if (r->connection->data == r) {
-        /* It was the connection's active request (ngx_http_origo_fetch_start): the main again. */
-        r->connection->data = r->main;
-    }
-    if (job == NULL) {
-        return NGX_OK;
-    }
     fctx->job = NULL;
+    job->sr = NULL;
+    if (job->timeout.timer_set) {
+        ngx_del_timer(&job->timeout);
+    }
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "origo: upstream read \"%s\" range \"%s\" done: rc %i, %uz bytes",
                    job->url, job->range, rc, job->body.len);
@@ -504,6 +509,49 @@ ngx_http_origo_fetch_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
         }
         job->result.ended = !job->complete;
         ngx_http_origo_job_finish(job, 0, NULL);
+    }
+}
+
+/*
+ * Ends the upstream read of a subrequest whose answer was handed over before its end (the range
+ * arrived in a 200, too many bytes, the deadline): nginx stops reading and closes the storage
+ * connection rather than keep it alive. Returning NGX_ERROR from the body filter would do that
+ * too, but nginx takes it for the client's connection failing and drops the client. An answer
+ * that proxy_cache is storing is left to run to its end, for the cache.
+ */
+static void
+ngx_http_origo_stop_read(ngx_http_request_t *sr)
+{
+    ngx_http_upstream_t *u = sr->upstream;
+
+    if (u == NULL) {
+        return;                      /* a cache hit: nothing is being read */
+    }
+#if (NGX_HTTP_CACHE)
+    if (u->cacheable) {
+        return;
+    }
+#endif
+    u->keepalive = 0;
+    if (u->buffering && u->pipe != NULL) {
+        u->pipe->upstream_error = 1;
+    } else {
+        u->length = 0;
+    }
+}
+
+/* The fetch subrequest ended (rc: 0 when its upstream answer was read to the end). */
+static ngx_int_t
+ngx_http_origo_fetch_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
+{
+    ngx_http_origo_fetch_ctx_t *fctx = data;
+
+    if (r->connection->data == r) {
+        /* It was the connection's active request (ngx_http_origo_fetch_start): the main again. */
+        r->connection->data = r->main;
+    }
+    if (fctx->job != NULL) {
+        ngx_http_origo_fetch_end(r, fctx, rc);
     }
     /* The subrequest's own end: no error page, and never the main request's termination. */
     return NGX_OK;
@@ -552,10 +600,62 @@ ngx_http_origo_push_s3(ngx_http_request_t *sr, ngx_http_origo_loc_conf_t *lcf, o
     return NGX_OK;
 }
 
+/*
+ * The read's deadline passed while nginx still reads it (a storage that drips its answer, or
+ * holds it): its connection's timers are made to fire now, so nginx's own timeout ends the read
+ * (a 504 for the subrequest, "upstream timed out" in the error log) and closes the storage
+ * connection, without trying another server of an upstream block. The thread has given up by
+ * then (origo_upstream_timeout), or gets the 504 when the subrequest ends.
+ */
+static void
+ngx_http_origo_fetch_timeout(ngx_event_t *ev)
+{
+    origo_fetch_job_t *job = ev->data;
+    ngx_http_upstream_t *u = job->sr != NULL ? job->sr->upstream : NULL;
+    ngx_connection_t *pc = u != NULL ? u->peer.connection : NULL;
+
+    job->late = 1;
+    if (pc == NULL) {
+        return;                      /* not connected (yet): nginx's connect timeout applies */
+    }
+    u->peer.tries = 1;
+    if (pc->read->timer_set) {
+        ngx_del_timer(pc->read);
+    }
+    ngx_add_timer(pc->read, 1);
+    if (pc->write->timer_set) {
+        ngx_del_timer(pc->write);
+        ngx_add_timer(pc->write, 1);
+    }
+}
+
+/*
+ * The request's pool goes while its read never ended (nginx terminated the request, which calls
+ * no post-subrequest handler): the job's timer goes with it and the thread gets a 502.
+ */
+static void
+ngx_http_origo_fetch_orphaned(void *data)
+{
+    ngx_http_origo_fetch_ctx_t *fctx = data;
+    origo_fetch_job_t *job = fctx->job;
+
+    if (job == NULL) {
+        return;
+    }
+    fctx->job = NULL;
+    job->sr = NULL;
+    if (job->timeout.timer_set) {
+        ngx_del_timer(&job->timeout);
+    }
+    ngx_http_origo_job_finish(job, 502, "the request ended before its upstream read");
+}
+
 /* On the loop: starts the subrequest of one job. Returns 0 or an HTTP status. */
 static int
 ngx_http_origo_fetch_start(origo_fetch_job_t *job, const char **why)
 {
+    ngx_pool_cleanup_t *cln;
+    uint64_t now;
     ngx_http_origo_task_ctx_t *ctx = job->task;
     ngx_http_request_t *r = ctx->r, *sr;
     ngx_http_post_subrequest_t *ps;
@@ -609,6 +709,20 @@ ngx_http_origo_fetch_start(origo_fetch_job_t *job, const char **why)
     if (r->connection->data == r) {
         r->connection->data = sr;
     }
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        fctx->job = NULL;
+        *why = "out of memory";
+        return 502;
+    }
+    cln->handler = ngx_http_origo_fetch_orphaned;
+    cln->data = fctx;
+    job->sr = sr;
+    job->timeout.handler = ngx_http_origo_fetch_timeout;
+    job->timeout.data = job;
+    job->timeout.log = r->connection->log;
+    now = origo_now_ns();
+    ngx_add_timer(&job->timeout, job->deadline_ns > now ? (ngx_msec_t) ((job->deadline_ns - now) / 1000000u) + 1 : 1);
     return 0;
 }
 
