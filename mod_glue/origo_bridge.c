@@ -40,6 +40,7 @@ void origo_bridge_make_request(request_rec *r, const origo_dir_config *conf, ori
     out->max_index_bytes = conf != NULL ? conf->max_index_bytes : 0;
     out->upstream = NULL;
     out->map_files = mmap_allowed(r);
+    out->no_wait = 0;            /* Apache's threads may block */
 }
 
 /* Pool cleanup: gives the response back to the engine when the request is done. */

@@ -22,6 +22,7 @@
 
 #include "origo_engine.h"
 #include "origo_url.h"          /* mod_glue's pure C: body buffer, Range values, origins, CDN-Loop */
+#include "origo_s3.h"           /* mod_glue's pure C: AWS Signature Version 4 */
 
 #if !(NGX_THREADS)
 #error "ngx_http_origo_module needs nginx built --with-threads (Debian's is)"
@@ -43,17 +44,20 @@ typedef struct {
     off_t max_index_size;            /* origo_max_index_size, 0 = engine default */
     ngx_str_t thread_pool_name;      /* origo_thread_pool, "default" unless set */
     ngx_thread_pool_t *thread_pool;
+    ngx_flag_t try_loop;             /* origo_answer_on_loop: a no_wait engine call first */
     ngx_str_t proxy_pass;            /* ism_proxy_pass */
     ngx_str_t upstream_location;     /* origo_upstream_location: the internal proxy_pass location */
     ngx_msec_t upstream_timeout;     /* origo_upstream_timeout: one upstream read */
     ngx_msec_t upstream_deadline;    /* origo_upstream_deadline: all reads of one request */
     ngx_int_t max_hops;              /* origo_max_hops: CDN-Loop count refused with 508 */
     ngx_array_t *allow_hosts;        /* origo_proxy_allow_host: origo_origin */
-    ngx_str_t s3_access_key;         /* s3_*: accepted, not served yet (501) */
+    ngx_str_t s3_access_key;         /* s3_*: upstream reads are signed (as S3AccessKey, ...) */
     ngx_str_t s3_secret_key;
     ngx_str_t s3_region;
     ngx_str_t s3_security_token;
     ngx_flag_t s3_use_headers;
+    origo_s3_credentials s3;         /* made at merge: NUL-terminated, access_key NULL when unsigned */
+    char *s3_scope;                  /* " s3=<key>/<region>/<fingerprint>" for the engine's cache scope, or "" */
 } ngx_http_origo_loc_conf_t;
 
 /* A file the response sends from, opened by the worker thread. */
@@ -80,6 +84,7 @@ typedef struct {
     uint64_t max_index_bytes;
 
     /* results of the thread */
+    int found;                       /* the manifest was looked up (path cut, virtual_path set) */
     int status;                      /* 0: the engine answered (response); else an HTTP status */
     int stat_errno;
     const char *virtual_path;
@@ -114,6 +119,7 @@ static char *ngx_http_origo_proxy_pass(ngx_conf_t *cf, ngx_command_t *cmd, void 
 static ngx_int_t ngx_http_origo_init_process(ngx_cycle_t *cycle);
 static char *ngx_http_origo_handle_ism(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_origo_allow_host(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_origo_s3_value(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_origo_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_origo_fetch_init(ngx_cycle_t *cycle);
 
@@ -200,30 +206,39 @@ static ngx_command_t ngx_http_origo_commands[] = {
       0,
       NULL },
 
+    /* Ask the engine on the event loop first, from memory only (ORIGO_STATUS_WOULD_BLOCK
+       otherwise); off: every request goes to the thread pool. */
+    { ngx_string("origo_answer_on_loop"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_origo_loc_conf_t, try_loop),
+      NULL },
+
     { ngx_string("s3_access_key"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_origo_s3_value,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_origo_loc_conf_t, s3_access_key),
       NULL },
 
     { ngx_string("s3_secret_key"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_origo_s3_value,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_origo_loc_conf_t, s3_secret_key),
       NULL },
 
     { ngx_string("s3_region"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_origo_s3_value,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_origo_loc_conf_t, s3_region),
       NULL },
 
     { ngx_string("s3_security_token"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_origo_s3_value,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_origo_loc_conf_t, s3_security_token),
       NULL },
@@ -307,12 +322,99 @@ ngx_http_origo_create_loc_conf(ngx_conf_t *cf)
     }
     conf->handle_ism = NGX_CONF_UNSET;
     conf->max_index_size = NGX_CONF_UNSET;
+    conf->try_loop = NGX_CONF_UNSET;
     conf->s3_use_headers = NGX_CONF_UNSET;
     conf->upstream_timeout = NGX_CONF_UNSET_MSEC;
     conf->upstream_deadline = NGX_CONF_UNSET_MSEC;
     conf->max_hops = NGX_CONF_UNSET;
     conf->allow_hosts = NGX_CONF_UNSET_PTR;
     return conf;
+}
+
+/* Query-string signatures are used at once; a little slack for clocks (as mod_glue). */
+#define ORIGO_S3_QUERY_EXPIRES 300
+
+/* s3_access_key, s3_secret_key, s3_region, s3_security_token. Messages never repeat the value: it
+   may be a secret. */
+static char *
+ngx_http_origo_s3_value(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t *value = cf->args->elts;
+    ngx_str_t *field = (ngx_str_t *) ((char *) conf + cmd->offset);
+    ngx_str_t *v = &value[1];
+    ngx_uint_t i;
+
+    if (field->data != NULL) {
+        return "is duplicate";
+    }
+    if (v->len == 0) {
+        return "must not be empty";
+    }
+    for (i = 0; i < v->len; i++) {
+        if (v->data[i] <= ' ' || v->data[i] == 0x7f) {
+            return "must be without blanks or control characters";
+        }
+        if (cmd->offset == offsetof(ngx_http_origo_loc_conf_t, s3_access_key) && v->data[i] == '/') {
+            return "is not an access key id (it has a \"/\")";
+        }
+        if (cmd->offset == offsetof(ngx_http_origo_loc_conf_t, s3_region)
+            && !((v->data[i] >= 'a' && v->data[i] <= 'z') || (v->data[i] >= '0' && v->data[i] <= '9')
+                 || v->data[i] == '-'))
+        {
+            return "is not a region name (lower-case letters, digits and '-', e.g. eu-central-1)";
+        }
+    }
+    *field = *v;
+    return NGX_CONF_OK;
+}
+
+static char *
+ngx_http_origo_conf_cstr(ngx_conf_t *cf, ngx_str_t *s)
+{
+    char *c = ngx_pnalloc(cf->pool, s->len + 1);
+
+    if (c != NULL) {
+        ngx_memcpy(c, s->data, s->len);
+        c[s->len] = '\0';
+    }
+    return c;
+}
+
+/* The credentials of a location as origo_s3_sign takes them, and the engine's cache scope. */
+static ngx_int_t
+ngx_http_origo_s3_merge(ngx_conf_t *cf, ngx_http_origo_loc_conf_t *conf)
+{
+    char fingerprint[17];
+    size_t n;
+
+    ngx_memzero(&conf->s3, sizeof(conf->s3));
+    conf->s3_scope = "";
+    if ((conf->s3_access_key.len == 0) != (conf->s3_secret_key.len == 0)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "s3_access_key and s3_secret_key go together");
+        return NGX_ERROR;
+    }
+    if (conf->s3_access_key.len == 0) {
+        return NGX_OK;
+    }
+    conf->s3.access_key = ngx_http_origo_conf_cstr(cf, &conf->s3_access_key);
+    conf->s3.secret_key = ngx_http_origo_conf_cstr(cf, &conf->s3_secret_key);
+    conf->s3.region = conf->s3_region.len > 0 ? ngx_http_origo_conf_cstr(cf, &conf->s3_region) : "us-east-1";
+    conf->s3.security_token = conf->s3_security_token.len > 0
+                              ? ngx_http_origo_conf_cstr(cf, &conf->s3_security_token) : NULL;
+    if (conf->s3.access_key == NULL || conf->s3.secret_key == NULL || conf->s3.region == NULL
+        || (conf->s3_security_token.len > 0 && conf->s3.security_token == NULL)
+        || !origo_s3_fingerprint(conf->s3.secret_key, fingerprint))
+    {
+        return NGX_ERROR;
+    }
+    /* Cached indexes read with one set of credentials are not served to another. */
+    n = sizeof(" s3=//") + strlen(conf->s3.access_key) + strlen(conf->s3.region) + sizeof(fingerprint);
+    conf->s3_scope = ngx_pnalloc(cf->pool, n);
+    if (conf->s3_scope == NULL) {
+        return NGX_ERROR;
+    }
+    snprintf(conf->s3_scope, n, " s3=%s/%s/%s", conf->s3.access_key, conf->s3.region, fingerprint);
+    return NGX_OK;
 }
 
 static char *
@@ -324,12 +426,16 @@ ngx_http_origo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->handle_ism, prev->handle_ism, 0);
     ngx_conf_merge_off_value(conf->max_index_size, prev->max_index_size, 0);
     ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name, "default");
+    ngx_conf_merge_value(conf->try_loop, prev->try_loop, 1);
     /* ism_proxy_pass is a location's own, never inherited (as IsmProxyPass in a <Location>). */
     ngx_conf_merge_str_value(conf->s3_access_key, prev->s3_access_key, "");
     ngx_conf_merge_str_value(conf->s3_secret_key, prev->s3_secret_key, "");
     ngx_conf_merge_str_value(conf->s3_region, prev->s3_region, "");
     ngx_conf_merge_str_value(conf->s3_security_token, prev->s3_security_token, "");
     ngx_conf_merge_value(conf->s3_use_headers, prev->s3_use_headers, 0);
+    if (ngx_http_origo_s3_merge(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_merge_str_value(conf->upstream_location, prev->upstream_location, "/origo-upstream");
     ngx_conf_merge_msec_value(conf->upstream_timeout, prev->upstream_timeout, 30000);
     ngx_conf_merge_msec_value(conf->upstream_deadline, prev->upstream_deadline, 60000);
@@ -523,7 +629,10 @@ typedef struct origo_fetch_job_s origo_fetch_job_t;
 struct origo_fetch_job_s {
     origo_fetch_job_t *next;         /* in the queue */
     ngx_http_origo_task_ctx_t *task; /* the main request's */
-    char *url;                       /* as sent (escaped), malloc */
+    char *url;                       /* as sent (escaped; signed in s3_use_headers off), malloc */
+    char *key;                       /* the URL before signing ($origo_upstream_key), malloc */
+    char *s3_authorization;          /* s3_use_headers on: the Authorization value, malloc, else NULL */
+    char s3_date[17];                /* and its x-amz-date */
     uint64_t offset, length;
     char range[64];                  /* the Range value, "" for a whole object */
     uint64_t deadline_ns;
@@ -553,6 +662,10 @@ static struct {
     ngx_connection_t *conn;
 } fetch_queue = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, -1, NULL };
 
+/* The worker's event-loop thread: a fetch from it would wait for itself (see ngx_http_origo_fetch). */
+static pthread_t loop_thread;
+static int loop_thread_known;
+
 static ngx_http_output_header_filter_pt ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt ngx_http_next_body_filter;
 
@@ -577,12 +690,56 @@ static void
 origo_job_free(origo_fetch_job_t *job)
 {
     free(job->url);
+    free(job->key);
+    free(job->s3_authorization);
     free(job->body.data);
     free(job->result.content_range);
     free(job->result.content_length);
     free(job->result.etag);
     free(job->result.error);
     free(job);
+}
+
+/*
+ * Runs on the pool thread: signs a job's read with the location's s3_* credentials (AWS Signature
+ * Version 4, mod_glue/origo_s3.c). The URL's query came from a manifest or a client, never from the
+ * operator: it is dropped, not signed. The Host signed is the URL's, which is what proxy_pass sends
+ * (so the upstream location must not set another). Returns 0, or -1 with nothing changed.
+ */
+static int
+ngx_http_origo_s3_sign(ngx_http_origo_loc_conf_t *lcf, origo_fetch_job_t *job)
+{
+    origo_s3_request req;
+    origo_s3_signed sig;
+    char *query = strchr(job->url, '?');
+
+    if (query != NULL) {
+        *query = '\0';
+    }
+    ngx_memzero(&req, sizeof(req));
+    req.method = "GET";
+    req.url = job->url;
+    req.payload_hash = ORIGO_S3_EMPTY_SHA256;
+    req.when = time(NULL);
+    req.mode = lcf->s3_use_headers ? ORIGO_S3_HEADERS : ORIGO_S3_QUERY;
+    req.expires = ORIGO_S3_QUERY_EXPIRES;
+    if (origo_s3_sign(&lcf->s3, &req, &sig) != ORIGO_S3_OK) {
+        return -1;
+    }
+    if (req.mode == ORIGO_S3_HEADERS) {
+        job->s3_authorization = strdup(sig.authorization);
+        ngx_memcpy(job->s3_date, sig.amz_date, sizeof(job->s3_date));
+        if (job->s3_authorization == NULL) {
+            origo_s3_signed_free(&sig);
+            return -1;
+        }
+    } else {
+        job->key = job->url;
+        job->url = sig.url;
+        sig.url = NULL;
+    }
+    origo_s3_signed_free(&sig);
+    return 0;
 }
 
 /* Runs on the pool thread (origo_upstream.fetch). */
@@ -599,6 +756,11 @@ ngx_http_origo_fetch(void *ctx_, const char *url, uint64_t offset, uint64_t leng
     int rc, allowed = 0;
     ngx_uint_t i;
 
+    if (loop_thread_known && pthread_equal(pthread_self(), loop_thread)) {
+        /* A no_wait engine call never reads upstream; should one ever try, it must not wait
+           here for the loop it is blocking. */
+        return origo_fail(out, 500, "upstream read asked for on the event loop");
+    }
     if (url == NULL || !origo_origin_parse(url, 0, &origin)) {
         return origo_fail(out, 502, "not an http(s) URL");
     }
@@ -632,6 +794,18 @@ ngx_http_origo_fetch(void *ctx_, const char *url, uint64_t offset, uint64_t leng
     if (job->url == NULL || origo_url_escape_unsafe(url, job->url, cap) == 0) {
         origo_job_free(job);
         return origo_fail(out, 502, "URL cannot be encoded");
+    }
+    if (lcf->s3.access_key != NULL && ngx_http_origo_s3_sign(lcf, job) != 0) {
+        char text[300];
+
+        snprintf(text, sizeof(text), "S3 signing with access key %s failed", lcf->s3.access_key);
+        origo_job_free(job);
+        return origo_fail(out, 500, text);
+    }
+    job->key = job->key != NULL ? job->key : strdup(job->url);
+    if (job->key == NULL) {
+        origo_job_free(job);
+        return origo_fail(out, 502, "out of memory");
     }
     job->task = ctx;
     job->offset = offset;
@@ -948,6 +1122,28 @@ ngx_http_origo_push_header(ngx_http_request_t *sr, const char *key, const char *
     return NGX_OK;
 }
 
+/* s3_use_headers on: the signature's headers (x-amz-content-sha256 is the empty body's hash). */
+static ngx_int_t
+ngx_http_origo_push_s3(ngx_http_request_t *sr, ngx_http_origo_loc_conf_t *lcf, origo_fetch_job_t *job)
+{
+    if (job->s3_authorization == NULL) {
+        return NGX_OK;
+    }
+    if (ngx_http_origo_push_header(sr, "Authorization", "authorization", job->s3_authorization,
+                                   &sr->headers_in.authorization) != NGX_OK
+        || ngx_http_origo_push_header(sr, "x-amz-date", "x-amz-date", job->s3_date, NULL) != NGX_OK
+        || ngx_http_origo_push_header(sr, "x-amz-content-sha256", "x-amz-content-sha256",
+                                      ORIGO_S3_EMPTY_SHA256, NULL) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+    if (lcf->s3.security_token != NULL) {
+        return ngx_http_origo_push_header(sr, "x-amz-security-token", "x-amz-security-token",
+                                          lcf->s3.security_token, NULL);
+    }
+    return NGX_OK;
+}
+
 /* On the loop: starts the subrequest of one job. Returns 0 or an HTTP status. */
 static int
 ngx_http_origo_fetch_start(origo_fetch_job_t *job, const char **why)
@@ -984,7 +1180,8 @@ ngx_http_origo_fetch_start(origo_fetch_job_t *job, const char **why)
                                       &sr->headers_in.user_agent) != NGX_OK
         || ngx_http_origo_push_header(sr, "CDN-Loop", "cdn-loop", ctx->cdn_loop, NULL) != NGX_OK
         || (job->range[0] != '\0'
-            && ngx_http_origo_push_header(sr, "Range", "range", job->range, &sr->headers_in.range) != NGX_OK))
+            && ngx_http_origo_push_header(sr, "Range", "range", job->range, &sr->headers_in.range) != NGX_OK)
+        || ngx_http_origo_push_s3(sr, ctx->lcf, job) != NGX_OK)
     {
         /* The subrequest still runs (to no URL: an error nobody reads); the job is not its any more. */
         fctx->job = NULL;
@@ -1052,6 +1249,8 @@ ngx_http_origo_fetch_init(ngx_cycle_t *cycle)
     pthread_condattr_t attr;
     int fd;
 
+    loop_thread = pthread_self();
+    loop_thread_known = 1;
     /* The waits' deadlines are CLOCK_MONOTONIC (origo_now_ns). */
     if (pthread_condattr_init(&attr) != 0 || pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0
         || pthread_cond_init(&fetch_queue.done, &attr) != 0)
@@ -1088,19 +1287,24 @@ ngx_http_origo_fetch_init(ngx_cycle_t *cycle)
     return NGX_OK;
 }
 
-/* $origo_upstream_url: the URL of the fetch subrequest's read (empty elsewhere). */
+/*
+ * $origo_upstream_url: the URL of the fetch subrequest's read, signed when s3_* say so;
+ * $origo_upstream_key: the same before signing (a proxy_cache_key that stays the same from one
+ * signature to the next). Both empty elsewhere.
+ */
 static ngx_int_t
 ngx_http_origo_url_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data)
 {
     ngx_http_origo_fetch_ctx_t *fctx = ngx_http_get_module_ctx(r, ngx_http_origo_module);
+    const char *value;
 
-    (void) data;
     if (fctx == NULL || fctx->job == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
-    v->data = (u_char *) fctx->job->url;
-    v->len = ngx_strlen(fctx->job->url);
+    value = data ? fctx->job->key : fctx->job->url;
+    v->data = (u_char *) value;
+    v->len = ngx_strlen(value);
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;
@@ -1110,13 +1314,18 @@ ngx_http_origo_url_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 static ngx_int_t
 ngx_http_origo_preconfiguration(ngx_conf_t *cf)
 {
-    static ngx_str_t name = ngx_string("origo_upstream_url");
-    ngx_http_variable_t *var = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
+    static ngx_str_t names[] = { ngx_string("origo_upstream_url"), ngx_string("origo_upstream_key") };
+    ngx_http_variable_t *var;
+    ngx_uint_t i;
 
-    if (var == NULL) {
-        return NGX_ERROR;
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        var = ngx_http_add_variable(cf, &names[i], NGX_HTTP_VAR_NOCACHEABLE);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+        var->get_handler = ngx_http_origo_url_variable;
+        var->data = i;
     }
-    var->get_handler = ngx_http_origo_url_variable;
     return NGX_OK;
 }
 
@@ -1221,20 +1430,23 @@ origo_open_files(ngx_http_origo_task_ctx_t *ctx)
     }
 }
 
-/* Runs on a thread of the pool: stat, engine, open. No nginx pool, log or event calls here. */
+/*
+ * Stat, engine, open: on a pool thread (no_wait 0), or first on the event loop (no_wait 1), where
+ * the engine answers only from memory and says ORIGO_STATUS_WOULD_BLOCK otherwise. No nginx pool,
+ * log or event calls here.
+ */
 static void
-ngx_http_origo_thread_handler(void *data, ngx_log_t *log)
+origo_run_engine(ngx_http_origo_task_ctx_t *ctx, int no_wait)
 {
-    ngx_http_origo_task_ctx_t *ctx = data;
     origo_request request;
     struct timespec t0, t1;
 
-    (void) log;
-    if (ctx->manifest_url == NULL) {
+    if (ctx->manifest_url == NULL && !ctx->found) {
+        ctx->found = 1;
         ctx->status = origo_find_manifest(ctx);
-        if (ctx->status != 0) {
-            return;
-        }
+    }
+    if (ctx->status != 0) {
+        return;
     }
     ngx_memzero(&request, sizeof(request));
     request.method = ctx->method;
@@ -1245,6 +1457,7 @@ ngx_http_origo_thread_handler(void *data, ngx_log_t *log)
     request.max_index_bytes = ctx->max_index_bytes;
     request.upstream = ctx->manifest_url != NULL ? &ctx->upstream : NULL;
     request.map_files = 1;
+    request.no_wait = no_wait;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     ctx->response = origo_handle(&request);
@@ -1258,6 +1471,12 @@ ngx_http_origo_thread_handler(void *data, ngx_log_t *log)
     }
 }
 
+static void
+ngx_http_origo_thread_handler(void *data, ngx_log_t *log)
+{
+    (void) log;
+    origo_run_engine(data, 0);
+}
 
 /* ---- back on the event loop: the response --------------------------------------------------- */
 
@@ -1679,17 +1898,6 @@ ngx_http_origo_cstr(ngx_pool_t *pool, ngx_str_t *s)
     return p;
 }
 
-/* ism_proxy_pass and s3_* are parsed but not served yet: a clear 501 and a log line. */
-static ngx_int_t
-ngx_http_origo_unsupported(ngx_http_request_t *r)
-{
-    ngx_str_t log_uri;
-
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10901)
-                  "501 for %V: s3_* are not supported by the nginx module yet (issue #16)", ngx_http_origo_log_uri(r, &log_uri));
-    return NGX_HTTP_NOT_IMPLEMENTED;
-}
-
 static ngx_int_t
 ngx_http_origo_not_allowed(ngx_http_request_t *r)
 {
@@ -1725,6 +1933,21 @@ ngx_http_origo_start_task(ngx_http_request_t *r, ngx_http_origo_loc_conf_t *lcf,
     ngx_http_origo_task_ctx_t *ctx = task->ctx;
     ngx_str_t log_uri;
 
+    if (lcf->try_loop) {
+        /* Warm requests (a cached manifest, a segment sent from the file) need no read and no
+           build: answered here, without the two trips to the pool and back. */
+        origo_run_engine(ctx, 1);
+        if (ctx->response == NULL || ctx->response->status != ORIGO_STATUS_WOULD_BLOCK) {
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0, "origo: engine %uL us on the loop for \"%V\"",
+                           ctx->engine_usec, &r->uri);
+            if (ngx_http_origo_adopt(r, ctx) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+            return ngx_http_origo_respond(r, ctx);
+        }
+        origo_response_free(ctx->response);
+        ctx->response = NULL;
+    }
     task->handler = ngx_http_origo_thread_handler;
     task->event.data = ctx;
     task->event.handler = ngx_http_origo_task_done;
@@ -1852,7 +2075,7 @@ ngx_http_origo_proxy_handler(ngx_http_request_t *r, ngx_http_origo_loc_conf_t *l
     v = strchr(origo_engine_version(), '/');
     vlen = v != NULL ? strcspn(v + 1, " ") : 0;
     ctx->user_agent = ngx_pnalloc(r->pool, sizeof("Origo/") + vlen);
-    ctx->scope = ngx_pnalloc(r->pool, lcf->proxy_pass.len + 1
+    ctx->scope = ngx_pnalloc(r->pool, lcf->proxy_pass.len + 1 + strlen(lcf->s3_scope)
                              + (lcf->allow_hosts != NULL ? lcf->allow_hosts->nelts : 0) * (ORIGO_HOST_MAX + 24));
     if (ctx->manifest_url == NULL || ctx->cdn_loop == NULL || ctx->user_agent == NULL || ctx->scope == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1880,7 +2103,7 @@ ngx_http_origo_proxy_handler(ngx_http_request_t *r, ngx_http_origo_loc_conf_t *l
             p += sprintf(p, " %s://%s:%u", o[k].https ? "https" : "http", o[k].host, o[k].port);
         }
     }
-    *p = '\0';
+    p = stpcpy(p, lcf->s3_scope);
     (void) origo_origin_parse(ctx->manifest_url, 0, &ctx->own);
     ctx->deadline_ns = origo_now_ns() + (uint64_t) lcf->upstream_deadline * 1000000u;
     ctx->upstream.ctx = ctx;
@@ -1938,11 +2161,6 @@ ngx_http_origo_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    if (lcf->s3_access_key.len || lcf->s3_secret_key.len || lcf->s3_region.len
-        || lcf->s3_security_token.len)
-    {
-        return ngx_http_origo_unsupported(r);
-    }
     if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
         return ngx_http_origo_not_allowed(r);
     }

@@ -55,7 +55,8 @@ public func origoHandle(_ request: UnsafePointer<origo_request>?) -> UnsafeMutab
             query: r.query.map(String.init(cString:)),
             maxIndexBytes: r.max_index_bytes,
             upstream: r.upstream.map { CUpstream(table: $0.pointee) },
-            mapFiles: r.map_files != 0))
+            mapFiles: r.map_files != 0,
+            noWait: r.no_wait != 0))
     } else {
         response = .error(500, "engine called without a request")
     }

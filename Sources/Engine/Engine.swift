@@ -72,6 +72,8 @@ public final class Engine: Sendable {
         MappedFile.sweepIfDue()
         do {
             return try respond(request)
+        } catch is WouldBlock {
+            return .wouldBlock
         } catch let error as UpstreamError where error.code == .changed {
             // The cached index no longer describes the object: rebuild it and answer once more.
             loader.invalidate(manifestPath: request.manifestPath, query: request.query, upstream: request.upstream)
@@ -105,11 +107,13 @@ public final class Engine: Sendable {
         let selection = try Selection(query: query)
         func load(checkingAll: Bool) throws -> LoadedPresentation {
             try loader.load(manifestPath: request.manifestPath, query: request.query, upstream: request.upstream,
-                            maxIndexBytes: request.maxIndexBytes, checkingSampleFiles: checkingAll)
+                            maxIndexBytes: request.maxIndexBytes, checkingSampleFiles: checkingAll, noWait: request.noWait)
         }
         let cached = try load(checkingAll: false)
         do {
             return try answer(request, query: query, selection: selection, loaded: cached, checkingReads: true)
+        } catch let error as WouldBlock {
+            throw error
         } catch {
             // Another file changed (a stale track name or segment number may be why it failed).
             let current = try load(checkingAll: true)
@@ -117,6 +121,9 @@ public final class Engine: Sendable {
             return try answer(request, query: query, selection: selection, loaded: current, checkingReads: false)
         }
     }
+
+    /// A ``EngineRequest/noWait`` request reached something it would have to read or build.
+    struct WouldBlock: Error {}
 
     /// A sample file a request reads has changed since its presentation was loaded (answered as
     /// such only if it changes back before the presentation is reloaded).
@@ -128,7 +135,7 @@ public final class Engine: Sendable {
     private func answer(_ request: EngineRequest, query: QueryOptions, selection: Selection, loaded: LoadedPresentation,
                         checkingReads: Bool) throws -> EngineResponse {
         // The one selection step: every format below sees only the selected presentation.
-        let view = try loaded.view(for: selection)
+        let view = try loaded.view(for: selection, building: !request.noWait)
         let route = try VirtualPath.parse(request.virtualPath, trackNames: view.trackNames)
         if checkingReads {
             let read = try route.tokensRead.map { tokens in
@@ -153,9 +160,10 @@ public final class Engine: Sendable {
             response.format = route.format
             return response
         }
+        if manifestKey != nil, request.noWait { throw WouldBlock() }
 
         let media = MediaBytes(upstream: request.upstream, versions: loaded.versions, localFiles: loaded.localFiles,
-                               mapsFiles: request.mapFiles)
+                               mapsFiles: request.mapFiles, noWait: request.noWait)
         let context = AnswerContext(view: view, options: options, urls: urls, media: media, buffers: buffers,
                                     protection: protection)
         var response = try context.answer(route)

@@ -18,9 +18,12 @@ public struct EngineRequest: Sendable {
     /// Whether local media the engine copies anyway (TS segments) may be read through mappings
     /// (`EnableMMAP`); otherwise with `pread`.
     public var mapFiles: Bool
+    /// Answer from memory only (the caller is an event loop): anything that would read, or
+    /// build what is not built yet, ends the request with ``EngineResponse/wouldBlock``.
+    public var noWait: Bool
 
     public init(method: String, manifestPath: String, virtualPath: String, query: String?, maxIndexBytes: UInt64 = 0,
-                upstream: (any Upstream)? = nil, mapFiles: Bool = true) {
+                upstream: (any Upstream)? = nil, mapFiles: Bool = true, noWait: Bool = false) {
         self.method = method
         self.manifestPath = manifestPath
         self.virtualPath = virtualPath
@@ -28,6 +31,7 @@ public struct EngineRequest: Sendable {
         self.maxIndexBytes = maxIndexBytes
         self.upstream = upstream
         self.mapFiles = mapFiles
+        self.noWait = noWait
     }
 }
 
@@ -54,6 +58,12 @@ public struct EngineResponse: Sendable {
         self.lastModified = lastModified
         self.logReason = logReason
         self.body = body
+    }
+
+    /// A ``EngineRequest/noWait`` request that needs reading or building: ask again where
+    /// blocking is fine (`ORIGO_STATUS_WOULD_BLOCK`).
+    public static var wouldBlock: EngineResponse {
+        EngineResponse(status: 0, contentType: nil, etag: nil, lastModified: 0, logReason: nil, body: [])
     }
 
     public static func error(_ status: Int, _ reason: String) -> EngineResponse {

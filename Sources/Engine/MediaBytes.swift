@@ -17,6 +17,9 @@ struct MediaBytes {
     var localFiles: [String: FileIdentity] = [:]
     /// Whether local files may be read through mappings (the request's `EnableMMAP`).
     var mapsFiles = false
+    /// A no-wait request (``EngineRequest/noWait``): every read is ``Engine/WouldBlock``; file
+    /// pieces for sendfile are not reads.
+    var noWait = false
     var policy = CoalescePolicy.default
 
     /// What one segment has read so far: prefetched upstream runs and open local files.
@@ -39,6 +42,7 @@ struct MediaBytes {
             for i in range { wanted[track.dataSource, default: []].append((table.offsets[i], UInt64(table.sizes[i]))) }
         }
         guard !wanted.isEmpty else { return reads }
+        if noWait { throw Engine.WouldBlock() }
         guard let upstream else { throw UpstreamError(.notConfigured, url: wanted.keys.first ?? "") }
         for (url, ranges) in wanted.sorted(by: { $0.key < $1.key }) {
             try reads.prefetched.fetch(url, ranges: ranges, version: versions[url], upstream: upstream, policy: policy)
@@ -50,6 +54,7 @@ struct MediaBytes {
     /// `pread`, or one more upstream request).
     func read(_ locator: String, at offset: UInt64, count: Int, reads: inout Reads) throws -> [UInt8] {
         if let bytes = reads.prefetched.bytes(locator, at: offset, count: count) { return Array(bytes) }
+        if noWait { throw Engine.WouldBlock() }
         if RemoteURL.isRemote(locator) {
             let length = UInt64(max(count, 0))
             try reads.prefetched.fetch(locator, ranges: [(offset, length)], version: versions[locator],
@@ -68,6 +73,8 @@ struct MediaBytes {
     /// Bytes at `offset` of `locator` for a writer that copies them anyway: lent from the file's
     /// mapping when allowed (inside a ``MappedReadGuard`` section the caller began), else as ``read``.
     func run(_ locator: String, at offset: UInt64, count: Int, reads: inout Reads) throws -> SampleRun {
+        // A mapping's pages may have to come from the disk when they are touched.
+        if noWait { throw Engine.WouldBlock() }
         guard mapsFiles, let identity = localFiles[locator] else {
             return .owned(try read(locator, at: offset, count: count, reads: &reads))
         }
@@ -90,6 +97,7 @@ struct MediaBytes {
             wanted[locator, default: []].append((offset, length))
         }
         guard !wanted.isEmpty else { return pieces }
+        if noWait { throw Engine.WouldBlock() }
         var prefetched = PrefetchedRanges()
         for (url, ranges) in wanted.sorted(by: { $0.key < $1.key }) {
             try prefetched.fetch(url, ranges: ranges, version: versions[url], upstream: try requireUpstream(url), policy: policy)

@@ -84,10 +84,12 @@ final class LoadedPresentation: @unchecked Sendable {
     /// The presentation a request with `selection` sees, derived once per canonical selection and
     /// kept with its own cuts, TS continuity counters and manifests: requests that differ only in
     /// options the selection does not consume (`session_id`) share it.
-    func view(for selection: Selection) throws -> PresentationView {
+    /// Without `building`, a view not derived yet is ``Engine/WouldBlock`` (a no-wait request).
+    func view(for selection: Selection, building: Bool = true) throws -> PresentationView {
         let key = selection.key
         guard !key.isEmpty else { return whole }
         if let cached = views.value(for: key) { return cached }
+        guard building else { throw Engine.WouldBlock() }
         let derived = try whole.presentation.selecting(selection)
         let sliced = selection.subclip != nil
         // A filtered view shares the whole presentation's tables; a subclip has sliced copies.
@@ -318,8 +320,10 @@ final class PresentationLoader: @unchecked Sendable {
     /// The presentation of `manifestPath`, from the cache when the server manifest and the files
     /// it checks are unchanged. With `checkingSampleFiles` false, the files tracks read samples
     /// from are left to the caller (``unchanged(_:reading:)``, for the tracks a request reads).
+    /// With `noWait`, whatever is not cached and unchanged is ``Engine/WouldBlock``: files are
+    /// only checked with `stat`, never read.
     func load(manifestPath: String, query: String? = nil, upstream: (any Upstream)? = nil,
-              maxIndexBytes: UInt64, checkingSampleFiles: Bool = true) throws -> LoadedPresentation {
+              maxIndexBytes: UInt64, checkingSampleFiles: Bool = true, noWait: Bool = false) throws -> LoadedPresentation {
         let limits = Self.limits(maxIndexBytes: maxIndexBytes)
         let key = Self.key(manifestPath: manifestPath, query: query, upstream: upstream)
         let url = Self.fetchURL(manifestPath: manifestPath, query: query)
@@ -329,6 +333,7 @@ final class PresentationLoader: @unchecked Sendable {
         let loaded: LoadedPresentation
         if RemoteURL.isRemote(manifestPath) {
             if let cached, fresh(cached) { return cached }
+            if noWait { throw Engine.WouldBlock() }
             guard upstream != nil else { throw UpstreamError(.notConfigured, url: manifestPath) }
             loaded = try failures.remembering(key, now: context.now) {
                 guard Self.isServerManifest(manifestPath) else {
@@ -344,6 +349,7 @@ final class PresentationLoader: @unchecked Sendable {
                try !checkingSampleFiles || Self.unchanged(cached.checkedWhenRead.values) {
                 return cached
             }
+            if noWait { throw Engine.WouldBlock() }
             if Self.isServerManifest(manifestPath) {
                 let bytes = try LocalFile.contents(of: identity.path, limit: Self.maxServerManifestBytes)
                 loaded = try loadServerManifest(identity, bytes: bytes,

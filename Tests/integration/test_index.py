@@ -3,7 +3,8 @@
 The CLI writes an index MP4 (`--use_dref_no_subs`) next to each media file and a server manifest
 over the index files; the origin then serves them from local disk, through IsmProxyPass from a
 plain storage Apache, and through the layout of vhost-examples/cache-origin.conf +
-cache-storage.conf (an origin vhost reading through a mod_cache_disk vhost in front of the storage),
+cache-storage.conf (an origin vhost reading through a mod_cache_disk vhost in front of the storage)
+and of vhost-examples/nginx/storage-cache.conf (nginx + Origo reading through proxy_cache),
 where a replayed playback must not ask the storage for the manifest or the index files again."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 import clients
 from conftest import CRASH_PATTERN, LAUNCHER, REPO, _free_port
 from test_decode import ABR_RENDITIONS, check_decode, expected_audio_frames
+from test_nginx import NGINX_LAUNCHER
 from test_remote import Origo, Storage
 
 ORIGO = REPO / "out" / "bin" / "origo"
@@ -206,16 +208,61 @@ Include "{REPO}/vhost-examples/cache-storage.conf"
         return f"http://{self.listen}/{path.lstrip('/')}"
 
 
-@pytest.fixture(scope="module")
-def layout(media, index_site):
+class NginxCacheLayout:
+    """vhost-examples/nginx/storage-cache.conf as users copy it, with its port, storage address and
+    cache directory filled in: nginx + Origo reading the storage through proxy_cache."""
+
+    def __init__(self, storage: Storage):
+        self.storage = storage
+        self.port = _free_port()
+        self.listen = f"127.0.0.1:{_free_port()}"     # the launcher's own server block, unused
+        self.dir = tempfile.mkdtemp(prefix="origo-ngx-cache-layout-")
+        os.chmod(self.dir, 0o755)
+        self.cache_root = os.path.join(self.dir, "cache")
+        os.makedirs(self.cache_root)
+        _www_data_owns(self.cache_root)
+        text = (REPO / "vhost-examples" / "nginx" / "storage-cache.conf").read_text()
+        filled = (text.replace("listen 80;", f"listen 127.0.0.1:{self.port};")
+                  .replace("server 127.0.0.1:8080;", f"server 127.0.0.1:{storage.port};")
+                  .replace("/var/cache/nginx/origo-storage", self.cache_root))
+        assert f":{self.port};" in filled and f":{storage.port};" in filled and self.cache_root in filled, \
+            "storage-cache.conf no longer has the expected layout"
+        self.include = os.path.join(self.dir, "storage-cache.conf")
+        with open(self.include, "w") as f:
+            f.write(filled)
+        os.chmod(self.include, 0o644)
+        self.start()
+
+    def start(self) -> None:
+        subprocess.run([str(NGINX_LAUNCHER), "stop", "--listen", self.listen], capture_output=True, timeout=120)
+        proc = subprocess.run([str(NGINX_LAUNCHER), "start", "--root", self.dir, "--listen", self.listen,
+                               "--http-include", self.include], capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise RuntimeError(f"origo-nginx start failed:\n{proc.stdout}\n{proc.stderr}")
+
+    def stop(self) -> str:
+        subprocess.run([str(NGINX_LAUNCHER), "stop", "--listen", self.listen], capture_output=True, timeout=120)
+        with open(f"/tmp/origo-nginx/{self.listen.rsplit(':', 1)[1]}/logs/error.log", errors="replace") as f:
+            return f.read()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/vod/{path.lstrip('/')}"
+
+
+@pytest.fixture(scope="module", params=["apache", "nginx"])
+def layout(request, media, index_site):
     storage = Storage(index_site)
-    layout = CacheLayout(storage)
+    try:
+        layout = CacheLayout(storage) if request.param == "apache" else NginxCacheLayout(storage)
+    except BaseException:
+        storage.stop()
+        raise
     yield layout
     log = layout.stop()
     storage.stop()
     shutil.rmtree(layout.dir, ignore_errors=True)
     crashes = [line for line in log.splitlines() if CRASH_PATTERN.search(line)]
-    assert not crashes, "Apache children crashed:\n" + "\n".join(crashes[:20])
+    assert not crashes, "server processes crashed:\n" + "\n".join(crashes[:20])
 
 
 def _is_index_or_manifest(path: str) -> bool:
@@ -245,7 +292,11 @@ def test_cache_layout_replay_asks_the_storage_for_media_only(layout, media, fmt)
     replay = layout.storage.since(mark)
     asked = [r["path"] for r in replay if _is_index_or_manifest(r["path"])]
     assert asked == [], f"the storage was asked again for {asked}"
-    assert any(r["path"].endswith((".cfmv", ".cfma")) for r in replay), "media bytes come from the storage"
-    # What the origin read again came from the cache vhost's disk cache.
+    media_reads = [r for r in replay if r["path"].endswith((".cfmv", ".cfma"))]
+    assert media_reads, "media bytes come from the storage"
+    assert all(r["range"].startswith("bytes=") for r in media_reads), f"media is read as ranges: {media_reads[:5]}"
+    # What the origin read again came from the disk cache: mod_cache_disk keeps a header and a
+    # data file per answer, nginx one file.
     cached = [name for _, _, names in os.walk(layout.cache_root) for name in names]
-    assert len(cached) >= 2 * 6, f"manifest and 5 index files should be cached (header + data): {cached}"
+    per_answer = 2 if isinstance(layout, CacheLayout) else 1
+    assert len(cached) >= per_answer * 6, f"manifest and 5 index files should be cached: {cached}"

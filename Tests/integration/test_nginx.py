@@ -1,10 +1,10 @@
 """What only the nginx module (ngx_glue/, issue #16) has: the session's nginx (conftest `nginx`)
 answers byte for byte what its Apache answers (status, body, type, ETag, Last-Modified); many
 requests at once and clients that leave while the engine works on the thread pool; the directives
-of its own (index limits, cache size, thread pool) and their refusals at `nginx -t`; graceful
-reload under load; `ism_proxy_pass` to the same nginx (also while 64 other clients fetch
-segments), its event loop staying free while storage drips, and loops cut short; configurations
-the module does not support yet are refused with 501 and a log line.
+of its own (index limits, cache size, thread pool, answers on the event loop) and the
+configurations `nginx -t` refuses (S3 settings); graceful reload under load; `ism_proxy_pass` to
+the same nginx (also while 64 other clients fetch segments), its event loop staying free while
+storage drips, and loops cut short.
 
 What both servers do (playout, remote storage, hostile input, HTTP) is tested once for both: the
 modules marked `servers("apache", "nginx")` and the remote-storage suites, parametrized by server.
@@ -96,6 +96,52 @@ def test_responses_are_byte_identical_to_apache(server, nginx):
         assert n.body == a.body, f"{path}: bodies differ ({len(n.body)} vs {len(a.body)} bytes)"
         for h in ("content-type", "etag", "last-modified", "content-length"):
             assert n.header(h) == a.header(h), f"{path}: {h} nginx {n.header(h)!r}, Apache {a.header(h)!r}"
+
+
+def test_answers_on_the_loop_equal_answers_from_the_pool(media):
+    """`origo_answer_on_loop` (on by default) lets the engine answer on the event loop what it
+    holds in memory; off, every request goes through the thread pool. Every URL of the
+    presentation answers the same either way, cold and warm; a server manifest changed on disk is
+    noticed on the loop (its stat) and read on the pool."""
+    with tempfile.TemporaryDirectory(prefix="origo-ngx-site-", dir="/tmp") as d:
+        www = os.path.join(d, "www")
+        os.makedirs(www)
+        for name in os.listdir(media.root):
+            if name.endswith(".mp4"):
+                os.symlink(os.path.join(media.root, name), os.path.join(www, name))
+        with open(os.path.join(media.root, "abr.ism")) as f:
+            ism = f.read()
+        with open(os.path.join(www, "x.ism"), "w") as f:
+            f.write(ism)
+        os.chmod(www, 0o755)
+        os.chmod(os.path.join(www, "x.ism"), 0o644)
+        inc = site(d, "site.conf", f'location /pool/ {{ alias "{media.root}/"; usp_handle_ism; '
+                                   'origo_answer_on_loop off; }\n'
+                                   f'location /changing/ {{ alias "{www}/"; usp_handle_ism; }}\n')
+        proc, srv = start_nginx(media.root, "--include", inc, "--workers", "1")
+        try:
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            paths = presentation_urls(srv.url)
+            for _ in range(2):
+                for path in paths:
+                    loop, pool = clients.get(srv.url(path)), clients.get(srv.url("pool/" + path))
+                    assert loop.status == pool.status == 200, f"{path}: {loop.status} / {pool.status}"
+                    assert loop.body == pool.body, path
+                    for h in ("content-type", "etag", "last-modified", "content-length"):
+                        assert loop.header(h) == pool.header(h), f"{path}: {h}"
+
+            before = clients.get(srv.url("changing/x.ism/.mpd"))
+            assert before.status == 200 and clients.get(srv.url("changing/x.ism/.mpd")).body == before.body
+            stat = os.stat(os.path.join(www, "x.ism"))
+            with open(os.path.join(www, "x.ism"), "w") as f:
+                f.write(ism.replace('systemBitrate="1200000"', 'systemBitrate="1300000"'))
+            os.utime(os.path.join(www, "x.ism"), (stat.st_atime, stat.st_mtime + 2))
+            after = clients.get(srv.url("changing/x.ism/.mpd"))
+            assert after.status == 200 and after.header("etag") != before.header("etag")
+            assert b'video=1300000' in after.body and b'video=1200000' not in after.body
+        finally:
+            stop_nginx(srv)
+        assert not srv.crash_lines()
 
 
 # ------------------------------------------------------------------------------- the thread pool
@@ -202,24 +248,27 @@ def test_vhost_example_basic_conf(media):
         assert not srv.crash_lines()
 
 
-# ----------------------------------------------------------------------- not supported yet: refused
+# ------------------------------------------------------------------- configurations nginx -t refuses
 
-def test_s3_is_refused_with_501(media):
+SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+
+
+@pytest.mark.parametrize("directives,message", [
+    (f"s3_secret_key {SECRET};", "s3_access_key and s3_secret_key go together"),
+    ("s3_access_key AKIDEXAMPLE;", "s3_access_key and s3_secret_key go together"),
+    (f"s3_access_key AKID/EXAMPLE; s3_secret_key {SECRET};", "is not an access key id"),
+    (f"s3_access_key AKIDEXAMPLE; s3_secret_key {SECRET}; s3_region EU_West;", "is not a region name"),
+    (f"s3_access_key AKIDEXAMPLE; s3_secret_key {SECRET}; s3_secret_key {SECRET}x;", "is duplicate"),
+])
+def test_bad_s3_settings_fail_the_config_test(media, directives, message):
+    """Refused at start with the reason, never with the secret in the message."""
     with tempfile.TemporaryDirectory(prefix="origo-ngx-site-", dir="/tmp") as d:
-        inc = site(d, "site.conf", f'location /s3/ {{ alias "{media.root}/"; usp_handle_ism; '
-                                   's3_region eu-west-1; }\n')
+        inc = site(d, "site.conf", f"location /s3/ {{ ism_proxy_pass http://127.0.0.1:9/media/; {directives} }}\n")
         proc, srv = start_nginx(media.root, "--include", inc)
-        try:
-            assert proc.returncode == 0, proc.stdout + proc.stderr
-            for path in ["s3/abr.ism/.mpd"]:
-                start = srv.log_size()
-                assert clients.get(srv.url(path)).status == 501, path
-                assert "not supported by the nginx module yet" in srv.log_since(start), path
-            assert clients.get(srv.url("abr.ism/.m3u8")).status == 200
-            assert clients.get(srv.url("s3/abr-640x360.mp4")).status == 200     # a download is not ours
-        finally:
-            stop_nginx(srv)
-        assert not srv.crash_lines()
+        stop_nginx(srv)
+        assert proc.returncode != 0
+        assert message in proc.stderr, proc.stderr
+        assert SECRET not in proc.stdout + proc.stderr
 
 
 # ------------------------------------------------------------------------------- graceful reload

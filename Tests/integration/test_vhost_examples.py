@@ -1,8 +1,9 @@
 """The configuration examples in vhost-examples/ as users copy them: basic.conf (a VirtualHost with
 the site under /vod/), cache-and-cors.conf (CORS and caching lifetimes) and s3-https.conf (a private
 bucket over https: moto behind a TLS proxy with a test CA), each run in a private Apache with only
-its paths, addresses and credentials filled in. (cache-origin.conf and cache-storage.conf are run
-by test_index.py.)"""
+its paths, addresses and credentials filled in; nginx/s3-https.conf the same in a private nginx.
+(cache-origin.conf, cache-storage.conf and nginx/storage-cache.conf are run by test_index.py,
+nginx/basic.conf by test_nginx.py.)"""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import tempfile
 import pytest
 
 import clients
-from conftest import REPO, PrivateServer
+from conftest import REPO, PrivateServer, _free_port
 from test_remote import Storage
 from testca import TestCA
 
@@ -119,7 +120,56 @@ def s3_https(request, media, private_bucket):
     assert not crashes, "\n".join(crashes[:20])
 
 
+@pytest.fixture(scope="module")
+def s3_https_nginx(media, private_bucket):
+    """vhost-examples/nginx/s3-https.conf with the bucket's host → localhost (a name the test
+    certificate holds; the upstream block keeps it the Host header), its server → the TLS front,
+    credentials, region and CA file → the test's, port 80 → a free loopback port."""
+    from test_nginx import start_nginx, stop_nginx
+    from test_s3 import REGION
+    b = private_bucket
+    port = _free_port()
+    text = (REPO / "vhost-examples" / "nginx" / "s3-https.conf").read_text()
+    placeholders = {
+        "server my-bucket.s3.eu-central-1.amazonaws.com:443;": f"server 127.0.0.1:{b.front.port};",
+        "my-bucket.s3.eu-central-1.amazonaws.com": "localhost",
+        "https://localhost/": "https://localhost/media/",
+        "AKIAIOSFODNN7EXAMPLE": b.moto.key,
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY": b.moto.secret,
+        "s3_region eu-central-1;": f"s3_region {REGION};",
+        "/etc/ssl/certs/ca-certificates.crt": b.ca.cert,
+        "listen 80;": f"listen 127.0.0.1:{port};",
+    }
+    for placeholder, value in placeholders.items():
+        assert placeholder in text, f"nginx/s3-https.conf no longer has {placeholder!r}"
+        text = text.replace(placeholder, value)
+    directory = tempfile.mkdtemp(prefix="origo-ngx-s3-https-", dir="/tmp")
+    os.chmod(directory, 0o755)
+    include = os.path.join(directory, "s3-https.conf")
+    with open(include, "w") as f:
+        f.write(text)
+    os.chmod(include, 0o644)
+    proc, srv = start_nginx(media.root, "--http-include", include)
+    try:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        yield type("Site", (), {"url": staticmethod(lambda path: f"http://127.0.0.1:{port}/{path.lstrip('/')}")})
+    finally:
+        stop_nginx(srv)
+        shutil.rmtree(directory, ignore_errors=True)
+    crashes = srv.crash_lines()
+    assert not crashes, "\n".join(crashes[:20])
+    assert b.moto.secret not in srv.log_since(0, settle=0), "the secret reached nginx's error log"
+
+
 def test_s3_https_conf_plays_from_the_private_bucket(s3_https, private_bucket, media):
+    plays_from_the_private_bucket(s3_https, private_bucket, media)
+
+
+def test_nginx_s3_https_conf_plays_from_the_private_bucket(s3_https_nginx, private_bucket, media):
+    plays_from_the_private_bucket(s3_https_nginx, private_bucket, media)
+
+
+def plays_from_the_private_bucket(s3_https, private_bucket, media):
     mark = private_bucket.front.mark()
     hls = clients.ffmpeg_decode(s3_https.url("vod/abr.ism/.m3u8"))
     assert hls.errors == [] and hls.video_frames == [media.frames("abr-640x360.mp4")] * 3, hls.summary()
