@@ -201,6 +201,10 @@ class Remote:
     allow: str = ""         # OrigoProxyAllowHost / origo_proxy_allow_host
     timeout: int = 0        # seconds, OrigoUpstreamTimeout / origo_upstream_timeout (0: the default)
     deadline: int = 0       # seconds, OrigoUpstreamDeadline / origo_upstream_deadline
+    s3_key: str = ""        # S3AccessKey / s3_access_key, and so on
+    s3_secret: str = ""
+    s3_region: str = ""
+    s3_headers: str = ""    # "on": S3UseHeaders / s3_use_headers
     apache: str = ""
     nginx: str = ""
 
@@ -221,9 +225,13 @@ NGINX_UPSTREAM_LOCATION = """location = /origo-upstream {
 # How each server spells the settings of a Remote (the field's value goes into `{}`).
 DIRECTIVES = {
     "apache": {"url": 'IsmProxyPass "{}"', "allow": "OrigoProxyAllowHost {}",
-               "timeout": "OrigoUpstreamTimeout {}", "deadline": "OrigoUpstreamDeadline {}"},
+               "timeout": "OrigoUpstreamTimeout {}", "deadline": "OrigoUpstreamDeadline {}",
+               "s3_key": "S3AccessKey {}", "s3_secret": "S3SecretKey {}", "s3_region": "S3Region {}",
+               "s3_headers": "S3UseHeaders {}"},
     "nginx": {"url": "ism_proxy_pass {};", "allow": "origo_proxy_allow_host {};",
-              "timeout": "origo_upstream_timeout {}s;", "deadline": "origo_upstream_deadline {}s;"},
+              "timeout": "origo_upstream_timeout {}s;", "deadline": "origo_upstream_deadline {}s;",
+              "s3_key": "s3_access_key {};", "s3_secret": "s3_secret_key {};", "s3_region": "s3_region {};",
+              "s3_headers": "s3_use_headers {};"},
 }
 
 
@@ -309,6 +317,20 @@ def pytest_generate_tests(metafunc):
     own = any("server_kind" in str(m.args[0]) for m in metafunc.definition.iter_markers("parametrize"))
     if mark and "server_kind" in metafunc.fixturenames and not own:
         metafunc.parametrize("server_kind", mark.args, indirect=True, scope="module")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Within each module, every Apache run before every nginx run (pytest groups module-scoped
+    params itself, but tests that pair the server with another module-scoped param would switch
+    back and forth), so that a module's per-server sites start once per server."""
+    first: dict = {}
+    for i, item in enumerate(items):
+        first.setdefault(item.path, i)
+
+    def on_nginx(item) -> bool:
+        return getattr(getattr(item, "callspec", None), "params", {}).get("server_kind") == "nginx"
+    items.sort(key=lambda item: (first[item.path], on_nginx(item)))
 
 
 def nginx_xfail(reason: str):
