@@ -1,35 +1,41 @@
 #!/usr/bin/env bash
-# Origo benchmark: the engine inside Apache against Apache serving the very same bytes as static
-# files, in the same run, on this machine. Builds in release mode, makes (or reuses) the 2-hour
-# presentation, starts Apache through the launcher, drives it with wrk over loopback and writes
-# bench/RESULTS.md.
+# Origo benchmark: the engine inside Apache, and inside nginx, each against the same server serving
+# the very same bytes as static files, in the same run, on this machine. Builds in release mode,
+# makes (or reuses) the 2-hour presentation, starts Apache and nginx through the launchers, drives
+# them with wrk over loopback and writes bench/RESULTS.md.
 # Usage: bench/run.sh            Environment: ORIGO_BENCH_MEDIA (default /tmp/origo-bench-media),
 #        ORIGO_BENCH_SECONDS (per manifest wrk run, default 20), ORIGO_BENCH_PORT (default 8099),
 #        ORIGO_BENCH_SEGMENT_SECONDS (per segment wrk run, default 10),
 #        ORIGO_BENCH_ROUNDS (origin/static pairs per segment row, default 6),
 #        ORIGO_BENCH_CONF (directives added to the server's configuration, for A/B runs),
 #        ORIGO_BENCH_SEGMENTS (segment rows, default all: "dash720 dash360 fmp4720 fmp4360 ts720 ts360
-#        dash720cenc ts720aes fmp4720cbcs").
+#        dash720cenc ts720aes fmp4720cbcs"), ORIGO_BENCH_SERVERS (default "apache nginx"; nginx on
+#        ORIGO_BENCH_PORT + 1).
 # With ORIGO_BENCH_SEGMENTS set, only those segment rows run and RESULTS.md is left as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 media=${ORIGO_BENCH_MEDIA:-/tmp/origo-bench-media}
 seconds=${ORIGO_BENCH_SECONDS:-20}
+paced_delays=${ORIGO_BENCH_PACED:-8 4 2 1}
 port=${ORIGO_BENCH_PORT:-8099}
 rounds=${ORIGO_BENCH_ROUNDS:-6}
 segment_seconds=${ORIGO_BENCH_SEGMENT_SECONDS:-10}
 segments=${ORIGO_BENCH_SEGMENTS:-dash720 dash360 fmp4720 fmp4360 ts720 ts360 dash720cenc ts720aes fmp4720cbcs}
+servers=${ORIGO_BENCH_SERVERS:-apache nginx}
 listen=127.0.0.1:$port
+nginx_listen=127.0.0.1:$((port + 1))
 base=http://$listen
 results=bench/RESULTS.md
 work=$(mktemp -d /tmp/origo-bench.XXXX)
-trap 'scripts/origo-httpd stop --listen "$listen" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+trap 'scripts/origo-httpd stop --listen "$listen" >/dev/null 2>&1 || true
+      scripts/origo-nginx stop --listen "$nginx_listen" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 command -v swift >/dev/null 2>&1 || export PATH=/opt/swift/usr/bin:$PATH
 command -v wrk >/dev/null || { echo "bench: wrk is missing (scripts/install-deps.sh --test)" >&2; exit 1; }
 
 echo "==> release build"
 ./apxs-build.sh >/dev/null
+[[ " $servers " != *" nginx "* ]] || ./ngx-build.sh >/dev/null
 swift build -c release --product OrigoBench >/dev/null
 bench_bin=$(swift build -c release --show-bin-path)/OrigoBench
 
@@ -56,8 +62,26 @@ MaxConnectionsPerChild 0
 CONF
 # ORIGO_BENCH_CONF: more directives for the server, for A/B runs (e.g. "EnableMMAP Off").
 printf '%b\n' "${ORIGO_BENCH_CONF:-}" >>"$work/pool.conf"
-start() { scripts/origo-httpd start --root "$media" --listen "$listen" --mpm event --include "$work/pool.conf" >/dev/null; }
-start
+# nginx: two workers (the cores), each with its own caches like an Apache child; the engine's
+# misses run on nginx's default thread pool.
+start_server() { # apache|nginx: starts it and points $base at it
+  case $1 in
+    apache) scripts/origo-httpd start --root "$media" --listen "$listen" --mpm event --include "$work/pool.conf" >/dev/null
+            base=http://$listen ;;
+    nginx) scripts/origo-nginx start --root "$media" --listen "$nginx_listen" --workers 2 >/dev/null
+           base=http://$nginx_listen ;;
+    *) echo "bench: unknown server $1 (ORIGO_BENCH_SERVERS: apache, nginx)" >&2; exit 2 ;;
+  esac
+}
+stop_server() {
+  case $1 in
+    apache) scripts/origo-httpd stop --listen "$listen" >/dev/null ;;
+    nginx) scripts/origo-nginx stop --listen "$nginx_listen" >/dev/null ;;
+  esac
+}
+# The first server also makes the static copies (both answer the same bytes: test_nginx.py).
+first=${servers%% *}
+start_server "$first"
 
 # Segment URL lists: every 9th segment over the whole 2-hour timeline (400 each).
 list() { # name template(with %d) count step [server manifest, default long.ism]
@@ -121,131 +145,156 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 # alternates origin and static runs `rounds` times: medians of each, and the median of the
 # per-round ratios (each round's two runs are back to back, origin first in odd rounds and static
 # first in even ones, so a drift of the machine over a row favours neither side).
-echo "==> segments: dynamic vs static (wrk, ${segment_seconds}s each, 16 connections, $rounds rounds)"
-rows=""
+declare -A seg_rows man_rows paced_rows under5_rows cold_rows
 col() { printf '%s' "$rounds_table" | cut -d' ' -f"$1"; }  # column $1 of this row's rounds
 m() { col "$1" | median; }
-for name in $segments; do
-  rounds_table=""  # one line per round: origin req/s p50 p99, static req/s p50 p99, ratio
-  for ((r = 1; r <= rounds; r++)); do
-    if ((r % 2)); then
-      read -r drps dp50 dp99 < <(seconds=$segment_seconds run_wrk "$work/$name.dyn" 16)
-      read -r srps sp50 sp99 < <(seconds=$segment_seconds run_wrk "$work/$name.static" 16)
-    else
-      read -r srps sp50 sp99 < <(seconds=$segment_seconds run_wrk "$work/$name.static" 16)
-      read -r drps dp50 dp99 < <(seconds=$segment_seconds run_wrk "$work/$name.dyn" 16)
-    fi
-    ratio=$(awk -v a="$drps" -v b="$srps" 'BEGIN { printf "%.2f", a / b }')
-    echo "  $name round $r: origin $drps/s, static $srps/s, ratio $ratio"
-    rounds_table+="$drps $dp50 $dp99 $srps $sp50 $sp99 $ratio"$'\n'
+segment_rows() { # server
+  echo "==> $1: segments, dynamic vs static (wrk, ${segment_seconds}s each, 16 connections, $rounds rounds)"
+  local name r drps dp50 dp99 srps sp50 sp99 ratio size all
+  for name in $segments; do
+    rounds_table=""  # one line per round: origin req/s p50 p99, static req/s p50 p99, ratio
+    for ((r = 1; r <= rounds; r++)); do
+      if ((r % 2)); then
+        read -r drps dp50 dp99 < <(seconds=$segment_seconds run_wrk "$work/$name.dyn" 16)
+        read -r srps sp50 sp99 < <(seconds=$segment_seconds run_wrk "$work/$name.static" 16)
+      else
+        read -r srps sp50 sp99 < <(seconds=$segment_seconds run_wrk "$work/$name.static" 16)
+        read -r drps dp50 dp99 < <(seconds=$segment_seconds run_wrk "$work/$name.dyn" 16)
+      fi
+      ratio=$(awk -v a="$drps" -v b="$srps" 'BEGIN { printf "%.2f", a / b }')
+      echo "  $name round $r: origin $drps/s, static $srps/s, ratio $ratio"
+      rounds_table+="$drps $dp50 $dp99 $srps $sp50 $sp99 $ratio"$'\n'
+    done
+    ratio=$(m 7)
+    size=$(( $(bytes_avg "$name") / 1024 ))
+    all=$(col 7 | paste -sd' ' | sed 's/ / · /g')
+    echo "  $name: median ratio $ratio ($all)"
+    seg_rows[$1]+="| $name | $size KiB | $(m 1) | $(m 2) / $(m 3) | $(m 4) | $(m 5) / $(m 6) | **$ratio** | $all |"$'\n'
   done
-  ratio=$(m 7)
-  size=$(( $(bytes_avg "$name") / 1024 ))
-  all=$(col 7 | paste -sd' ' | sed 's/ / · /g')
-  echo "  $name: median ratio $ratio ($all)"
-  rows+="| $name | $size KiB | $(m 1) | $(m 2) / $(m 3) | $(m 4) | $(m 5) / $(m 6) | **$ratio** | $all |"$'\n'
+}
+
+manifest_rows() { # server
+  echo "==> $1: manifests (32 connections), and the same bytes as static files"
+  local name rps p50 p99 srps sp50 sp99 best sbest delay
+  for name in master media mpd; do
+    curl -sf -o "$static/manifest-$name" "$base$(head -1 "$work/$name.dyn")"
+    chmod a+r "$static/manifest-$name"
+    echo "/static/manifest-$name" >"$work/$name.static"
+    read -r rps p50 p99 < <(run_wrk "$work/$name.dyn" 32)
+    read -r srps sp50 sp99 < <(run_wrk "$work/$name.static" 32)
+    echo "  $name: $rps/s p99 $p99 ms (static: $srps/s p99 $sp99 ms)"
+    man_rows[$1]+="| $name | $(head -1 "$work/$name.dyn") | $(( $(stat -c %s "$static/manifest-$name") / 1024 )) KiB | $rps | $p50 | $p99 | $srps | $sp50 | $sp99 | **$(awk -v a="$rps" -v b="$srps" 'BEGIN { printf "%.2f", a / b }')** |"$'\n'
+    # Paced loads: each connection waits a few ms between requests, from about 3,500 requests/s
+    # (8 ms) to near saturation (1 ms): where the p99 stays under 5 ms, for the origin and static.
+    best=0
+    sbest=0
+    for delay in $paced_delays; do
+      read -r rps p50 p99 < <(run_wrk "$work/$name.dyn" 32 "$delay")
+      read -r srps sp50 sp99 < <(run_wrk "$work/$name.static" 32 "$delay")
+      echo "  $name paced ($delay ms): $rps/s p99 $p99 ms (static: $srps/s p99 $sp99 ms)"
+      paced_rows[$1]+="| $name | $delay ms | $rps | $p50 | $p99 | $srps | $sp50 | $sp99 |"$'\n'
+      best=$(awk -v b="$best" -v r="$rps" -v p="$p99" 'BEGIN { print (p < 5 && r > b) ? r : b }')
+      sbest=$(awk -v b="$sbest" -v r="$srps" -v p="$sp99" 'BEGIN { print (p < 5 && r > b) ? r : b }')
+    done
+    under5_rows[$1]+="| $name | $best | $sbest |"$'\n'
+  done
+  read -r rps p50 p99 < <(run_wrk "$work/sessions.dyn" 32)
+  echo "  media, 400 session ids: $rps/s p99 $p99 ms"
+  man_rows[$1]+="| media, 400 session ids | /long.ism/long-video=2500000.m3u8?session_id=1…400 | $(( $(stat -c %s "$static/manifest-media") / 1024 )) KiB | $rps | $p50 | $p99 | | | | |"$'\n'
+}
+
+cold_row() { # server: the first 1080p segment from freshly started processes, then the next one
+  echo "==> $1: cold first segment (fresh processes, index not built yet)"
+  stop_server "$1"
+  start_server "$1"
+  # Both requests on one keep-alive connection, so the second reaches the same (now warm)
+  # process: every Apache child and every nginx worker keeps its own caches.
+  local cold warm cold_ms warm_ms rss
+  read -r cold warm < <(curl -s -o /dev/null -o /dev/null -w '%{time_total} ' \
+    "$base/long.ism/long-video=5000000-n1800.dash" "$base/long.ism/long-video=5000000-n1801.dash"; echo)
+  cold_ms=$(awk -v t="$cold" 'BEGIN { printf "%.1f", t * 1000 }')
+  warm_ms=$(awk -v t="$warm" 'BEGIN { printf "%.1f", t * 1000 }')
+  rss=$(ps -o rss= -C "$([[ $1 == apache ]] && echo apache2 || echo nginx)" | sort -n | tail -1)
+  echo "  cold $cold_ms ms, next segment $warm_ms ms"
+  cold_rows[$1]="| $1 | $cold_ms ms | $warm_ms ms | $((rss / 1024)) MiB |"
+}
+
+for server in $servers; do
+  [[ $server == "$first" ]] || start_server "$server"
+  segment_rows "$server"
+  if [[ -z ${ORIGO_BENCH_SEGMENTS:-} ]]; then
+    manifest_rows "$server"
+    cold_row "$server"
+  fi
+  stop_server "$server"
 done
 if [[ -n ${ORIGO_BENCH_SEGMENTS:-} ]]; then
   echo "==> only the segment rows ran (ORIGO_BENCH_SEGMENTS); $results left as it is"
   exit 0
 fi
 
-echo "==> manifests (32 connections), and the same bytes as static files"
-mrows=""
-prows=""
-under5=""
-for name in master media mpd; do
-  curl -sf -o "$static/manifest-$name" "$base$(head -1 "$work/$name.dyn")"
-  chmod a+r "$static/manifest-$name"
-  echo "/static/manifest-$name" >"$work/$name.static"
-  read -r rps p50 p99 < <(run_wrk "$work/$name.dyn" 32)
-  read -r srps sp50 sp99 < <(run_wrk "$work/$name.static" 32)
-  echo "  $name: $rps/s p99 $p99 ms (static: $srps/s p99 $sp99 ms)"
-  mrows+="| $name | $(head -1 "$work/$name.dyn") | $(( $(stat -c %s "$static/manifest-$name") / 1024 )) KiB | $rps | $p50 | $p99 | $srps | $sp50 | $sp99 |"$'\n'
-  # Paced loads: each connection waits a few ms between requests, from about 3,500 requests/s
-  # (8 ms) to near saturation (1 ms): where the p99 stays under 5 ms, for the origin and static.
-  best=0
-  sbest=0
-  for delay in 8 4 2 1; do
-    read -r rps p50 p99 < <(run_wrk "$work/$name.dyn" 32 "$delay")
-    read -r srps sp50 sp99 < <(run_wrk "$work/$name.static" 32 "$delay")
-    echo "  $name paced ($delay ms): $rps/s p99 $p99 ms (static: $srps/s p99 $sp99 ms)"
-    prows+="| $name | $delay ms | $rps | $p50 | $p99 | $srps | $sp50 | $sp99 |"$'\n'
-    best=$(awk -v b="$best" -v r="$rps" -v p="$p99" 'BEGIN { print (p < 5 && r > b) ? r : b }')
-    sbest=$(awk -v b="$sbest" -v r="$srps" -v p="$sp99" 'BEGIN { print (p < 5 && r > b) ? r : b }')
-  done
-  under5+="| $name | $best | $sbest |"$'\n'
-done
-read -r rps p50 p99 < <(run_wrk "$work/sessions.dyn" 32)
-echo "  media, 400 session ids: $rps/s p99 $p99 ms"
-mrows+="| media, 400 session ids | /long.ism/long-video=2500000.m3u8?session_id=1…400 | $(( $(stat -c %s "$static/manifest-media") / 1024 )) KiB | $rps | $p50 | $p99 | | | |"$'\n'
-
-echo "==> cold first segment (fresh Apache, index not built yet)"
-scripts/origo-httpd stop --listen "$listen" >/dev/null
-start
-# Both requests on one keep-alive connection, so the second reaches the same (now warm) child:
-# every Apache process keeps its own caches.
-read -r cold warm < <(curl -s -o /dev/null -o /dev/null -w '%{time_total} ' \
-  "$base/long.ism/long-video=5000000-n1800.dash" "$base/long.ism/long-video=5000000-n1801.dash"; echo)
-cold_ms=$(awk -v t="$cold" 'BEGIN { printf "%.1f", t * 1000 }')
-warm_ms=$(awk -v t="$warm" 'BEGIN { printf "%.1f", t * 1000 }')
-echo "  cold $cold_ms ms, next segment $warm_ms ms"
-rss=$(ps -o rss= -C apache2 | sort -n | tail -1)
-
 echo "==> in-process engine timings"
 micro=$("$bench_bin" "$media/long.ism" 100)
 
 echo "==> what the status counters cost (callgrind, OrigoMetrics on and off)"
-scripts/origo-httpd stop --listen "$listen" >/dev/null
 counters=$(bench/counters.sh "$media" 400)
 
+server_name() { case $1 in apache) echo "Apache (event MPM, 2 children × 64 threads)" ;; nginx) echo "nginx (2 workers, the engine's misses on its default thread pool)" ;; esac; }
 cpu=$(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//')
 {
   echo "# Benchmark results"
   echo
-  echo "Machine: $(nproc) cores ($cpu), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release; echo "$PRETTY_NAME"), $(apache2 -v | head -1 | sed 's/Server version: //')."
-  echo "Date: $(date -u +%Y-%m-%d). Commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources mod_glue || echo ' (with uncommitted changes)')."
-  echo "Command: \`bench/run.sh\` (wrk -t2, ${segment_seconds} s per segment run and ${seconds} s per manifest run, each after a 2 s unmeasured one; loopback; wrk and Apache share the same $(nproc) cores)."
+  echo "Machine: $(nproc) cores ($cpu), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release; echo "$PRETTY_NAME"), $(apache2 -v | head -1 | sed 's/Server version: //'), $(nginx -v 2>&1 | sed 's/nginx version: //')."
+  echo "Date: $(date -u +%Y-%m-%d). Commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources mod_glue ngx_glue || echo ' (with uncommitted changes)')."
+  echo "Command: \`bench/run.sh\` (servers: $servers; wrk -t2, ${segment_seconds} s per segment run and ${seconds} s per manifest run, each after a 2 s unmeasured one; paced waits: $paced_delays ms; loopback; wrk and the server share the same $(nproc) cores)."
   echo
   echo "Presentation: 2 hours, 5 H.264 renditions (360p 0.5 Mbit/s … 1080p 5 Mbit/s, 2 s GOPs, progressive MP4), AAC eng + fra; \`long.ism\`."
   echo "Each segment run rotates over 400 segments spread over the whole timeline; the static run requests"
-  echo "the very same bytes (fetched once from the origin) as files from the same Apache."
-  echo "What limits each figure, and the issue-6 targets it is measured against: \`bench/README.md\`."
+  echo "the very same bytes (fetched once from the origin) as files from the same server: Apache's origin is"
+  echo "compared with Apache's static files, nginx's with nginx's."
+  echo "What limits each figure, and the targets it is measured against: \`bench/README.md\`."
+  for server in $servers; do
+    echo
+    echo "## $(server_name "$server")"
+    echo
+    echo "### Segments: origin vs static (16 connections, $rounds rounds)"
+    echo
+    echo "Each row alternates an origin run and a static run $rounds times (origin first in odd rounds, static first in even ones); rates and latencies are medians, the ratio is the median of the per-round ratios (all listed)."
+    echo
+    echo "| Segments | avg size | origin req/s | origin p50 / p99 ms | static req/s | static p50 / p99 ms | origin / static | per round |"
+    echo "|---|---|---|---|---|---|---|---|"
+    printf '%s' "${seg_rows[$server]}"
+    echo
+    echo "### Manifests of the 2-hour presentation (32 connections)"
+    echo
+    echo "| Manifest | path | size | origin req/s | origin p50 ms | origin p99 ms | static req/s | static p50 ms | static p99 ms | origin / static |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s' "${man_rows[$server]}"
+    echo
+    echo "#### The same at paced loads (32 connections, each waiting a few ms between requests)"
+    echo
+    echo "| Manifest | wait per request | origin req/s | origin p50 ms | origin p99 ms | static req/s | static p50 ms | static p99 ms |"
+    echo "|---|---|---|---|---|---|---|---|"
+    printf '%s' "${paced_rows[$server]}"
+    echo
+    echo "Highest rate measured above with a p99 under 5 ms, origin and static:"
+    echo
+    echo "| Manifest | origin req/s | static req/s |"
+    echo "|---|---|---|"
+    printf '%s' "${under5_rows[$server]}"
+  done
   echo
-  echo "## Segments: origin vs static (16 connections, $rounds rounds)"
-  echo
-  echo "Each row alternates an origin run and a static run $rounds times (origin first in odd rounds, static first in even ones); rates and latencies are medians, the ratio is the median of the per-round ratios (all listed)."
-  echo
-  echo "| Segments | avg size | origin req/s | origin p50 / p99 ms | static req/s | static p50 / p99 ms | origin / static | per round |"
-  echo "|---|---|---|---|---|---|---|---|"
-  printf '%s' "$rows"
-  echo
-  echo "dash = DASH \`\$Number\$\` segments, fmp4 = HLS fMP4 (4 s), ts = HLS MPEG-TS (4 s, video only: audio is a separate group); 720 = 2.5 Mbit/s, 360 = 0.5 Mbit/s; cenc = DASH with Common Encryption (AES-CTR), aes = HLS AES-128, cbcs = HLS fMP4 with Common Encryption cbcs (AES-CBC, 1:9 pattern) (the static runs serve the same encrypted bytes)."
-  echo
-  echo "## Manifests of the 2-hour presentation (32 connections)"
-  echo
-  echo "| Manifest | path | size | origin req/s | origin p50 ms | origin p99 ms | static req/s | static p50 ms | static p99 ms |"
-  echo "|---|---|---|---|---|---|---|---|---|"
-  printf '%s' "$mrows"
-  echo
-  echo "The static columns serve the very same manifest bytes as files: at saturation (wrk and Apache on"
-  echo "the same 2 cores) the p99 is mostly time spent waiting for a core, for both."
-  echo
-  echo "### The same at paced loads (32 connections, each waiting a few ms between requests)"
-  echo
-  echo "| Manifest | wait per request | origin req/s | origin p50 ms | origin p99 ms | static req/s | static p50 ms | static p99 ms |"
-  echo "|---|---|---|---|---|---|---|---|"
-  printf '%s' "$prows"
-  echo
-  echo "Highest rate measured above with a p99 under 5 ms (the issue-6 target), origin and static:"
-  echo
-  echo "| Manifest | origin req/s | static req/s |"
-  echo "|---|---|---|"
-  printf '%s' "$under5"
+  echo "Segment rows: dash = DASH \`\$Number\$\` segments, fmp4 = HLS fMP4 (4 s), ts = HLS MPEG-TS (4 s, video only: audio is a separate group); 720 = 2.5 Mbit/s, 360 = 0.5 Mbit/s; cenc = DASH with Common Encryption (AES-CTR), aes = HLS AES-128, cbcs = HLS fMP4 with Common Encryption cbcs (AES-CBC, 1:9 pattern) (the static runs serve the same encrypted bytes)."
+  echo "The static columns serve the very same bytes as files: at saturation (wrk and the server on the"
+  echo "same 2 cores) the p99 is mostly time spent waiting for a core, for both."
   echo
   echo "## Cold start"
   echo
-  echo "First 1080p DASH segment from a freshly started Apache (server manifest and all 7 indexes read in that request): $cold_ms ms; the next segment on the same connection (same process, warm): $warm_ms ms. Largest Apache process RSS afterwards: $((rss / 1024)) MiB. Each Apache process has its own caches, so every new child pays the cold cost once."
+  echo "First 1080p DASH segment from freshly started processes (server manifest and all 7 indexes read in that request), the next segment on the same connection (same process, warm), and the largest process's RSS afterwards. Each Apache child and each nginx worker has its own caches, so every new process pays the cold cost once."
+  echo
+  echo "| Server | first segment | next segment | largest RSS |"
+  echo "|---|---|---|---|"
+  for server in $servers; do echo "${cold_rows[$server]}"; done
   echo
   echo "## Engine in process (release build, \`OrigoBench\`)"
   echo
