@@ -39,24 +39,14 @@ MODES = {"sub": "on", "curl": "off"}  # Apache's location prefix -> UspEnableSub
 WAYS = {"apache": ["sub", "curl"], "nginx": ["ngx"]}
 
 
-def by_way(*kinds: str, nginx_xfail: str = ""):
-    """Parametrizes a test by (server kind, mode) over the ways of `kinds`; with `nginx_xfail`,
-    nginx's way is a strict xfail for that reason (a gap of the nginx module)."""
-    xfail = [pytest.mark.xfail(strict=True, reason=nginx_xfail)] if nginx_xfail else []
-    cases = [pytest.param(kind, mode, id=f"{kind}-{mode}", marks=xfail if kind == "nginx" else [])
-             for kind in kinds for mode in WAYS[kind]]
-    return pytest.mark.parametrize("server_kind,mode", cases, indirect=["server_kind"], scope="module")
+def by_way(*kinds: str):
+    """Parametrizes a test by (server kind, mode) over the ways of `kinds`."""
+    cases = [(kind, mode) for kind in kinds for mode in WAYS[kind]]
+    return pytest.mark.parametrize("server_kind,mode", cases, indirect=["server_kind"], scope="module",
+                                   ids=[f"{kind}-{mode}" for kind, mode in cases])
 
 
 BY_WAY = by_way("apache", "nginx")
-# nginx module gaps (see the issue #16 report): the capture filter's refusal of a body ends the
-# client's connection without an answer, and a read given up at the timeout keeps its connection.
-REFUSED_BODY_DROPS_CLIENT = by_way("apache", "nginx", nginx_xfail=(
-    "nginx closes the client connection with no answer and no log line when the module refuses an "
-    "upstream body (10 GB, or a 200 to a ranged read): expected 502, or the range cut out of the 200"))
-TIMED_OUT_READ_KEEPS_CONNECTION = by_way("apache", "nginx", nginx_xfail=(
-    "after origo_upstream_timeout answers 504, nginx's upstream read goes on: the storage connection "
-    "stays open while the storage drips (20 s and more)"))
 
 TIMEOUT = 3                  # the sites' upstream timeout (one upstream read)
 DEADLINE = 6                 # the sites' upstream deadline (all reads of one client request)
@@ -520,13 +510,13 @@ def test_src_naming_the_origin_itself_is_cut_short(loop_site, mode):
 
 # ------------------------------------------------------------------------------------ bounds
 
-@REFUSED_BODY_DROPS_CLIENT
+@BY_WAY
 def test_10gb_manifest_body_is_refused(site, evil, mode):
     answer = bounded_request(site, evil, mode, f"{mode}/huge/huge-{mode}.ism/.m3u8")
     assert answer.status == 502, str(answer)
 
 
-@REFUSED_BODY_DROPS_CLIENT
+@BY_WAY
 def test_10gb_200_to_a_ranged_read_is_cut_at_the_range(site, evil, shelf, mode):
     """The storage answers every media read with `200` and 10 GB (the file, then zeros): the
     origin keeps the wanted range and hangs up."""
@@ -553,7 +543,7 @@ def test_2gb_header_flood_is_refused(site, evil, mode):
 
 
 @pytest.mark.parametrize("kind", ["drip", "drip-body"])  # from the status line on, or in the body
-@TIMED_OUT_READ_KEEPS_CONNECTION
+@BY_WAY
 def test_dripping_storage_ends_in_504(site, evil, mode, kind):
     answer = bounded_request(site, evil, mode, f"{mode}/{kind}/{kind}-{mode}.ism/.m3u8")
     assert answer.status == 504, str(answer)
@@ -589,7 +579,7 @@ def test_client_gone_frees_the_storage_connection(site, evil, mode):
 
 # ------------------------------------------------------------------- storage that is merely odd
 
-@REFUSED_BODY_DROPS_CLIENT
+@BY_WAY
 def test_storage_ignoring_range_still_plays(site, shelf, mode):
     shelf.stage(f"ignore-{mode}")
     answers = play_hls(site.url(f"{mode}/ignore-range/ignore-{mode}/clip.ism/.m3u8"), all_segments=True)
