@@ -307,7 +307,8 @@ def server(request, server_kind: str) -> Server:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "servers(*kinds): run the test once per server kind ('apache', "
-                                       "'nginx', or a pytest.param of one), as the fixture `server_kind`")
+                                       "'nginx', or a pytest.param of one, e.g. with a strict xfail for "
+                                       "a module gap), as the fixture `server_kind`")
 
 
 def pytest_generate_tests(metafunc):
@@ -331,11 +332,6 @@ def pytest_collection_modifyitems(items):
     def on_nginx(item) -> bool:
         return getattr(getattr(item, "callspec", None), "params", {}).get("server_kind") == "nginx"
     items.sort(key=lambda item: (first[item.path], on_nginx(item)))
-
-
-def nginx_xfail(reason: str):
-    """A `servers` mark whose nginx run is a strict xfail: a gap of the nginx module (`reason`)."""
-    return pytest.mark.servers("apache", pytest.param("nginx", marks=pytest.mark.xfail(strict=True, reason=reason)))
 
 
 # The running-server fixtures whose error logs every test using them is checked against.
