@@ -1,6 +1,8 @@
-"""Session fixtures for Origo's integration tests: the test media (scripts/make-media.sh, made once)
-and a private Apache with mod_origo serving it (scripts/origo-httpd). After every test the Apache
-error log is scanned for child crashes, which fail the test."""
+"""Session fixtures for Origo's integration tests: the test media (scripts/make-media.sh, made once),
+a private Apache with mod_origo serving it (scripts/origo-httpd) and a private nginx with the nginx
+module serving it (scripts/origo-nginx). Tests take `server`: Apache, or, in modules (or tests)
+marked `servers("apache", "nginx")`, each server in turn (test ids show which). After every test
+the error logs of the servers it used are scanned for crashed children or workers, which fail it."""
 
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ import clients  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 # ORIGO_LAUNCHER points at another build's launcher (it serves the module of the tree it lives in).
 LAUNCHER = Path(os.environ.get("ORIGO_LAUNCHER") or REPO / "scripts" / "origo-httpd")
+NGINX_LAUNCHER = REPO / "scripts" / "origo-nginx"
+NGINX_MODULE = REPO / "out" / "modules" / "ngx_http_origo_module.so"
 MAKE_MEDIA = REPO / "scripts" / "make-media.sh"
 
 # A child that died: Apache's parent logs "exit signal Segmentation fault (11)" (AH00052), nginx's
@@ -90,11 +94,12 @@ class ErrorLog:
 
 @dataclass
 class Server(ErrorLog):
-    """A running private Apache serving `root` at `base`."""
+    """A running private Apache or nginx (`kind`) serving `root` at `base`."""
     base: str
     root: str
     listen: str
     error_log: str
+    kind: str = "apache"
 
     def url(self, path: str) -> str:
         return self.base + "/" + path.lstrip("/")
@@ -136,33 +141,47 @@ def _find_error_log(stdout: str, port: int) -> str | None:
 
 
 class PrivateServer(ErrorLog):
-    """Another Apache with mod_origo on a free loopback port, serving `root` with an extra
-    configuration file included (`@DIR@` in it: a private directory for the site's own files,
-    `@LISTEN@`: the address). ``stop()`` returns the crash lines of its error logs."""
+    """Another Apache with mod_origo, or (`kind="nginx"`) nginx with the nginx module, on a free
+    loopback port, serving `root` with an extra configuration file included (Apache: server
+    configuration; nginx: the server block's, with `http_text` in the http block). `@DIR@` in
+    them: a private directory for the site's own files, `@LISTEN@`: the address. nginx runs one
+    worker, so that every request sees the same caches (Apache's ONE_CHILD). ``stop()`` returns
+    the crash lines of its error logs."""
 
-    def __init__(self, root: str, include_text: str):
+    def __init__(self, root: str, include_text: str, kind: str = "apache", http_text: str = ""):
+        self.kind = kind
+        self.launcher = NGINX_LAUNCHER if kind == "nginx" else LAUNCHER
         self.port = _free_port()
         self.listen = f"127.0.0.1:{self.port}"
         self.base = f"http://{self.listen}"
-        self.error_log = f"/tmp/origo-httpd/{self.port}/logs/error.log"
-        self.pid_file = f"/tmp/origo-httpd/{self.port}/run/httpd.pid"
+        name = "nginx" if kind == "nginx" else "httpd"
+        self.error_log = f"/tmp/origo-{name}/{self.port}/logs/error.log"
+        self.pid_file = f"/tmp/origo-{name}/{self.port}/run/{name}.pid"
         self.dir = tempfile.mkdtemp(prefix="origo-site-", dir="/tmp")
         os.chmod(self.dir, 0o755)
-        self.include = os.path.join(self.dir, "site.conf")
-        with open(self.include, "w") as f:
-            f.write(include_text.replace("@DIR@", self.dir).replace("@LISTEN@", self.listen))
-        os.chmod(self.include, 0o644)
-        proc = subprocess.run([str(LAUNCHER), "start", "--root", root, "--listen", self.listen,
-                               "--include", self.include], capture_output=True, text=True, timeout=120)
+        args = ["--include", self._write("site.conf", include_text)]
+        if kind == "nginx":
+            args += ["--workers", "1"]
+            if http_text:
+                args += ["--http-include", self._write("http.conf", http_text)]
+        proc = subprocess.run([str(self.launcher), "start", "--root", root, "--listen", self.listen, *args],
+                              capture_output=True, text=True, timeout=120)
         if proc.returncode != 0:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            pytest.fail(f"origo-httpd start failed:\n{proc.stdout}\n{proc.stderr}")
+            self.stop()         # a server that started but never answered is still running
+            pytest.fail(f"{self.launcher.name} start failed:\n{proc.stdout}\n{proc.stderr}")
+
+    def _write(self, name: str, text: str) -> str:
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(text.replace("@DIR@", self.dir).replace("@LISTEN@", self.listen))
+        os.chmod(path, 0o644)
+        return path
 
     def url(self, path: str) -> str:
         return f"{self.base}/{path.lstrip('/')}"
 
     def stop(self) -> list[str]:
-        subprocess.run([str(LAUNCHER), "stop", "--listen", self.listen], capture_output=True, timeout=120)
+        subprocess.run([str(self.launcher), "stop", "--listen", self.listen], capture_output=True, timeout=120)
         logs = [os.path.join(self.dir, "error.log"), self.error_log]
         crashes = []
         for log in logs:
@@ -173,44 +192,161 @@ class PrivateServer(ErrorLog):
         return crashes
 
 
+@dataclass
+class Remote:
+    """A location of a private site whose media is read from `url` (Apache's IsmProxyPass, nginx's
+    ism_proxy_pass), with the settings the tests vary; `apache` and `nginx` hold lines only that
+    server has (UspEnableSubreq, S3 keys, ...)."""
+    url: str
+    allow: str = ""         # OrigoProxyAllowHost / origo_proxy_allow_host
+    timeout: int = 0        # seconds, OrigoUpstreamTimeout / origo_upstream_timeout (0: the default)
+    deadline: int = 0       # seconds, OrigoUpstreamDeadline / origo_upstream_deadline
+    s3_key: str = ""        # S3AccessKey / s3_access_key, and so on
+    s3_secret: str = ""
+    s3_region: str = ""
+    s3_headers: str = ""    # "on": S3UseHeaders / s3_use_headers
+    apache: str = ""
+    nginx: str = ""
+
+
+# nginx reads upstream through this internal location (ngx_glue/README.md); origo_upstream_timeout
+# and origo_upstream_deadline bound the reads, so nginx's own read timeout stays out of their way.
+NGINX_UPSTREAM_LOCATION = """location = /origo-upstream {
+    internal;
+    proxy_pass $origo_upstream_url;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_max_temp_file_size 0;
+    proxy_read_timeout 120s;
+}
+"""
+
+
+# How each server spells the settings of a Remote (the field's value goes into `{}`).
+DIRECTIVES = {
+    "apache": {"url": 'IsmProxyPass "{}"', "allow": "OrigoProxyAllowHost {}",
+               "timeout": "OrigoUpstreamTimeout {}", "deadline": "OrigoUpstreamDeadline {}",
+               "s3_key": "S3AccessKey {}", "s3_secret": "S3SecretKey {}", "s3_region": "S3Region {}",
+               "s3_headers": "S3UseHeaders {}"},
+    "nginx": {"url": "ism_proxy_pass {};", "allow": "origo_proxy_allow_host {};",
+              "timeout": "origo_upstream_timeout {}s;", "deadline": "origo_upstream_deadline {}s;",
+              "s3_key": "s3_access_key {};", "s3_secret": "s3_secret_key {};", "s3_region": "s3_region {};",
+              "s3_headers": "s3_use_headers {};"},
+}
+
+
+def remote_site(kind: str, locations: dict[str, Remote]) -> str:
+    """PrivateServer include text for `kind` with each of `locations` at /<name>/."""
+    out = []
+    for name, loc in locations.items():
+        lines = [form.format(getattr(loc, field)) for field, form in DIRECTIVES[kind].items() if getattr(loc, field)]
+        body = "".join(f"    {line}\n" for line in lines + getattr(loc, kind).splitlines())
+        out.append(f"location /{name}/ {{\n{body}}}\n" if kind == "nginx" else f'<Location "/{name}">\n{body}</Location>\n')
+    return "".join(out) + NGINX_UPSTREAM_LOCATION if kind == "nginx" else ONE_CHILD + "".join(out)
+
+
+def _start(launcher: Path, root: str, listen: str, extra: list[str]) -> subprocess.CompletedProcess:
+    proc = subprocess.run([str(launcher), "start", "--root", root, "--listen", listen, *extra],
+                          capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        subprocess.run([str(launcher), "stop", "--listen", listen], capture_output=True, timeout=120)
+        pytest.fail(f"{launcher.name} start failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def _stop(launcher: Path, srv: Server) -> None:
+    stop = subprocess.run([str(launcher), "stop", "--listen", srv.listen], capture_output=True, text=True, timeout=120)
+    crashes = srv.crash_lines(settle=0)
+    if os.environ.get("ORIGO_KEEP_LOG"):
+        print(f"error log kept at {srv.error_log}")
+    assert stop.returncode == 0, f"{launcher.name} stop failed:\n{stop.stdout}\n{stop.stderr}"
+    assert not crashes, f"{srv.kind} children or workers crashed during the session:\n" + "\n".join(crashes[:20])
+
+
 @pytest.fixture(scope="session")
-def server(media: Media) -> Server:
+def apache(media: Media) -> Server:
     """Apache with mod_origo on a free loopback port, serving the test media (MPM from ORIGO_MPM)."""
     if not os.access(LAUNCHER, os.X_OK):
         pytest.fail(f"{LAUNCHER} is missing: the Apache launcher has not landed on this branch")
     port = _free_port()
     listen = f"127.0.0.1:{port}"
-    cmd = [str(LAUNCHER), "start", "--root", media.root, "--listen", listen]
-    if os.environ.get("ORIGO_MPM"):
-        cmd += ["--mpm", os.environ["ORIGO_MPM"]]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    if proc.returncode != 0:
-        pytest.fail(f"origo-httpd start failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    proc = _start(LAUNCHER, media.root, listen, ["--mpm", os.environ["ORIGO_MPM"]] if os.environ.get("ORIGO_MPM") else [])
     error_log = _find_error_log(proc.stdout + "\n" + proc.stderr, port)
     if not error_log:
         subprocess.run([str(LAUNCHER), "stop", "--listen", listen], capture_output=True, timeout=60)
         pytest.fail(f"origo-httpd start printed no error log path:\n{proc.stdout}\n{proc.stderr}")
     srv = Server(f"http://{listen}", media.root, listen, error_log)
     yield srv
-    stop = subprocess.run([str(LAUNCHER), "stop", "--listen", listen], capture_output=True, text=True, timeout=120)
-    crashes = srv.crash_lines(settle=0)
-    if os.environ.get("ORIGO_KEEP_LOG"):
-        print(f"error log kept at {error_log}")
-    assert stop.returncode == 0, f"origo-httpd stop failed:\n{stop.stdout}\n{stop.stderr}"
-    assert not crashes, "Apache children crashed during the session:\n" + "\n".join(crashes[:20])
+    _stop(LAUNCHER, srv)
 
 
-# The running-server fixtures whose error logs every test using them is checked against (`nginx`:
-# the private nginx of test_nginx.py).
-WATCHED_SERVERS = ("server", "nginx")
+@pytest.fixture(scope="session")
+def nginx(media: Media) -> Server:
+    """nginx with the nginx module on a free loopback port, serving the test media."""
+    if not NGINX_MODULE.exists():
+        pytest.fail(f"{NGINX_MODULE} is missing: run ./apxs-build.sh --skip-cli and ./ngx-build.sh")
+    port = _free_port()
+    listen = f"127.0.0.1:{port}"
+    _start(NGINX_LAUNCHER, media.root, listen, [])
+    srv = Server(f"http://{listen}", media.root, listen, f"/tmp/origo-nginx/{port}/logs/error.log", "nginx")
+    yield srv
+    _stop(NGINX_LAUNCHER, srv)
+
+
+@pytest.fixture(scope="module")
+def server_kind(request) -> str:
+    """"apache", or the server a test was generated for (see pytest_generate_tests)."""
+    return getattr(request, "param", "apache")
+
+
+@pytest.fixture(scope="module")
+def server(request, server_kind: str) -> Server:
+    """The session's Apache, or its nginx in the nginx runs of tests marked `servers`."""
+    return request.getfixturevalue(server_kind)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "servers(*kinds): run the test once per server kind ('apache', "
+                                       "'nginx', or a pytest.param of one, e.g. with a strict xfail for "
+                                       "a module gap), as the fixture `server_kind`")
+
+
+def pytest_generate_tests(metafunc):
+    """Tests under a `servers` mark run once per server it names, module-scoped (so that a module's
+    fixtures are made once per server), unless the test parametrizes `server_kind` itself."""
+    mark = metafunc.definition.get_closest_marker("servers")
+    own = any("server_kind" in str(m.args[0]) for m in metafunc.definition.iter_markers("parametrize"))
+    if mark and "server_kind" in metafunc.fixturenames and not own:
+        metafunc.parametrize("server_kind", mark.args, indirect=True, scope="module")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Within each module, every Apache run before every nginx run (pytest groups module-scoped
+    params itself, but tests that pair the server with another module-scoped param would switch
+    back and forth), so that a module's per-server sites start once per server."""
+    first: dict = {}
+    for i, item in enumerate(items):
+        first.setdefault(item.path, i)
+
+    def on_nginx(item) -> bool:
+        return getattr(getattr(item, "callspec", None), "params", {}).get("server_kind") == "nginx"
+    items.sort(key=lambda item: (first[item.path], on_nginx(item)))
+
+
+# The running-server fixtures whose error logs every test using them is checked against.
+WATCHED_SERVERS = ("server", "apache", "nginx")
 
 
 @pytest.fixture(autouse=True)
 def no_child_crash(request):
     """Fails any test during which an Apache child or an nginx worker crashed (scans the error logs
     written meanwhile)."""
-    watched: list[ErrorLog] = [request.getfixturevalue(name) for name in WATCHED_SERVERS
-                               if name in request.fixturenames]
+    watched: list[ErrorLog] = []
+    for name in WATCHED_SERVERS:
+        srv = request.getfixturevalue(name) if name in request.fixturenames else None
+        if srv is not None and all(srv.error_log != w.error_log for w in watched):
+            watched.append(srv)
     starts = [srv.log_size() for srv in watched]
     yield
     for srv, start in zip(watched, starts):

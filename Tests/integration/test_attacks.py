@@ -1,4 +1,4 @@
-"""URL and request attacks against the real Apache: path traversal in every encoding, absurd track
+"""URL and request attacks against both real servers (Apache, nginx): path traversal in every encoding, absurd track
 tokens and numbers, very long URLs and headers, methods and headers players never send.
 
 Requests go out as raw bytes over a socket (http.client refuses to send most of them). Every answer
@@ -12,6 +12,8 @@ import re
 import socket
 
 import pytest
+
+pytestmark = pytest.mark.servers("apache", "nginx")
 
 GOOD = "/abr.ism/.m3u8"
 SECRET = re.compile(rb"root:.*:0:0:|\[boot loader\]|BEGIN .*PRIVATE KEY")
@@ -110,6 +112,13 @@ def test_raw_nul_and_control_bytes(server):
     assert status != 200 or body.startswith(b"#EXTM3U")
 
 
+@pytest.mark.parametrize("target", ["/abr.ism%00/.m3u8", "/abr.ism/.m3u8%00", "/../abr.ism/.m3u8"])
+def test_nul_and_leading_parent_are_refused_by_the_server(server, target):
+    """Refused outright: nginx answers 400 to all three (it rejects a %00 or a `..` above the root
+    while parsing the request); Apache 400 to the `..` and 404 to a %00 in the path."""
+    check(server, target, allowed=[404] if server.kind == "apache" and "%00" in target else [400])
+
+
 @pytest.mark.parametrize("target", ["//abr.ism/.m3u8", "/abr.ism//.m3u8", "/abr.ism/.//.m3u8",
                                     "/./abr.ism/.m3u8", "/abr.ism/x/../.m3u8", "/abr.ism/abr--video=600000.m3u8"])
 def test_doubled_slashes_and_dots_stay_inside(server, target):
@@ -187,7 +196,11 @@ def test_very_long_urls(server):
 
 def test_huge_headers(server):
     check(server, GOOD, headers={"X-Junk": "a" * 20000}, allowed=[400, 413, 431])
-    check(server, GOOD, headers={f"X-J{i}": "a" for i in range(200)}, allowed=[400, 413, 431])
+    # Apache refuses more than LimitRequestFields (100) fields; nginx limits the header's bytes
+    # only (large_client_header_buffers), so 200 short fields are an ordinary request there.
+    status, _, body, _ = check(server, GOOD, headers={f"X-J{i}": "a" for i in range(200)},
+                               allowed=[200] if server.kind == "nginx" else [400, 413, 431])
+    assert status != 200 or body.startswith(b"#EXTM3U")
 
 
 # --------------------------------------------------------------------------- methods and headers

@@ -7,6 +7,8 @@ import pytest
 
 import clients
 
+pytestmark = pytest.mark.servers("apache", "nginx")
+
 ABR_RENDITIONS = ["abr-416x234.mp4", "abr-640x360.mp4", "abr-960x540.mp4"]
 SINGLE_FILES = ["hevc.mp4", "cmaf.mp4", "moov-at-end.mp4", "faststart.mp4", "ntsc.mp4"]
 

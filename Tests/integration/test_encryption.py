@@ -20,7 +20,7 @@ import urllib.parse
 import pytest
 
 import clients
-from conftest import REPO, PrivateServer
+from conftest import REPO, PrivateServer, Remote, remote_site
 
 KEY = "8275ef8e3b2a4b1c9d0e1f2a3b4c5d6e"
 KID = "0123456789abcdef0123456789abcdef"
@@ -379,9 +379,10 @@ def test_chromium_plays_dash_cenc_through_eme_clearkey(site, media):
     assert state.get("frames", 0) >= 0.9 * media.frames("abr-640x360.mp4"), (state, console)
 
 
-def test_a_cms_behind_ismproxypass_sets_the_key_per_request(media):
+@pytest.mark.servers("apache", "nginx")
+def test_a_cms_behind_ismproxypass_sets_the_key_per_request(media, server_kind):
     """A CMS answers the server manifest of each viewer's session (its query) with that session's
-    key: each playback's segments decrypt with its own key and only with it."""
+    key: each playback's segments decrypt with its own key and only with it (on both servers)."""
     from test_remote import Storage, Threaded, manifest_server
 
     keys = {"1": KEY, "2": KEY[::-1]}
@@ -398,11 +399,8 @@ def test_a_cms_behind_ismproxypass_sets_the_key_per_request(media):
     cms = Threaded(manifest_server(answer))
     site = None
     try:
-        site = PrivateServer(media.root, f"""<Location /cms>
-    IsmProxyPass http://127.0.0.1:{cms.port}/
-    OrigoProxyAllowHost {storage.url("").rstrip("/")}
-</Location>
-""")
+        site = PrivateServer(media.root, remote_site(server_kind, {
+            "cms": Remote(f"http://127.0.0.1:{cms.port}/", allow=storage.url("").rstrip("/"))}), server_kind)
         # The same media addressed directly on local disk, in the clear: its second segment.
         master = clients.get(site.url("abr-640x360.mp4/.m3u8")).body
         playlist = clients.get(site.url(f"abr-640x360.mp4/{uris(master)[0]}")).body

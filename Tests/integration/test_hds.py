@@ -1,4 +1,4 @@
-"""HDS on a live Apache: the F4M and its bootstrap, every fragment of every rendition fetched by a
+"""HDS on both servers (Apache, nginx): the F4M and its bootstrap, every fragment of every rendition fetched by a
 small HDS client of our own (hds_fetch.py) and decoded by ffmpeg with the source's frame count,
 the bootstrap's fragment times agreeing with the FLV tags inside the fragments, yt-dlp's f4m
 downloader as a second client, and inputs FLV cannot carry (HEVC, AC-3) left out without a crash."""
@@ -14,6 +14,8 @@ import pytest
 
 import clients
 import hds_fetch
+
+pytestmark = pytest.mark.servers("apache", "nginx")
 
 MANIFEST = "abr.ism/.f4m"
 

@@ -1,4 +1,4 @@
-"""Malformed media through the real Apache: every broken variant that mp4mutate.py makes is asked
+"""Malformed media through both real servers (Apache, nginx): every broken variant that mp4mutate.py makes is asked
 for a master playlist, a media playlist, a TS segment, an MPD, a DASH init and a DASH media segment.
 
 Each answer must be an error status (4xx/5xx) with exactly one clear line in the error log, or a
@@ -19,6 +19,8 @@ from mpegdash.parser import MPEGDASHParser
 
 import clients
 import mp4mutate
+
+pytestmark = pytest.mark.servers("apache", "nginx")
 
 VARIANTS = mp4mutate.variant_sources()
 SOURCES = {"progressive": "moov-at-end.mp4", "faststart": "faststart.mp4", "fragmented": "cmaf.mp4"}

@@ -1,17 +1,19 @@
-"""The nginx module (ngx_glue/, issue #16) on local files: a private nginx started with
-scripts/origo-nginx serves the test media next to the session's Apache (conftest `server`), and
-real clients check it. ffmpeg decodes every HLS (TS and fMP4) and DASH rendition with the source's
-frame count, yt-dlp downloads every Smooth quality level and our HDS client every HDS rendition;
-every URL of the presentations answers byte for byte what Apache answers (status, body, type,
-ETag, Last-Modified); errors, HEAD, 304, Range, methods, downloads of plain MP4s; configurations
-`nginx -t` refuses. After every test nginx's
-error log is scanned for workers that died (`exited on signal`).
+"""What only the nginx module (ngx_glue/, issue #16) has: the session's nginx (conftest `nginx`)
+answers byte for byte what its Apache answers (status, body, type, ETag, Last-Modified); many
+requests at once and clients that leave while the engine works on the thread pool; the directives
+of its own (index limits, cache size, thread pool, answers on the event loop) and the
+configurations `nginx -t` refuses (S3 settings); graceful reload under load; `ism_proxy_pass` to
+the same nginx (also while 64 other clients fetch segments), its event loop staying free while
+storage drips, and loops cut short.
+
+What both servers do (playout, remote storage, hostile input, HTTP) is tested once for both: the
+modules marked `servers("apache", "nginx")` and the remote-storage suites, parametrized by server.
+After every test nginx's error log is scanned for workers that died (`exited on signal`).
 
 Needs out/modules/ngx_http_origo_module.so (./ngx-build.sh) next to libOrigoEngine.so."""
 
 from __future__ import annotations
 
-import http.client
 import http.server
 import os
 import re
@@ -26,16 +28,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import clients
-import hds_fetch
 import playlists as pl
-from conftest import REPO, Server, _free_port
+from conftest import NGINX_LAUNCHER, REPO, Server, _free_port
 from test_decode import ABR_RENDITIONS, FORMATS, check_decode, expected_audio_frames
-from test_hds import decode_flv
-from test_http import ERRORS
-from test_remote import UPSTREAM_FAILURES
-
-NGINX_LAUNCHER = REPO / "scripts" / "origo-nginx"
-NGINX_MODULE = REPO / "out" / "modules" / "ngx_http_origo_module.so"
 
 ABR_AUDIO = ["audio-eng.mp4", "audio-fra.mp4"]
 
@@ -45,66 +40,12 @@ def start_nginx(root: str, *extra: str) -> tuple[subprocess.CompletedProcess, Se
     listen = f"127.0.0.1:{port}"
     proc = subprocess.run([str(NGINX_LAUNCHER), "start", "--root", root, "--listen", listen, *extra],
                           capture_output=True, text=True, timeout=120)
-    return proc, Server(f"http://{listen}", root, listen, f"/tmp/origo-nginx/{port}/logs/error.log")
+    return proc, Server(f"http://{listen}", root, listen, f"/tmp/origo-nginx/{port}/logs/error.log", "nginx")
 
 
 def stop_nginx(srv: Server) -> subprocess.CompletedProcess:
     return subprocess.run([str(NGINX_LAUNCHER), "stop", "--listen", srv.listen],
                           capture_output=True, text=True, timeout=120)
-
-
-@pytest.fixture(scope="module")
-def nginx(media):
-    if not NGINX_MODULE.exists():
-        pytest.fail(f"{NGINX_MODULE} is missing: run ./apxs-build.sh --skip-cli and ./ngx-build.sh")
-    proc, srv = start_nginx(media.root)
-    if proc.returncode != 0:
-        pytest.fail(f"origo-nginx start failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    yield srv
-    stop = stop_nginx(srv)
-    crashes = srv.crash_lines(settle=0)
-    assert stop.returncode == 0, f"origo-nginx stop failed:\n{stop.stdout}\n{stop.stderr}"
-    assert not crashes, "nginx workers died during the module's tests:\n" + "\n".join(crashes[:20])
-
-
-# ------------------------------------------------------------------------------------------ playout
-
-@pytest.mark.parametrize("fmt", FORMATS.keys())
-def test_decode_abr(nginx, media, fmt):
-    """HLS TS, HLS fMP4 and DASH (time and number addressing): every rendition decodes whole."""
-    frames = {media.frames(r) for r in ABR_RENDITIONS}
-    assert len(frames) == 1
-    check_decode(nginx.url("abr.ism/" + FORMATS[fmt]), frames.pop(), len(ABR_RENDITIONS),
-                 expected_audio_frames(media, ABR_AUDIO))
-
-
-@pytest.mark.parametrize("fmt", ["hls-ts", "dash-time"])
-@pytest.mark.parametrize("name", ["hevc.mp4", "moov-at-end.mp4"])
-def test_decode_media_file(nginx, media, name, fmt):
-    """A single MP4 as the source (no server manifest)."""
-    check_decode(nginx.url(f"{name}/{FORMATS[fmt]}"), media.frames(name), 1, expected_audio_frames(media, [name]))
-
-
-def test_smooth_every_quality_level(nginx, media):
-    """yt-dlp's ISM downloader fetches every fragment of every quality level; each video decodes whole."""
-    with tempfile.TemporaryDirectory(prefix="origo-ytdlp-", dir="/tmp") as work:
-        files = clients.ytdlp_download(nginx.url("abr.ism/Manifest"), work)
-        assert len(files) == 5, files          # three video and two audio quality levels
-        expected = media.frames("abr-640x360.mp4")
-        videos = [name for name in files if name.endswith(".ismv")]
-        assert len(videos) == 3, files
-        for name in videos:
-            assert clients.ffprobe_video_frames(os.path.join(work, name)) == [expected], name
-
-
-def test_hds_every_rendition(nginx, media):
-    url = nginx.url("abr.ism/.f4m")
-    p = hds_fetch.load(url)
-    assert len(p.media) == 3
-    for m in p.media:
-        result = decode_flv(hds_fetch.flv_file(m, hds_fetch.fetch(url, p, m)))
-        assert result.video_frames == [media.frames("abr-640x360.mp4")], result.summary()
-        assert not result.errors, result.summary()
 
 
 # ------------------------------------------------------------------------------- same bytes as Apache
@@ -203,96 +144,7 @@ def test_answers_on_the_loop_equal_answers_from_the_pool(media):
         assert not srv.crash_lines()
 
 
-@pytest.mark.parametrize("path,status,hint", ERRORS, ids=[e[0] for e in ERRORS])
-def test_errors_match_apache_with_a_log_line(server, nginx, path, status, hint):
-    start = nginx.log_size()
-    resp = clients.get(nginx.url(path))
-    assert resp.status == status == clients.get(server.url(path)).status, f"GET {path} -> {resp.status}"
-    lines = [line for line in nginx.log_since(start).splitlines() if line.strip()]
-    assert any(hint in line for line in lines), f"GET {path}: no error-log line mentioning {hint!r}: {lines}"
-    assert len(lines) == 1, f"GET {path}: expected one log line, got {lines}"
-
-
-@pytest.mark.parametrize("path", ["abr.ism%00/.m3u8", "abr.ism/.m3u8%00", "../abr.ism/.m3u8"])
-def test_hostile_paths_are_400(nginx, path):
-    assert clients.get(nginx.url(path)).status == 400, path
-
-
-# ------------------------------------------------------------------------------------------ HTTP
-
-@pytest.mark.parametrize("path", ["abr.ism/.m3u8", "abr.ism/.mpd", "abr.ism/abr-video=600000-2.ts",
-                                  "abr.ism/abr-audio_eng=128000.m4s", "abr.ism/abr-video=600000-n2.dash"])
-def test_head_matches_get(nginx, path):
-    get = clients.get(nginx.url(path))
-    head = clients.request("HEAD", nginx.url(path))
-    assert get.status == 200 and head.status == 200, (get.status, head.status)
-    assert head.body == b""
-    assert int(head.header("content-length") or -1) == len(get.body)
-    for h in ("content-type", "etag", "last-modified"):
-        assert head.header(h) == get.header(h), f"HEAD {path}: {h}"
-
-
-@pytest.mark.parametrize("path", ["abr.ism/.m3u8", "abr.ism/abr-video=600000-1.ts", "abr.ism/abr-video=600000-n1.dash"])
-def test_conditional_requests(nginx, path):
-    url = nginx.url(path)
-    first = clients.get(url)
-    etag, lm = first.header("etag"), first.header("last-modified")
-    assert first.status == 200 and etag and lm
-    r = clients.get(url, headers={"If-None-Match": etag})
-    assert r.status == 304 and r.body == b"", f"If-None-Match -> {r.status}"
-    assert r.header("etag") == etag
-    r = clients.get(url, headers={"If-Modified-Since": lm})
-    assert r.status == 304 and r.body == b"", f"If-Modified-Since -> {r.status}"
-    r = clients.get(url, headers={"If-None-Match": '"not-the-etag"'})
-    assert r.status == 200 and r.body == first.body
-
-
-@pytest.mark.parametrize("path", ["abr.ism/abr-video=600000-2.ts",         # generated bytes
-                                  "abr.ism/abr-video=600000-n2.dash"])     # moof + a range of the file
-def test_range_on_a_segment(nginx, path):
-    url = nginx.url(path)
-    full = clients.get(url).body
-    assert len(full) > 5000
-    r = clients.get(url, headers={"Range": "bytes=1000-4999"})
-    assert r.status == 206 and r.body == full[1000:5000], r.status
-    assert r.header("content-range") == f"bytes 1000-4999/{len(full)}"
-    r = clients.get(url, headers={"Range": "bytes=-100"})
-    assert r.status == 206 and r.body == full[-100:]
-    r = clients.get(url, headers={"Range": f"bytes={len(full)}-"})
-    assert r.status == 416, r.status
-
-
-@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
-def test_method_not_allowed(nginx, method):
-    resp = clients.request(method, nginx.url("abr.ism/.m3u8"), body=b"x")
-    assert resp.status == 405
-    allow = {m.strip().upper() for m in (resp.header("allow") or "").split(",")}
-    assert {"GET", "HEAD"} <= allow, resp.header("allow")
-
-
-def test_options_then_get_on_one_connection(nginx):
-    """OPTIONS answers Allow; a body it came with is read and dropped, not taken for the next request."""
-    host, port = nginx.listen.split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=10)
-    try:
-        conn.request("OPTIONS", "/abr.ism/.m3u8", body=b"GET /x HTTP/1.1\r\n\r\n")
-        r = conn.getresponse()
-        r.read()
-        assert r.status == 200 and "GET" in (r.getheader("allow") or ""), (r.status, r.getheader("allow"))
-        conn.request("GET", "/abr.ism/.m3u8")
-        r = conn.getresponse()
-        assert r.status == 200 and r.read().startswith(b"#EXTM3U")
-    finally:
-        conn.close()
-
-
-def test_media_file_without_virtual_path_is_static(nginx, media):
-    """A plain /x.mp4 falls through to nginx's static module in the same location."""
-    resp = clients.get(nginx.url("abr-640x360.mp4"))
-    assert resp.status == 200
-    with open(os.path.join(media.root, "abr-640x360.mp4"), "rb") as f:
-        assert resp.body == f.read()
-
+# ------------------------------------------------------------------------------- the thread pool
 
 def test_concurrent_requests(nginx):
     """Many requests at once through the thread pool: every one answered, every answer whole."""
@@ -419,15 +271,6 @@ def test_bad_s3_settings_fail_the_config_test(media, directives, message):
         assert SECRET not in proc.stdout + proc.stderr
 
 
-def test_ism_proxy_pass_without_trailing_slash_fails_the_config_test(media):
-    with tempfile.TemporaryDirectory(prefix="origo-ngx-site-", dir="/tmp") as d:
-        inc = site(d, "site.conf", "location /remote/ { ism_proxy_pass http://127.0.0.1:9/media; }\n")
-        proc, srv = start_nginx(media.root, "--include", inc)
-        stop_nginx(srv)
-        assert proc.returncode != 0
-        assert 'must end with "/"' in proc.stderr, proc.stderr
-
-
 # ------------------------------------------------------------------------------- graceful reload
 
 def test_graceful_reload_under_load(media):
@@ -520,11 +363,6 @@ class Dripper(http.server.BaseHTTPRequestHandler):
         pass
 
 
-HEADERS_LOG = ('LogFormat "\\"%r\\" %>s auth=\\"%{Authorization}i\\" cookie=\\"%{Cookie}i\\" '
-               'ua=\\"%{User-Agent}i\\" loop=\\"%{CDN-Loop}i\\" range=\\"%{Range}i\\"" heads\n'
-               'CustomLog "{log}" heads\n')
-
-
 def upstream_location(read_timeout: str = "10s") -> str:
     return ("location = /origo-upstream {\n    internal;\n    proxy_pass $origo_upstream_url;\n"
             "    proxy_http_version 1.1;\n    proxy_set_header Connection \"\";\n"
@@ -534,39 +372,27 @@ def upstream_location(read_timeout: str = "10s") -> str:
 
 @pytest.fixture(scope="module")
 def proxied(media):
-    """nginx with ism_proxy_pass locations over a storage Apache (test_remote.Storage, with a
-    second access log of the headers that reach it), a CMS, a dripping storage and itself; and
-    an Apache with IsmProxyPass over the same storage, to compare answers with."""
-    from test_remote import BadHandler, Origo, Storage, Threaded, cms_handler
+    """nginx with ism_proxy_pass locations over a storage Apache (test_remote.Storage), a dripping
+    storage and itself; and an Apache with IsmProxyPass over the same storage, to compare answers
+    with."""
+    from test_remote import Origo, Storage, Threaded
     from conftest import ONE_CHILD
 
     storage = Storage(media.root)
-    headers_log = os.path.join(storage.dir, "headers.log")
-    with open(storage.conf, "a") as f:
-        f.write(HEADERS_LOG.replace("{log}", headers_log))
-    subprocess.run(["/usr/sbin/apache2", "-f", storage.conf, "-k", "graceful"], check=True, capture_output=True)
-    time.sleep(1)
-    seen: list[str] = []
-    cms = Threaded(cms_handler(seen))
     drip = Threaded(Dripper)
-    BadHandler.root = media.root
-    bad = Threaded(BadHandler)
     port = _free_port()
     listen = f"127.0.0.1:{port}"
     d = tempfile.mkdtemp(prefix="origo-ngx-proxy-", dir="/tmp")
     inc = site(d, "proxy.conf", f"""
 location /proxy/ {{ ism_proxy_pass http://127.0.0.1:{storage.port}/; }}
-location /cms/ {{ ism_proxy_pass http://127.0.0.1:{cms.port}/smil.php/; origo_proxy_allow_host 127.0.0.1:{storage.port}; }}
-location /nocms/ {{ ism_proxy_pass http://127.0.0.1:{cms.port}/smil.php/; }}
 location /drip/ {{ ism_proxy_pass http://127.0.0.1:{drip.port}/drip/; origo_upstream_timeout 2s; }}
 location /hang/ {{ ism_proxy_pass http://127.0.0.1:{drip.port}/hang/; origo_upstream_timeout 2s; }}
 location /self/ {{ ism_proxy_pass http://127.0.0.1:{port}/; }}
-location /bad/ {{ ism_proxy_pass http://127.0.0.1:{bad.port}/; origo_upstream_timeout 2s; }}
 location /loop/ {{ ism_proxy_pass http://127.0.0.1:{port}/loop/abr.ism/; }}
 """ + upstream_location())
     proc = subprocess.run([str(NGINX_LAUNCHER), "start", "--root", media.root, "--listen", listen, "--include", inc],
                           capture_output=True, text=True, timeout=120)
-    srv = Server(f"http://{listen}", media.root, listen, f"/tmp/origo-nginx/{port}/logs/error.log")
+    srv = Server(f"http://{listen}", media.root, listen, f"/tmp/origo-nginx/{port}/logs/error.log", "nginx")
     apache_root = tempfile.mkdtemp(prefix="origo-ngx-apache-", dir="/tmp")
     os.chmod(apache_root, 0o755)
     apache_inc = site(apache_root, "remote.conf", ONE_CHILD + f"""<Location "/proxy">
@@ -578,37 +404,14 @@ location /loop/ {{ ism_proxy_pass http://127.0.0.1:{port}/loop/abr.ism/; }}
         if proc.returncode != 0:
             pytest.fail(f"origo-nginx start failed:\n{proc.stdout}\n{proc.stderr}")
         apache = Origo(apache_inc, apache_root)
-        yield type("Proxied", (), {"nginx": srv, "apache": apache, "storage": storage, "headers_log": headers_log,
-                                   "cms_seen": seen, "port": port})
+        yield type("Proxied", (), {"nginx": srv, "apache": apache, "storage": storage, "port": port})
     finally:
         stop_nginx(srv)
         if apache is not None:
             apache.stop()
         storage.stop()
-        cms.stop()
         drip.stop()
-        bad.stop()
     assert not srv.crash_lines(settle=0), "nginx workers died"
-
-
-def header_lines(path: str) -> list[str]:
-    time.sleep(0.3)
-    with open(path) as f:
-        return f.read().splitlines()
-
-
-@pytest.mark.parametrize("fmt", FORMATS.keys())
-def test_proxy_decode_abr(proxied, media, fmt):
-    frames = {media.frames(r) for r in ABR_RENDITIONS}
-    check_decode(proxied.nginx.url("proxy/abr.ism/" + FORMATS[fmt]), frames.pop(), len(ABR_RENDITIONS),
-                 expected_audio_frames(media, ABR_AUDIO))
-
-
-@pytest.mark.parametrize("name", ["moov-at-end.mp4", "cmaf.mp4"])
-@pytest.mark.parametrize("fmt", ["hls-ts", "dash-time"])
-def test_proxy_decode_single_file(proxied, media, name, fmt):
-    check_decode(proxied.nginx.url(f"proxy/{name}/" + FORMATS[fmt]), media.frames(name), 1,
-                 expected_audio_frames(media, [name]))
 
 
 def _proxy_urls(base) -> list[str]:
@@ -631,53 +434,6 @@ def test_proxy_answers_equal_apache(proxied):
         assert n.body == a.body, path
         for h in ("etag", "last-modified"):
             assert n.header(h) == a.header(h), (path, h)
-
-
-def test_proxy_reads_are_bounded_and_carry_no_client_headers(proxied, media):
-    before = len(header_lines(proxied.headers_log))
-    mark = proxied.storage.mark()
-    secret = {"Authorization": "Bearer client-secret", "Cookie": "session=client-cookie"}
-    for path in _proxy_urls(proxied.nginx.url)[:1] + ["proxy/abr.ism/.mpd"]:
-        assert clients.get(proxied.nginx.url(path), headers=secret).status == 200
-    segs = [p for p in _proxy_urls(proxied.nginx.url) if p.endswith(".ts")]
-    for path in segs:
-        assert clients.get(proxied.nginx.url(path), headers=secret).status == 200
-    heads = header_lines(proxied.headers_log)[before:]
-    reads = proxied.storage.since(mark)
-    assert heads and reads
-    for line in heads:
-        assert "client-secret" not in line and "client-cookie" not in line, line
-        assert 'auth="-"' in line and 'cookie="-"' in line, line
-        assert 'ua="Origo/' in line and 'loop="origo"' in line, line
-    for read in reads:
-        if read["path"].endswith(".ism"):
-            continue    # the server manifest: a whole (small) object
-        m = re.match(r"bytes=(\d+)-(\d+)$", read["range"])
-        assert m, read
-        assert int(m.group(2)) - int(m.group(1)) + 1 <= 16 << 20, read
-
-
-def test_proxy_cms_and_allow_list(proxied, media):
-    import urllib.parse
-    src = proxied.storage.url("faststart.mp4")
-    query = "url=" + urllib.parse.quote(src, safe="")
-    check_decode(proxied.nginx.url("cms/CACHE_ID.ism/.m3u8?" + query), media.frames("faststart.mp4"), 1,
-                 expected_audio_frames(media, ["faststart.mp4"]))
-    assert any(p == "/smil.php/CACHE_ID.ism?" + query for p in proxied.cms_seen)
-    start = proxied.nginx.log_size()
-    assert clients.get(proxied.nginx.url("nocms/CACHE_ID.ism/.m3u8?" + query)).status == 403
-    assert "not allowed" in proxied.nginx.log_since(start)
-
-
-@pytest.mark.parametrize("path,status", UPSTREAM_FAILURES)
-def test_proxy_failures(proxied, path, status):
-    """The same statuses as test_remote.py::test_upstream_failures on Apache, one log line each."""
-    start = proxied.nginx.log_size()
-    r = clients.get(proxied.nginx.url(path))
-    assert r.status == status, f"{path}: {r.status}"
-    log = [line for line in proxied.nginx.log_since(start).splitlines() if "ORIGO10110" in line]
-    assert len(log) == 1, log
-    assert clients.get(proxied.nginx.url("proxy/faststart.mp4/.m3u8")).status == 200
 
 
 def test_proxy_clients_that_leave_during_a_read(proxied):

@@ -9,6 +9,8 @@ import pytest
 
 import clients
 
+pytestmark = pytest.mark.servers("apache", "nginx")
+
 URLS = {
     "hls-ts": "abr.ism/.m3u8",
     "hls-fmp4": "abr.ism/.m3u8?hls.fmp4=true",

@@ -1,10 +1,14 @@
-"""Remote storage through IsmProxyPass (issue #4 points 1, 2, 3, 7).
+"""Remote storage through IsmProxyPass (issue #4 points 1, 2, 3, 7), on Apache and on nginx
+(`ism_proxy_pass`, issue #16).
 
 A plain Apache serves the test media as "storage" (Range works there) and logs every request with its
 Range header and client port; a tiny CMS (python http.server) returns SMIL for `?url=`; a misbehaving
-server answers with errors, resets, short bodies and delays. A private Origo Apache maps
-`/proxy`, `/cms`, `/direct`, `/denied` and `/bad` onto them (UspEnableSubreq on, one child process so
-its caches are shared by every request of a test)."""
+server answers with errors, resets, short bodies and delays. A private Origo site per server maps
+`/proxy`, `/cms` and `/bad` onto them (one Apache child or nginx worker, so that its caches are shared
+by every request of a test). Apache's site also has the ways of reading only Apache has: `/builtin`
+and `/badbuiltin` (its own client, UspEnableSubreq off), `/cached` (mod_cache), `/direct` and
+`/denied` (`IsmProxyPass "http://"`) and a <Directory>; nginx's has `/pooled` (an `upstream` block
+with keep-alive connections)."""
 
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ import urllib.parse
 import pytest
 
 import clients
-from conftest import CRASH_PATTERN, LAUNCHER, ONE_CHILD, _free_port
+from conftest import LAUNCHER, NGINX_LAUNCHER, ONE_CHILD, PrivateServer, Remote, _free_port, remote_site
 from testca import ServerCert
 from test_decode import ABR_RENDITIONS, FORMATS, check_decode, expected_audio_frames
 
@@ -258,21 +262,31 @@ class Origo:
         return self.log_since(0)
 
 
+pytestmark = pytest.mark.servers("apache", "nginx")
+
+
+def reads(*cases: tuple[str, str]):
+    """Parametrizes a test by (server kind, location prefix): the ways each server reads storage."""
+    return pytest.mark.parametrize("server_kind,prefix", cases, indirect=["server_kind"], scope="module")
+
+
 @pytest.fixture(scope="module")
-def remote(media):
+def upstreams(media):
     storage = Storage(media.root)
     seen: list[str] = []
     cms = Threaded(cms_handler(seen))
     BadHandler.root = media.root
     bad = Threaded(BadHandler)
-    root = tempfile.mkdtemp(prefix="origo-remote-root-")
-    os.chmod(root, 0o755)
-    include = os.path.join(root, "remote.conf")
-    os.makedirs(os.path.join(root, "cache"))
-    if os.getuid() == 0:
-        shutil.chown(os.path.join(root, "cache"), "www-data", "www-data")
-    with open(include, "w") as f:
-        f.write(ONE_CHILD + f"""<Location "/proxy">
+    try:
+        yield type("Upstreams", (), {"storage": storage, "cms": cms, "cms_seen": seen, "bad": bad})
+    finally:
+        storage.stop()
+        cms.stop()
+        bad.stop()
+
+
+def apache_site(root: str, storage: Storage, cms: Threaded, bad: Threaded) -> str:
+    return ONE_CHILD + f"""<Location "/proxy">
   IsmProxyPass "http://127.0.0.1:{storage.port}/"
   UspEnableSubreq on
 </Location>
@@ -320,30 +334,57 @@ CacheRoot "{root}/cache"
 <Proxy "http://127.0.0.1:{bad.port}/">
   ProxySet timeout=2 retry=0
 </Proxy>
-""")
-    origo = Origo(include, root)
-    yield type("Remote", (), {"storage": storage, "cms": cms, "cms_seen": seen, "bad": bad, "origo": origo})
-    log = origo.stop()
-    storage.stop()
-    cms.stop()
-    bad.stop()
-    crashes = [line for line in log.splitlines() if CRASH_PATTERN.search(line)]
-    assert not crashes, "Apache children crashed:\n" + "\n".join(crashes[:20])
+"""
+
+
+def nginx_site(storage: Storage, cms: Threaded, bad: Threaded) -> tuple[str, str]:
+    """(server block include, http block include): the locations Apache's site has on nginx, with
+    Apache's read timeout of /bad (ProxySet timeout=2) as origo_upstream_timeout; /pooled reads
+    through an `upstream` block, the nginx way of keeping storage connections alive."""
+    server = remote_site("nginx", {
+        "proxy": Remote(storage.url("")),
+        "cms": Remote(f"http://127.0.0.1:{cms.port}/smil.php/", allow=f"127.0.0.1:{storage.port}"),
+        "bad": Remote(f"http://127.0.0.1:{bad.port}/", timeout=2),
+        "pooled": Remote("http://storage/"),
+    })
+    return server, f"upstream storage {{\n    server 127.0.0.1:{storage.port};\n    keepalive 16;\n}}\n"
+
+
+@pytest.fixture(scope="module")
+def remote(upstreams, server_kind):
+    up = upstreams
+    root = tempfile.mkdtemp(prefix="origo-remote-root-")
+    os.chmod(root, 0o755)
+    os.makedirs(os.path.join(root, "cache"))
+    if os.getuid() == 0:
+        shutil.chown(os.path.join(root, "cache"), "www-data", "www-data")
+    if server_kind == "nginx":
+        server_text, http_text = nginx_site(up.storage, up.cms, up.bad)
+        origo = PrivateServer(root, server_text, "nginx", http_text)
+    else:
+        origo = PrivateServer(root, apache_site(root, up.storage, up.cms, up.bad))
+    try:
+        yield type("Remote", (), {"storage": up.storage, "cms": up.cms, "cms_seen": up.cms_seen, "bad": up.bad,
+                                  "origo": origo})
+    finally:
+        crashes = origo.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    assert not crashes, f"{server_kind} children or workers crashed:\n" + "".join(crashes[:20])
 
 
 # ------------------------------------------------------------------------------------------ tests
 
-@pytest.mark.parametrize("prefix", ["proxy", "builtin", "cached"])
 @pytest.mark.parametrize("fmt", FORMATS.keys())
+@reads(("apache", "proxy"), ("apache", "builtin"), ("apache", "cached"), ("nginx", "proxy"))
 def test_decode_abr_through_ismproxypass(remote, media, fmt, prefix):
     frames = {media.frames(r) for r in ABR_RENDITIONS}
     check_decode(remote.origo.url(f"{prefix}/abr.ism/" + FORMATS[fmt]), frames.pop(), len(ABR_RENDITIONS),
                  expected_audio_frames(media, ["audio-eng.mp4", "audio-fra.mp4"]))
 
 
-@pytest.mark.parametrize("prefix", ["proxy", "builtin"])
 @pytest.mark.parametrize("name", ["moov-at-end.mp4", "cmaf.mp4"])
 @pytest.mark.parametrize("fmt", ["hls-ts", "dash-time"])
+@reads(("apache", "proxy"), ("apache", "builtin"), ("nginx", "proxy"))
 def test_decode_single_file_through_ismproxypass(remote, media, name, fmt, prefix):
     check_decode(remote.origo.url(f"{prefix}/{name}/" + FORMATS[fmt]), media.frames(name), 1,
                  expected_audio_frames(media, [name]))
@@ -360,12 +401,14 @@ def test_cms_receives_the_query_and_its_smil_plays(remote, media):
     assert all(p == "/smil.php/CACHE_ID.ism?" + query for p in got), got
 
 
+@pytest.mark.servers("apache")    # a <Directory> section: nginx has locations only
 def test_directory_prefix_maps_like_a_location(remote):
     r = clients.get(remote.origo.url("dirproxy/abr.ism/.m3u8"))
     assert r.status == 200, r.body[:300]
     assert b"#EXTM3U" in r.body
 
 
+@pytest.mark.servers("apache")    # nginx's ism_proxy_pass needs a host: no `http://` alone
 def test_direct_restream_needs_an_allowed_host(remote, media):
     ok = clients.get(remote.origo.url(f"direct/127.0.0.1:{remote.storage.port}/faststart.mp4/.mpd"))
     assert ok.status == 200, ok.body[:300]
@@ -376,7 +419,7 @@ def test_direct_restream_needs_an_allowed_host(remote, media):
 
 
 # What a client gets when storage fails (`proxy/`: the storage Apache, `bad/`: BadHandler), the
-# same for every way of reading it (here subrequests and libcurl, in test_nginx nginx's upstream).
+# same for every way of reading it (Apache's subrequests and libcurl, nginx's upstream).
 UPSTREAM_FAILURES = [
     ("proxy/missing.ism/.m3u8", 404),
     ("proxy/forbidden.mp4/.m3u8", 403),
@@ -390,9 +433,12 @@ UPSTREAM_FAILURES = [
 ]
 
 
-@pytest.mark.parametrize("path,status", UPSTREAM_FAILURES + [
-    (path.replace("proxy/", "builtin/", 1).replace("bad/", "badbuiltin/", 1), status) for path, status in UPSTREAM_FAILURES
-])
+@pytest.mark.parametrize("server_kind,path,status", [
+    (kind, path, status) for kind in ("apache", "nginx") for path, status in UPSTREAM_FAILURES
+] + [  # Apache's built-in client
+    ("apache", path.replace("proxy/", "builtin/", 1).replace("bad/", "badbuiltin/", 1), status)
+    for path, status in UPSTREAM_FAILURES
+], indirect=["server_kind"], scope="module")
 def test_upstream_failures(remote, path, status):
     offset = remote.origo.log_size()
     r = clients.get(remote.origo.url(path))
@@ -403,6 +449,7 @@ def test_upstream_failures(remote, path, status):
     assert clients.get(remote.origo.url("proxy/faststart.mp4/.m3u8")).status == 200
 
 
+@pytest.mark.servers("apache")    # Apache's own client (UspEnableSubreq off)
 def test_builtin_client_survives_servers_that_hang_up(remote, media):
     """Every kept-alive connection is closed by the server after one answer: the built-in client
     notices it (or retries once) and playback is still exact."""
@@ -412,15 +459,19 @@ def test_builtin_client_survives_servers_that_hang_up(remote, media):
     assert "ORIGO10110" not in remote.origo.log_since(offset)
 
 
-def test_refuses_a_url_without_trailing_slash(media, tmp_path):
+def test_refuses_a_url_without_trailing_slash(server_kind, tmp_path):
     conf = tmp_path / "bad.conf"
-    conf.write_text('<Location "/x">\n  IsmProxyPass "http://127.0.0.1:1/videos"\n</Location>\n')
+    conf.write_text(remote_site(server_kind, {"x": Remote("http://127.0.0.1:1/videos")}))
+    launcher = NGINX_LAUNCHER if server_kind == "nginx" else LAUNCHER
     port = _free_port()
-    proc = subprocess.run([str(LAUNCHER), "start", "--root", str(tmp_path), "--listen", f"127.0.0.1:{port}",
-                           "--include", str(conf)], capture_output=True, text=True, timeout=120)
-    subprocess.run([str(LAUNCHER), "stop", "--listen", f"127.0.0.1:{port}"], capture_output=True, timeout=60)
+    try:
+        proc = subprocess.run([str(launcher), "start", "--root", str(tmp_path), "--listen", f"127.0.0.1:{port}",
+                               "--include", str(conf)], capture_output=True, text=True, timeout=120)
+    finally:
+        subprocess.run([str(launcher), "stop", "--listen", f"127.0.0.1:{port}"], capture_output=True, timeout=60)
     assert proc.returncode != 0
-    assert "must end with '/'" in proc.stdout + proc.stderr
+    # Apache quotes the '/' with single quotes, nginx (`nginx -t`) with double quotes.
+    assert re.search(r"""must end with ['"]/['"]""", proc.stdout + proc.stderr), proc.stdout + proc.stderr
 
 
 def _ts_segments(origo, manifest: str, prefix: str = "proxy") -> list[str]:
@@ -473,10 +524,10 @@ def _time_wait(port: int) -> int:
     return len([line for line in out.splitlines() if line.strip()])
 
 
-@pytest.mark.parametrize("prefix", ["proxy", "builtin"])
+@reads(("apache", "proxy"), ("apache", "builtin"), ("nginx", "pooled"))
 def test_time_wait_flat_and_connections_reused(remote, prefix):
-    """Subrequests through mod_proxy (UspEnableSubreq on) and the built-in client (off) both
-    reuse their upstream connections."""
+    """Subrequests through mod_proxy (UspEnableSubreq on), Apache's built-in client (off) and
+    nginx's upstream block with `keepalive` all reuse their upstream connections."""
     storage, origo = remote.storage, remote.origo
     ts = _ts_segments(origo, "abr.ism", prefix)
     before = _time_wait(storage.port)

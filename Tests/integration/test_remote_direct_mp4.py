@@ -10,8 +10,9 @@
   its current version; no `versionId` (nor `acl`) reaches S3.
 
 S3 reads are logged by a plain Apache reverse proxy (test_remote.Storage with `backend`) in front
-of moto, and in front of test_s3's verifying gate for query-signed reads. Every test runs in both
-upstream modes (`UspEnableSubreq on` and `off`)."""
+of moto, and in front of test_s3's verifying gate for query-signed reads. Every test runs on
+Apache in both upstream modes (`UspEnableSubreq on` and `off`) and on nginx (`ism_proxy_pass`
+with `s3_*`)."""
 
 from __future__ import annotations
 
@@ -28,12 +29,14 @@ import pytest
 pytest.importorskip("boto3")
 
 import clients  # noqa: E402
-from conftest import CRASH_PATTERN, ONE_CHILD  # noqa: E402
+from conftest import PrivateServer, Remote, remote_site  # noqa: E402
 from test_decode import FORMATS, check_decode  # noqa: E402
-from test_remote import Origo, Storage, Threaded  # noqa: E402
+from test_remote import Storage, Threaded  # noqa: E402
 from test_s3 import REGION, Moto, query_gate_handler  # noqa: E402
 
-MODES = {"subreq": "on", "libcurl": "off"}
+MODES = {"subreq": "on", "libcurl": "off"}  # Apache's upstream modes: UspEnableSubreq
+# The sites: Apache in each mode, nginx.
+SITES = [("apache", "subreq"), ("apache", "libcurl"), ("nginx", "")]
 SECONDS, FPS, SAMPLE_RATE = 8, 25, 48000
 BOUNDED_RANGE = re.compile(r"bytes=(\d+)-(\d+)$")
 
@@ -105,31 +108,31 @@ def upstreams(media, big):
     moto.stop()
 
 
-@pytest.fixture(scope="module", params=MODES.keys())
+@pytest.fixture(scope="module", params=SITES, ids=[f"{kind}-{mode}" if mode else kind for kind, mode in SITES])
 def origo(request, upstreams):
     up = upstreams
-    credentials = f"S3AccessKey {up.moto.key}\n  S3SecretKey {up.moto.secret}\n  S3Region {REGION}"
+    kind, mode = request.param
+    subreq = f"UspEnableSubreq {MODES[mode]}" if mode else ""
+
+    def s3(url: str, headers: str = "") -> Remote:
+        return Remote(url, s3_key=up.moto.key, s3_secret=up.moto.secret, s3_region=REGION, s3_headers=headers,
+                      apache=subreq)
     locations = {
-        "proxy": (up.storage.url(""), ""),
-        "s3h": (up.s3.url("media/"), credentials + "\n  S3UseHeaders on"),
-        "s3q": (up.s3_gate.url("media/"), credentials),
-        "s3hv": (up.s3.url("versioned/"), credentials + "\n  S3UseHeaders on"),
-        "s3qv": (up.s3_gate.url("versioned/"), credentials),
+        "proxy": Remote(up.storage.url(""), apache=subreq),
+        "s3h": s3(up.s3.url("media/"), "on"),
+        "s3q": s3(up.s3_gate.url("media/")),
+        "s3hv": s3(up.s3.url("versioned/"), "on"),
+        "s3qv": s3(up.s3_gate.url("versioned/")),
     }
-    root = tempfile.mkdtemp(prefix=f"origo-direct-{request.param}-")
+    root = tempfile.mkdtemp(prefix=f"origo-direct-{kind}{mode}-")
     os.chmod(root, 0o755)
-    include = os.path.join(root, "direct.conf")
-    with open(include, "w") as f:
-        f.write(ONE_CHILD)
-        for name, (url, extra) in locations.items():
-            f.write(f'<Location "/{name}">\n  IsmProxyPass "{url}"\n  UspEnableSubreq {MODES[request.param]}\n'
-                    f"  {extra}\n</Location>\n")
-    server = Origo(include, root)
-    yield server
-    log = server.stop()
-    shutil.rmtree(root, ignore_errors=True)
-    crashes = [line for line in log.splitlines() if CRASH_PATTERN.search(line)]
-    assert not crashes, "Apache children crashed:\n" + "\n".join(crashes[:20])
+    server = PrivateServer(root, remote_site(kind, locations), kind)
+    try:
+        yield server
+    finally:
+        crashes = server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    assert not crashes, f"{kind} children or workers crashed:\n" + "".join(crashes[:20])
 
 
 def upstream_log(upstreams, where: str) -> Storage:

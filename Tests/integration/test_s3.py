@@ -4,11 +4,12 @@ S3SecurityToken, S3UseHeaders.
 Unit level: the C signer (mod_glue/origo_s3.c, driven through out/test/origo_s3_test --sign) gives
 the same signatures as botocore's signer on fixed inputs.
 
-Integration: moto's S3 server (PyPI `moto[server]`) with IAM authentication enforced (switched on
-through /moto-api/reset-auth after the setup calls) holds the test media in private buckets. moto
-checks header signatures itself but does not understand presigned (query-string) requests, so
-query signing goes through `QueryGate`, a small front that verifies X-Amz-Signature with botocore
-(and the expiry), then forwards the read to moto signed in headers."""
+Integration, on Apache and on nginx (`s3_*`, issue #16): moto's S3 server (PyPI `moto[server]`)
+with IAM authentication enforced (switched on through /moto-api/reset-auth after the setup calls)
+holds the test media in private buckets. moto checks header signatures itself but does not
+understand presigned (query-string) requests, so query signing goes through `QueryGate`, a small
+front that verifies X-Amz-Signature with botocore (and the expiry), then forwards the read to moto
+signed in headers."""
 
 from __future__ import annotations
 
@@ -33,11 +34,13 @@ from botocore.awsrequest import AWSRequest  # noqa: E402
 from botocore.credentials import Credentials  # noqa: E402
 
 import clients  # noqa: E402
-from conftest import CRASH_PATTERN, ONE_CHILD, REPO, _free_port  # noqa: E402
+from conftest import ONE_CHILD, REPO, PrivateServer, Remote, _free_port, remote_site  # noqa: E402
 from test_decode import ABR_RENDITIONS, FORMATS, check_decode, expected_audio_frames  # noqa: E402
-from test_remote import Origo, Threaded, _wait_for  # noqa: E402
+from test_remote import Threaded, _wait_for  # noqa: E402
 
 REGION = "eu-west-1"
+# The origin tests run on both servers; the signer's own tests need no server.
+pytestmark = pytest.mark.servers("apache", "nginx")
 SIGNER = REPO / "out" / "test" / "origo_s3_test"
 AMZ = "%Y%m%dT%H%M%SZ"
 
@@ -234,16 +237,23 @@ WRONG_SECRET = "Th1sIsN0tTheS3cretKeyAtAllXXXXXXXXXXXXXX"
 
 
 @pytest.fixture(scope="module")
-def s3(media):
+def bucket(media):
     moto = Moto(media.root)
     seen = {"verified": 0, "denied": [], "headers": []}
-    gate = Threaded(query_gate_handler(moto, seen))
-    root = tempfile.mkdtemp(prefix="origo-s3-root-")
-    os.chmod(root, 0o755)
-    include = os.path.join(root, "s3.conf")
-    base = f"http://127.0.0.1:{moto.port}"
-    with open(include, "w") as f:
-        f.write(ONE_CHILD + f"""# Header signing, credentials in the <Location>.
+    try:
+        gate = Threaded(query_gate_handler(moto, seen))
+    except BaseException:
+        moto.stop()
+        raise
+    try:
+        yield type("Bucket", (), {"moto": moto, "gate": gate, "seen": seen})
+    finally:
+        gate.stop()
+        moto.stop()
+
+
+def apache_site(base: str, gate: Threaded, moto: Moto) -> str:
+    return ONE_CHILD + f"""# Header signing, credentials in the <Location>.
 <Location "/s3h">
   IsmProxyPass "{base}/media/"
   S3AccessKey {moto.key}
@@ -290,14 +300,35 @@ def s3(media):
 <Location "/s3none">
   IsmProxyPass "{base}/media/"
 </Location>
-""")
-    origo = Origo(include, root)
-    yield type("S3", (), {"moto": moto, "gate": gate, "seen": seen, "origo": origo})
-    log = origo.stop()
-    gate.stop()
-    moto.stop()
-    crashes = [line for line in log.splitlines() if CRASH_PATTERN.search(line)]
-    assert not crashes, "Apache children crashed:\n" + "\n".join(crashes[:20])
+"""
+
+
+def nginx_site(base: str, gate: Threaded, moto: Moto) -> str:
+    """Apache's locations that nginx has: credentials live in the location only (no <Proxy>)."""
+    def signed(url: str, secret: str = moto.secret, headers: str = "") -> Remote:
+        return Remote(url, s3_key=moto.key, s3_secret=secret, s3_region=REGION, s3_headers=headers)
+    return remote_site("nginx", {
+        "s3h": signed(f"{base}/media/", headers="on"),
+        "s3q": signed(f"http://127.0.0.1:{gate.port}/media/"),
+        "s3wrong": signed(f"{base}/media/", secret=WRONG_SECRET, headers="on"),
+        "s3none": Remote(f"{base}/media/"),
+    })
+
+
+@pytest.fixture(scope="module")
+def s3(bucket, server_kind):
+    moto, gate = bucket.moto, bucket.gate
+    root = tempfile.mkdtemp(prefix="origo-s3-root-")
+    os.chmod(root, 0o755)
+    base = f"http://127.0.0.1:{moto.port}"
+    site = nginx_site if server_kind == "nginx" else apache_site
+    origo = PrivateServer(root, site(base, gate, moto), server_kind)
+    try:
+        yield type("S3", (), {"moto": moto, "gate": gate, "seen": bucket.seen, "origo": origo})
+    finally:
+        crashes = origo.stop()
+    log = origo.log_since(0, settle=0)
+    assert not crashes, f"{server_kind} children or workers crashed:\n" + "".join(crashes[:20])
     assert moto.secret not in log and WRONG_SECRET not in log, "a secret reached the error log"
 
 
@@ -309,7 +340,9 @@ def test_bucket_is_private(s3):
 
 
 @pytest.mark.parametrize("fmt", ["hls-ts", "dash-time"])
-@pytest.mark.parametrize("where", ["s3h", "s3q", "s3p"])
+@pytest.mark.parametrize("server_kind,where", [("apache", "s3h"), ("apache", "s3q"), ("apache", "s3p"),
+                                               ("nginx", "s3h"), ("nginx", "s3q")],   # s3p: a <Proxy> section
+                         indirect=["server_kind"], scope="module")
 def test_decode_from_a_private_bucket(s3, media, where, fmt):
     frames = {media.frames(r) for r in ABR_RENDITIONS}
     before, denied = s3.seen["verified"], len(s3.seen["denied"])
@@ -325,6 +358,7 @@ def test_single_file_with_query_signing(s3, media):
                  expected_audio_frames(media, ["faststart.mp4"]))
 
 
+@pytest.mark.servers("apache")    # S3 settings of a <Proxy> section, for mod_proxy's ProxyPass
 def test_plain_proxypass_is_signed(s3, media):
     with open(os.path.join(media.root, "faststart.mp4"), "rb") as f:
         data = f.read()
@@ -353,7 +387,8 @@ def test_cached_presentations_are_not_shared_across_credentials(s3):
     assert clients.get(s3.origo.url("s3wrong/abr.ism/.mpd")).status == 403
 
 
-@pytest.mark.parametrize("where", ["s3q", "s3qcurl"])
+@pytest.mark.parametrize("server_kind,where", [("apache", "s3q"), ("apache", "s3qcurl"), ("nginx", "s3q")],
+                         indirect=["server_kind"], scope="module")
 def test_client_headers_do_not_reach_s3(s3, where):
     """What reaches the bucket is the signed read and Origo's own headers: none of the client's."""
     client = {"Authorization": "Basic Y2xpZW50OnRva2Vu", "Cookie": "session=c00kie", "X-Api-Key": "k3y",

@@ -1,4 +1,4 @@
-"""Smooth Streaming on a live Apache: the client manifest's structure, every fragment served with
+"""Smooth Streaming on both servers (Apache, nginx): the client manifest's structure, every fragment served with
 PIFF timing that agrees with the manifest, GStreamer playbin3 (mssdemux) and VLC playing it to the
 end, and yt-dlp (when installed) downloading every quality level with the source's frame count."""
 
@@ -15,6 +15,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import clients
+
+pytestmark = pytest.mark.servers("apache", "nginx")
 
 MANIFEST = "abr.ism/Manifest"
 TFXD = bytes.fromhex("6D1D9B0542D544E680E2141DAFF757B2")

@@ -1,4 +1,4 @@
-"""Subtitles on a live Apache (subs.ism from make-media.sh: video + audio + a sidecar WebVTT (eng),
+"""Subtitles on both servers (subs.ism from make-media.sh: video + audio + a sidecar WebVTT (eng),
 a sidecar SubRip (fra) and TTML muxed in an MP4 (`stpp`, deu)): the HLS SUBTITLES group, WebVTT
 renditions read back with ffmpeg (TS and fMP4 HLS) with the source's cue times and texts, the
 X-TIMESTAMP-MAP against the PTS of the TS segments, DASH text segments parsed back sample by
@@ -16,6 +16,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import clients
+
+pytestmark = pytest.mark.servers("apache", "nginx")
 
 NS = {"d": "urn:mpeg:dash:schema:mpd:2011"}
 LANGS = ("eng", "fra", "deu")

@@ -1,16 +1,17 @@
-"""Remote storage that misbehaves, and clients that try their luck (issue #19).
+"""Remote storage that misbehaves, and clients that try their luck (issue #19), on both servers.
 
 A misbehaving storage server (evil_upstream.py) serves the test media on 127.0.0.1 and records
-every request it gets. Private Origo Apaches (conftest's PrivateServer, one child process) read
-from it through `IsmProxyPass`, in both upstream modes: `sub` (UspEnableSubreq on: mod_proxy
-subrequests) and `curl` (UspEnableSubreq off: the module's own client). Their upstream reads are
-bounded by `OrigoUpstreamTimeout 3` and `OrigoUpstreamDeadline 6`, so a broken bound fails in
+every request it gets. Private Origo sites (conftest's PrivateServer, one Apache child or nginx
+worker) read from it: Apache through `IsmProxyPass` in both upstream modes, `sub` (UspEnableSubreq
+on: mod_proxy subrequests) and `curl` (UspEnableSubreq off: the module's own client); nginx
+through `ism_proxy_pass` (`ngx`: subrequests to its internal proxy_pass location). Their upstream
+reads are bounded by an upstream timeout of 3 s and a deadline of 6 s, so a broken bound fails in
 seconds. The tests check what reaches the storage (no client credentials, the query only on
 server-manifest fetches, percent-encoded paths), the allow-list, loop protection, the bounds on
 bytes, header blocks and time, and recovery from ETag flips and stale kept-alive connections.
 
-Three sites: `site` (most tests), `allow_site` (the allow-list) and `loop_site` (loops, which
-exhaust its workers where loop protection is missing).
+Three sites per server: `site` (most tests), `allow_site` (the allow-list) and `loop_site` (loops,
+which exhaust its workers where loop protection is missing).
 """
 
 from __future__ import annotations
@@ -30,15 +31,28 @@ from xml.sax.saxutils import quoteattr
 import pytest
 
 import clients
-from conftest import CRASH_PATTERN, ONE_CHILD, PrivateServer
+from conftest import CRASH_PATTERN, PrivateServer, Remote, remote_site
 from evil_upstream import EvilUpstream, Received
 
-MODES = {"sub": "on", "curl": "off"}  # location prefix -> UspEnableSubreq
-TIMEOUT = 3                  # OrigoUpstreamTimeout of the sites (one upstream read)
-DEADLINE = 6                 # OrigoUpstreamDeadline of the sites (all reads of one client request)
+MODES = {"sub": "on", "curl": "off"}  # Apache's location prefix -> UspEnableSubreq
+# The ways the servers read storage (location prefixes): each test runs once per way.
+WAYS = {"apache": ["sub", "curl"], "nginx": ["ngx"]}
+
+
+def by_way(*kinds: str):
+    """Parametrizes a test by (server kind, mode) over the ways of `kinds`."""
+    cases = [(kind, mode) for kind in kinds for mode in WAYS[kind]]
+    return pytest.mark.parametrize("server_kind,mode", cases, indirect=["server_kind"], scope="module",
+                                   ids=[f"{kind}-{mode}" for kind, mode in cases])
+
+
+BY_WAY = by_way("apache", "nginx")
+
+TIMEOUT = 3                  # the sites' upstream timeout (one upstream read)
+DEADLINE = 6                 # the sites' upstream deadline (all reads of one client request)
 SLACK = 3                    # allowed beyond the deadline
 CLIENT_TIMEOUT = DEADLINE + SLACK + 5  # no test client waits longer than this for an answer
-MAX_RSS_MB = 200             # an Apache child's resident memory, sampled during a request
+MAX_RSS_MB = 200             # an Apache child's or nginx worker's resident memory, sampled during a request
 MAX_UPSTREAM_BYTES = 100 * 1024 * 1024  # what storage may push into one read before the origin hangs up
 GONE_WITHIN = 3              # seconds until the origin drops a read whose client has gone
 
@@ -97,59 +111,61 @@ def shelf(media):
 
 
 @pytest.fixture(scope="module")
-def evil(shelf):
+def evil(shelf, server_kind):
+    """The storage, one per server (a site's teardown stops it)."""
     with EvilUpstream(shelf.root) as upstream:
         yield upstream
 
 
 @pytest.fixture(scope="module")
-def other_evil(shelf):
+def other_evil(shelf, server_kind):
     """A second storage on another port of 127.0.0.1, serving the same files."""
     with EvilUpstream(shelf.root) as upstream:
         yield upstream
 
 
 @pytest.fixture(scope="module")
-def site(media, evil):
-    locations = []
-    for mode in MODES:
-        common = remote_location(evil.port, mode)
-        locations.append(f'<Location "/{mode}">\n{common}</Location>\n')
-        locations.append(f'<Location "/{mode}-pass">\n{common}  OrigoUpstreamPassHeader X-Api-Key\n'
-                         f'</Location>\n')
+def site(media, evil, server_kind):
+    locations = {}
+    for mode in WAYS[server_kind]:
+        locations[mode] = remote_location(evil.port, mode)
+        if server_kind == "apache":     # nginx has no OrigoUpstreamPassHeader
+            locations[f"{mode}-pass"] = remote_location(evil.port, mode, apache="OrigoUpstreamPassHeader X-Api-Key")
         # Upstream bounds far away: only noticing that the client has gone can end a read early.
-        locations.append(f'<Location "/{mode}-patient">\n{remote_location(evil.port, mode, 30, 60)}</Location>\n')
-    # A connection pool for subrequests (mod_proxy's default worker keeps no connection open).
+        locations[f"{mode}-patient"] = remote_location(evil.port, mode, 30, 60)
+    # Connections kept alive: a pool for subrequests (mod_proxy's default worker keeps no connection
+    # open); on nginx an `upstream` block with `keepalive`, which its reads use by name (`-pooled`).
     pool = f'<Proxy "http://127.0.0.1:{evil.port}/">\n  ProxySet enablereuse=on keepalive=on retry=0\n</Proxy>\n'
-    yield from running(PrivateServer(media.root, ONE_CHILD + "".join(locations) + pool), evil)
+    if server_kind == "nginx":
+        locations["ngx-pooled"] = remote_location(None, "ngx", base="http://evil/")
+        upstream = f"upstream evil {{\n    server 127.0.0.1:{evil.port};\n    keepalive 4;\n}}\n"
+        server = PrivateServer(media.root, remote_site("nginx", locations), "nginx", upstream)
+    else:
+        server = PrivateServer(media.root, remote_site("apache", locations) + pool)
+    yield from running(server, evil)
 
 
 @pytest.fixture(scope="module")
-def allow_site(media, evil, other_evil):
-    locations = []
-    for mode in MODES:
-        common = remote_location(evil.port, mode)
-        locations.append(f'<Location "/{mode}-own">\n{common}</Location>\n')
-        locations.append(f'<Location "/{mode}-exact">\n{common}'
-                         f'  OrigoProxyAllowHost http://127.0.0.1:{other_evil.port}\n</Location>\n')
-        locations.append(f'<Location "/{mode}-bare">\n{common}  OrigoProxyAllowHost 127.0.0.1\n</Location>\n')
-    yield from running(PrivateServer(media.root, ONE_CHILD + "".join(locations)), evil)
+def allow_site(media, evil, other_evil, server_kind):
+    locations = {}
+    for mode in WAYS[server_kind]:
+        locations[f"{mode}-own"] = remote_location(evil.port, mode)
+        locations[f"{mode}-exact"] = remote_location(evil.port, mode, allow=f"http://127.0.0.1:{other_evil.port}")
+        locations[f"{mode}-bare"] = remote_location(evil.port, mode, allow="127.0.0.1")
+    yield from running(PrivateServer(media.root, remote_site(server_kind, locations), server_kind), evil)
 
 
 @pytest.fixture(scope="module")
-def loop_site(media, evil, shelf):
+def loop_site(media, evil, shelf, server_kind):
     """`/<mode>-self` reads from itself (IsmProxyPass names its own location); `/<mode>-back` reads
     from storage whose manifests (written once the port is known) name the site itself."""
-    locations = []
-    for mode in MODES:
-        locations.append(f'<Location "/{mode}-self">\n'
-                         f'{remote_location(None, mode, base=f"http://@LISTEN@/{mode}-self/self.ism/")}'
-                         f'</Location>\n')
+    locations = {}
+    for mode in WAYS[server_kind]:
+        locations[f"{mode}-self"] = remote_location(None, mode, base=f"http://@LISTEN@/{mode}-self/self.ism/")
         # @LISTEN@ bare is host:port, meaning http: the operator allowed the site itself.
-        locations.append(f'<Location "/{mode}-back">\n{remote_location(evil.port, mode)}'
-                         f'  OrigoProxyAllowHost @LISTEN@\n</Location>\n')
-    server = PrivateServer(media.root, ONE_CHILD + "".join(locations))
-    for mode in MODES:
+        locations[f"{mode}-back"] = remote_location(evil.port, mode, allow="@LISTEN@")
+    server = PrivateServer(media.root, remote_site(server_kind, locations), server_kind)
+    for mode in WAYS[server_kind]:
         # The media of this presentation is a playlist of the presentation itself, on this site.
         shelf.stage(f"echo-{mode}", src=f"http://{server.listen}/{mode}-back/echo-{mode}/clip.ism/.m3u8")
     yield from running(server, evil)
@@ -157,18 +173,18 @@ def loop_site(media, evil, shelf):
 
 def running(server: PrivateServer, evil: EvilUpstream):
     """Yields `server`, then stops the storage first (it ends every drip a stuck worker may still
-    be reading) and the server, failing on child crashes."""
+    be reading) and the server, failing on crashed children or workers."""
     try:
         yield server
     finally:
         evil.stop()
         crashes = server.stop()
-        assert not crashes, "Apache children crashed:\n" + "".join(crashes[:20])
+        assert not crashes, f"{server.kind} children or workers crashed:\n" + "".join(crashes[:20])
 
 
 @pytest.fixture(autouse=True)
 def no_child_crash_in_sites(request):
-    """Fails a test during which a child of one of its sites crashed."""
+    """Fails a test during which a child or worker of one of its sites crashed."""
     sites = [request.getfixturevalue(name) for name in ("site", "allow_site", "loop_site")
              if name in request.fixturenames]
     offsets = [s.log_size() for s in sites]
@@ -176,16 +192,15 @@ def no_child_crash_in_sites(request):
     crashes = [line for s, offset in zip(sites, offsets) for line in s.log_since(offset).splitlines()
                if CRASH_PATTERN.search(line)]
     if crashes:
-        pytest.fail("Apache child crashed during this test:\n" + "\n".join(crashes[:20]), pytrace=False)
+        pytest.fail("a child or worker crashed during this test:\n" + "\n".join(crashes[:20]), pytrace=False)
 
 
 def remote_location(port: int | None, mode: str, timeout: int = TIMEOUT, deadline: int = DEADLINE,
-                    base: str | None = None) -> str:
-    """The body of a <Location> reading from storage on `port` (or at `base`) in `mode`."""
-    return (f'  IsmProxyPass "{base or f"http://127.0.0.1:{port}/"}"\n'
-            f"  UspEnableSubreq {MODES[mode]}\n"
-            f"  OrigoUpstreamTimeout {timeout}\n"
-            f"  OrigoUpstreamDeadline {deadline}\n")
+                    base: str | None = None, allow: str = "", apache: str = "") -> Remote:
+    """A location reading from storage on `port` (or at `base`) in `mode`."""
+    subreq = f"UspEnableSubreq {MODES[mode]}\n" if mode in MODES else ""
+    return Remote(base or f"http://127.0.0.1:{port}/", allow=allow, timeout=timeout, deadline=deadline,
+                  apache=subreq + apache)
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -244,12 +259,15 @@ def assert_still_serves(site: PrivateServer, mode: str) -> None:
 
 
 def origo_lines(site: PrivateServer, offset: int) -> list[str]:
-    return [line for line in site.log_since(offset).splitlines() if "[origo:" in line]
+    # Apache tags the module's lines `[origo:<level>]`; nginx has no module tag, the ORIGO number.
+    tag = "ORIGO1" if site.kind == "nginx" else "[origo:"
+    return [line for line in site.log_since(offset).splitlines() if tag in line]
 
 
 class ChildMemory:
-    """Largest resident memory (MB) of a site's Apache children while inside the `with` block,
-    sampled every 50 ms (/proc/<pid>/status VmRSS of the children of the parent in the pid file)."""
+    """Largest resident memory (MB) of a site's Apache children or nginx workers while inside the
+    `with` block, sampled every 50 ms (/proc/<pid>/status VmRSS of the children of the parent in
+    the pid file)."""
 
     def __init__(self, site: PrivateServer):
         with open(site.pid_file) as f:
@@ -327,7 +345,7 @@ def bounded_request(site: PrivateServer, evil: EvilUpstream, mode: str, path: st
     with ChildMemory(site) as memory:
         answer = fetch(site.url(path))
     assert answer.seconds <= DEADLINE + SLACK, f"not bounded by the deadline: {answer}"
-    assert memory.peak_mb < MAX_RSS_MB, f"an Apache child reached {memory.peak_mb:.0f} MB RSS ({answer})"
+    assert memory.peak_mb < MAX_RSS_MB, f"a child or worker reached {memory.peak_mb:.0f} MB RSS ({answer})"
     assert_storage_let_go(evil, answer, evil.since(mark))
     assert_still_serves(site, mode)
     return answer
@@ -335,7 +353,7 @@ def bounded_request(site: PrivateServer, evil: EvilUpstream, mode: str, path: st
 
 # --------------------------------------------------------------------- what reaches the storage
 
-@pytest.mark.parametrize("mode", MODES)
+@BY_WAY
 def test_client_credentials_do_not_reach_the_storage(site, evil, shelf, mode):
     shelf.stage(f"creds-{mode}")
     mark = evil.mark()
@@ -346,7 +364,7 @@ def test_client_credentials_do_not_reach_the_storage(site, evil, shelf, mode):
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@BY_WAY
 def test_a_request_body_is_refused_and_never_forwarded(site, evil, shelf, mode):
     """Upstream reads would carry a client's request body (a subrequest reads the main request's
     input): a GET with one is refused before anything is read upstream."""
@@ -358,7 +376,7 @@ def test_a_request_body_is_refused_and_never_forwarded(site, evil, shelf, mode):
     assert evil.since(mark) == [], "the storage was asked"
 
 
-@pytest.mark.parametrize("mode", MODES)
+@by_way("apache")      # nginx has no OrigoUpstreamPassHeader yet
 def test_named_client_header_is_passed(site, evil, shelf, mode):
     shelf.stage(f"pass-{mode}")
     mark = evil.mark()
@@ -371,7 +389,7 @@ def test_named_client_header_is_passed(site, evil, shelf, mode):
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@BY_WAY
 def test_query_reaches_the_manifest_fetch_only(site, evil, shelf, mode):
     shelf.stage(f"query-{mode}")
     mark = evil.mark()
@@ -383,7 +401,7 @@ def test_query_reaches_the_manifest_fetch_only(site, evil, shelf, mode):
     assert media and all(s.query == "" for s in media), [(s.path, s.query) for s in media]
 
 
-@pytest.mark.parametrize("mode", MODES)
+@BY_WAY
 def test_query_never_reaches_a_directly_addressed_mp4(site, evil, shelf, mode):
     shelf.stage(f"query-mp4-{mode}")
     mark = evil.mark()
@@ -392,7 +410,7 @@ def test_query_never_reaches_a_directly_addressed_mp4(site, evil, shelf, mode):
     assert seen and all(s.query == "" for s in seen), [(s.path, s.query) for s in seen]
 
 
-@pytest.mark.parametrize("mode", MODES)
+@BY_WAY
 def test_src_with_a_blank_and_non_ascii_is_percent_encoded(site, evil, shelf, mode):
     name = "my clip é.mp4"
     shelf.stage(f"utf8-{mode}", src=name)
@@ -421,7 +439,7 @@ def assert_refused(allow_site: PrivateServer, path: str) -> None:
     assert len(lines) == 1 and "not allowed" in lines[0], "one log line expected:\n" + "\n".join(lines)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@BY_WAY
 def test_src_on_another_port_is_refused(allow_site, shelf, other_evil, mode):
     shelf.stage(f"port-{mode}", src=other_evil.url(f"port-{mode}/faststart.mp4"))
     mark = other_evil.mark()
@@ -429,13 +447,13 @@ def test_src_on_another_port_is_refused(allow_site, shelf, other_evil, mode):
     assert not other_evil.since(mark), "the other port was asked"
 
 
-@pytest.mark.parametrize("mode", MODES)
+@BY_WAY
 def test_src_with_another_scheme_is_refused(allow_site, evil, shelf, mode):
     shelf.stage(f"scheme-{mode}", src=f"https://127.0.0.1:{evil.port}/scheme-{mode}/faststart.mp4")
     assert_refused(allow_site, f"{mode}-own/scheme-{mode}/clip.ism/.m3u8")
 
 
-@pytest.mark.parametrize("mode", MODES)
+@BY_WAY
 def test_src_naming_localhost_is_refused(allow_site, evil, shelf, mode):
     shelf.stage(f"localhost-{mode}", src=f"http://localhost:{evil.port}/localhost-{mode}/faststart.mp4")
     mark = evil.mark()
@@ -443,7 +461,7 @@ def test_src_naming_localhost_is_refused(allow_site, evil, shelf, mode):
     assert all(s.path.endswith(".ism") for s in evil.since(mark)), "the media was read through localhost"
 
 
-@pytest.mark.parametrize("mode", MODES)
+@BY_WAY
 def test_allowed_origin_admits_exactly_that_origin(allow_site, shelf, other_evil, mode):
     shelf.stage(f"exact-{mode}", src=other_evil.url(f"exact-{mode}/faststart.mp4"))
     mark = other_evil.mark()
@@ -454,7 +472,7 @@ def test_allowed_origin_admits_exactly_that_origin(allow_site, shelf, other_evil
     assert_refused(allow_site, f"{mode}-exact/exact-tls-{mode}/clip.ism/.m3u8")
 
 
-@pytest.mark.parametrize("mode", MODES)
+@BY_WAY
 def test_allow_entry_without_port_means_port_80(allow_site, shelf, other_evil, mode):
     shelf.stage(f"bare-{mode}", src=other_evil.url(f"bare-{mode}/faststart.mp4"))
     mark = other_evil.mark()
@@ -480,25 +498,25 @@ def assert_loop_ends(loop_site: PrivateServer, path: str, normal: str) -> None:
     assert meanwhile.status == 200, f"the origin stopped serving while the loop ran: {meanwhile}"
 
 
-@pytest.mark.parametrize("mode", MODES)
+@BY_WAY
 def test_ismproxypass_naming_the_origin_itself_is_cut_short(loop_site, mode):
     assert_loop_ends(loop_site, f"{mode}-self/self.ism/.m3u8", f"{mode}-back/normal/clip.ism/.m3u8")
 
 
-@pytest.mark.parametrize("mode", MODES)
+@BY_WAY
 def test_src_naming_the_origin_itself_is_cut_short(loop_site, mode):
     assert_loop_ends(loop_site, f"{mode}-back/echo-{mode}/clip.ism/.m3u8", f"{mode}-back/normal/clip.ism/.m3u8")
 
 
 # ------------------------------------------------------------------------------------ bounds
 
-@pytest.mark.parametrize("mode", MODES)
+@BY_WAY
 def test_10gb_manifest_body_is_refused(site, evil, mode):
     answer = bounded_request(site, evil, mode, f"{mode}/huge/huge-{mode}.ism/.m3u8")
     assert answer.status == 502, str(answer)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@BY_WAY
 def test_10gb_200_to_a_ranged_read_is_cut_at_the_range(site, evil, shelf, mode):
     """The storage answers every media read with `200` and 10 GB (the file, then zeros): the
     origin keeps the wanted range and hangs up."""
@@ -508,7 +526,7 @@ def test_10gb_200_to_a_ranged_read_is_cut_at_the_range(site, evil, shelf, mode):
         answers = play_hls(site.url(f"{mode}/huge-range-{mode}/clip.ism/.m3u8"))
     assert_storage_let_go(evil, answers[-1], evil.since(mark))
     assert all(a.seconds <= DEADLINE + SLACK for a in answers), "\n".join(map(str, answers))
-    assert memory.peak_mb < MAX_RSS_MB, f"an Apache child reached {memory.peak_mb:.0f} MB RSS"
+    assert memory.peak_mb < MAX_RSS_MB, f"a child or worker reached {memory.peak_mb:.0f} MB RSS"
     # Served (the range is cut out of the 200) or refused cleanly, never anything else.
     assert all(a.status in (200, 502) for a in answers), "\n".join(map(str, answers))
     if len(answers) == 3 and answers[-1].status == 200:
@@ -518,20 +536,25 @@ def test_10gb_200_to_a_ranged_read_is_cut_at_the_range(site, evil, shelf, mode):
     assert_still_serves(site, mode)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@BY_WAY
 def test_2gb_header_flood_is_refused(site, evil, mode):
     answer = bounded_request(site, evil, mode, f"{mode}/flood-headers/flood-{mode}.ism/.m3u8")
     assert answer.status == 502, str(answer)
 
 
 @pytest.mark.parametrize("kind", ["drip", "drip-body"])  # from the status line on, or in the body
-@pytest.mark.parametrize("mode", MODES)
-def test_dripping_storage_ends_in_504(site, evil, mode, kind):
+@BY_WAY
+def test_dripping_storage_ends_in_504(site, evil, mode, kind, request):
+    if site.kind == "nginx" and kind == "drip-body":
+        # Not strict: the module bug is intermittent, a strict xfail would fail the runs it spares.
+        request.applymarker(pytest.mark.xfail(strict=False, reason=(
+            "nginx module: after the 504 at origo_upstream_timeout, the storage connection of a read "
+            "whose body drips is sometimes never closed (5 of 14 reads in a row; held 15 s and more)")))
     answer = bounded_request(site, evil, mode, f"{mode}/{kind}/{kind}-{mode}.ism/.m3u8")
     assert answer.status == 504, str(answer)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@BY_WAY
 def test_reads_each_within_the_timeout_still_end_at_the_deadline(site, evil, shelf, mode):
     """Every read takes 2 s (under OrigoUpstreamTimeout 3); the manifest and five sources' indexes
     take 12 s together: OrigoUpstreamDeadline 6 ends the request with 504."""
@@ -543,7 +566,7 @@ def test_reads_each_within_the_timeout_still_end_at_the_deadline(site, evil, she
     assert_still_serves(site, mode)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@BY_WAY
 def test_client_gone_frees_the_storage_connection(site, evil, mode):
     """The client hangs up while the storage drips; the origin hangs up on the storage soon after,
     long before its read timeout (30 s in /<mode>-patient)."""
@@ -561,7 +584,7 @@ def test_client_gone_frees_the_storage_connection(site, evil, mode):
 
 # ------------------------------------------------------------------- storage that is merely odd
 
-@pytest.mark.parametrize("mode", MODES)
+@BY_WAY
 def test_storage_ignoring_range_still_plays(site, shelf, mode):
     shelf.stage(f"ignore-{mode}")
     answers = play_hls(site.url(f"{mode}/ignore-range/ignore-{mode}/clip.ism/.m3u8"), all_segments=True)
@@ -573,7 +596,7 @@ def test_storage_ignoring_range_still_plays(site, shelf, mode):
 
 @pytest.mark.parametrize("kind, reason", [("wrong-range", "206 body does not match its Content-Range"),
                                           ("no-range", "206 with a missing or inconsistent Content-Range")])
-@pytest.mark.parametrize("mode", MODES)
+@BY_WAY
 def test_partial_answer_with_a_bad_content_range_is_refused(site, shelf, mode, kind, reason):
     """A 206 whose Content-Range is missing or names other bytes than it carries: 502, and the
     error log says why (the engine checks answers, whichever way they travelled)."""
@@ -586,7 +609,7 @@ def test_partial_answer_with_a_bad_content_range_is_refused(site, shelf, mode, k
     assert_still_serves(site, mode)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@BY_WAY
 def test_storage_nodes_with_different_etags(site, evil, shelf, mode):
     """Every read gets the other of two ETags (size and Last-Modified agree): still one object."""
     shelf.stage(f"etag-{mode}")
@@ -598,13 +621,15 @@ def test_storage_nodes_with_different_etags(site, evil, shelf, mode):
     assert len(media) >= 2, "the flipping ETag was never seen twice"
 
 
-@pytest.mark.parametrize("mode", MODES)
+@BY_WAY
 def test_stale_kept_alive_connection_is_retried(site, evil, shelf, mode):
     """The storage reads a request on a kept-alive connection and hangs up without answering:
     the origin retries the read once on a new connection."""
     shelf.stage(f"stale-{mode}")
     mark = evil.mark()
     offset = site.log_size()
-    assert_all_ok(play_hls(site.url(f"{mode}/close-after/stale-{mode}/clip.ism/.m3u8"), all_segments=True))
+    # nginx keeps storage connections alive only in an `upstream` block (its `-pooled` location).
+    where = f"{mode}-pooled" if site.kind == "nginx" else mode
+    assert_all_ok(play_hls(site.url(f"{where}/close-after/stale-{mode}/clip.ism/.m3u8"), all_segments=True))
     assert any(s.dropped for s in evil.since(mark)), "no kept-alive connection was reused: case not exercised"
     assert not origo_lines(site, offset), "\n".join(origo_lines(site, offset))
