@@ -13,6 +13,8 @@ import pytest
 import clients
 import playlists as pl
 
+pytestmark = pytest.mark.servers("apache", "nginx")
+
 ALL = {("video", 300000), ("video", 600000), ("video", 1200000), ("audio_eng", 128000), ("audio_fra", 96000)}
 
 CASES = {

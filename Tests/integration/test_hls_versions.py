@@ -13,6 +13,8 @@ import clients
 import playlists as pl
 from test_decode import ABR_RENDITIONS, check_decode, expected_audio_frames
 
+pytestmark = pytest.mark.servers("apache", "nginx")
+
 # client_manifest_version -> (query, master EXT-X-VERSION, media EXT-X-VERSION, I-frame EXT-X-VERSION or None)
 VERSIONS = {
     1: ("hls.client_manifest_version=1", 1, 1, None),

@@ -14,6 +14,8 @@ import clients
 import hds_fetch
 import playlists
 
+pytestmark = pytest.mark.servers("apache", "nginx")
+
 SOURCES = """    <switch>
       <video src="abr-416x234.mp4" systemBitrate="300000" />
       <video src="abr-640x360.mp4" systemBitrate="600000" />

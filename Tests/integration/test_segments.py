@@ -15,6 +15,8 @@ import pytest
 import clients
 import playlists as pl
 
+pytestmark = pytest.mark.servers("apache", "nginx")
+
 FRAME = 1 / 25          # the ABR set is 25 fps
 TS_OFFSET = 10.0        # TS timestamps start at 10 s (PTS 900000)
 

@@ -9,6 +9,8 @@ import pytest
 
 import playlists as pl
 
+pytestmark = pytest.mark.servers("apache", "nginx")
+
 ABR_SIZES = {(416, 234), (640, 360), (960, 540)}
 SINGLE_FILES = ["hevc.mp4", "cmaf.mp4", "moov-at-end.mp4", "faststart.mp4", "ntsc.mp4"]
 # Sum of a playlist's segment durations vs the clip's length (audio priming and frame rounding).

@@ -20,6 +20,8 @@ import pytest
 import clients
 import playlists as pl
 
+pytestmark = pytest.mark.servers("apache", "nginx")
+
 SOURCE = "abr-640x360.mp4"
 RENDITIONS = 3
 
