@@ -1,0 +1,270 @@
+import ByteIO
+import Foundation
+import ISOBMFF
+import Live
+import Storage
+import ServerManifest
+import Synchronization
+import Testing
+
+/// Live ingest: Smooth and CMAF ingest bodies (as ffmpeg sends them, Fixtures/live/README.md)
+/// into the per-publishing-point store, whole and in arbitrary chunks, and what bad input does.
+@Suite struct LiveIngestTests {
+    static let smooth = (try? Fixtures.bytes("live/smooth-ingest.isml")) ?? []
+    static let cmaf = (try? Fixtures.bytes("live/cmaf-video.cmfv")) ?? []
+
+    /// A fresh publishing point path in a new directory.
+    static func publishingPoint() throws -> String {
+        try IndexMP4EngineTests.temporaryDirectory() + "/channel1.isml"
+    }
+
+    static func ingest(_ manifest: String, _ stream: String, _ body: [UInt8], chunks: [Int]? = nil,
+                       complete: Bool = true, clock: UInt64 = 1_800_000_000_000) throws(LiveIngestError) -> [UInt32: Int] {
+        let session = try IngestSession(manifestPath: manifest, virtualPath: "Streams(\(stream))", clock: { clock })
+        var at = 0, k = 0
+        while at < body.count {
+            let n = min(body.count - at, chunks.map { $0[k % $0.count] } ?? body.count)
+            try session.feed(Array(body[at..<at + n]))
+            at += n
+            k += 1
+        }
+        try session.finish(complete: complete)
+        return session.committed
+    }
+
+    static func records(_ manifest: String, _ stream: String, _ track: UInt32) throws -> [FragmentRecord] {
+        let dir = LiveStoreLayout.streamDirectory(manifestPath: manifest, stream: stream)
+        let reader = try FragmentIndexReader(path: "\(dir)/\(track).index")
+        return try (0..<reader.count).map { i throws in try reader.record(at: i) }
+    }
+
+    static func file(_ manifest: String, _ stream: String, _ name: String) -> [UInt8] {
+        let dir = LiveStoreLayout.streamDirectory(manifestPath: manifest, stream: stream)
+        return (try? LocalFile.contents(of: "\(dir)/\(name)", limit: 1 << 24)) ?? []
+    }
+
+    @Test func smoothIngestAsFfmpegSendsIt() throws {
+        let pp = try Self.publishingPoint()
+        let committed = try Self.ingest(pp, "channel", Self.smooth)
+        #expect(committed == [1: 4, 2: 4, 3: 4])
+        for track: UInt32 in [1, 2, 3] {
+            let records = try Self.records(pp, "channel", track)
+            #expect(records.count == 4)
+            // No gaps: every fragment starts where the one before ended; video starts on a key frame.
+            for (a, b) in zip(records, records.dropFirst()) { #expect(b.time == a.end && b.offset == a.mediaEnd) }
+            if track < 3 { #expect(records.allSatisfy { $0.flags & FragmentRecord.startsWithSync != 0 && $0.sampleCount == 25 }) }
+            #expect(records.allSatisfy { $0.ingestMillis == 1_800_000_000_000 })
+            #expect(UInt64(Self.file(pp, "channel", "\(track).media").count) == records.last?.mediaEnd)
+        }
+        // 25 fps in Smooth's 10 MHz timescale: 1 s fragments, 4 s in all.
+        #expect(try Self.records(pp, "channel", 1).map(\.duration) == [10_000_000, 10_000_000, 10_000_000, 10_000_000])
+        // The publishing point was created with defaults and the three announced tracks.
+        let manifest = try ServerManifest.parse(try LocalFile.contents(of: pp, limit: 1 << 20))
+        #expect(manifest.options["dvr_window_length"] == "30")
+        #expect(manifest.tracks.map(\.src) == ["channel1.live/channel/1", "channel1.live/channel/2", "channel1.live/channel/3"])
+        #expect(manifest.tracks.map(\.systemBitrate) == [60000, 30000, 32000])
+        #expect(manifest.tracks.map(\.kind) == [.video, .video, .audio])
+        #expect(manifest.tracks[0].param("codecs")?.hasPrefix("avc1.") == true)
+    }
+
+    @Test func chunksOfAnySizeStoreTheSameBytes() throws {
+        let whole = try Self.publishingPoint()
+        _ = try Self.ingest(whole, "s", Self.smooth)
+        for chunks in [[1], [7, 1, 4093], [8], [65536, 3]] {
+            let pp = try Self.publishingPoint()
+            let committed = try Self.ingest(pp, "s", Self.smooth, chunks: chunks)
+            #expect(committed == [1: 4, 2: 4, 3: 4])
+            for name in ["1.index", "1.media", "2.media", "3.index", "3.media", "header"] {
+                #expect(Self.file(pp, "s", name) == Self.file(whole, "s", name), "chunks \(chunks), \(name)")
+            }
+        }
+    }
+
+    @Test func cmafIngestOneTrackWithTfdt() throws {
+        let pp = try Self.publishingPoint()
+        let committed = try Self.ingest(pp, "video-60k.cmfv", Self.cmaf, chunks: [1000])
+        #expect(committed == [1: 4])
+        let records = try Self.records(pp, "video-60k.cmfv", 1)
+        #expect(records.first?.time == 0)
+        #expect(records.map(\.sampleCount) == [25, 25, 25, 25])
+        for (a, b) in zip(records, records.dropFirst()) { #expect(b.time == a.end) }
+    }
+
+    @Test func truncatedBodyKeepsWhatWasComplete() throws {
+        let pp = try Self.publishingPoint()
+        let cut = Array(Self.smooth.dropLast(200))   // the last video fragment loses its end
+        #expect(throws: LiveIngestError.self) { _ = try Self.ingest(pp, "s", cut) }
+        let stored = try Self.records(pp, "s", 1)
+        // A client that went away (complete: false) is not an error; nothing partial was stored.
+        let pp2 = try Self.publishingPoint()
+        let committed = try Self.ingest(pp2, "s", Array(Self.smooth.prefix(Self.smooth.count / 2)), complete: false)
+        #expect(committed.values.reduce(0, +) < 12)
+        #expect(stored.count >= 3)
+        for track: UInt32 in [1, 2, 3] {
+            let records = try Self.records(pp2, "s", track)
+            #expect(UInt64(Self.file(pp2, "s", "\(track).media").count) == records.last?.mediaEnd ?? 0)
+        }
+    }
+
+    @Test func garbageIsRefusedWithoutTouchingTheStore() throws {
+        let pp = try Self.publishingPoint()
+        _ = try Self.ingest(pp, "s", Self.smooth)
+        let before = ["1.index", "1.media", "header"].map { Self.file(pp, "s", $0) }
+        var generator = SystemRandomNumberGenerator()
+        let bodies: [[UInt8]] = [
+            Array("GET / HTTP/1.1\r\n\r\n".utf8),
+            (0..<5000).map { _ in UInt8.random(in: 0...255, using: &generator) },
+            [0, 0, 0, 4, 0x6d, 0x6f, 0x6f, 0x66],                              // size below its header
+            [0xff, 0xff, 0xff, 0xff, 0x6d, 0x64, 0x61, 0x74],                   // 4 GB mdat
+            [0, 0, 0, 16, 0x6d, 0x6f, 0x6f, 0x66] + [UInt8](repeating: 0, count: 8),   // moof before moov
+            Array(Self.smooth.prefix(Self.find("moof", in: Self.smooth, after: 0) ?? 0)) + [0, 0, 0, 8, 0x6d, 0x64, 0x61, 0x74],   // mdat without moof
+        ]
+        for body in bodies {
+            #expect(throws: LiveIngestError.self) { _ = try Self.ingest(pp, "s", body) }
+        }
+        #expect(["1.index", "1.media", "header"].map { Self.file(pp, "s", $0) } == before)
+        let error = #expect(throws: LiveIngestError.self) { _ = try Self.ingest(pp, "s", [0xff, 0xff, 0xff, 0xff, 0x6d, 0x64, 0x61, 0x74]) }
+        #expect(error?.httpStatus == 413)
+    }
+
+    @Test func timestampsGoingBackwardsAreRefused() throws {
+        let pp = try Self.publishingPoint()
+        _ = try Self.ingest(pp, "s", Self.smooth)
+        let before = try Self.records(pp, "s", 1)
+        // The same encoder output again: its first fragment starts before the stored end.
+        let error = #expect(throws: LiveIngestError.self) { _ = try Self.ingest(pp, "s", Self.smooth) }
+        #expect(error?.httpStatus == 409)
+        if case .timeWentBackwards(let id, let time, let end)? = error {
+            #expect(id == 1 && time == 0 && end == 40_000_000)
+        } else {
+            Issue.record("expected timeWentBackwards, got \(String(describing: error))")
+        }
+        #expect(try Self.records(pp, "s", 1) == before)
+    }
+
+    @Test func codecChangeMidStreamIsRefused() throws {
+        let pp = try Self.publishingPoint()
+        _ = try Self.ingest(pp, "s", Self.smooth)
+        // Track 1 of the CMAF file is H.264 with another configuration (96x64 at another bitrate).
+        let error = #expect(throws: LiveIngestError.self) { _ = try Self.ingest(pp, "s", Self.cmaf) }
+        guard case .codecChanged(let id, _, _)? = error else {
+            Issue.record("expected codecChanged, got \(String(describing: error))")
+            return
+        }
+        #expect(id == 1 && error?.httpStatus == 409)
+    }
+
+    @Test func fragmentOfAnUnannouncedTrackIsRefused() throws {
+        var body = Self.cmaf
+        // The first tfhd's track_ID (after its 4-byte version/flags) becomes 9.
+        let tfhd = try #require(Self.find("tfhd", in: body, after: 0))
+        body[tfhd + 8 + 4 + 3] = 9
+        let pp = try Self.publishingPoint()
+        let error = #expect(throws: LiveIngestError.self) { _ = try Self.ingest(pp, "s", body) }
+        #expect(error == .unannouncedTrack(9))
+        #expect(error?.httpStatus == 400)
+    }
+
+    @Test func oneWriterPerStream() throws {
+        let pp = try Self.publishingPoint()
+        let first = try IngestSession(manifestPath: pp, virtualPath: "Streams(s)")
+        #expect(throws: LiveIngestError.streamBusy("s")) { _ = try IngestSession(manifestPath: pp, virtualPath: "Streams(s)") }
+        _ = try IngestSession(manifestPath: pp, virtualPath: "Streams(other)")
+        try first.finish(complete: true)
+        // The lock goes with the session.
+        _ = try IngestSession(manifestPath: pp, virtualPath: "Events(e1)/Streams(s)")
+    }
+
+    @Test func streamNamesThatCannotBeDirectories() {
+        for path in ["Streams()", "Streams(..)", "Streams(a/b)", "Streams(.hidden)", "Streams(a b)", "Stream(x)",
+                     "Events(x)Streams(y)", "Streams(" + String(repeating: "a", count: 129) + ")", "Manifest"] {
+            #expect(throws: LiveIngestError.self, "\(path)") { _ = try IngestPath(virtualPath: path) }
+        }
+        let path = try? IngestPath(virtualPath: "Events(ev-1)/Streams(video_1.cmfv)")
+        #expect(path?.stream == "video_1.cmfv" && path?.event == "ev-1")
+    }
+
+    @Test func recoveryCutsWhatACrashedWriterLeft() throws {
+        let pp = try Self.publishingPoint()
+        _ = try Self.ingest(pp, "s", Array(Self.smooth.prefix(Self.smooth.count * 3 / 4)), complete: false)
+        let dir = LiveStoreLayout.streamDirectory(manifestPath: pp, stream: "s")
+        let good = try Self.records(pp, "s", 1)
+        // A writer killed mid-fragment: media bytes without a record, and half a record.
+        try Self.append([UInt8](repeating: 0xAB, count: 5000), to: "\(dir)/1.media")
+        try Self.append(Array(FragmentRecord(time: 99, duration: 1, offset: 0, size: 1, sampleCount: 1, ingestMillis: 0,
+                                             flags: 0).encoded().prefix(30)), to: "\(dir)/1.index")
+        #expect(try Self.records(pp, "s", 1) == good)    // readers ignore the torn record
+        // The next writer repairs the files and continues the timeline.
+        let session = try IngestSession(manifestPath: pp, virtualPath: "Streams(s)")
+        try session.feed(Array(Self.smooth.prefix(try #require(Self.find("moof", in: Self.smooth, after: 0)))))   // header only: opens the tracks
+        try session.finish(complete: false)
+        #expect(Self.file(pp, "s", "1.index").count == good.count * FragmentRecord.size)
+        #expect(UInt64(Self.file(pp, "s", "1.media").count) == good.last?.mediaEnd)
+    }
+
+    @Test func readersInAnotherThreadSeeOnlyWholeFragments() throws {
+        let pp = try Self.publishingPoint()
+        let dir = LiveStoreLayout.streamDirectory(manifestPath: pp, stream: "s")
+        let done = Atomic(false)
+        let reader = Thread {
+            var seen = 0
+            while !done.load(ordering: .relaxed) {
+                guard let index = try? FragmentIndexReader(path: "\(dir)/1.index") else { continue }
+                #expect(index.count >= seen)
+                seen = index.count
+                let media = (try? LocalFile.contents(of: "\(dir)/1.media", limit: 1 << 24)) ?? []
+                for i in 0..<index.count {
+                    guard let r = try? index.record(at: i) else { Issue.record("record \(i)"); break }
+                    // The media file holds every byte of each visible fragment, starting with its moof.
+                    #expect(r.mediaEnd <= UInt64(media.count))
+                    if r.mediaEnd <= UInt64(media.count) { #expect(Array(media[Int(r.offset) + 4..<Int(r.offset) + 8]) == Array("moof".utf8)) }
+                }
+            }
+        }
+        reader.start()
+        _ = try Self.ingest(pp, "s", Self.smooth, chunks: [333])
+        done.store(true, ordering: .relaxed)
+        while !reader.isFinished { usleep(1000) }
+        #expect(try Self.records(pp, "s", 1).count == 4)
+    }
+
+    @Test func lookupByTime() throws {
+        let pp = try Self.publishingPoint()
+        _ = try Self.ingest(pp, "s", Self.smooth)
+        let index = try FragmentIndexReader(path: LiveStoreLayout.streamDirectory(manifestPath: pp, stream: "s") + "/1.index")
+        #expect(try index.lastStarting(atOrBefore: -1) == nil)
+        #expect(try index.lastStarting(atOrBefore: 0) == 0)
+        #expect(try index.lastStarting(atOrBefore: 19_999_999) == 1)
+        #expect(try index.lastStarting(atOrBefore: 20_000_000) == 2)
+        #expect(try index.lastStarting(atOrBefore: .max) == 3)
+    }
+
+    @Test func recordRoundTripAndChecksum() {
+        let r = FragmentRecord(time: -5, duration: 20_000_000, offset: 1 << 40, size: 77, sampleCount: 50,
+                               ingestMillis: 1_765_000_000_000, flags: 1)
+        let bytes = r.encoded()
+        #expect(bytes.count == 48)
+        #expect(FragmentRecord(bytes[...]) == r)
+        for i in 0..<48 {
+            var flipped = bytes
+            flipped[i] ^= 0x10
+            #expect(FragmentRecord(flipped[...]) == nil)
+        }
+    }
+
+    static func find(_ type: String, in bytes: [UInt8], after: Int) -> Int? {
+        let t = Array(type.utf8)
+        var i = max(after, 4)
+        while i + 4 <= bytes.count {
+            if Array(bytes[i..<i + 4]) == t { return i - 4 }
+            i += 1
+        }
+        return nil
+    }
+
+    static func append(_ bytes: [UInt8], to path: String) throws {
+        let file = try #require(fopen(path, "ab"))
+        defer { fclose(file) }
+        _ = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+    }
+}
