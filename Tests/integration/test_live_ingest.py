@@ -54,8 +54,9 @@ def site():
     assert not crashes, "\n".join(crashes[:20])
 
 
-def push_command(url_for: dict[str, str], cmaf: bool) -> list[str]:
-    """ffmpeg sending SECONDS of a real-time test channel: two H.264 bitrates and AAC."""
+def push_command(url_for: dict[str, str], cmaf: bool, offset: float = 0) -> list[str]:
+    """ffmpeg sending SECONDS of a real-time test channel: two H.264 bitrates and AAC, its
+    timeline starting at `offset` seconds (an encoder that continues after a reconnect)."""
     # -t on the inputs: as an output option it would end only the first of several outputs.
     cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
            "-t", str(SECONDS), "-f", "lavfi", "-i", f"testsrc=size=320x180:rate={FPS}",
@@ -64,7 +65,7 @@ def push_command(url_for: dict[str, str], cmaf: bool) -> list[str]:
              "-sc_threshold", "0"]
     if not cmaf:
         return cmd + ["-map", "0:v", "-map", "0:v", "-map", "1:a", *video, "-b:v:0", "300k", "-b:v:1", "150k",
-                      "-s:v:1", "160x90", "-c:a", "aac", "-b:a", "64k",
+                      "-s:v:1", "160x90", "-c:a", "aac", "-b:a", "64k", "-output_ts_offset", str(offset),
                       "-f", "ismv", "-movflags", "isml+frag_keyframe", url_for["smooth"]]
     # DASH-IF ingest interface 1: one POST per track.
     flags = ["-movflags", "cmaf+frag_keyframe+empty_moov+default_base_moof", "-method", "POST"]
@@ -225,3 +226,58 @@ def test_a_stalled_encoder_is_cut_off_and_keeps_what_it_sent(site):
     assert 1.5 < waited < 8, f"the connection stayed {waited:.1f} s"
     assert "ended without the end of its body" in site.log_since(log, settle=0.5)
     assert len(records(os.path.join(site.root, "slow", "ch.live", "s"), 1)) == 1
+
+
+def lock_holder(path: str) -> int | None:
+    """The pid holding a flock on `path` (from /proc/locks), if any."""
+    inode = os.stat(path).st_ino
+    with open("/proc/locks") as f:
+        for line in f:
+            fields = line.split()
+            # "1: FLOCK  ADVISORY  WRITE 12345 08:01:123456 0 EOF"
+            if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5].rsplit(":", 1)[-1] == str(inode):
+                return int(fields[4])
+    return None
+
+
+def test_kill_9_of_the_ingesting_child_loses_at_most_the_fragment_in_flight(site):
+    """The child writing a stream dies mid-ingest; what it committed stays whole, and the encoder's
+    reconnect (continuing the timeline) is accepted after the repair."""
+    stream_dir = os.path.join(site.root, "live", "crash.live", "s")
+    url = site.url("live/crash.isml/Streams(s)")
+    encoder = subprocess.Popen(push_command({"smooth": url}, cmaf=False), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (os.path.exists(os.path.join(stream_dir, "1.index"))
+                                                   and os.path.getsize(os.path.join(stream_dir, "1.index")) >= 2 * RECORD.size):
+            time.sleep(0.2)
+        time.sleep(0.7)   # somewhere inside the next fragment
+        pid = lock_holder(os.path.join(stream_dir, "lock"))
+        assert pid, "no process holds the stream's lock"
+        os.kill(pid, 9)
+        encoder.communicate(timeout=30)
+    finally:
+        if encoder.poll() is None:
+            encoder.kill()
+            encoder.wait()
+    assert encoder.returncode != 0, "the encoder did not notice its connection dying"
+    before = {t: records(stream_dir, t) for t in (1, 2, 3)}
+    for t, recs in before.items():
+        assert len(recs) >= 2, f"track {t}: {len(recs)} fragments before the kill"
+        for a, b in zip(recs, recs[1:]):
+            assert b[0] == a[0] + a[1] and b[2] == a[2] + a[3]
+        # Whole fragments only; bytes of the one in flight may follow them until the next writer cuts them.
+        assert os.path.getsize(os.path.join(stream_dir, f"{t}.media")) >= recs[-1][2] + recs[-1][3]
+    # The encoder reconnects and continues the timeline (2 s later).
+    offset = (before[1][-1][0] + before[1][-1][1]) / 10_000_000 + 2
+    proc = subprocess.run(push_command({"smooth": url}, cmaf=False, offset=offset), capture_output=True,
+                          timeout=SECONDS + 60)
+    assert proc.returncode == 0, proc.stderr.decode()
+    for t, recs in before.items():
+        after = records(stream_dir, t)
+        assert after[:len(recs)] == recs, f"track {t}: fragments stored before the kill changed"
+        assert len(after) > len(recs)
+        assert after[len(recs)][0] >= recs[-1][0] + recs[-1][1]
+        last = after[-1]
+        assert os.path.getsize(os.path.join(stream_dir, f"{t}.media")) == last[2] + last[3]

@@ -224,6 +224,16 @@ def test_method_not_allowed(nginx, method):
     assert {"GET", "HEAD"} <= allow, resp.header("allow")
 
 
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_live_ingest_is_501_with_a_log_line(nginx, method):
+    """Live ingest is Apache's for now (issue #17): nginx says so instead of 405."""
+    start = nginx.log_size()
+    resp = clients.request(method, nginx.url("channel1.isml/Streams(video1)"), body=b"\x00\x00\x00\x08free")
+    assert resp.status == 501
+    assert "live ingest is not supported by the nginx module yet" in nginx.log_since(start)
+    assert clients.request(method, nginx.url("abr.ism/Streams(video1)"), body=b"x").status == 405
+
+
 def test_options_then_get_on_one_connection(nginx):
     """OPTIONS answers Allow; a body it came with is read and dropped, not taken for the next request."""
     host, port = nginx.listen.split(":")
