@@ -1,6 +1,6 @@
 /// Splits bytes that arrive in arbitrary chunks into whole top-level boxes. A box is handed out
-/// only when all its bytes are here; its declared size is checked against the bound for its type
-/// as soon as its header is, so an oversized box is refused before it is buffered.
+/// only when all its bytes are here; its declared size is checked against the caller's bound for
+/// its type as soon as its header is, so an oversized box is refused before it is buffered.
 struct BoxFraming {
     struct Box {
         var type: String
@@ -10,14 +10,10 @@ struct BoxFraming {
         var payload: ArraySlice<UInt8> { bytes[headerSize...] }
     }
 
-    /// The largest box of each type we will buffer.
-    let maxBoxBytes: (String) -> UInt64
     private var buffer: [UInt8] = []
     private var start = 0
     /// Bytes taken in so far (for log lines: where in the stream a problem was).
     private(set) var streamOffset: UInt64 = 0
-
-    init(maxBoxBytes: @escaping (String) -> UInt64) { self.maxBoxBytes = maxBoxBytes }
 
     /// Bytes received that do not form a whole box yet.
     var pendingBytes: Int { buffer.count - start }
@@ -30,8 +26,9 @@ struct BoxFraming {
         buffer.append(contentsOf: chunk)
     }
 
-    /// The next whole box, or nil when more bytes are needed.
-    mutating func next() throws(LiveIngestError) -> Box? {
+    /// The next whole box, or nil when more bytes are needed. `maxBoxBytes` is the largest box of
+    /// a type the caller will take now.
+    mutating func next(maxBoxBytes: (String) -> UInt64) throws(LiveIngestError) -> Box? {
         let available = buffer.count - start
         guard available >= 8 else { return nil }
         let size32 = buffer[start..<start + 4].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
@@ -55,8 +52,7 @@ struct BoxFraming {
         guard size <= bound else {
             throw .tooLarge("box '\(type)' at byte \(streamOffset) declares \(size) bytes (at most \(bound))")
         }
-        // size <= bound, and bounds are far below Int.max.
-        let whole = Int(size)
+        guard let whole = Int(exactly: size) else { throw .tooLarge("box '\(type)' of \(size) bytes") }
         guard available >= whole else { return nil }
         let bytes = Array(buffer[start..<start + whole])
         start += whole

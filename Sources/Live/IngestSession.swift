@@ -44,8 +44,7 @@ public final class IngestSession {
         self.manifestPath = manifestPath
         self.limits = limits
         self.clock = clock
-        let header = limits.maxHeaderBytes, fragment = limits.maxFragmentBytes
-        framing = BoxFraming(maxBoxBytes: { type in type == "mdat" || type == "moof" ? fragment : header })
+        framing = BoxFraming()
         store = try StreamStore(manifestPath: manifestPath, stream: path.stream)
     }
 
@@ -54,7 +53,7 @@ public final class IngestSession {
         if let failure { throw failure }
         do throws(LiveIngestError) {
             framing.append(bytes)
-            while let box = try framing.next() { try take(box) }
+            while let box = try framing.next(maxBoxBytes: bound) { try take(box) }
         } catch {
             failure = error
             store = nil   // releases the stream's lock now, not when the module frees the session
@@ -80,6 +79,16 @@ public final class IngestSession {
             throw .brokenBox("the body ended inside a box (\(framing.pendingBytes) bytes left over)")
         }
         if pendingMoof != nil { throw .brokenBox("the body ended after a moof without its mdat") }
+    }
+
+    /// The largest box of a type taken now: a fragment's moof and mdat together stay within
+    /// maxFragmentBytes, so at most that much of one is ever held.
+    private func bound(_ type: String) -> UInt64 {
+        switch type {
+        case "moof": limits.maxFragmentBytes
+        case "mdat": limits.maxFragmentBytes - min(UInt64(pendingMoof?.bytes.count ?? 0), limits.maxFragmentBytes)
+        default: limits.maxHeaderBytes
+        }
     }
 
     /// Fragments committed by this session, per track.
@@ -138,10 +147,6 @@ public final class IngestSession {
 
     private func commit(moof: BoxFraming.Box, mdat: BoxFraming.Box) throws(LiveIngestError) {
         guard let movie, let store else { return }
-        let total = UInt64(moof.bytes.count) + UInt64(mdat.bytes.count)
-        guard total <= limits.maxFragmentBytes else {
-            throw .tooLarge("a fragment of \(total) bytes (at most \(limits.maxFragmentBytes))")
-        }
         let moofPayload = Array(moof.payload)
         let id = try Self.mapped { () throws(ISOBMFFError) in try IngestMovie.trackID(moofPayload: moofPayload) }
         guard let id else { throw .brokenBox("a moof without a traf/tfhd") }
@@ -158,9 +163,9 @@ public final class IngestSession {
 
     /// The moov of a stored header (ftyp, manifest box, moov), nil when it cannot be read.
     static func movie(inHeader bytes: [UInt8]) -> IngestMovie? {
-        var framing = BoxFraming(maxBoxBytes: { _ in 4 << 20 })
+        var framing = BoxFraming()
         bytes.withUnsafeBytes { framing.append($0) }
-        while let box = try? framing.next() {
+        while let box = try? framing.next(maxBoxBytes: { _ in 4 << 20 }) {
             if box.type == "moov" { return try? IngestMovie(moovPayload: Array(box.payload)) }
         }
         return nil

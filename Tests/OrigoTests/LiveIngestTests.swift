@@ -127,6 +127,23 @@ import Testing
         #expect(error?.httpStatus == 413)
     }
 
+    @Test func fragmentBoundCountsMoofAndMdatTogether() throws {
+        let body = Self.smooth
+        let moof = try #require(Self.find("moof", in: body, after: 0))
+        let mdat = try #require(Self.find("mdat", in: body, after: moof))
+        let moofSize = mdat - moof
+        let mdatSize = Int(body[mdat..<mdat + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        // One byte short of the first fragment: refused once its mdat header arrives, before its payload.
+        let tight = try IngestSession(manifestPath: try Self.publishingPoint(), virtualPath: "Streams(s)",
+                                      limits: IngestLimits(maxFragmentBytes: UInt64(moofSize + mdatSize - 1)))
+        let error = #expect(throws: LiveIngestError.self) { try tight.feed(Array(body.prefix(mdat + 8))) }
+        #expect(error?.httpStatus == 413)
+        let exact = try IngestSession(manifestPath: try Self.publishingPoint(), virtualPath: "Streams(s)",
+                                      limits: IngestLimits(maxFragmentBytes: UInt64(moofSize + mdatSize)))
+        try exact.feed(Array(body.prefix(mdat + mdatSize)))
+        #expect(exact.committed == [1: 1])
+    }
+
     @Test func timestampsGoingBackwardsAreRefused() throws {
         let pp = try Self.publishingPoint()
         _ = try Self.ingest(pp, "s", Self.smooth)
