@@ -31,6 +31,9 @@ SITE = """
   OrigoLiveIngest on
   LimitRequestBody 0
 </Directory>
+<Directory "@ROOT@/closed">
+  OrigoLiveIngest off
+</Directory>
 <Directory "@ROOT@/slow">
   OrigoLiveIngest on
   OrigoIngestIdleTimeout 2
