@@ -285,3 +285,54 @@ import Testing
         _ = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
     }
 }
+
+/// The DVR window over a track's index and where a requested time stands in it.
+@Suite struct LiveWindowTests {
+    /// An index of 2 s fragments (timescale 1000) at these start times.
+    static func index(_ starts: [Int64]) throws -> String {
+        let path = try IndexMP4EngineTests.temporaryDirectory() + "/1.index"
+        var bytes: [UInt8] = []
+        var offset: UInt64 = 0
+        for t in starts {
+            bytes += FragmentRecord(time: t, duration: 2000, offset: offset, size: 100, sampleCount: 50,
+                                    ingestMillis: 0, flags: 1).encoded()
+            offset += 100
+        }
+        try IndexMP4EngineTests.write(bytes, to: path)
+        return path
+    }
+
+    @Test func windowSlidesWithTheNewestFragment() throws {
+        let path = try Self.index(stride(from: 0, to: 60_000, by: 2000).map { Int64($0) })   // 30 fragments, 0-60 s
+        let reader = try FragmentIndexReader(path: path)
+        let window = try LiveWindow(index: reader, dvrWindow: 10_000)
+        #expect(window.firstIndex == 25)
+        #expect(window.fragments.map(\.time) == [50_000, 52_000, 54_000, 56_000, 58_000])
+        // A window that starts inside a fragment keeps that fragment.
+        #expect(try LiveWindow(index: reader, dvrWindow: 9_000).firstIndex == 25)
+        #expect(try LiveWindow(index: reader, dvrWindow: 11_000).firstIndex == 24)
+        #expect(try LiveWindow(index: reader, dvrWindow: 0).fragments.count == 30)
+        #expect(try LiveWindow(index: reader, dvrWindow: .max).firstIndex == 0)
+    }
+
+    @Test func lookupTellsOldMissingAndFutureApart() throws {
+        // A gap from 6 s to 10 s (the encoder was away).
+        let reader = try FragmentIndexReader(path: try Self.index([0, 2000, 4000, 10_000, 12_000]))
+        let window = try LiveWindow(index: reader, dvrWindow: 12_000)
+        #expect(window.firstIndex == 1)
+        #expect(window.lookup(time: 0) == .notFound)
+        if case .found(let i, let r) = window.lookup(time: 4000) { #expect(i == 2 && r.time == 4000) } else { Issue.record("4000") }
+        if case .found(let i, _) = window.lookup(time: 5999) { #expect(i == 2) } else { Issue.record("5999") }
+        #expect(window.lookup(time: 6000) == .missing)
+        #expect(window.lookup(time: 9999) == .missing)
+        if case .found(let i, _) = window.lookup(time: 12_000) { #expect(i == 4) } else { Issue.record("12000") }
+        #expect(window.lookup(time: 14_000) == .notAvailable)
+        #expect(window.lookup(time: .max) == .notAvailable)
+        #expect(window.lookup(time: .min) == .notFound)
+    }
+
+    @Test func emptyStore() throws {
+        let window = try LiveWindow(index: try FragmentIndexReader(path: try Self.index([])), dvrWindow: 30_000)
+        #expect(window.fragments.isEmpty && window.lookup(time: 0) == .notAvailable)
+    }
+}
