@@ -25,6 +25,8 @@ public struct AnnouncedTrack: Sendable, Equatable {
 public struct IngestMovie {
     public let tracks: [AnnouncedTrack]
     let movie: MovieBox
+    /// Each announced track in the media model, without samples (for init segments).
+    private let models: [UInt32: Track]
 
     /// Parses a `moov` payload (the bytes after its box header).
     public init(moovPayload: [UInt8]) throws(ISOBMFFError) {
@@ -33,6 +35,7 @@ public struct IngestMovie {
         let movie = try MovieBox.parse(ByteReader(moovPayload), limits: limits)
         var seen = Set<UInt32>()
         var tracks: [AnnouncedTrack] = []
+        var models: [UInt32: Track] = [:]
         for t in movie.tracks {
             guard seen.insert(t.trackID).inserted else { throw .malformed(box: "moov", reason: "track \(t.trackID) announced twice") }
             guard t.timescale > 0 else { throw .malformed(box: "mdhd", reason: "track \(t.trackID) has timescale 0") }
@@ -42,7 +45,11 @@ public struct IngestMovie {
             // The codec string is the media model's; a sample-less Track is the way to ask it.
             let model = Track(trackID: t.trackID, kind: t.kind, timescale: t.timescale, language: t.language,
                               sampleEntryType: type, sampleEntry: t.entry.bytes, codec: t.entry.codec,
+                              width: t.kind == .video ? width : 0, height: t.kind == .video ? height : 0,
+                              sampleRate: t.kind == .audio ? t.entry.sampleRate : 0,
+                              channels: t.kind == .audio ? t.entry.channels : 0,
                               samples: SampleTable(), dataSource: "")
+            models[t.trackID] = model
             tracks.append(AnnouncedTrack(
                 trackID: t.trackID, kind: t.kind, timescale: t.timescale, language: t.language,
                 sampleEntryType: type, sampleEntry: t.entry.bytes,
@@ -53,6 +60,72 @@ public struct IngestMovie {
         guard !tracks.isEmpty else { throw .malformed(box: "moov", reason: "no track") }
         self.tracks = tracks
         self.movie = movie
+        self.models = models
+    }
+
+    /// An announced track in the media model, without samples: what an init segment describes.
+    public func track(_ id: UInt32) -> Track? { models[id] }
+
+    /// A stored fragment (`moof` bytes, header included) as players need it: with a `tfdt` of
+    /// `time` when it has none (Smooth ingest times fragments with `tfxd`, which only Smooth
+    /// clients read), its `traf` and `moof` sizes and a moof-relative `trun` data offset moved by
+    /// the inserted bytes. Nil when the fragment has a `tfdt` already (it is served as stored).
+    public static func moofWithDecodeTime(_ moof: [UInt8], time: UInt64) throws(ISOBMFFError) -> [UInt8]? {
+        var r = ByteReader(moof)
+        let header = try BoxHeader.read(&r, available: UInt64(moof.count))
+        guard header.type == "moof", header.size == UInt64(moof.count), header.headerSize == 8 else {
+            throw .malformed(box: "moof", reason: "a stored fragment does not start with a moof")
+        }
+        // Where the traf and its tfhd are, and whether a tfdt or a trun data offset is there.
+        var it = BoxIterator(ByteReader(Array(moof[8...])))
+        var trafStart: Int?, trafSize = 0
+        while let (h, payload) = try it.next() {
+            guard h.type == "traf" else { continue }
+            trafStart = payload.position - h.headerSize + 8
+            trafSize = Int(clamping: h.size)
+            break
+        }
+        guard let trafStart, trafSize > 8 else { throw .malformed(box: "moof", reason: "no traf") }
+        let traf = ByteReader(Array(moof[(trafStart + 8)..<(trafStart + trafSize)]))
+        if try BoxIterator.first(traf, "tfdt") != nil { return nil }
+        var insertAt: Int?
+        var dataOffsetAt: Int?
+        var children = BoxIterator(traf)
+        while let (h, payload) = try children.next() {
+            let start = trafStart + 8 + payload.position - h.headerSize
+            if h.type == "tfhd" {
+                insertAt = start + Int(h.size)
+                var t = payload
+                let flags = try within("tfhd") { () throws -> UInt32 in try t.readFullBoxHeader().flags }
+                guard flags & 0x01 == 0 else { throw .unsupported("a stored fragment with a tfhd base data offset") }
+            } else if h.type == "trun" {
+                var t = payload
+                let flags = try within("trun") { () throws -> UInt32 in try t.readFullBoxHeader().flags }
+                if flags & 0x01 != 0 { dataOffsetAt = start + 8 + 8 }   // after size, type, version/flags, count
+            }
+        }
+        guard let insertAt else { throw .malformed(box: "traf", reason: "no tfhd") }
+        let tfdtSize = 20
+        var out: [UInt8] = []
+        out.reserveCapacity(moof.count + tfdtSize)
+        out += moof[..<insertAt]
+        out += [0, 0, 0, 20] + Array("tfdt".utf8) + [1, 0, 0, 0]
+        for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: time >> UInt64(shift))) }
+        out += moof[insertAt...]
+        func addToUInt32(at position: Int, _ delta: Int) throws(ISOBMFFError) {
+            guard position >= 0, position + 4 <= out.count else { throw .malformed(box: "moof", reason: "field outside the box") }
+            let value = out[position..<position + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            let (sum, overflow) = value.addingReportingOverflow(UInt32(delta))
+            guard !overflow else { throw .malformed(box: "moof", reason: "size overflows") }
+            for k in 0..<4 { out[position + k] = UInt8(truncatingIfNeeded: sum >> UInt32(24 - 8 * k)) }
+        }
+        try addToUInt32(at: 0, tfdtSize)                 // moof size
+        try addToUInt32(at: trafStart, tfdtSize)         // traf size
+        // The data offset counts from the moof's first byte (default-base-is-moof or the implicit
+        // base of a first traf): the mdat moved by the inserted bytes. The trun sits after the
+        // insertion point, so its position moved too.
+        if let dataOffsetAt { try addToUInt32(at: dataOffsetAt + (dataOffsetAt > insertAt ? tfdtSize : 0), tfdtSize) }
+        return out
     }
 
     /// The timing and extent of one fragment (`moof` payload plus the size of the `mdat` that

@@ -1,4 +1,5 @@
 import ByteIO
+import Engine
 import Foundation
 import ISOBMFF
 import Live
@@ -334,5 +335,69 @@ import Testing
     @Test func emptyStore() throws {
         let window = try LiveWindow(index: try FragmentIndexReader(path: try Self.index([])), dvrWindow: 30_000)
         #expect(window.fragments.isEmpty && window.lookup(time: 0) == .notAvailable)
+    }
+}
+
+/// Live HLS (fMP4, sliding window) from what ffmpeg's Smooth ingest stored.
+@Suite struct LivePlayoutTests {
+    let engine = Engine()
+
+    func get(_ manifest: String, _ path: String) -> EngineResponse {
+        engine.handle(EngineRequest(method: "GET", manifestPath: manifest, virtualPath: path, query: nil))
+    }
+
+    func body(_ r: EngineResponse) throws -> [UInt8] { try EngineTests().body(r) }
+
+    func ingested() throws -> String {
+        let pp = try LiveIngestTests.publishingPoint()
+        _ = try LiveIngestTests.ingest(pp, "channel1", LiveIngestTests.smooth)
+        return pp
+    }
+
+    @Test func masterAndSlidingMediaPlaylists() throws {
+        let pp = try ingested()
+        let master = String(decoding: try body(get(pp, ".m3u8")), as: UTF8.self)
+        #expect(master.contains("#EXT-X-STREAM-INF:BANDWIDTH=92000,CODECS=\"avc1."))
+        #expect(master.contains("channel1-video=60000.m3u8") && master.contains("channel1-video=30000.m3u8"))
+        #expect(master.contains("URI=\"channel1-audio=32000.m3u8\""))
+        let media = get(pp, "channel1-video=60000.m3u8")
+        #expect(media.status == 200 && media.lastModified == 1_800_000_000)
+        let text = String(decoding: try body(media), as: UTF8.self)
+        #expect(text.contains("#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-MAP:URI=\"channel1-video=60000.m4s\"\n"))
+        #expect(text.contains("#EXT-X-PROGRAM-DATE-TIME:2027-01-15T07:59:59.000Z\n"))
+        #expect(text.hasSuffix("#EXTINF:1.000,\nchannel1-video=60000-4.m4s\n") && !text.contains("ENDLIST"))
+        // A 2 s window of the 4 s stored: the last two fragments, numbered as in the store.
+        var manifest = String(decoding: try LocalFile.contents(of: pp, limit: 1 << 20), as: UTF8.self)
+        manifest = manifest.replacingOccurrences(of: "content=\"30\"", with: "content=\"2\"")
+        try IndexMP4EngineTests.write(Array(manifest.utf8), to: pp)
+        let slid = String(decoding: try body(get(pp, "channel1-video=60000.m3u8")), as: UTF8.self)
+        #expect(slid.contains("#EXT-X-MEDIA-SEQUENCE:3\n"))
+        #expect(slid.components(separatedBy: "#EXTINF").count == 3)
+        #expect(get(pp, "channel1-video=60000-2.m4s").status == 404)
+        #expect(get(pp, "channel1-video=60000-5.m4s").status == 404)
+        #expect(get(pp, "channel1-video=60000-3.m4s").status == 200)
+        #expect(get(pp, ".mpd").status == 501)
+    }
+
+    @Test func initAndSegmentsReadBackAsTheStoredSamples() throws {
+        let pp = try ingested()
+        for (token, id) in [("video=60000", UInt32(1)), ("audio=32000", UInt32(3))] {
+            var file = try body(get(pp, "channel1-\(token).m4s"))
+            for n in 1...4 {
+                let segment = get(pp, "channel1-\(token)-\(n).m4s")
+                #expect(segment.status == 200)
+                file += try body(segment)
+            }
+            let track = try #require(try MP4Reader.read(MemoryReader(file), locator: "live").tracks.first)
+            #expect(track.trackID == id)
+            let stored = try LiveIngestTests.records(pp, "channel1", id)
+            #expect(track.samples.count == stored.reduce(0) { $0 + Int($1.sampleCount) })
+            // tfdt carries the stored times (Smooth ingest sent them in tfxd); audio's priming start clamps to 0.
+            var first = 0
+            for r in stored {
+                #expect(track.samples.decodeTimes[first] == max(r.time, 0), "\(token) fragment at \(r.time)")
+                first += Int(r.sampleCount)
+            }
+        }
     }
 }

@@ -1,7 +1,8 @@
 """Live ingest into a private Apache (issue #17, docs/LIVE.md): ffmpeg pushes a real-time test
 channel (H.264 at two bitrates + AAC) with Smooth Streaming ingest and with CMAF ingest, while
 broken POSTs get a 4xx and a log line each and the channel keeps ingesting; the test then reads
-what the store holds (fragment counts, durations, no gaps)."""
+what the store holds (fragment counts, durations, no gaps). A kill -9 of the ingesting child
+loses at most the fragment in flight; live HLS plays while the channel ingests."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+import clients
 from conftest import PrivateServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "OrigoTests" / "Fixtures" / "live"
@@ -64,7 +66,7 @@ def push_command(url_for: dict[str, str], cmaf: bool, offset: float = 0) -> list
     cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
            "-t", str(SECONDS), "-f", "lavfi", "-i", f"testsrc=size=320x180:rate={FPS}",
            "-t", str(SECONDS), "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
-    video = ["-c:v", "libx264", "-preset", "veryfast", "-g", str(GOP), "-keyint_min", str(GOP),
+    video = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", str(GOP), "-keyint_min", str(GOP),
              "-sc_threshold", "0"]
     if not cmaf:
         return cmd + ["-map", "0:v", "-map", "0:v", "-map", "1:a", *video, "-b:v:0", "300k", "-b:v:1", "150k",
@@ -284,3 +286,41 @@ def test_kill_9_of_the_ingesting_child_loses_at_most_the_fragment_in_flight(site
         assert after[len(recs)][0] >= recs[-1][0] + recs[-1][1]
         last = after[-1]
         assert os.path.getsize(os.path.join(stream_dir, f"{t}.media")) == last[2] + last[3]
+
+
+def test_live_hls_plays_while_the_channel_ingests(site):
+    """ffmpeg as a player of the live HLS (fMP4, sliding window) while ffmpeg pushes the channel:
+    every frame once, back to back, in both tracks."""
+    url = site.url("live/played.isml/Streams(s)")
+    encoder = subprocess.Popen(push_command({"smooth": url}, cmaf=False), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    try:
+        time.sleep(6)   # two fragments stored
+        master = site.url("live/played.isml/.m3u8")
+        player = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", master, "-t", "4",
+                                 "-map", "0:v:0", "-map", "0:a:0", "-f", "framemd5", "-"],
+                                capture_output=True, timeout=60)
+        assert player.returncode == 0, player.stderr.decode()
+        frames: dict[str, list[tuple[int, int]]] = {"0": [], "1": []}
+        for line in player.stdout.decode().splitlines():
+            if line.startswith("#") or not line.strip():
+                continue
+            stream, dts, pts, duration, *_ = [f.strip() for f in line.split(",")]
+            frames[stream].append((int(pts), int(duration)))
+        video, audio = frames["0"], frames["1"]
+        assert 4 * FPS - 3 <= len(video) <= 4 * FPS + 1, len(video)
+        assert 4 * 48000 // 1024 - 4 <= len(audio) <= 4 * 48000 // 1024 + 2, len(audio)
+        for track in (video, audio):
+            for (p0, d0), (p1, _) in zip(track, track[1:]):
+                assert p1 == p0 + d0, f"gap or repeat at {p0}"
+        answer = clients.get(site.url("live/played.isml/played-video=300000.m3u8"))
+        assert answer.status == 200
+        playlist = answer.body.decode()
+        assert "#EXT-X-MEDIA-SEQUENCE:" in playlist and "#EXT-X-ENDLIST" not in playlist
+        encoder.communicate(timeout=SECONDS + 30)
+    finally:
+        if encoder.poll() is None:
+            encoder.kill()
+            encoder.wait()
+    assert encoder.returncode == 0
+
