@@ -42,6 +42,6 @@ let package = Package(
         .executableTarget(name: "FuzzUpstreamAnswer", dependencies: ["FuzzDriver", "Storage"], path: "Targets/FuzzUpstreamAnswer"),
         // Live ingest bodies (Smooth, CMAF) cut into chunks, into a real store: only whole fragments
         // may ever be stored.
-        .executableTarget(name: "FuzzLiveIngest", dependencies: ["FuzzDriver", "Live"], path: "Targets/FuzzLiveIngest"),
+        .executableTarget(name: "FuzzLiveIngest", dependencies: ["FuzzDriver", "ISOBMFF", "Live"], path: "Targets/FuzzLiveIngest"),
     ]
 )

@@ -398,6 +398,19 @@ import Testing
                 #expect(track.samples.decodeTimes[first] == max(r.time, 0), "\(token) fragment at \(r.time)")
                 first += Int(r.sampleCount)
             }
+            // The samples are the stored mdats' bytes (the trun data offsets moved with the inserted tfdt).
+            var samples: [UInt8] = []
+            for i in 0..<track.samples.count {
+                let at = Int(track.samples.offsets[i])
+                samples += file[at..<at + Int(track.samples.sizes[i])]
+            }
+            let media = LiveIngestTests.file(pp, "channel1", "\(id).media")
+            var mdats: [UInt8] = []
+            for r in stored {
+                let moofSize = Int(media[Int(r.offset)..<Int(r.offset) + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+                mdats += media[(Int(r.offset) + moofSize + 8)..<Int(r.mediaEnd)]
+            }
+            #expect(samples == mdats)
         }
     }
 }

@@ -1,4 +1,5 @@
 import FuzzDriver
+import ISOBMFF
 import Live
 #if canImport(Glibc)
 import Glibc
@@ -64,6 +65,16 @@ private func checkStore() {
                 fatalError("track \(id): fragment \(i) does not start with a moof")
             }
             guard r.time >= time else { fatalError("track \(id): fragment \(i) goes back in time") }
+            // What playout serves: the stored moof, given a tfdt when it has none, stays a whole moof.
+            let moof = Array(media[Int(r.offset)..<Int(r.mediaEnd)])
+            let moofSize = Int(moof[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+            guard moofSize >= 8, moofSize < moof.count else { fatalError("track \(id): fragment \(i) moof size \(moofSize)") }
+            if let served = try? IngestMovie.moofWithDecodeTime(Array(moof[..<moofSize]), time: UInt64(clamping: r.time)) {
+                let size = Int(served[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+                guard served.count == moofSize + 20, size == served.count else {
+                    fatalError("track \(id): fragment \(i) rewritten to \(served.count) bytes, size field \(size)")
+                }
+            }
             time = r.end
             end = r.mediaEnd
         }
