@@ -140,7 +140,7 @@ class PrivateServer(ErrorLog):
     configuration file included (`@DIR@` in it: a private directory for the site's own files,
     `@LISTEN@`: the address). ``stop()`` returns the crash lines of its error logs."""
 
-    def __init__(self, root: str, include_text: str):
+    def __init__(self, root: str, include_text: str, mpm: str | None = None):
         self.port = _free_port()
         self.listen = f"127.0.0.1:{self.port}"
         self.base = f"http://{self.listen}"
@@ -153,7 +153,8 @@ class PrivateServer(ErrorLog):
             f.write(include_text.replace("@DIR@", self.dir).replace("@LISTEN@", self.listen))
         os.chmod(self.include, 0o644)
         proc = subprocess.run([str(LAUNCHER), "start", "--root", root, "--listen", self.listen,
-                               "--include", self.include], capture_output=True, text=True, timeout=120)
+                               "--include", self.include] + (["--mpm", mpm] if mpm else []),
+                              capture_output=True, text=True, timeout=120)
         if proc.returncode != 0:
             shutil.rmtree(self.dir, ignore_errors=True)
             pytest.fail(f"origo-httpd start failed:\n{proc.stdout}\n{proc.stderr}")

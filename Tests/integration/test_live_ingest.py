@@ -44,14 +44,15 @@ LogLevel warn origo:info
 """
 
 
-@pytest.fixture(scope="module")
-def site():
+@pytest.fixture(scope="module", params=["event", "prefork"])
+def site(request):
+    """A private Apache per MPM: under prefork an ingest POST holds a whole child."""
     root = tempfile.mkdtemp(prefix="origo-live-", dir="/tmp")
     os.chmod(root, 0o755)
     for sub in ["live", "slow", "closed"]:
         os.mkdir(os.path.join(root, sub))
         os.chmod(os.path.join(root, sub), 0o777)   # Apache's children (www-data) write the store
-    site = PrivateServer(root, SITE.replace("@ROOT@", root))
+    site = PrivateServer(root, SITE.replace("@ROOT@", root), mpm=request.param)
     site.root = root
     yield site
     crashes = site.stop()
