@@ -1,3 +1,4 @@
+import ByteIO
 import ISOBMFF
 import MediaModel
 import ServerManifest
@@ -6,7 +7,8 @@ import Glibc
 #endif
 
 /// A publishing point as playout sees it: the `.isml`'s live tracks (those whose `src` names a
-/// stream of its store) and its DVR window. Read per request (a small file); nothing is cached yet.
+/// stream of its store) and its DVR window. Parsed once per version of the `.isml` (its inode,
+/// size and mtime, checked with a stat on every request) and kept per process.
 public struct LivePresentation: Sendable {
     public struct Track: Sendable, Equatable {
         /// `<trackName>=<systemBitrate>`, as in every player URL.
@@ -30,11 +32,33 @@ public struct LivePresentation: Sendable {
     /// Seconds of the DVR window (`dvr_window_length`, default 30).
     public let dvrWindowSeconds: Int
 
+    /// The `.isml` version a cached presentation was read from.
+    private struct Version: Equatable {
+        var inode: UInt64, size: Int64, seconds: Int, nanoseconds: Int
+    }
+
+    private static let lock = Lock()
+    nonisolated(unsafe) private static var cache: [String: (Version, LivePresentation)] = [:]
+
     /// The live presentation of `manifestPath`, nil when it has no store (not a live publishing point).
     public static func load(manifestPath: String) throws(LiveIngestError) -> LivePresentation? {
         let store = LiveStoreLayout.storeDirectory(manifestPath: manifestPath)
         var st = stat()
         guard stat(store, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else { return nil }
+        guard stat(manifestPath, &st) == 0 else { return nil }
+        let version = Version(inode: UInt64(st.st_ino), size: Int64(st.st_size), seconds: st.st_mtim.tv_sec,
+                              nanoseconds: st.st_mtim.tv_nsec)
+        if let (cached, presentation) = lock.locked({ cache[manifestPath] }), cached == version { return presentation }
+        guard let presentation = try read(manifestPath, store: store) else { return nil }
+        lock.locked {
+            // A few publishing points per server: a full table is simply started again.
+            if cache.count >= 256 { cache.removeAll() }
+            cache[manifestPath] = (version, presentation)
+        }
+        return presentation
+    }
+
+    private static func read(_ manifestPath: String, store: String) throws(LiveIngestError) -> LivePresentation? {
         guard let bytes = try readWholeFile(manifestPath, limit: 16 << 20) else { return nil }
         let manifest: ServerManifest
         do { manifest = try ServerManifest.parse(bytes) } catch {
