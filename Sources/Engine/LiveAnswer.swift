@@ -4,8 +4,8 @@ import Live
 import MediaModel
 import PlayerURL
 
-/// Live playout from a publishing point's store, the first piece (issue #17): HLS with fMP4
-/// segments, a sliding window of `dvr_window_length` seconds. Every request reads the `.isml` and
+/// Live playout from a publishing point's store, the first pieces (issue #17): HLS with fMP4
+/// segments and dynamic DASH (`LiveDASH`), a sliding window of `dvr_window_length` seconds. Every request reads the `.isml` and
 /// the track's index afresh (a stat, a binary search and the window's records): new fragments show
 /// up at once in every process. Other formats answer 501 until they are built.
 enum LiveAnswer {
@@ -28,11 +28,47 @@ enum LiveAnswer {
             var response = AnswerContext.manifest(media(track, window, base: base), type: playlistType)
             response.lastModified = Int64(clamping: (window.fragments.last?.ingestMillis ?? 0) / 1000)
             return response
-        case .hlsInit(let token):
+        case .dashManifest:
+            var timelines: [LiveDASH.Timeline] = []
+            var anchor: (record: FragmentRecord, timescale: UInt32)?
+            for track in live.tracks where track.kind != .textstream {
+                guard let index = try? FragmentIndexReader(path: track.indexPath) else { continue }
+                let window = try LiveWindow(index: index, dvrWindow: Int64(live.dvrWindowSeconds) &* Int64(track.timescale))
+                guard !window.fragments.isEmpty else { continue }
+                if anchor == nil || track.kind == .video && timelines.allSatisfy({ $0.track.kind != .video }) {
+                    anchor = (try index.record(at: 0), track.timescale)
+                }
+                timelines.append(LiveDASH.Timeline(track: track, window: window, offset: try decodeOffset(index)))
+            }
+            guard !timelines.isEmpty else { throw EngineError.notFound("the publishing point has no fragments yet") }
+            var response = AnswerContext.manifest(LiveDASH.mpd(live, timelines, anchor: anchor, base: base,
+                                                               nowMillis: IngestSession.wallClockMillis()),
+                                                  type: LiveDASH.mpdType)
+            response.lastModified = Int64(clamping: (timelines.compactMap { $0.window.fragments.last?.ingestMillis }.max() ?? 0) / 1000)
+            return response
+        case .dashSegmentAtTime(let token, let time):
+            let track = try find(live, token)
+            let index = try FragmentIndexReader(path: track.indexPath)
+            let window = try LiveWindow(index: index, dvrWindow: Int64(live.dvrWindowSeconds) &* Int64(track.timescale))
+            // URL times are decode times as served: the stored ones moved by the track's offset.
+            let offset = try decodeOffset(index)
+            switch window.lookup(time: time &- offset) {
+            case .found(_, let record):
+                guard record.time &+ offset == time else {
+                    throw EngineError.notFound("no live segment starts at \(time) (the one at \(record.time &+ offset) does)")
+                }
+                return try segment(track, record: record, offset: offset)
+            case .notFound: return .error(410, "live segment at \(time) has left the DVR window")
+            case .missing: return .error(404, "live segment at \(time) is in a gap of the stream")
+            case .notAvailable: return .error(404, "live segment at \(time) is not there yet")
+            }
+        case .hlsInit(let token), .dashInit(let token):
             let track = try find(live, token)
             let movie = try LivePresentation.movie(headerPath: track.headerPath)
             guard let model = movie.track(track.trackID) else { throw EngineError.notFound("track \(track.trackID) is not in its stream's header") }
-            return AnswerContext.segment([.bytes(FragmentWriter.initSegment(for: model))], type: AnswerContext.mp4Type(model.kind))
+            let offset = try decodeOffset(FragmentIndexReader(path: track.indexPath))
+            return AnswerContext.segment([.bytes(FragmentWriter.initSegment(for: model, mediaTimeOffset: offset))],
+                                         type: AnswerContext.mp4Type(model.kind))
         case .hlsFMP4Segment(let token, let number):
             let track = try find(live, token)
             let index = try FragmentIndexReader(path: track.indexPath)
@@ -41,18 +77,31 @@ enum LiveAnswer {
             guard number >= 1 + window.firstIndex, number <= index.count else {
                 throw EngineError.notFound("live segment \(number) is outside the window (\(window.firstIndex + 1)...\(index.count))")
             }
-            let record = try index.record(at: number - 1)
-            let stored = try LivePresentation.fragment(record, mediaPath: track.mediaPath)
-            let moof = try IngestMovie.moofWithDecodeTime(stored.moof, time: UInt64(clamping: record.time)) ?? stored.moof
-            let kind: TrackKind = track.kind == .audio ? .audio : track.kind == .video ? .video : .text
-            var response = AnswerContext.segment([.bytes(moof), .file(locator: track.mediaPath, offset: stored.mdatOffset,
-                                                                      length: stored.mdatLength)],
-                                                 type: AnswerContext.mp4Type(kind))
-            response.lastModified = Int64(clamping: record.ingestMillis / 1000)
-            return response
+            return try segment(track, record: try index.record(at: number - 1), offset: try decodeOffset(index))
         default:
-            return .error(501, "live playout of \(Sanitized.text(request.virtualPath)) is not built yet (HLS fMP4 only)")
+            return .error(501, "live playout of \(Sanitized.text(request.virtualPath)) is not built yet (HLS fMP4 and DASH only)")
         }
+    }
+
+    /// What is added to a track's stored decode times so that none is negative: an AAC track's
+    /// encoder delay (ffmpeg's Smooth ingest starts audio at -1024 samples), taken from the store's
+    /// first fragment, so it never changes while the channel runs. The init segment's edit list
+    /// takes it out of presentation again.
+    static func decodeOffset(_ index: borrowing FragmentIndexReader) throws -> Int64 {
+        guard index.count > 0 else { return 0 }
+        return max(0, 0 &- (try index.record(at: 0).time))
+    }
+
+    /// A stored fragment as a segment: a Smooth-ingest moof gets the tfdt players need, the mdat is a file range.
+    private static func segment(_ track: LivePresentation.Track, record: FragmentRecord, offset: Int64) throws -> EngineResponse {
+        let stored = try LivePresentation.fragment(record, mediaPath: track.mediaPath)
+        let moof = try IngestMovie.moofWithDecodeTime(stored.moof, time: UInt64(clamping: record.time &+ offset)) ?? stored.moof
+        let kind: TrackKind = track.kind == .audio ? .audio : track.kind == .video ? .video : .text
+        var response = AnswerContext.segment([.bytes(moof), .file(locator: track.mediaPath, offset: stored.mdatOffset,
+                                                                  length: stored.mdatLength)],
+                                             type: AnswerContext.mp4Type(kind))
+        response.lastModified = Int64(clamping: record.ingestMillis / 1000)
+        return response
     }
 
     private static func find(_ live: LivePresentation, _ token: String) throws -> LivePresentation.Track {

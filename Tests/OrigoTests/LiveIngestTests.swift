@@ -1,11 +1,12 @@
 import ByteIO
-import Engine
+@testable import Engine
 import Foundation
 import ISOBMFF
 import Live
 import Storage
 import ServerManifest
 import Synchronization
+import XML
 import Testing
 
 /// Live ingest: Smooth and CMAF ingest bodies (as ffmpeg sends them, Fixtures/live/README.md)
@@ -376,7 +377,7 @@ import Testing
         #expect(get(pp, "channel1-video=60000-2.m4s").status == 404)
         #expect(get(pp, "channel1-video=60000-5.m4s").status == 404)
         #expect(get(pp, "channel1-video=60000-3.m4s").status == 200)
-        #expect(get(pp, ".mpd").status == 501)
+        #expect(get(pp, "Manifest").status == 501)
     }
 
     @Test func initAndSegmentsReadBackAsTheStoredSamples() throws {
@@ -392,10 +393,20 @@ import Testing
             #expect(track.trackID == id)
             let stored = try LiveIngestTests.records(pp, "channel1", id)
             #expect(track.samples.count == stored.reduce(0) { $0 + Int($1.sampleCount) })
-            // tfdt carries the stored times (Smooth ingest sent them in tfxd); audio's priming start clamps to 0.
+            // tfdt carries the stored times (Smooth ingest sent them in tfxd), moved so that audio's
+            // encoder delay (a start at -1024 samples) is not negative; the edit list takes it out again.
+            let offset = max(0, -(stored.first?.time ?? 0))
+            #expect(offset == (id == 3 ? 213_333 : 0))
+            // The init's edit list starts presentation there (MP4Reader itself never drops leading samples).
+            let initSegment = try body(get(pp, "channel1-\(token).m4s"))
+            let elst = LiveIngestTests.find("elst", in: initSegment, after: 0)
+            #expect((elst != nil) == (offset > 0))
+            if let elst {
+                #expect(initSegment[(elst + 24)..<(elst + 32)].reduce(Int64(0)) { $0 << 8 | Int64($1) } == offset)
+            }
             var first = 0
             for r in stored {
-                #expect(track.samples.decodeTimes[first] == max(r.time, 0), "\(token) fragment at \(r.time)")
+                #expect(track.samples.decodeTimes[first] == r.time + offset, "\(token) fragment at \(r.time)")
                 first += Int(r.sampleCount)
             }
             // The samples are the stored mdats' bytes (the trun data offsets moved with the inserted tfdt).
@@ -412,5 +423,55 @@ import Testing
             }
             #expect(samples == mdats)
         }
+    }
+}
+
+/// Dynamic DASH from the same store.
+@Suite struct LiveDASHTests {
+    let playout = LivePlayoutTests()
+
+    @Test func dynamicMPDWithTimelinesOfTheWindow() throws {
+        let pp = try playout.ingested()
+        let mpd = String(decoding: try playout.body(playout.get(pp, ".mpd")), as: UTF8.self)
+        #expect(mpd.contains("type=\"dynamic\""))
+        #expect(mpd.contains("availabilityStartTime=\"2027-01-15T07:59:59.000Z\""))
+        #expect(mpd.contains("timeShiftBufferDepth=\"PT30S\"") && mpd.contains("minimumUpdatePeriod=\"PT1.0"))
+        #expect(mpd.contains("<UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:direct:2014\""))
+        #expect(mpd.contains("media=\"channel1-$RepresentationID$-$Time$.dash\""))
+        // Video: four 1 s fragments from 0. Audio: moved by its encoder delay, which the
+        // presentationTimeOffset takes out again.
+        #expect(mpd.components(separatedBy: "<S t=\"0\" d=\"10000000\" r=\"3\"/>").count == 3)
+        #expect(mpd.contains("<Representation id=\"audio=32000\" bandwidth=\"32000\" codecs=\"mp4a.40.2\">"))
+        let audio = try LiveIngestTests.records(pp, "channel1", 3)
+        #expect(audio[0].time == -213_333)
+        #expect(mpd.contains("presentationTimeOffset=\"213333\""))
+        #expect(mpd.contains("<S t=\"0\" d=\"\(audio[0].duration)\"/>"))
+        // Segments by time: present, gone from the window (410), in the future (404), not a start (404).
+        #expect(playout.get(pp, "channel1-video=60000-10000000.dash").status == 200)
+        #expect(playout.get(pp, "channel1-audio=32000-0.dash").status == 200)
+        #expect(playout.get(pp, "channel1-audio=32000-\(audio[1].time + 213_333).dash").status == 200)
+        #expect(playout.get(pp, "channel1-audio=32000-\(audio[1].time).dash").status == 404)
+        #expect(playout.get(pp, "channel1-video=60000-40000000.dash").status == 404)
+        #expect(playout.get(pp, "channel1-video=60000-5000000.dash").status == 404)
+        #expect(playout.get(pp, "channel1-video=60000.dash").status == 200)
+        var manifest = String(decoding: try LocalFile.contents(of: pp, limit: 1 << 20), as: UTF8.self)
+        manifest = manifest.replacingOccurrences(of: "content=\"30\"", with: "content=\"2\"")
+        try IndexMP4EngineTests.write(Array(manifest.utf8), to: pp)
+        #expect(playout.get(pp, "channel1-video=60000-0.dash").status == 410)
+        let slid = String(decoding: try playout.body(playout.get(pp, ".mpd")), as: UTF8.self)
+        #expect(slid.contains("<S t=\"20000000\" d=\"10000000\" r=\"1\"/>"))
+    }
+
+    @Test func timelineRunsAndGaps() {
+        func record(_ t: Int64, _ d: UInt64) -> FragmentRecord {
+            FragmentRecord(time: t, duration: d, offset: 0, size: 0, sampleCount: 1, ingestMillis: 0, flags: 1)
+        }
+        var w = XMLWriter()
+        LiveDASH.writeTimeline(&w, [record(0, 2), record(2, 2), record(4, 3), record(10, 2), record(12, 2)])
+        let text = String(decoding: w.finish(), as: UTF8.self)
+        #expect(text.contains("<S t=\"0\" d=\"2\" r=\"1\"/><S d=\"3\"/><S t=\"10\" d=\"2\" r=\"1\"/>")
+                || text.replacingOccurrences(of: "\n", with: "").replacingOccurrences(of: " ", with: "")
+                    .contains("<St=\"0\"d=\"2\"r=\"1\"/><Sd=\"3\"/><St=\"10\"d=\"2\"r=\"1\"/>"))
+        #expect(LiveDASH.duration(2500) == "PT2.500S" && LiveDASH.duration(30_000) == "PT30S")
     }
 }

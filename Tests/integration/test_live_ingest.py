@@ -2,7 +2,7 @@
 channel (H.264 at two bitrates + AAC) with Smooth Streaming ingest and with CMAF ingest, while
 broken POSTs get a 4xx and a log line each and the channel keeps ingesting; the test then reads
 what the store holds (fragment counts, durations, no gaps). A kill -9 of the ingesting child
-loses at most the fragment in flight; live HLS plays while the channel ingests."""
+loses at most the fragment in flight; live HLS and DASH play while the channel ingests."""
 
 from __future__ import annotations
 
@@ -289,15 +289,17 @@ def test_kill_9_of_the_ingesting_child_loses_at_most_the_fragment_in_flight(site
         assert os.path.getsize(os.path.join(stream_dir, f"{t}.media")) == last[2] + last[3]
 
 
-def test_live_hls_plays_while_the_channel_ingests(site):
-    """ffmpeg as a player of the live HLS (fMP4, sliding window) while ffmpeg pushes the channel:
-    every frame once, back to back, in both tracks."""
-    url = site.url("live/played.isml/Streams(s)")
+@pytest.mark.parametrize("manifest", [".m3u8", ".mpd"])
+def test_live_hls_and_dash_play_while_the_channel_ingests(site, manifest):
+    """ffmpeg as a player of live HLS (fMP4, sliding window) and dynamic DASH while ffmpeg pushes the
+    channel: every frame once, back to back, in both tracks."""
+    name = "played" + manifest.replace(".", "-")
+    url = site.url(f"live/{name}.isml/Streams(s)")
     encoder = subprocess.Popen(push_command({"smooth": url}, cmaf=False), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
     try:
         time.sleep(6)   # two fragments stored
-        master = site.url("live/played.isml/.m3u8")
+        master = site.url(f"live/{name}.isml/{manifest}")
         player = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", master, "-t", "4",
                                  "-map", "0:v:0", "-map", "0:a:0", "-f", "framemd5", "-"],
                                 capture_output=True, timeout=60)
@@ -314,10 +316,14 @@ def test_live_hls_plays_while_the_channel_ingests(site):
         for track in (video, audio):
             for (p0, d0), (p1, _) in zip(track, track[1:]):
                 assert p1 == p0 + d0, f"gap or repeat at {p0}"
-        answer = clients.get(site.url("live/played.isml/played-video=300000.m3u8"))
-        assert answer.status == 200
-        playlist = answer.body.decode()
-        assert "#EXT-X-MEDIA-SEQUENCE:" in playlist and "#EXT-X-ENDLIST" not in playlist
+        if manifest == ".m3u8":
+            answer = clients.get(site.url(f"live/{name}.isml/{name}-video=300000.m3u8"))
+            assert answer.status == 200
+            playlist = answer.body.decode()
+            assert "#EXT-X-MEDIA-SEQUENCE:" in playlist and "#EXT-X-ENDLIST" not in playlist
+        else:
+            mpd = clients.get(master).body.decode()
+            assert 'type="dynamic"' in mpd and 'timeShiftBufferDepth="PT30S"' in mpd
         encoder.communicate(timeout=SECONDS + 30)
     finally:
         if encoder.poll() is None:
