@@ -54,19 +54,20 @@ def site(request):
         os.chmod(os.path.join(root, sub), 0o777)   # Apache's children (www-data) write the store
     site = PrivateServer(root, SITE.replace("@ROOT@", root), mpm=request.param)
     site.root = root
+    site.mpm = request.param
     yield site
     crashes = site.stop()
     shutil.rmtree(root, ignore_errors=True)
     assert not crashes, "\n".join(crashes[:20])
 
 
-def push_command(url_for: dict[str, str], cmaf: bool, offset: float = 0) -> list[str]:
+def push_command(url_for: dict[str, str], cmaf: bool, offset: float = 0, seconds: int = SECONDS) -> list[str]:
     """ffmpeg sending SECONDS of a real-time test channel: two H.264 bitrates and AAC, its
     timeline starting at `offset` seconds (an encoder that continues after a reconnect)."""
     # -t on the inputs: as an output option it would end only the first of several outputs.
     cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
-           "-t", str(SECONDS), "-f", "lavfi", "-i", f"testsrc=size=320x180:rate={FPS}",
-           "-t", str(SECONDS), "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
+           "-t", str(seconds), "-f", "lavfi", "-i", f"testsrc=size=320x180:rate={FPS}",
+           "-t", str(seconds), "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
     video = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", str(GOP), "-keyint_min", str(GOP),
              "-sc_threshold", "0"]
     if not cmaf:
@@ -331,3 +332,30 @@ def test_live_hls_and_dash_play_while_the_channel_ingests(site, manifest):
             encoder.wait()
     assert encoder.returncode == 0
 
+
+
+# Known problem (2026-12-07): Video.js (VHS) plays what existed when it started, then stalls at
+# its end (t=7.88 with four 2 s fragments) although it keeps fetching the new playlists and
+# segments (all 200), warning "Playlist no longer updating"; ffmpeg plays the same HLS and DASH
+# without a gap. Sometimes the HLS run passes. Kept as a reproduction for the next session.
+@pytest.mark.xfail(strict=False, reason="Video.js stalls at the end of the first live window (docs/LIVE.md)")
+@pytest.mark.parametrize("manifest,mime", [(".m3u8", "application/x-mpegURL"), (".mpd", "application/dash+xml")])
+def test_chromium_videojs_plays_the_live_channel(site, manifest, mime):
+    """Chromium + Video.js (VHS for HLS and DASH) on the live channel while it ingests: it plays on
+    at the live edge, with no player error and no failed request."""
+    if site.mpm != "event":
+        pytest.skip("one MPM is enough for the browser")
+    clients.install_player(site.root)
+    name = "browser" + manifest.replace(".", "-")
+    encoder = subprocess.Popen(push_command({"smooth": site.url(f"live/{name}.isml/Streams(s)")}, cmaf=False,
+                                            seconds=40), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        time.sleep(8)
+        r = clients.browser_play(site.url("player.html"), site.url(f"live/{name}.isml/{manifest}"), mime, timeout=15)
+        assert not r.errors, r.summary()
+        assert not r.failed_requests, r.summary()
+        # 15 s of watching: at least 10 s of frames shown, never stalled for 3 s.
+        assert r.frames >= 10 * FPS, f"{site.base}: {r.summary()}"
+    finally:
+        encoder.kill()
+        encoder.wait()
