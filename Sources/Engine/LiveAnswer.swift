@@ -139,7 +139,10 @@ enum LiveAnswer {
         let scale = Int64(max(track.timescale, 1))
         let longest = window.fragments.map { Int64(clamping: $0.duration) }.max() ?? scale
         var out = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n"
-        out += "#EXT-X-TARGETDURATION:\((longest + scale - 1) / scale)\n"
+        // RFC 8216 4.3.3.1: each EXTINF rounded to the nearest integer is at most the target. Rounding
+        // up instead gave AAC's 2.005 s fragments a target of 3 beside video's 2, and players that
+        // start a live playlist three targets before its end then start audio and video apart.
+        out += "#EXT-X-TARGETDURATION:\(max(1, (longest + scale / 2) / scale))\n"
         out += "#EXT-X-MEDIA-SEQUENCE:\(window.firstIndex + 1)\n"
         out += "#EXT-X-MAP:URI=\"\(base)-\(track.token).m4s\"\n"
         if let first = window.fragments.first {

@@ -367,6 +367,10 @@ import Testing
         #expect(text.contains("#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-MAP:URI=\"channel1-video=60000.m4s\"\n"))
         #expect(text.contains("#EXT-X-PROGRAM-DATE-TIME:2027-01-15T07:59:59.000Z\n"))
         #expect(text.hasSuffix("#EXTINF:1.000,\nchannel1-video=60000-4.m4s\n") && !text.contains("ENDLIST"))
+        // AAC's fragments run a little over 1 s: the target is the rounded duration (RFC 8216), as video's.
+        #expect(try LiveIngestTests.records(pp, "channel1", 3).contains { $0.duration > 10_000_000 })
+        let audio = String(decoding: try body(get(pp, "channel1-audio=32000.m3u8")), as: UTF8.self)
+        #expect(audio.contains("#EXT-X-TARGETDURATION:1\n"))
         // A 2 s window of the 4 s stored: the last two fragments, numbered as in the store.
         var manifest = String(decoding: try LocalFile.contents(of: pp, limit: 1 << 20), as: UTF8.self)
         manifest = manifest.replacingOccurrences(of: "content=\"30\"", with: "content=\"2\"")
