@@ -45,12 +45,14 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // Content keys (and CPIX key documents, XML), the ciphers of HLS AES-128 and CENC, DRM systems' headers (PlayReady's is XML).
         .target(name: "Encryption", dependencies: ["ByteIO", "COpenSSL", "XML"]),
+        // Live ingest: Smooth and CMAF ingest parsing, the per-publishing-point fragment store.
+        .target(name: "Live", dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "XML", "ServerManifest"]),
         // The C ABI header shared with mod_glue.
         .target(name: "CEngineAPI"),
         .target(
             name: "Engine",
             dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "MPEGTS", "XML", "ServerManifest", "PlayerURL",
-                           "HLS", "DASH", "Smooth", "HDS", "Storage", "Subtitles", "CEngineAPI", "Encryption"],
+                           "HLS", "DASH", "Smooth", "HDS", "Storage", "Subtitles", "CEngineAPI", "Encryption", "Live"],
             linkerSettings: engineLinkerSettings),
         .executableTarget(
             name: "OrigoCLI",
@@ -64,7 +66,7 @@ let package = Package(
             name: "OrigoTests",
             dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "MPEGTS", "XML", "ServerManifest", "PlayerURL",
                            "HLS", "DASH", "Smooth", "HDS", "Storage", "Subtitles", "Engine", "CEngineAPI",
-                           "Encryption"],
+                           "Encryption", "Live"],
             exclude: ["Fixtures"]),
     ]
 )

@@ -73,7 +73,7 @@ cp "$repo"/mod_glue/*.c "$repo"/mod_glue/*.h "$build/"
         -Wc,-std=c99 -Wc,-Wall -Wc,-Wextra \
         -L "$out/modules" -lOrigoEngine -lcrypto -lcurl \
         '-Wl,-Wl,-rpath,\$ORIGIN' \
-        mod_origo.c origo_config.c origo_bridge.c origo_upstream.c origo_url.c origo_curl.c origo_s3.c origo_s3_apache.c origo_metrics.c >build.log 2>&1 || { cat build.log >&2; die "apxs failed"; }
+        mod_origo.c origo_config.c origo_bridge.c origo_upstream.c origo_url.c origo_curl.c origo_s3.c origo_s3_apache.c origo_metrics.c origo_ingest.c >build.log 2>&1 || { cat build.log >&2; die "apxs failed"; }
     if grep -qi 'warning' build.log; then grep -i -B2 -A3 'warning' build.log >&2; fi
 )
 cp -f "$build/.libs/mod_origo.so" "$out/modules/mod_origo.so.tmp"

@@ -22,6 +22,7 @@ let package = Package(
         .target(name: "Storage", dependencies: ["ByteIO", "CMappedGuard"]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto"),
         .target(name: "Encryption", dependencies: ["ByteIO", "COpenSSL", "XML"]),
+        .target(name: "Live", dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "XML", "ServerManifest"]),
         .target(name: "FuzzDriver", path: "Targets/FuzzDriver"),
         // The ISO-BMFF reader and the media index built from it (segmentation over the result),
         // and TS segments muxed from the samples it found (Annex B conversion, packets written in
@@ -39,5 +40,8 @@ let package = Package(
         // Upstream answers as the module hands them over: Content-Range and Content-Length parsed
         // and checked against the body (UpstreamResponse(checking:)).
         .executableTarget(name: "FuzzUpstreamAnswer", dependencies: ["FuzzDriver", "Storage"], path: "Targets/FuzzUpstreamAnswer"),
+        // Live ingest bodies (Smooth, CMAF) cut into chunks, into a real store: only whole fragments
+        // may ever be stored.
+        .executableTarget(name: "FuzzLiveIngest", dependencies: ["FuzzDriver", "ISOBMFF", "Live"], path: "Targets/FuzzLiveIngest"),
     ]
 )

@@ -48,18 +48,8 @@ rm -rf "$static"
 mkdir -p "$static"
 chmod a+rx "$static"
 
-# A fixed pool of long-lived children (what bench/README.md recommends for production): every
-# Apache child keeps its own caches, and a child the MPM starts in the middle of a run would load
-# the presentation cold (~65 ms) on its first requests.
-cat >"$work/pool.conf" <<'CONF'
-StartServers 2
-ServerLimit 2
-ThreadsPerChild 64
-MaxRequestWorkers 128
-MinSpareThreads 1
-MaxSpareThreads 128
-MaxConnectionsPerChild 0
-CONF
+# A fixed pool of long-lived children (bench/pool.conf says why).
+cp bench/pool.conf "$work/pool.conf"
 # ORIGO_BENCH_CONF: more directives for the server, for A/B runs (e.g. "EnableMMAP Off").
 printf '%b\n' "${ORIGO_BENCH_CONF:-}" >>"$work/pool.conf"
 # nginx: two workers (the cores), each with its own caches like an Apache child; the engine's
@@ -305,5 +295,7 @@ cpu=$(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//')
   echo "Instructions Apache executes per warm request (callgrind on \`apache2 -X\`, prefork; \`bench/counters.sh\`), with \`OrigoMetrics on\` and \`off\`:"
   echo
   echo "$counters"
+  echo
+  echo "Runs of single rows (encryption, live playout while ingest runs) are kept in \`bench/RESULTS-targeted.md\`."
 } >"$results"
 echo "==> wrote $results"

@@ -24,6 +24,7 @@
 #include "origo_bridge.h"
 #include "origo_config.h"
 #include "origo_engine.h"
+#include "origo_ingest.h"
 #include "origo_metrics.h"
 #include "origo_s3_apache.h"
 #include "origo_upstream.h"
@@ -230,6 +231,10 @@ static int origo_handler(request_rec *r)
     }
     if (!origo_config_handles_ism(conf)) {
         return DECLINED;
+    }
+    /* An encoder's POST/PUT to <x>.isml/Streams(...): the .isml need not exist yet. */
+    if (origo_ingest_wanted(r)) {
+        return origo_ingest_handler(r, conf, engine_ready);
     }
     /* A plain x.mp4 (no virtual path) is a download for Apache's own static handler. */
     if (r->path_info == NULL || r->path_info[0] == '\0' || !engine_serves(r->filename)) {

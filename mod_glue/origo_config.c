@@ -38,7 +38,9 @@ static const struct {
     int s3_use_headers;         /* S3UseHeaders off: sign in the query string */
     const char *s3_region;      /* S3Region */
     int metrics;                /* OrigoMetrics on */
-} defaults = { 0, 1, 30, 60, 2, 0, "us-east-1", 1 };
+    int live_ingest;            /* OrigoLiveIngest off */
+    int ingest_idle_timeout;    /* OrigoIngestIdleTimeout, seconds */
+} defaults = { 0, 1, 30, 60, 2, 0, "us-east-1", 1, 0, 30 };
 
 void origo_config_reset(void)
 {
@@ -82,6 +84,8 @@ void *origo_create_dir_config(apr_pool_t *p, char *dir)
     conf->upstream_timeout = -1;
     conf->upstream_deadline = -1;
     conf->max_hops = -1;
+    conf->live_ingest = -1;
+    conf->ingest_idle_timeout = -1;
     return conf;
 }
 
@@ -114,6 +118,10 @@ void *origo_merge_dir_config(apr_pool_t *p, void *base_, void *add_)
     merged->upstream_timeout = add->upstream_timeout != -1 ? add->upstream_timeout : base->upstream_timeout;
     merged->upstream_deadline = add->upstream_deadline != -1 ? add->upstream_deadline : base->upstream_deadline;
     merged->max_hops = add->max_hops != -1 ? add->max_hops : base->max_hops;
+    merged->live_ingest = add->live_ingest != -1 ? add->live_ingest : base->live_ingest;
+    merged->ingest_max_fragment_bytes = add->ingest_max_fragment_bytes != 0 ? add->ingest_max_fragment_bytes
+                                                                            : base->ingest_max_fragment_bytes;
+    merged->ingest_idle_timeout = add->ingest_idle_timeout != -1 ? add->ingest_idle_timeout : base->ingest_idle_timeout;
     merged->allow_hosts = add->allow_hosts != NULL ? add->allow_hosts : base->allow_hosts;
     merged->pass_headers = add->pass_headers != NULL ? add->pass_headers : base->pass_headers;
     merged->ca_file = add->ca_file != NULL ? add->ca_file : base->ca_file;
@@ -359,6 +367,28 @@ int origo_config_max_hops(const origo_dir_config *conf)
     return conf != NULL && conf->max_hops > 0 ? conf->max_hops : defaults.max_hops;
 }
 
+int origo_config_live_ingest(const origo_dir_config *conf)
+{
+    return conf != NULL && conf->live_ingest != -1 ? conf->live_ingest : defaults.live_ingest;
+}
+
+/* OrigoIngestMaxFragmentSize <bytes>[K|M|G]: 0 = engine default. */
+static const char *set_ingest_max_fragment(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    return parse_byte_count(cmd, arg, &((origo_dir_config *)dconf)->ingest_max_fragment_bytes);
+}
+
+static const char *set_ingest_idle_timeout(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    return parse_seconds(cmd, arg, &((origo_dir_config *)dconf)->ingest_idle_timeout);
+}
+
+apr_interval_time_t origo_config_ingest_idle_timeout(const origo_dir_config *conf)
+{
+    int seconds = conf != NULL && conf->ingest_idle_timeout > 0 ? conf->ingest_idle_timeout : defaults.ingest_idle_timeout;
+    return apr_time_from_sec(seconds);
+}
+
 /*
  * OrigoProxyAllowHost <origin> ...: "http://host[:port]", "https://host[:port]", a bare
  * "host[:port]" (http), or "*"; a missing port is the scheme's default. Arguments and
@@ -527,6 +557,14 @@ const command_rec origo_cmds[] = {
                   "system's"),
     AP_INIT_TAKE1("OrigoUpstreamProxy", set_upstream_proxy, NULL, RSRC_CONF | ACCESS_CONF,
                   "HTTP proxy for upstream reads with UspEnableSubreq off; default none"),
+    AP_INIT_FLAG("OrigoLiveIngest", ap_set_flag_slot, (void *)APR_OFFSETOF(origo_dir_config, live_ingest), RSRC_CONF | ACCESS_CONF,
+                 "On to accept live ingest (POST/PUT to <x>.isml/Streams(<name>)) and store it next to "
+                 "the .isml; default Off. Only for encoders: never where the public can POST"),
+    AP_INIT_TAKE1("OrigoIngestMaxFragmentSize", set_ingest_max_fragment, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Largest ingest fragment (moof + mdat) held in memory, in bytes (suffix K, M or G); "
+                  "0 = engine default (64M)"),
+    AP_INIT_TAKE1("OrigoIngestIdleTimeout", set_ingest_idle_timeout, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Seconds an ingest body may go without a byte before the connection is dropped; default 30"),
     AP_INIT_TAKE1("S3AccessKey", set_s3_value, NULL, RSRC_CONF | ACCESS_CONF,
                   "AWS access key id: upstream reads are signed with AWS Signature Version 4 "
                   "(with S3SecretKey; in <Location>, <Directory> or <Proxy>)"),

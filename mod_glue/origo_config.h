@@ -46,6 +46,13 @@ typedef struct origo_dir_config {
     /* OrigoUpstreamCAFile and OrigoUpstreamProxy (libcurl, UspEnableSubreq off): NULL unset. */
     const char *ca_file;
     const char *upstream_proxy;
+    /* OrigoLiveIngest: POST/PUT to <x>.isml/Streams(...) writes a live stream next to the .isml;
+       1 on, 0 off, -1 unset (= off: anyone who may POST there may fill the disk). */
+    int live_ingest;
+    /* OrigoIngestMaxFragmentSize: largest moof + mdat the engine buffers; 0 unset (= engine's 64M). */
+    apr_uint64_t ingest_max_fragment_bytes;
+    /* OrigoIngestIdleTimeout: seconds an ingest body may go without a byte; -1 unset (= 30). */
+    int ingest_idle_timeout;
 } origo_dir_config;
 
 /* OrigoIndexCacheSize (server config only: the caches are per process): bytes, 0 = default. */
@@ -94,5 +101,8 @@ apr_interval_time_t origo_config_upstream_deadline(const origo_dir_config *conf)
 
 /* OrigoMaxHops of this configuration. */
 int origo_config_max_hops(const origo_dir_config *conf);
+
+int origo_config_live_ingest(const origo_dir_config *conf);                        /* OrigoLiveIngest */
+apr_interval_time_t origo_config_ingest_idle_timeout(const origo_dir_config *conf); /* OrigoIngestIdleTimeout */
 
 #endif

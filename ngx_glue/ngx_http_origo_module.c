@@ -1097,6 +1097,27 @@ ngx_http_origo_cstr(ngx_pool_t *pool, ngx_str_t *s)
     return p;
 }
 
+/* Whether the file name of `name` (its first `len` bytes) ends in .isml, any letter case. */
+static ngx_int_t
+ngx_http_origo_is_isml(const char *name, size_t len)
+{
+    return len >= 5 && ngx_strncasecmp((u_char *) name + len - 5, (u_char *) ".isml", 5) == 0;
+}
+
+/* Live ingest (POST/PUT to <x>.isml/Streams(...)) is Apache's for now (issue #17): a clear 501
+   and a log line. The body is not read: the connection closes after the answer. */
+static ngx_int_t
+ngx_http_origo_no_ingest(ngx_http_request_t *r)
+{
+    ngx_str_t log_uri;
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10905)
+                  "501 for %V %V: live ingest is not supported by the nginx module yet (issue #17)",
+                  &r->method_name, ngx_http_origo_log_uri(r, &log_uri));
+    r->keepalive = 0;
+    return NGX_HTTP_NOT_IMPLEMENTED;
+}
+
 static ngx_int_t
 ngx_http_origo_not_allowed(ngx_http_request_t *r)
 {
@@ -1360,6 +1381,9 @@ ngx_http_origo_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
+    if ((r->method == NGX_HTTP_POST || r->method == NGX_HTTP_PUT) && ngx_http_origo_is_isml(tail, mlen)) {
+        return ngx_http_origo_no_ingest(r);
+    }
     if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
         return ngx_http_origo_not_allowed(r);
     }

@@ -7,14 +7,14 @@
 # Targets (Fuzz/Package.swift): FuzzMP4 (ISO-BMFF reader + segmentation + TS muxing), FuzzServerManifest
 # (.ism SMIL/XML), FuzzPlayerURL (virtual path + query), FuzzSubtitles (WebVTT/SRT/TTML, wvtt, cue tracks),
 # FuzzUpstreamAnswer (upstream answers: Content-Range, Content-Length, the checks), FuzzCPIX (CPIX key
-# documents). The corpus grows in
+# documents), FuzzLiveIngest (live ingest bodies into a store). The corpus grows in
 # out/fuzz/corpus/TARGET, seeded from the test fixtures; crashes land in out/fuzz/artifacts/TARGET/
 # (keep each as a regression test, see docs/FUZZING.md). One job, one core: the machine is shared.
 # Environment: FUZZ_SCRATCH=DIR (SwiftPM scratch path, default .build-fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
-targets=(FuzzMP4 FuzzServerManifest FuzzPlayerURL FuzzSubtitles FuzzUpstreamAnswer FuzzCPIX)
+targets=(FuzzMP4 FuzzServerManifest FuzzPlayerURL FuzzSubtitles FuzzUpstreamAnswer FuzzCPIX FuzzLiveIngest)
 
 if [[ "${1:-}" == list ]]; then printf '%s\n' "${targets[@]}"; exit 0; fi
 [[ $# -ge 2 ]] || { sed -n '4,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -38,6 +38,11 @@ case "$target" in
     for f in Tests/OrigoTests/Fixtures/*.mp4 Tests/OrigoTests/Fixtures/malformed/*; do seed "$f"; done
     # Encrypted fragmented MP4s (senc, pssh, encv/enca with sinf): DASH CENC output of the fixtures.
     for f in Tests/OrigoTests/Fixtures/encrypted/*.mp4; do seed "$f"; done ;;
+  FuzzLiveIngest)
+    # A chunking selector byte, then what encoders send (Fixtures/live/README.md).
+    for f in Tests/OrigoTests/Fixtures/live/*.isml Tests/OrigoTests/Fixtures/live/*.cmfv; do
+        for k in 0 3 6; do [[ -f "$corpus/seed-$k-$(basename "$f")" ]] || { printf "\\$k"; cat "$f"; } >"$corpus/seed-$k-$(basename "$f")"; done
+    done ;;
   FuzzServerManifest)
     for f in vhost-examples/*.ism Tests/OrigoTests/Fixtures/*.ism; do seed "$f"; done
     printf '%s' '<?xml version="1.0"?><smil xmlns="http://www.w3.org/2001/SMIL20/Language"><head><meta name="hls_fmp4" content="true"/></head><body><switch><video src="a.mp4" systemBitrate="300000"><param name="trackID" value="1" valueType="data"/></video><audio src="b.mp4" systemLanguage="eng"/></switch></body></smil>' >"$corpus/seed-smil.ism" ;;

@@ -53,3 +53,14 @@ In a browser (Video.js):
 Try: ffplay '$base/abr.ism/.m3u8'   or   vlc '$base/abr.ism/.mpd'
 Stop: $launcher stop --listen $listen
 URLS
+if [ "$launcher" = scripts/origo-httpd ]; then
+  mkdir -p "$dir/live" && chmod 0777 "$dir/live"   # Apache's workers write the live store
+  cat <<LIVE
+Live ingest (Apache only; playout is not built yet): push a test channel with
+  ffmpeg -re -f lavfi -i testsrc=size=640x360:rate=25 -f lavfi -i sine=sample_rate=48000 \\
+    -map 0:v -map 0:v -map 1:a -c:v libx264 -g 50 -keyint_min 50 -sc_threshold 0 \\
+    -b:v:0 800k -b:v:1 400k -s:v:1 320x180 -c:a aac -b:a 64k \\
+    -f ismv -movflags isml+frag_keyframe '$base/live/channel1.isml/Streams(channel1)'
+  and see what is stored in $dir/live/channel1.live/ (docs/LIVE.md).
+LIVE
+fi

@@ -18,7 +18,7 @@ public func origoEngineInit() -> Int32 {
 @_cdecl("origo_engine_version")
 public func origoEngineVersion() -> UnsafePointer<CChar> {
     // A literal lives in static storage for the life of the process (the library is never unloaded).
-    let version: StaticString = "origo-engine/0.5 (abi 6)"
+    let version: StaticString = "origo-engine/0.6 (abi 7)"
     return UnsafeRawPointer(version.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 

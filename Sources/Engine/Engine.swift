@@ -102,6 +102,10 @@ public final class Engine: Sendable {
         guard request.method == "GET" || request.method == "HEAD" else {
             throw EngineError.methodNotAllowed(Sanitized.text(request.method, limit: 20))
         }
+        // A live publishing point (an .isml with a store next to it) is answered from the store,
+        // which is read on every request: never from memory alone.
+        if request.noWait, request.manifestPath.lowercased().hasSuffix(".isml") { throw WouldBlock() }
+        if let live = try LiveAnswer.respond(request) { return live }
         let query = try QueryOptions(raw: request.query)
         // The consumed options (filter, max_bitrate, subclip) are checked before anything is loaded.
         let selection = try Selection(query: query)

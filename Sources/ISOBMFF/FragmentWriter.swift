@@ -53,8 +53,16 @@ public enum FragmentWriter {
         initSegment(for: track, sampleEntry: track.sampleEntry, systems: [])
     }
 
+    /// The init segment of a track whose samples are not known yet (live): its edit list starts
+    /// presentation at `mediaTimeOffset` (an AAC encoder's delay, so decode times stay >= 0).
+    public static func initSegment(for track: Track, mediaTimeOffset: Int64) -> [UInt8] {
+        initSegment(for: track, sampleEntry: track.sampleEntry, systems: [], mediaTimeOffset: mediaTimeOffset)
+    }
+
     /// The init segment of `track` with `sampleEntry` as its only sample entry and a `pssh` per system.
-    public static func initSegment(for track: Track, sampleEntry: [UInt8], systems: [ProtectionSystem]) -> [UInt8] {
+    /// `mediaTimeOffset` overrides what the track's samples say (nil: from its samples).
+    public static func initSegment(for track: Track, sampleEntry: [UInt8], systems: [ProtectionSystem],
+                                   mediaTimeOffset: Int64? = nil) -> [UInt8] {
         var w = ByteWriter(capacity: 1024 + sampleEntry.count)
         box(&w, "ftyp") { w in
             w.writeFourCC("iso6")
@@ -81,7 +89,8 @@ public enum FragmentWriter {
                 }
             }
             box(&w, "trak") { w in
-                let timing = FragmentTiming(track: track)
+                var timing = FragmentTiming(track: track)
+                if let mediaTimeOffset { timing.mediaTimeOffset = mediaTimeOffset }
                 fullBox(&w, "tkhd", version: 0, flags: 0x3) { w in
                     w.writeUInt32(0); w.writeUInt32(0)
                     w.writeUInt32(track.trackID)

@@ -110,3 +110,19 @@ import Testing
         #expect(get(String(segment), noWait: false).status == 200)
     }
 }
+
+/// Live publishing points read their store on every request: a no-wait request never answers one.
+@Suite struct NoWaitLiveTests {
+    @Test func anIsmlWouldBlock() {
+        let dir = SubtitlesTests.temporaryDirectory()
+        SubtitlesTests.write(dir + "/ch.isml", """
+            <smil xmlns="http://www.w3.org/2001/SMIL20/Language"><head></head><body><switch/></body></smil>
+            """)
+        let engine = Engine()
+        for path in [".m3u8", ".mpd", "Manifest"] {
+            let r = engine.handle(EngineRequest(method: "GET", manifestPath: dir + "/ch.isml", virtualPath: path,
+                                                query: nil, noWait: true))
+            #expect(r.status == 0, "\(path): \(r.status)")
+        }
+    }
+}

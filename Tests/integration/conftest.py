@@ -148,7 +148,8 @@ class PrivateServer(ErrorLog):
     worker, so that every request sees the same caches (Apache's ONE_CHILD). ``stop()`` returns
     the crash lines of its error logs."""
 
-    def __init__(self, root: str, include_text: str, kind: str = "apache", http_text: str = ""):
+    def __init__(self, root: str, include_text: str, kind: str = "apache", http_text: str = "",
+                 mpm: str | None = None):
         self.kind = kind
         self.launcher = NGINX_LAUNCHER if kind == "nginx" else LAUNCHER
         self.port = _free_port()
@@ -164,6 +165,8 @@ class PrivateServer(ErrorLog):
             args += ["--workers", "1"]
             if http_text:
                 args += ["--http-include", self._write("http.conf", http_text)]
+        elif mpm:
+            args += ["--mpm", mpm]
         proc = subprocess.run([str(self.launcher), "start", "--root", root, "--listen", self.listen, *args],
                               capture_output=True, text=True, timeout=120)
         if proc.returncode != 0:

@@ -144,6 +144,18 @@ def test_answers_on_the_loop_equal_answers_from_the_pool(media):
         assert not srv.crash_lines()
 
 
+# ------------------------------------------------------------------------------- live ingest
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_live_ingest_is_501_with_a_log_line(nginx, method):
+    """Live ingest is Apache's for now (issue #17): nginx says so instead of 405."""
+    start = nginx.log_size()
+    resp = clients.request(method, nginx.url("channel1.isml/Streams(video1)"), body=b"\x00\x00\x00\x08free")
+    assert resp.status == 501
+    assert "live ingest is not supported by the nginx module yet" in nginx.log_since(start)
+    assert clients.request(method, nginx.url("abr.ism/Streams(video1)"), body=b"x").status == 405
+
+
 # ------------------------------------------------------------------------------- the thread pool
 
 def test_concurrent_requests(nginx):

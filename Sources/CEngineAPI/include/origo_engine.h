@@ -1,5 +1,5 @@
 /*
- * Origo engine C ABI (version 7).
+ * Origo engine C ABI (version 8).
  *
  * The only interface between the web server modules (mod_glue) and the Swift engine. Plain C
  * types, explicit ownership: the engine allocates an origo_response, the caller releases it with
@@ -15,7 +15,8 @@
  * results (the engine checks upstream answers; total_size is gone, data_offset is only set for a
  * 200 the module cut, and `ended` says whether the body was read to its end); version 7 appended
  * no_wait to origo_request (an event-loop server asks first for an answer from memory only, see
- * ORIGO_STATUS_WOULD_BLOCK). Module and engine
+ * ORIGO_STATUS_WOULD_BLOCK); version 8 added live ingest (origo_ingest_begin/chunk/end: a request
+ * body handed over as it arrives). Module and engine
  * must agree on ORIGO_ABI_VERSION (the module checks it in child_init); within a version, fields
  * are only appended.
  */
@@ -29,7 +30,7 @@
 extern "C" {
 #endif
 
-#define ORIGO_ABI_VERSION 7
+#define ORIGO_ABI_VERSION 8
 
 /*
  * The answer to one upstream fetch, as the module received it. The module only bounds what it
@@ -196,6 +197,40 @@ void origo_response_free(origo_response *response);
  * of `path`. 0 when there is none. Thread-safe; may be called before origo_engine_init.
  */
 size_t origo_manifest_length(const char *path);
+
+/*
+ * Live ingest (ABI 8): an encoder's POST or PUT to <x>.isml/[Events(<id>)/]Streams(<name>), whose
+ * body (Smooth Streaming or DASH-IF CMAF ingest, usually chunked and hours long) the module hands
+ * over as it arrives. Fragments are committed to the store next to the .isml once whole.
+ */
+typedef struct origo_ingest origo_ingest;   /* one POST; opaque */
+
+typedef struct origo_ingest_request {
+    const char *method;          /* "POST" or "PUT" */
+    const char *manifest_path;   /* local path of the .isml (it need not exist yet) */
+    const char *virtual_path;    /* what follows "<x>.isml/", URL-decoded: "Streams(video1)" */
+    const char *uri;             /* the request URI path as sent (for logs) */
+    uint64_t max_fragment_bytes; /* largest moof + mdat buffered (0: the engine's 64 MiB) */
+} origo_ingest_request;
+
+/*
+ * Opens the stream for writing. Never returns NULL unless memory ran out. *status is 0 when the
+ * body may follow, else the HTTP status to stop with (a bad path, the stream being written by
+ * another connection, ...): the module then reads nothing and calls origo_ingest_end.
+ */
+origo_ingest *origo_ingest_begin(const origo_ingest_request *request, int *status);
+
+/* Takes the next `length` bytes of the body. Returns 0 to go on, or the HTTP status to stop
+   with (the module stops reading and calls origo_ingest_end). */
+int origo_ingest_chunk(origo_ingest *ingest, const uint8_t *data, size_t length);
+
+/*
+ * Ends the ingest and releases `ingest`: `complete` is 1 when the body arrived to its end, 0 when
+ * the client went away or a read failed (what was in flight is dropped; what was committed stays).
+ * Returns the answer (200 without a body, or the error with its log_reason), released with
+ * origo_response_free. Thread-safe for different ingests.
+ */
+origo_response *origo_ingest_end(origo_ingest *ingest, int complete);
 
 /* The engine's version string (static storage). */
 const char *origo_engine_version(void);

@@ -1,0 +1,111 @@
+import Live
+import XML
+
+/// Dynamic DASH from a publishing point's store (issue #17): one Period, a SegmentTimeline per
+/// Representation from its DVR window, `$Time$` segments (the stored fragments, as live HLS
+/// serves them), timed against the encoder's timeline as the store received it.
+enum LiveDASH {
+    static let mpdType = "application/dash+xml"
+
+    struct Timeline {
+        var track: LivePresentation.Track
+        var window: LiveWindow
+        /// Added to stored times (`LiveAnswer.decodeOffset`); the presentationTimeOffset.
+        var offset: Int64 = 0
+    }
+
+    /// The MPD at `nowMillis` (wall clock, ms since the epoch). `anchor` is the store's first
+    /// fragment of the lead track: its ingest time minus its end gives availabilityStartTime, the
+    /// wall time of media time zero, which stays put while the channel runs.
+    static func mpd(_ live: LivePresentation, _ timelines: [Timeline], anchor: (record: FragmentRecord, timescale: UInt32)?,
+                    base: String, nowMillis: UInt64) -> [UInt8] {
+        var w = XMLWriter()
+        w.declaration()
+        let start: Int64
+        if let anchor {
+            let scale = Int64(max(anchor.timescale, 1))
+            start = Int64(clamping: anchor.record.ingestMillis) &- anchor.record.end &* 1000 / scale
+        } else {
+            start = Int64(clamping: nowMillis)
+        }
+        let longest = timelines.compactMap { t in
+            t.window.fragments.map { Int64(clamping: $0.duration) &* 1000 / Int64(max(t.track.timescale, 1)) }.max()
+        }.max() ?? 2000
+        w.open("MPD", attributes: [
+            ("xmlns", "urn:mpeg:dash:schema:mpd:2011"),
+            ("profiles", "urn:mpeg:dash:profile:isoff-live:2011"),
+            ("type", "dynamic"),
+            ("availabilityStartTime", LiveAnswer.iso8601(millis: start)),
+            ("publishTime", LiveAnswer.iso8601(millis: Int64(clamping: nowMillis))),
+            ("minimumUpdatePeriod", duration(longest)),
+            ("timeShiftBufferDepth", duration(Int64(live.dvrWindowSeconds) * 1000)),
+            ("maxSegmentDuration", duration(longest)),
+            ("minBufferTime", duration(2 * longest)),
+            ("suggestedPresentationDelay", duration(3 * longest)),
+        ])
+        w.open("Period", attributes: [("id", "1"), ("start", "PT0S")])
+        for (id, kind) in [(1, "video"), (2, "audio")] {
+            let members = timelines.filter { $0.track.kind.rawValue == kind }
+            guard !members.isEmpty else { continue }
+            w.open("AdaptationSet", attributes: [("id", String(id)), ("contentType", kind), ("mimeType", "\(kind)/mp4"),
+                                                 ("segmentAlignment", "true"), ("startWithSAP", "1")])
+            for t in members {
+                var attributes = [("id", t.track.token), ("bandwidth", String(t.track.bitrate))]
+                if !t.track.codecs.isEmpty { attributes.append(("codecs", t.track.codecs)) }
+                if t.track.width > 0, t.track.height > 0 {
+                    attributes += [("width", String(t.track.width)), ("height", String(t.track.height))]
+                }
+                w.open("Representation", attributes: attributes)
+                var template = [
+                    ("timescale", String(t.track.timescale)),
+                    ("initialization", "\(base)-$RepresentationID$.dash"),
+                    ("media", "\(base)-$RepresentationID$-$Time$.dash"),
+                ]
+                if t.offset > 0 { template.append(("presentationTimeOffset", String(t.offset))) }
+                w.open("SegmentTemplate", attributes: template)
+                w.open("SegmentTimeline")
+                writeTimeline(&w, t.window.fragments, offset: t.offset)
+                w.close()
+                w.close()
+                w.close()
+            }
+            w.close()
+        }
+        w.close()
+        // The clock players align to, inline: no separate time endpoint to ask.
+        w.empty("UTCTiming", attributes: [("schemeIdUri", "urn:mpeg:dash:utc:direct:2014"),
+                                          ("value", LiveAnswer.iso8601(millis: Int64(clamping: nowMillis)))])
+        w.close()
+        return w.finish()
+    }
+
+    /// `<S t= d= r=>` runs of the fragments' times moved by `offset`; a fragment that does not follow
+    /// the one before (a gap) gets its own `t`.
+    static func writeTimeline(_ w: inout XMLWriter, _ fragments: [FragmentRecord], offset: Int64 = 0) {
+        var runs: [(t: Int64, d: UInt64, r: Int, explicit: Bool)] = []
+        var expected: Int64?
+        for f in fragments {
+            let t = f.time &+ offset
+            let d = f.duration
+            if let last = runs.last, t == expected, last.d == d {
+                runs[runs.count - 1].r += 1
+            } else {
+                runs.append((t, d, 0, t != expected))
+            }
+            expected = f.end &+ offset
+        }
+        for run in runs {
+            var attributes: [(String, String)] = []
+            if run.explicit { attributes.append(("t", String(run.t))) }
+            attributes.append(("d", String(run.d)))
+            if run.r > 0 { attributes.append(("r", String(run.r))) }
+            w.empty("S", attributes: attributes)
+        }
+    }
+
+    /// `PT2.5S` for 2500 ms.
+    static func duration(_ millis: Int64) -> String {
+        let ms = max(millis, 0)
+        return ms % 1000 == 0 ? "PT\(ms / 1000)S" : "PT\(ms / 1000).\(String(ms % 1000 + 1000).dropFirst())S"
+    }
+}
