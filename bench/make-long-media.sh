@@ -34,7 +34,9 @@ for lang in eng:440 fra:660; do
     -movflags +faststart "$tmp/audio-$code.mp4"
   mv "$tmp/audio-$code.mp4" "$out/audio-$code.mp4"
 done
-cat >"$out/long.ism" <<'ISM'
+# Server manifests are written beside and renamed into place: a server reading one meanwhile (a
+# benchmark already running) sees the old or the new file, never a half-written one.
+cat >"$tmp/long.ism" <<'ISM'
 <?xml version="1.0" encoding="utf-8"?>
 <smil xmlns="http://www.w3.org/2001/SMIL20/Language">
   <head>
@@ -57,10 +59,14 @@ ISM
 # fMP4 with Common Encryption cbcs.
 key=8275EF8E3B2A4B1C9D0E1F2A3B4C5D6E kid=0123456789ABCDEF0123456789ABCDEF
 sed "s|<meta name=\"creator\" content=\"Origo benchmark\" />|&\n    <meta name=\"cenc.key\" content=\"$kid:$key\" />\n    <meta name=\"hls.playout\" content=\"clear\" />|" \
-  "$out/long.ism" >"$out/long-cenc.ism"
+  "$tmp/long.ism" >"$tmp/long-cenc.ism"
 sed "s|<meta name=\"creator\" content=\"Origo benchmark\" />|&\n    <meta name=\"hls.key\" content=\":$key\" />\n    <meta name=\"hls.license_server_url\" content=\"/keys/long.key\" />|" \
-  "$out/long.ism" >"$out/long-aes.ism"
+  "$tmp/long.ism" >"$tmp/long-aes.ism"
 sed "s|<meta name=\"creator\" content=\"Origo benchmark\" />|&\n    <meta name=\"hls.key\" content=\"$kid:$key\" />\n    <meta name=\"hls.license_server_url\" content=\"/keys/long.key\" />\n    <meta name=\"hls.fmp4\" content=\"true\" />|" \
-  "$out/long.ism" >"$out/long-cbcs.ism"
+  "$tmp/long.ism" >"$tmp/long-cbcs.ism"
+for ism in long long-cenc long-aes long-cbcs; do
+  chmod a+r "$tmp/$ism.ism"
+  mv -f "$tmp/$ism.ism" "$out/$ism.ism"
+done
 chmod -R a+rX "$out"
 echo "make-long-media: wrote $out (${total} s)"
