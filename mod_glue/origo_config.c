@@ -336,16 +336,20 @@ static const char *set_upstream_deadline(cmd_parms *cmd, void *dconf, const char
     return parse_seconds(cmd, arg, &((origo_dir_config *)dconf)->upstream_deadline);
 }
 
+/* A seconds directive's value (0: unset) as an interval, or its default. */
+static apr_interval_time_t seconds_or(int seconds, int fallback)
+{
+    return apr_time_from_sec(seconds > 0 ? seconds : fallback);
+}
+
 apr_interval_time_t origo_config_upstream_timeout(const origo_dir_config *conf)
 {
-    int seconds = conf != NULL && conf->upstream_timeout > 0 ? conf->upstream_timeout : defaults.upstream_timeout;
-    return apr_time_from_sec(seconds);
+    return seconds_or(conf != NULL ? conf->upstream_timeout : 0, defaults.upstream_timeout);
 }
 
 apr_interval_time_t origo_config_upstream_deadline(const origo_dir_config *conf)
 {
-    int seconds = conf != NULL && conf->upstream_deadline > 0 ? conf->upstream_deadline : defaults.upstream_deadline;
-    return apr_time_from_sec(seconds);
+    return seconds_or(conf != NULL ? conf->upstream_deadline : 0, defaults.upstream_deadline);
 }
 
 /* OrigoMaxHops <n>: 1..16. */
@@ -385,8 +389,7 @@ static const char *set_ingest_idle_timeout(cmd_parms *cmd, void *dconf, const ch
 
 apr_interval_time_t origo_config_ingest_idle_timeout(const origo_dir_config *conf)
 {
-    int seconds = conf != NULL && conf->ingest_idle_timeout > 0 ? conf->ingest_idle_timeout : defaults.ingest_idle_timeout;
-    return apr_time_from_sec(seconds);
+    return seconds_or(conf != NULL ? conf->ingest_idle_timeout : 0, defaults.ingest_idle_timeout);
 }
 
 /*

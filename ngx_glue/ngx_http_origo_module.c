@@ -269,16 +269,17 @@ ngx_http_origo_s3_value(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     return NGX_CONF_OK;
 }
 
+/* A NUL-terminated copy of `s` from `pool`, or NULL. */
 static char *
-ngx_http_origo_conf_cstr(ngx_conf_t *cf, ngx_str_t *s)
+ngx_http_origo_cstr(ngx_pool_t *pool, ngx_str_t *s)
 {
-    char *c = ngx_pnalloc(cf->pool, s->len + 1);
+    char *p = ngx_pnalloc(pool, s->len + 1);
 
-    if (c != NULL) {
-        ngx_memcpy(c, s->data, s->len);
-        c[s->len] = '\0';
+    if (p != NULL) {
+        ngx_memcpy(p, s->data, s->len);
+        p[s->len] = '\0';
     }
-    return c;
+    return p;
 }
 
 /* The credentials of a location as origo_s3_sign takes them, and the engine's cache scope. */
@@ -297,11 +298,11 @@ ngx_http_origo_s3_merge(ngx_conf_t *cf, ngx_http_origo_loc_conf_t *conf)
     if (conf->s3_access_key.len == 0) {
         return NGX_OK;
     }
-    conf->s3.access_key = ngx_http_origo_conf_cstr(cf, &conf->s3_access_key);
-    conf->s3.secret_key = ngx_http_origo_conf_cstr(cf, &conf->s3_secret_key);
-    conf->s3.region = conf->s3_region.len > 0 ? ngx_http_origo_conf_cstr(cf, &conf->s3_region) : "us-east-1";
+    conf->s3.access_key = ngx_http_origo_cstr(cf->pool, &conf->s3_access_key);
+    conf->s3.secret_key = ngx_http_origo_cstr(cf->pool, &conf->s3_secret_key);
+    conf->s3.region = conf->s3_region.len > 0 ? ngx_http_origo_cstr(cf->pool, &conf->s3_region) : "us-east-1";
     conf->s3.security_token = conf->s3_security_token.len > 0
-                              ? ngx_http_origo_conf_cstr(cf, &conf->s3_security_token) : NULL;
+                              ? ngx_http_origo_cstr(cf->pool, &conf->s3_security_token) : NULL;
     if (conf->s3.access_key == NULL || conf->s3.secret_key == NULL || conf->s3.region == NULL
         || (conf->s3_security_token.len > 0 && conf->s3.security_token == NULL)
         || !origo_s3_fingerprint(conf->s3.secret_key, fingerprint))
@@ -1085,16 +1086,19 @@ ngx_http_origo_task_done(ngx_event_t *ev)
 
 /* ---- the content-phase handler ---------------------------------------------------------------- */
 
-static char *
-ngx_http_origo_cstr(ngx_pool_t *pool, ngx_str_t *s)
+/* NGX_OK when this worker can hand the request to the engine, else the status to answer with. */
+static ngx_int_t
+ngx_http_origo_ready(ngx_http_request_t *r, ngx_http_origo_loc_conf_t *lcf)
 {
-    char *p = ngx_pnalloc(pool, s->len + 1);
+    ngx_str_t log_uri;
 
-    if (p != NULL) {
-        ngx_memcpy(p, s->data, s->len);
-        p[s->len] = '\0';
+    if (!engine_ready) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10006)
+                      "engine not initialised in this process; refusing %V",
+                      ngx_http_origo_log_uri(r, &log_uri));
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-    return p;
+    return lcf->thread_pool != NULL ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
 /* Whether the file name of `name` (its first `len` bytes) ends in .isml, any letter case. */
@@ -1231,6 +1235,7 @@ ngx_http_origo_proxy_handler(ngx_http_request_t *r, ngx_http_origo_loc_conf_t *l
     int hops, i;
     const char *v;
     size_t vlen;
+    ngx_int_t rc;
 
     if (ngx_strlchr(r->uri.data, r->uri.data + r->uri.len, '\0') != NULL
         || (r->args.len > 0 && ngx_strlchr(r->args.data, r->args.data + r->args.len, '\0') != NULL))
@@ -1273,14 +1278,9 @@ ngx_http_origo_proxy_handler(ngx_http_request_t *r, ngx_http_origo_loc_conf_t *l
                       ngx_http_origo_log_uri(r, &log_uri), hops, lcf->max_hops);
         return 508;
     }
-    if (!engine_ready) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10006)
-                      "engine not initialised in this process; refusing %V",
-                      ngx_http_origo_log_uri(r, &log_uri));
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-    if (lcf->thread_pool == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    rc = ngx_http_origo_ready(r, lcf);
+    if (rc != NGX_OK) {
+        return rc;
     }
     task = ngx_http_origo_new_task(r, lcf);
     if (task == NULL) {
@@ -1336,7 +1336,6 @@ ngx_http_origo_proxy_handler(ngx_http_request_t *r, ngx_http_origo_loc_conf_t *l
 static ngx_int_t
 ngx_http_origo_handler(ngx_http_request_t *r)
 {
-    ngx_str_t log_uri;
     ngx_http_origo_loc_conf_t *lcf;
     ngx_http_origo_task_ctx_t *ctx;
     ngx_thread_task_t *task;
@@ -1387,14 +1386,9 @@ ngx_http_origo_handler(ngx_http_request_t *r)
     if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
         return ngx_http_origo_not_allowed(r);
     }
-    if (!engine_ready) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10006)
-                      "engine not initialised in this process; refusing %V",
-                      ngx_http_origo_log_uri(r, &log_uri));
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-    if (lcf->thread_pool == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    rc = ngx_http_origo_ready(r, lcf);
+    if (rc != NGX_OK) {
+        return rc;
     }
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {

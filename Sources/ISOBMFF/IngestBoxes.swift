@@ -21,6 +21,16 @@ public struct AnnouncedTrack: Sendable, Equatable {
     public var codecString: String
 }
 
+extension AnnouncedTrack {
+    /// What the media model says of an announced (sample-less) track.
+    init(_ model: Track) {
+        self.init(trackID: model.trackID, kind: model.kind, timescale: model.timescale, language: model.language,
+                  sampleEntryType: model.sampleEntryType, sampleEntry: model.sampleEntry,
+                  width: model.width, height: model.height, sampleRate: model.sampleRate, channels: model.channels,
+                  codecString: model.codecsString)
+    }
+}
+
 /// The header an encoder sends before its fragments (`moov`, with `mvex` defaults).
 public struct IngestMovie {
     public let tracks: [AnnouncedTrack]
@@ -50,12 +60,7 @@ public struct IngestMovie {
                               channels: t.kind == .audio ? t.entry.channels : 0,
                               samples: SampleTable(), dataSource: "")
             models[t.trackID] = model
-            tracks.append(AnnouncedTrack(
-                trackID: t.trackID, kind: t.kind, timescale: t.timescale, language: t.language,
-                sampleEntryType: type, sampleEntry: t.entry.bytes,
-                width: t.kind == .video ? width : 0, height: t.kind == .video ? height : 0,
-                sampleRate: t.kind == .audio ? t.entry.sampleRate : 0, channels: t.kind == .audio ? t.entry.channels : 0,
-                codecString: model.codecsString))
+            tracks.append(AnnouncedTrack(model))
         }
         guard !tracks.isEmpty else { throw .malformed(box: "moov", reason: "no track") }
         self.tracks = tracks
