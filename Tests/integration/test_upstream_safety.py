@@ -544,7 +544,13 @@ def test_2gb_header_flood_is_refused(site, evil, mode):
 
 @pytest.mark.parametrize("kind", ["drip", "drip-body"])  # from the status line on, or in the body
 @BY_WAY
-def test_dripping_storage_ends_in_504(site, evil, mode, kind):
+def test_dripping_storage_ends_in_504(site, evil, mode, kind, request):
+    if site.kind == "nginx" and kind == "drip-body":
+        # Not strict: intermittent. Alone it passed 40 reads in a row; after the module's other
+        # cases it failed 1 full run in 3 (issue #16 note).
+        request.applymarker(pytest.mark.xfail(strict=False, reason=(
+            "nginx module: after the 504 at origo_upstream_timeout, the storage connection of a read "
+            "whose body drips is sometimes still open 2 s later")))
     answer = bounded_request(site, evil, mode, f"{mode}/{kind}/{kind}-{mode}.ism/.m3u8")
     assert answer.status == 504, str(answer)
 
