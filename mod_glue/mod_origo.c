@@ -203,6 +203,7 @@ static int origo_proxy_handler(request_rec *r, const origo_dir_config *conf)
     origo_upstream_for_request(r, conf, upstream);
     origo_bridge_make_request(r, conf, &request);
     request.manifest_path = manifest_url;
+    request.manifest_stat = NULL;
     request.virtual_path = virtual_path;
     request.upstream = upstream;
     return answer(r, &request);

@@ -41,6 +41,17 @@ void origo_bridge_make_request(request_rec *r, const origo_dir_config *conf, ori
     out->upstream = NULL;
     out->map_files = mmap_allowed(r);
     out->no_wait = 0;            /* Apache's threads may block */
+    out->file_check_interval_ms = origo_config_file_check_ms(conf);
+    out->manifest_stat = NULL;
+    /* The directory walk stat'ed the server manifest already (r->finfo); the engine uses that. */
+    if (r->finfo.filetype == APR_REG && (r->finfo.valid & (APR_FINFO_SIZE | APR_FINFO_MTIME))
+                                        == (APR_FINFO_SIZE | APR_FINFO_MTIME)) {
+        origo_file_stat *st = apr_palloc(r->pool, sizeof(*st));
+        st->size = r->finfo.size > 0 ? (apr_uint64_t)r->finfo.size : 0;
+        st->mtime_sec = (int64_t)apr_time_sec(r->finfo.mtime);
+        st->mtime_nsec = (int64_t)(r->finfo.mtime % APR_USEC_PER_SEC) * 1000;
+        out->manifest_stat = st;
+    }
 }
 
 /* Pool cleanup: gives the response back to the engine when the request is done. */

@@ -86,6 +86,7 @@ void *origo_create_dir_config(apr_pool_t *p, char *dir)
     conf->max_hops = -1;
     conf->live_ingest = -1;
     conf->ingest_idle_timeout = -1;
+    conf->file_check_seconds = -1;
     return conf;
 }
 
@@ -122,6 +123,7 @@ void *origo_merge_dir_config(apr_pool_t *p, void *base_, void *add_)
     merged->ingest_max_fragment_bytes = add->ingest_max_fragment_bytes != 0 ? add->ingest_max_fragment_bytes
                                                                             : base->ingest_max_fragment_bytes;
     merged->ingest_idle_timeout = add->ingest_idle_timeout != -1 ? add->ingest_idle_timeout : base->ingest_idle_timeout;
+    merged->file_check_seconds = add->file_check_seconds != -1 ? add->file_check_seconds : base->file_check_seconds;
     merged->allow_hosts = add->allow_hosts != NULL ? add->allow_hosts : base->allow_hosts;
     merged->pass_headers = add->pass_headers != NULL ? add->pass_headers : base->pass_headers;
     merged->ca_file = add->ca_file != NULL ? add->ca_file : base->ca_file;
@@ -336,6 +338,27 @@ static const char *set_upstream_deadline(cmd_parms *cmd, void *dconf, const char
     return parse_seconds(cmd, arg, &((origo_dir_config *)dconf)->upstream_deadline);
 }
 
+/* OrigoFileCheckInterval <seconds>: 0 (every request) to 3600. */
+static const char *set_file_check_interval(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    char *end;
+    apr_int64_t seconds = apr_strtoi64(arg, &end, 10);
+
+    if (end == arg || *end != '\0' || seconds < 0 || seconds > 3600) {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": give seconds between 0 and 3600, not ", arg, NULL);
+    }
+    ((origo_dir_config *)dconf)->file_check_seconds = (int)seconds;
+    return NULL;
+}
+
+int origo_config_file_check_ms(const origo_dir_config *conf)
+{
+    if (conf == NULL || conf->file_check_seconds < 0) {
+        return 0;
+    }
+    return conf->file_check_seconds == 0 ? -1 : conf->file_check_seconds * 1000;
+}
+
 /* A seconds directive's value (0: unset) as an interval, or its default. */
 static apr_interval_time_t seconds_or(int seconds, int fallback)
 {
@@ -542,6 +565,10 @@ const command_rec origo_cmds[] = {
     AP_INIT_FLAG("UspEnableSubreq", ap_set_flag_slot, (void *)APR_OFFSETOF(origo_dir_config, enable_subreq), RSRC_CONF | ACCESS_CONF,
                  "On (default) to read upstream objects through Apache subrequests handled by mod_proxy; "
                  "Off for the built-in HTTP/1.1 client with its own keep-alive connection pool"),
+    AP_INIT_TAKE1("OrigoFileCheckInterval", set_file_check_interval, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Seconds a presentation's media and index files found unchanged are trusted by manifest "
+                  "requests (the server manifest and the files a segment reads are checked on every "
+                  "request); 0 = every request; default 1"),
     AP_INIT_TAKE1("OrigoUpstreamTimeout", set_upstream_timeout, NULL, RSRC_CONF | ACCESS_CONF,
                   "Seconds one upstream read may take in all (connect, answer and body); default 30"),
     AP_INIT_TAKE1("OrigoUpstreamDeadline", set_upstream_deadline, NULL, RSRC_CONF | ACCESS_CONF,

@@ -53,7 +53,13 @@ typedef struct origo_dir_config {
     apr_uint64_t ingest_max_fragment_bytes;
     /* OrigoIngestIdleTimeout: seconds an ingest body may go without a byte; -1 unset (= 30). */
     int ingest_idle_timeout;
+    /* OrigoFileCheckInterval: seconds a presentation's media files found unchanged are trusted by
+       manifest requests (0: checked on every request); -1 unset (= the engine's 1 s). */
+    int file_check_seconds;
 } origo_dir_config;
+
+/* origo_request.file_check_interval_ms for `conf` (0: the engine's default). */
+int origo_config_file_check_ms(const origo_dir_config *conf);
 
 /* OrigoIndexCacheSize (server config only: the caches are per process): bytes, 0 = default. */
 apr_uint64_t origo_config_index_cache_bytes(void);

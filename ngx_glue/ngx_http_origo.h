@@ -36,6 +36,7 @@ typedef struct {
     ngx_str_t thread_pool_name;      /* origo_thread_pool, "default" unless set */
     ngx_thread_pool_t *thread_pool;
     ngx_flag_t try_loop;             /* origo_answer_on_loop: a no_wait engine call first */
+    ngx_msec_t file_check;           /* origo_file_check_interval: 0 = every request */
     ngx_str_t proxy_pass;            /* ism_proxy_pass */
     ngx_str_t upstream_location;     /* origo_upstream_location: the internal proxy_pass location */
     ngx_msec_t upstream_timeout;     /* origo_upstream_timeout: one upstream read */
@@ -73,12 +74,14 @@ typedef struct {
     char *method;
     int head;                        /* HEAD: no body, so no files to open */
     uint64_t max_index_bytes;
+    int file_check_ms;               /* origo_request.file_check_interval_ms */
 
     /* results of the thread */
     int found;                       /* the manifest was looked up (path cut, virtual_path set) */
     int status;                      /* 0: the engine answered (response); else an HTTP status */
     int stat_errno;
     const char *virtual_path;
+    origo_file_stat manifest_stat;   /* what the walk found at the cut path */
     origo_response *response;
     origo_task_file files[ORIGO_TASK_FILES];
     int file_count;

@@ -119,6 +119,15 @@ static ngx_command_t ngx_http_origo_commands[] = {
       offsetof(ngx_http_origo_loc_conf_t, try_loop),
       NULL },
 
+    /* How long a presentation's media files found unchanged are trusted by manifest requests
+       (OrigoFileCheckInterval); 0: every request. */
+    { ngx_string("origo_file_check_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_origo_loc_conf_t, file_check),
+      NULL },
+
     { ngx_string("s3_access_key"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_origo_s3_value,
@@ -227,6 +236,7 @@ ngx_http_origo_create_loc_conf(ngx_conf_t *cf)
     conf->handle_ism = NGX_CONF_UNSET;
     conf->max_index_size = NGX_CONF_UNSET;
     conf->try_loop = NGX_CONF_UNSET;
+    conf->file_check = NGX_CONF_UNSET_MSEC;
     conf->s3_use_headers = NGX_CONF_UNSET;
     conf->upstream_timeout = NGX_CONF_UNSET_MSEC;
     conf->upstream_deadline = NGX_CONF_UNSET_MSEC;
@@ -329,6 +339,7 @@ ngx_http_origo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_off_value(conf->max_index_size, prev->max_index_size, 0);
     ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name, "default");
     ngx_conf_merge_value(conf->try_loop, prev->try_loop, 1);
+    ngx_conf_merge_msec_value(conf->file_check, prev->file_check, 1000);
     /* ism_proxy_pass is a location's own, never inherited (as IsmProxyPass in a <Location>). */
     ngx_conf_merge_str_value(conf->s3_access_key, prev->s3_access_key, "");
     ngx_conf_merge_str_value(conf->s3_secret_key, prev->s3_secret_key, "");
@@ -549,6 +560,9 @@ origo_find_manifest(ngx_http_origo_task_ctx_t *ctx)
         }
         if (S_ISREG(st.st_mode)) {
             ctx->virtual_path = end + 1;
+            ctx->manifest_stat.size = st.st_size > 0 ? (uint64_t) st.st_size : 0;
+            ctx->manifest_stat.mtime_sec = (int64_t) st.st_mtim.tv_sec;
+            ctx->manifest_stat.mtime_nsec = (int64_t) st.st_mtim.tv_nsec;
             return 0;
         }
         if (!S_ISDIR(st.st_mode)) {
@@ -632,6 +646,8 @@ origo_run_engine(ngx_http_origo_task_ctx_t *ctx, int no_wait)
     request.upstream = ctx->manifest_url != NULL ? &ctx->upstream : NULL;
     request.map_files = 1;
     request.no_wait = no_wait;
+    request.manifest_stat = ctx->manifest_url != NULL ? NULL : &ctx->manifest_stat;
+    request.file_check_interval_ms = ctx->file_check_ms;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     ctx->response = origo_handle(&request);
@@ -1213,6 +1229,7 @@ ngx_http_origo_new_task(ngx_http_request_t *r, ngx_http_origo_loc_conf_t *lcf)
     ctx->method = ngx_http_origo_cstr(r->pool, &r->method_name);
     ctx->head = r->method == NGX_HTTP_HEAD;
     ctx->max_index_bytes = (uint64_t) lcf->max_index_size;
+    ctx->file_check_ms = lcf->file_check == 0 ? -1 : (int) ngx_min(lcf->file_check, (ngx_msec_t) 3600000);
     if (ctx->uri == NULL || ctx->method == NULL || (r->args.len > 0 && ctx->query == NULL)) {
         return NULL;
     }

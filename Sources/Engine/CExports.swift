@@ -56,7 +56,12 @@ public func origoHandle(_ request: UnsafePointer<origo_request>?) -> UnsafeMutab
             maxIndexBytes: r.max_index_bytes,
             upstream: r.upstream.map { CUpstream(table: $0.pointee) },
             mapFiles: r.map_files != 0,
-            noWait: r.no_wait != 0))
+            noWait: r.no_wait != 0,
+            manifestIdentity: r.manifest_stat.map {
+                FileIdentity(path: manifest, size: $0.pointee.size, mtimeSeconds: $0.pointee.mtime_sec,
+                             mtimeNanoseconds: $0.pointee.mtime_nsec)
+            },
+            fileCheckInterval: FileCheckInterval(milliseconds: r.file_check_interval_ms)))
     } else {
         response = .error(500, "engine called without a request")
     }

@@ -111,7 +111,9 @@ public final class Engine: Sendable {
         let selection = try Selection(query: query)
         func load(checkingAll: Bool) throws -> LoadedPresentation {
             try loader.load(manifestPath: request.manifestPath, query: request.query, upstream: request.upstream,
-                            maxIndexBytes: request.maxIndexBytes, checkingSampleFiles: checkingAll, noWait: request.noWait)
+                            maxIndexBytes: request.maxIndexBytes, checkingSampleFiles: checkingAll, noWait: request.noWait,
+                            manifestIdentity: request.manifestIdentity,
+                            fileCheckInterval: checkingAll ? .everyRequest : request.fileCheckInterval)
         }
         let cached = try load(checkingAll: false)
         do {
@@ -145,7 +147,12 @@ public final class Engine: Sendable {
             let read = try route.tokensRead.map { tokens in
                 try tokens.map { try AnswerContext.track($0, in: view.presentation).track.dataSource }
             }
-            guard try loader.unchanged(loaded, reading: read) else { throw SampleFileChanged() }
+            // A manifest reads no samples: a recent check of their files will do. Whatever sends
+            // samples checks their files now.
+            let interval = route.isManifest ? request.fileCheckInterval : .everyRequest
+            guard try loader.unchanged(loaded, reading: read, within: interval) else {
+                throw SampleFileChanged()
+            }
         }
         let formatOptions = PlayoutOptions.formatOptions(query)
         let options = formatOptions.isEmpty ? try view.defaultOptions.get()

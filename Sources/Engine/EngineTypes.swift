@@ -21,9 +21,15 @@ public struct EngineRequest: Sendable {
     /// Answer from memory only (the caller is an event loop): anything that would read, or
     /// build what is not built yet, ends the request with ``EngineResponse/wouldBlock``.
     public var noWait: Bool
+    /// What the server's path walk found at `manifestPath` (a local file); nil: the engine stats it.
+    public var manifestIdentity: FileIdentity?
+    /// How long local files found unchanged are trusted by requests that read no samples from
+    /// them (manifests); the server manifest and the files a segment reads are checked every time.
+    public var fileCheckInterval: FileCheckInterval
 
     public init(method: String, manifestPath: String, virtualPath: String, query: String?, maxIndexBytes: UInt64 = 0,
-                upstream: (any Upstream)? = nil, mapFiles: Bool = true, noWait: Bool = false) {
+                upstream: (any Upstream)? = nil, mapFiles: Bool = true, noWait: Bool = false,
+                manifestIdentity: FileIdentity? = nil, fileCheckInterval: FileCheckInterval = .everyRequest) {
         self.method = method
         self.manifestPath = manifestPath
         self.virtualPath = virtualPath
@@ -32,6 +38,8 @@ public struct EngineRequest: Sendable {
         self.upstream = upstream
         self.mapFiles = mapFiles
         self.noWait = noWait
+        self.manifestIdentity = manifestIdentity
+        self.fileCheckInterval = fileCheckInterval
     }
 }
 

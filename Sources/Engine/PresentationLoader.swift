@@ -40,6 +40,9 @@ final class LoadedPresentation: @unchecked Sendable {
     let identityHash: FNV1a
     /// The content keys of a CPIX document the server manifest names, read when it was loaded.
     let keys: CPIX?
+    /// When all of ``checkedWhenRead`` were last found unchanged (at first: when they were read
+    /// to build it).
+    let allSampleFilesChecked: RecentCheck
 
     /// Everything it may hold, for the presentation cache's bound: its sample tables, the bound
     /// of its manifest cache and the bound of its derived views (each view's tables and manifests).
@@ -72,6 +75,7 @@ final class LoadedPresentation: @unchecked Sendable {
             hash.add(source.etag)
         }
         self.identityHash = hash
+        self.allSampleFilesChecked = RecentCheck(passedAt: FileCheckInterval.monotonicMilliseconds())
         // Room for a few subclips' sliced tables and their manifests.
         let viewBytes = 2 &* tables &+ (4 << 20)
         self.views = BoundedCache(capacity: viewBytes)
@@ -239,9 +243,11 @@ struct Cut: Sendable {
 /// Builds presentations from server manifests and media files, with two bounded caches: parsed
 /// media indexes per object version, and assembled presentations per server manifest.
 ///
-/// Local files are checked with `stat` on every request: the server manifest, index and sidecar
-/// files always, the files samples are read from when the request reads them (a segment checks
-/// its own tracks' files, a manifest all of them). Upstream objects are keyed by URL plus
+/// Local files are checked with `stat` on every request: the server manifest (or the server's
+/// own stat of it is used), index, sidecar and key files always, the files samples are read from
+/// when the request reads them (a segment checks its own tracks' files). A manifest reads no
+/// samples: it checks all of them, but trusts a check younger than the request's
+/// ``FileCheckInterval`` (a warm manifest then costs no `stat`). Upstream objects are keyed by URL plus
 /// size, ETag and Last-Modified, and a presentation with upstream parts is trusted for
 /// ``remoteTTL`` seconds; after that the manifest is fetched again and every source probed with a
 /// one-byte ranged GET, and only sources whose version changed are parsed again.
@@ -321,9 +327,13 @@ final class PresentationLoader: @unchecked Sendable {
     /// it checks are unchanged. With `checkingSampleFiles` false, the files tracks read samples
     /// from are left to the caller (``unchanged(_:reading:)``, for the tracks a request reads).
     /// With `noWait`, whatever is not cached and unchanged is ``Engine/WouldBlock``: files are
-    /// only checked with `stat`, never read.
+    /// only checked with `stat`, never read. `manifestIdentity`: what the server found at
+    /// `manifestPath` (else it is stat'ed); the sample files, when checked, are trusted if found
+    /// unchanged less than `fileCheckInterval` ago.
     func load(manifestPath: String, query: String? = nil, upstream: (any Upstream)? = nil,
-              maxIndexBytes: UInt64, checkingSampleFiles: Bool = true, noWait: Bool = false) throws -> LoadedPresentation {
+              maxIndexBytes: UInt64, checkingSampleFiles: Bool = true, noWait: Bool = false,
+              manifestIdentity: FileIdentity? = nil,
+              fileCheckInterval: FileCheckInterval = .everyRequest) throws -> LoadedPresentation {
         let limits = Self.limits(maxIndexBytes: maxIndexBytes)
         let key = Self.key(manifestPath: manifestPath, query: query, upstream: upstream)
         let url = Self.fetchURL(manifestPath: manifestPath, query: query)
@@ -344,9 +354,9 @@ final class PresentationLoader: @unchecked Sendable {
                 return try loadServerManifest(identity, bytes: body, base: .remote(manifestPath), context)
             }
         } else {
-            let identity = try LocalFile.identity(of: manifestPath)
+            let identity = try manifestIdentity ?? LocalFile.identity(of: manifestPath)
             if let cached, cached.manifest == identity, fresh(cached), try Self.unchanged(cached.checkedAlways),
-               try !checkingSampleFiles || Self.unchanged(cached.checkedWhenRead.values) {
+               try !checkingSampleFiles || unchanged(cached, reading: nil, within: fileCheckInterval) {
                 return cached
             }
             if noWait { throw Engine.WouldBlock() }
@@ -362,10 +372,18 @@ final class PresentationLoader: @unchecked Sendable {
         return loaded
     }
 
-    /// Whether the local files `tracks` read samples from (the paths of their data sources;
-    /// nil: every track's) are still what `loaded` indexed.
-    func unchanged(_ loaded: LoadedPresentation, reading dataSources: [String]?) throws -> Bool {
-        guard let dataSources else { return try Self.unchanged(loaded.checkedWhenRead.values) }
+    /// Whether the local files `tracks` read samples from (the paths of their data sources) are
+    /// still what `loaded` indexed: checked every time, as their bytes are about to be sent. Nil:
+    /// every track's, for a request that reads none of them (a manifest), which trusts a check
+    /// younger than `interval`.
+    func unchanged(_ loaded: LoadedPresentation, reading dataSources: [String]?,
+                   within interval: FileCheckInterval = .everyRequest) throws -> Bool {
+        guard let dataSources else {
+            return try loaded.allSampleFilesChecked.passes(now: FileCheckInterval.monotonicMilliseconds(),
+                                                           within: interval) {
+                try Self.unchanged(loaded.checkedWhenRead.values)
+            }
+        }
         return try Self.unchanged(dataSources.compactMap { loaded.checkedWhenRead[$0] })
     }
 

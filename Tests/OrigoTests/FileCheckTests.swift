@@ -90,4 +90,61 @@ import Glibc
         #expect(second.status == 200, "\(second.logReason ?? "")")
         #expect(try cached() !== loaded)
     }
+
+    func get(_ path: String, checkingEvery interval: FileCheckInterval, manifest: FileIdentity? = nil) -> EngineResponse {
+        engine.handle(EngineRequest(method: "GET", manifestPath: ism, virtualPath: path, query: nil,
+                                    manifestIdentity: manifest, fileCheckInterval: interval))
+    }
+
+    /// A manifest reads no samples: a check of the media files younger than the interval is
+    /// trusted. A segment sends samples, so it checks the files it reads every time.
+    @Test func aManifestTrustsARecentCheckAndASegmentNever() throws {
+        let minute = FileCheckInterval(exactly: 60_000)
+        #expect(get(".mpd", checkingEvery: minute).status == 200)
+        let loaded = try cached()
+        try Self.write(Array(repeating: 0x55, count: 5000), to: dir + "/a.mp4")
+        #expect(get(".mpd", checkingEvery: minute).status == 200)
+        #expect(try cached() === loaded)
+        let audio = get("x-audio_fra=64000-n1.dash", checkingEvery: minute)
+        #expect(audio.status >= 400 && audio.status != 404, "\(audio.status) \(audio.logReason ?? "")")
+        #expect(get(".mpd", checkingEvery: .everyRequest).status >= 400)
+    }
+
+    /// The server manifest as the server's path walk found it is used as is (no second stat), and
+    /// is compared on every request whatever the interval.
+    @Test func theServerManifestAsTheServerFoundItIsCheckedEveryTime() throws {
+        let minute = FileCheckInterval(exactly: 60_000)
+        let real = try LocalFile.identity(of: ism)
+        #expect(get(".mpd", checkingEvery: minute, manifest: real).status == 200)
+        let loaded = try cached()
+        #expect(loaded.manifest == real)
+        #expect(get(".m3u8", checkingEvery: minute, manifest: real).status == 200)
+        #expect(try engine.loader.load(manifestPath: ism, maxIndexBytes: 0, checkingSampleFiles: false,
+                                       manifestIdentity: real) === loaded)
+        let touched = FileIdentity(path: ism, size: real.size, mtimeSeconds: real.mtimeSeconds &+ 1,
+                                   mtimeNanoseconds: real.mtimeNanoseconds)
+        #expect(get(".mpd", checkingEvery: minute, manifest: touched).status == 200)
+        let reloaded = try engine.loader.load(manifestPath: ism, maxIndexBytes: 0, checkingSampleFiles: false,
+                                              manifestIdentity: touched)
+        #expect(reloaded !== loaded)
+        #expect(reloaded.manifest == touched)
+    }
+
+    @Test func aRecentCheckIsTrustedForItsIntervalOnly() {
+        let check = RecentCheck(passedAt: 1000)
+        var asked = 0
+        let yes = { () -> Bool in asked += 1; return true }
+        let second = FileCheckInterval(exactly: 1000)
+        #expect(check.passes(now: 1999, within: second, yes) && asked == 0)
+        #expect(check.passes(now: 2000, within: second, yes) && asked == 1)
+        #expect(check.passes(now: 2999, within: second, yes) && asked == 1)
+        #expect(!check.passes(now: 3000, within: second) { false })
+        #expect(check.passes(now: 3001, within: .everyRequest, yes) && asked == 2)
+        // A clock that went back, or no pass yet: asked.
+        #expect(check.passes(now: 500, within: second, yes) && asked == 3)
+        #expect(RecentCheck().passes(now: 0, within: second, yes) && asked == 4)
+        #expect(FileCheckInterval(milliseconds: 0) == .default)
+        #expect(FileCheckInterval(milliseconds: -1) == .everyRequest)
+        #expect(FileCheckInterval(milliseconds: 250).milliseconds == 250)
+    }
 }

@@ -6,14 +6,17 @@ from __future__ import annotations
 import email.utils
 import http.client
 import os
+import shutil
 import subprocess
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 import clients
 import playlists as pl
+from conftest import ONE_CHILD, PrivateServer
 
 pytestmark = pytest.mark.servers("apache", "nginx")
 
@@ -245,3 +248,54 @@ def test_concurrent_requests_no_crash(server):
         results = list(pool.map(fetch, range(len(paths) * 6)))
     wrong = [(p, s) for p, s in results if s != expected[p]]
     assert not wrong, f"unexpected statuses: {wrong[:10]}"
+
+
+def test_a_changed_media_file_is_seen_by_segments_at_once_and_by_manifests_within_the_interval(server_kind, media):
+    """A manifest reads no samples: it trusts a check of the media files younger than
+    OrigoFileCheckInterval / origo_file_check_interval (1 s by default; 0: every request). A
+    segment sends samples: it checks its files on every request."""
+    root = tempfile.mkdtemp(prefix="origo-check-", dir="/tmp")
+    os.chmod(root, 0o755)
+    ism = ('<smil xmlns="http://www.w3.org/2001/SMIL20/Language"><body><switch>'
+           '<video src="v.mp4" systemBitrate="400000"/></switch></body></smil>')
+    folders = ("later", "now", "hour")
+    for folder in folders:
+        os.mkdir(os.path.join(root, folder))
+        os.chmod(os.path.join(root, folder), 0o755)
+        with open(os.path.join(root, folder, "x.ism"), "w") as f:
+            f.write(ism)
+        shutil.copyfile(os.path.join(media.root, "abr-416x234.mp4"), os.path.join(root, folder, "v.mp4"))
+    text = "".join(f'location /{d}/ {{ usp_handle_ism; origo_file_check_interval {s}s; }}\n' if server_kind == "nginx"
+                   else f'<Directory "{root}/{d}">\n    OrigoFileCheckInterval {s}\n</Directory>\n'
+                   for d, s in (("now", 0), ("hour", 3600)))
+    site = PrivateServer(root, text if server_kind == "nginx" else ONE_CHILD + text, kind=server_kind)
+    crashes: list[str] = []
+    try:
+        first = {d: clients.get(site.url(f"{d}/x.ism/.mpd")) for d in folders}
+        segment = clients.get(site.url("later/x.ism/x-video=400000-n1.dash"))
+        assert segment.status == 200 and all(r.status == 200 for r in first.values())
+        assert all(b'width="416"' in r.body for r in first.values())
+        for d in folders:
+            path = os.path.join(root, d, "v.mp4")
+            before = os.stat(path)
+            shutil.copyfile(os.path.join(media.root, "abr-640x360.mp4"), path)
+            os.utime(path, (before.st_atime, before.st_mtime + 2))
+
+        changed = clients.get(site.url("later/x.ism/x-video=400000-n1.dash"))
+        assert changed.status == 200 and changed.body != segment.body
+        assert changed.header("etag") != segment.header("etag")
+        now = clients.get(site.url("now/x.ism/.mpd"))
+        assert now.status == 200 and b'width="640"' in now.body
+        # Within the hour the manifest is what it was; the first segment that reads the file
+        # finds it changed and reloads the presentation for every request.
+        hour = clients.get(site.url("hour/x.ism/.mpd"))
+        assert hour.status == 200 and hour.body == first["hour"].body
+        assert clients.get(site.url("hour/x.ism/x-video=400000-n1.dash")).body == changed.body
+        assert b'width="640"' in clients.get(site.url("hour/x.ism/.mpd")).body
+        time.sleep(1.2)
+        later = clients.get(site.url("later/x.ism/.mpd"))
+        assert later.status == 200 and b'width="640"' in later.body
+    finally:
+        crashes = site.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    assert not crashes

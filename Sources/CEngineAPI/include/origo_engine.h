@@ -30,7 +30,7 @@
 extern "C" {
 #endif
 
-#define ORIGO_ABI_VERSION 8
+#define ORIGO_ABI_VERSION 9
 
 /*
  * The answer to one upstream fetch, as the module received it. The module only bounds what it
@@ -80,6 +80,13 @@ typedef struct origo_upstream {
     const char *scope;
 } origo_upstream;
 
+/* A local file as stat(2) found it (ABI 9). */
+typedef struct origo_file_stat {
+    uint64_t size;
+    int64_t mtime_sec;
+    int64_t mtime_nsec;
+} origo_file_stat;
+
 /* One request, as the module hands it to the engine. */
 typedef struct origo_request {
     const char *method;          /* "GET", "HEAD", ... */
@@ -103,6 +110,14 @@ typedef struct origo_request {
        not cached or changed, sample bytes (TS segments, encryption, subtitles), any upstream
        read; needs building: a manifest or a filtered view not built yet. */
     int no_wait;
+    /* ABI 9: what the server's own path walk found at manifest_path (a local file), so the engine
+       need not stat it again; NULL: the engine stats it. */
+    const origo_file_stat *manifest_stat;
+    /* ABI 9: how long, in milliseconds, a presentation's media files found unchanged are trusted
+       by requests that send no samples from them (manifests); the server manifest, index, sidecar
+       and key files, and the files a segment sends from, are checked on every request.
+       0: the engine's default (1000); negative: every request. */
+    int file_check_interval_ms;
 } origo_request;
 
 /* origo_response.status of a no_wait request the engine could not answer from memory (ABI 7). */
