@@ -354,8 +354,10 @@ final class PresentationLoader: @unchecked Sendable {
                 return try loadServerManifest(identity, bytes: body, base: .remote(manifestPath), context)
             }
         } else {
-            let identity = try manifestIdentity ?? LocalFile.identity(of: manifestPath)
-            if let cached, cached.manifest == identity, fresh(cached), try Self.unchanged(cached.checkedAlways),
+            // Microseconds: all Apache's stat tells (apr_finfo_t), so every server names a
+            // presentation (and its ETags) alike.
+            let identity = try (manifestIdentity ?? LocalFile.identity(of: manifestPath)).inMicroseconds
+            if let cached, cached.manifest.inMicroseconds == identity, fresh(cached), try Self.unchanged(cached.checkedAlways),
                try !checkingSampleFiles || unchanged(cached, reading: nil, within: fileCheckInterval) {
                 return cached
             }

@@ -21,6 +21,12 @@ public struct FileIdentity: Hashable, Sendable {
         self.mtimeNanoseconds = mtimeNanoseconds
         self.etag = etag
     }
+
+    /// The same with its modification time cut to whole microseconds.
+    public var inMicroseconds: FileIdentity {
+        FileIdentity(path: path, size: size, mtimeSeconds: mtimeSeconds,
+                     mtimeNanoseconds: mtimeNanoseconds - mtimeNanoseconds % 1000, etag: etag)
+    }
 }
 
 public struct StorageError: StatusCodedError, Equatable {
