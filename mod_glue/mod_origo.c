@@ -149,6 +149,8 @@ static void origo_child_init(apr_pool_t *p, server_rec *s)
     engine_config.index_cache_bytes = origo_config_index_cache_bytes();
     engine_config.presentation_cache_bytes = 0;
     engine_config.counters = origo_metrics_engine_counters();
+    engine_config.index_store_dir = origo_config_index_store_dir();
+    engine_config.index_store_bytes = origo_config_index_store_bytes();
     origo_engine_configure(&engine_config);
     apr_pool_cleanup_register(p, NULL, engine_cleanup, apr_pool_cleanup_null);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, ORIGO_LOGNO(10004)
