@@ -63,7 +63,7 @@ let package = Package(
         // In-process engine timings for the benchmark (bench/run.sh); not part of the product.
         .executableTarget(
             name: "OrigoBench",
-            dependencies: ["ByteIO", "Engine", "ISOBMFF", "Storage"],
+            dependencies: ["ByteIO", "Engine", "ISOBMFF", "Storage", "IndexStore"],
             path: "bench/OrigoBench"),
         .testTarget(
             name: "OrigoTests",
