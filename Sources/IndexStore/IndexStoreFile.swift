@@ -85,6 +85,19 @@ public enum IndexStoreFile {
         return out
     }
 
+    /// `bytes` with the header's length and checksum made to match its body: for tests and the
+    /// fuzzer, to reach the checks behind them.
+    public static func resealed(_ bytes: [UInt8]) -> [UInt8] {
+        guard bytes.count >= headerSize else { return bytes }
+        var out = bytes
+        let sum = out.withUnsafeBytes { StoreChecksum.of(UnsafeRawBufferPointer(rebasing: $0[headerSize...])) }
+        out.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: UInt64(raw.count).littleEndian, toByteOffset: 16, as: UInt64.self)
+            raw.storeBytes(of: sum.littleEndian, toByteOffset: 24, as: UInt64.self)
+        }
+        return out
+    }
+
     static func padded(_ n: Int) -> Int { (n &+ 7) & ~7 }
 
     private static func memcpyIfAny(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawBufferPointer) {
