@@ -165,9 +165,10 @@ final class PresentationView: @unchecked Sendable {
         } else {
             var all: [TSContinuity] = [.zero]
             all.reserveCapacity(cut.segmentation.count)
+            let ranges = tracks.map { cut.ranges($0.token) ?? [] }
             var state = TSContinuity.zero
             for k in 0..<cut.segmentation.count {
-                let inputs = tracks.map { TSInput(track: $0.track, samples: cut.ranges[$0.token]?[k] ?? 0..<0) }
+                let inputs = tracks.indices.map { TSInput(track: tracks[$0].track, samples: k < ranges[$0].count ? ranges[$0][k] : 0..<0) }
                 // Unknown sizes (NAL length size other than 4): counters restart at each segment.
                 state = TransportStreamWriter.continuityAfter(inputs: inputs, start: state) ?? .zero
                 all.append(state)
@@ -211,14 +212,7 @@ final class PresentationView: @unchecked Sendable {
                                                    fallbackLength: key.fallbackLength) else {
             throw .notFound("presentation has no samples to segment")
         }
-        var ranges: [String: [Range<Int>]] = [:]
-        var stats: [String: SegmentStats] = [:]
-        for t in presentation.tracks {
-            let s = SegmentStats(track: t.track, segmentation: segmentation)
-            ranges[t.token] = s.ranges
-            stats[t.token] = s
-        }
-        let cut = Cut(segmentation: segmentation, ranges: ranges, stats: stats)
+        let cut = Cut(segmentation: segmentation, tracks: presentation.tracks)
         cuts.insert(cut, for: key, cost: 1)
         return cut
     }
@@ -230,12 +224,44 @@ struct CutKey: Hashable, Sendable {
 }
 
 
-struct Cut: Sendable {
+/// A segmentation and, per track, its sample ranges and segment durations and sizes. Each track's
+/// are computed when first asked for: a segment request reads one track's, and a fresh process
+/// (its indexes from the index store) would otherwise spend most of its first segment's time
+/// cutting every other track of the presentation (docs/INDEX-STORE.md, "What should follow").
+final class Cut: @unchecked Sendable {
     let segmentation: Segmentation
-    /// Sample ranges per track token, one per segment.
-    let ranges: [String: [Range<Int>]]
-    /// Durations and sizes of every track's segments, for manifests.
-    let stats: [String: SegmentStats]
+    private let tracks: [String: Track]
+    private let order: [String]
+    private let lock = Lock()
+    private var computed: [String: SegmentStats] = [:]
+
+    init(segmentation: Segmentation, tracks: [PresentationTrack]) {
+        self.segmentation = segmentation
+        self.tracks = Dictionary(tracks.map { ($0.token, $0.track) }, uniquingKeysWith: { a, _ in a })
+        self.order = tracks.map(\.token)
+    }
+
+    /// Durations and sizes of the segments of the track with `token` (nil: no such track).
+    func stats(_ token: String) -> SegmentStats? {
+        if let known = lock.locked({ computed[token] }) { return known }
+        guard let track = tracks[token] else { return nil }
+        // Computed outside the lock: two requests may both compute it, the same result.
+        let stats = SegmentStats(track: track, segmentation: segmentation)
+        lock.locked { computed[token] = stats }
+        return stats
+    }
+
+    /// Sample ranges of the track with `token`, one per segment.
+    func ranges(_ token: String) -> [Range<Int>]? { stats(token)?.ranges }
+
+    /// Every track's stats (manifests describe them all).
+    var allStats: [String: SegmentStats] {
+        var out: [String: SegmentStats] = [:]
+        for token in order { out[token] = stats(token) }
+        return out
+    }
+
+    var allRanges: [String: [Range<Int>]] { allStats.mapValues(\.ranges) }
 }
 
 /// Builds presentations from server manifests and media files, with two bounded caches: parsed
