@@ -39,6 +39,8 @@ let package = Package(
         .target(name: "HDS", dependencies: ["ByteIO", "MediaModel", "PlayerURL", "XML"]),
         // Locators, file readers and the bounded index cache.
         .target(name: "Storage", dependencies: ["ByteIO", "CMappedGuard"]),
+        // The host's shared store of parsed media indexes (OrigoIndexCacheDir): its file format and directory.
+        .target(name: "IndexStore", dependencies: ["ByteIO", "MediaModel", "ISOBMFF"]),
         // The SIGBUS guard for reads from mapped files (a signal handler, so C).
         .target(name: "CMappedGuard"),
         // OpenSSL's libcrypto (the system's), for AES.
@@ -52,7 +54,8 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "MPEGTS", "XML", "ServerManifest", "PlayerURL",
-                           "HLS", "DASH", "Smooth", "HDS", "Storage", "Subtitles", "CEngineAPI", "Encryption", "Live"],
+                           "HLS", "DASH", "Smooth", "HDS", "Storage", "Subtitles", "CEngineAPI", "Encryption", "Live",
+                           "IndexStore"],
             linkerSettings: engineLinkerSettings),
         .executableTarget(
             name: "OrigoCLI",
@@ -60,13 +63,13 @@ let package = Package(
         // In-process engine timings for the benchmark (bench/run.sh); not part of the product.
         .executableTarget(
             name: "OrigoBench",
-            dependencies: ["ByteIO", "Engine", "ISOBMFF", "Storage"],
+            dependencies: ["ByteIO", "Engine", "ISOBMFF", "Storage", "IndexStore"],
             path: "bench/OrigoBench"),
         .testTarget(
             name: "OrigoTests",
             dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "MPEGTS", "XML", "ServerManifest", "PlayerURL",
                            "HLS", "DASH", "Smooth", "HDS", "Storage", "Subtitles", "Engine", "CEngineAPI",
-                           "Encryption", "Live"],
+                           "Encryption", "Live", "IndexStore"],
             exclude: ["Fixtures"]),
     ]
 )

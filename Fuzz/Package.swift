@@ -23,6 +23,7 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto"),
         .target(name: "Encryption", dependencies: ["ByteIO", "COpenSSL", "XML"]),
         .target(name: "Live", dependencies: ["ByteIO", "MediaModel", "ISOBMFF", "XML", "ServerManifest"]),
+        .target(name: "IndexStore", dependencies: ["ByteIO", "MediaModel", "ISOBMFF"]),
         .target(name: "FuzzDriver", path: "Targets/FuzzDriver"),
         // The ISO-BMFF reader and the media index built from it (segmentation over the result),
         // and TS segments muxed from the samples it found (Annex B conversion, packets written in
@@ -43,5 +44,9 @@ let package = Package(
         // Live ingest bodies (Smooth, CMAF) cut into chunks, into a real store: only whole fragments
         // may ever be stored.
         .executableTarget(name: "FuzzLiveIngest", dependencies: ["FuzzDriver", "ISOBMFF", "Live"], path: "Targets/FuzzLiveIngest"),
+        // Index store files (OrigoIndexCacheDir): every check of the reader, then segmentation over
+        // what it accepted and a round trip through the writer.
+        .executableTarget(name: "FuzzIndexStore", dependencies: ["FuzzDriver", "IndexStore", "ISOBMFF", "MediaModel"],
+                          path: "Targets/FuzzIndexStore"),
     ]
 )

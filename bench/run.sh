@@ -10,7 +10,8 @@
 #        ORIGO_BENCH_CONF (directives added to the server's configuration, for A/B runs),
 #        ORIGO_BENCH_SEGMENTS (segment rows, default all: "dash720 dash360 fmp4720 fmp4360 ts720 ts360
 #        dash720cenc ts720aes fmp4720cbcs"), ORIGO_BENCH_SERVERS (default "apache nginx"; nginx on
-#        ORIGO_BENCH_PORT + 1).
+#        ORIGO_BENCH_PORT + 1), ORIGO_BENCH_INDEX_STORE=1 (also the index store's rows,
+#        bench/index-store.sh: slow, printed only).
 # With ORIGO_BENCH_SEGMENTS set, only those segment rows run and RESULTS.md is left as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -196,6 +197,9 @@ manifest_rows() { # server
 cold_row() { # server: the first 1080p segment from freshly started processes, then the next one
   echo "==> $1: cold first segment (fresh processes, index not built yet)"
   stop_server "$1"
+  # The launchers keep an index store across restarts (docs/INDEX-STORE.md): empty it, so that
+  # this row stays the cold one (bench/index-store.sh measures the store).
+  rm -rf "/tmp/origo-httpd/$port/index-store" "/tmp/origo-nginx/$((port + 1))/index-store"
   start_server "$1"
   # Both requests on one keep-alive connection, so the second reaches the same (now warm)
   # process: every Apache child and every nginx worker keeps its own caches.
@@ -221,6 +225,12 @@ done
 if [[ -n ${ORIGO_BENCH_SEGMENTS:-} ]]; then
   echo "==> only the segment rows ran (ORIGO_BENCH_SEGMENTS); $results left as it is"
   exit 0
+fi
+
+if [[ -n ${ORIGO_BENCH_INDEX_STORE:-} ]]; then
+  echo "==> index store rows (bench/index-store.sh)"
+  store_rows=$(bench/index-store.sh "$media")
+  echo "$store_rows"
 fi
 
 echo "==> in-process engine timings"

@@ -16,8 +16,11 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "apr_strings.h"
+#include "unixd.h"
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <unistd.h>
 #include <string.h>
 #include <strings.h>
 
@@ -77,12 +80,35 @@ static int origo_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     return OK;
 }
 
+/* OrigoIndexCacheDir: made here while the parent may still be root, and given to the User the
+   children run as, so that they can write it (they create it themselves otherwise). */
+static void prepare_index_store(apr_pool_t *ptemp, server_rec *s)
+{
+    const char *dir = origo_config_index_store_dir();
+    apr_status_t rv;
+
+    if (dir == NULL) {
+        return;
+    }
+    rv = apr_dir_make_recursive(dir, APR_FPROT_OS_DEFAULT, ptemp);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, ORIGO_LOGNO(10013)
+                     "OrigoIndexCacheDir %s cannot be created: indexes are parsed by every child", dir);
+        return;
+    }
+    if (geteuid() == 0 && chown(dir, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s, ORIGO_LOGNO(10014)
+                     "OrigoIndexCacheDir %s cannot be given to the server's User", dir);
+    }
+}
+
 static int origo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
-    (void)pconf; (void)ptemp;
+    (void)pconf;
     /* Nothing of the engine runs in the parent: no Swift threads may exist before the fork. */
     pin_engine(plog);
     origo_metrics_post_config(s, plog);
+    prepare_index_store(ptemp, s);
     return OK;
 }
 
@@ -149,6 +175,8 @@ static void origo_child_init(apr_pool_t *p, server_rec *s)
     engine_config.index_cache_bytes = origo_config_index_cache_bytes();
     engine_config.presentation_cache_bytes = 0;
     engine_config.counters = origo_metrics_engine_counters();
+    engine_config.index_store_dir = origo_config_index_store_dir();
+    engine_config.index_store_bytes = origo_config_index_store_bytes();
     origo_engine_configure(&engine_config);
     apr_pool_cleanup_register(p, NULL, engine_cleanup, apr_pool_cleanup_null);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, ORIGO_LOGNO(10004)

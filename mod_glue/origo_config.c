@@ -21,6 +21,9 @@ static apr_array_header_t *proxy_directories = NULL;
 
 /* OrigoIndexCacheSize: process-wide, so it lives outside the per-directory configuration. */
 static apr_uint64_t index_cache_bytes = 0;
+/* OrigoIndexCacheDir / OrigoIndexCacheDirSize: the host's shared index store (server-wide). */
+static const char *index_store_dir = NULL;
+static apr_uint64_t index_store_bytes = 0;
 static int metrics_enabled;   /* OrigoMetrics (server config only) */
 
 /*
@@ -47,6 +50,8 @@ void origo_config_reset(void)
     /* pconf is cleared before every configuration read: forget the old array. */
     proxy_directories = NULL;
     index_cache_bytes = 0;
+    index_store_dir = NULL;
+    index_store_bytes = 0;
     metrics_enabled = defaults.metrics;
 }
 
@@ -70,6 +75,16 @@ static const char *set_metrics(cmd_parms *cmd, void *dconf, int on)
 apr_uint64_t origo_config_index_cache_bytes(void)
 {
     return index_cache_bytes;
+}
+
+const char *origo_config_index_store_dir(void)
+{
+    return index_store_dir;
+}
+
+apr_uint64_t origo_config_index_store_bytes(void)
+{
+    return index_store_bytes;
 }
 
 void *origo_create_dir_config(apr_pool_t *p, char *dir)
@@ -243,6 +258,39 @@ static const char *set_index_cache_size(cmd_parms *cmd, void *dconf, const char 
         return error;
     }
     return parse_byte_count(cmd, arg, &index_cache_bytes);
+}
+
+/*
+ * OrigoIndexCacheDir <dir>|off: the directory of the host's shared index store (docs/INDEX-STORE.md),
+ * relative to ServerRoot unless absolute; the children create it when missing, so its parent must
+ * be writable by the User the children run as. Server config only; default off.
+ */
+static const char *set_index_store_dir(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    const char *error = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    (void)dconf;
+
+    if (error != NULL) {
+        return error;
+    }
+    if (strcasecmp(arg, "off") == 0 || arg[0] == '\0') {
+        index_store_dir = NULL;
+        return NULL;
+    }
+    index_store_dir = ap_server_root_relative(cmd->pool, arg);
+    return index_store_dir != NULL ? NULL : "OrigoIndexCacheDir: invalid path";
+}
+
+/* OrigoIndexCacheDirSize <bytes>[K|M|G]: the store's size bound (0 = engine default, 1G). */
+static const char *set_index_store_size(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    const char *error = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    (void)dconf;
+
+    if (error != NULL) {
+        return error;
+    }
+    return parse_byte_count(cmd, arg, &index_store_bytes);
 }
 
 /*
@@ -557,6 +605,12 @@ const command_rec origo_cmds[] = {
     AP_INIT_TAKE1("OrigoIndexCacheSize", set_index_cache_size, NULL, RSRC_CONF,
                   "Memory for parsed media indexes per child process, in bytes (suffix K, M or G); "
                   "presentations get half as much; server config only; 0 = engine default (512M)"),
+    AP_INIT_TAKE1("OrigoIndexCacheDir", set_index_store_dir, NULL, RSRC_CONF,
+                  "Directory of the host's shared index store: parsed media indexes written once and "
+                  "read by every child (relative to ServerRoot); server config only; default off"),
+    AP_INIT_TAKE1("OrigoIndexCacheDirSize", set_index_store_size, NULL, RSRC_CONF,
+                  "Size bound of OrigoIndexCacheDir, in bytes (suffix K, M or G); least recently used "
+                  "files are removed beyond it; 0 = engine default (1G)"),
     AP_INIT_FLAG("OrigoMetrics", set_metrics, NULL, RSRC_CONF,
                  "On (default) counts requests, engine time, upstream reads and caches for SetHandler origo-status; Off counts nothing"),
     AP_INIT_TAKE1("IsmProxyPass", set_proxy_pass, NULL, ACCESS_CONF,

@@ -63,6 +63,9 @@ int origo_config_file_check_ms(const origo_dir_config *conf);
 
 /* OrigoIndexCacheSize (server config only: the caches are per process): bytes, 0 = default. */
 apr_uint64_t origo_config_index_cache_bytes(void);
+/* OrigoIndexCacheDir (NULL: off) and OrigoIndexCacheDirSize (0: engine default). */
+const char *origo_config_index_store_dir(void);
+apr_uint64_t origo_config_index_store_bytes(void);
 
 /* OrigoMetrics (server config only): whether the status counters are kept (default on). */
 int origo_config_metrics_enabled(void);

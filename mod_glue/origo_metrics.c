@@ -258,6 +258,16 @@ static const struct {
       "Presentations held, summed over live processes." },
     { ORIGO_COUNTER_MAPPED_FILE_FAULTS, "origo_mapped_file_faults_total", "counter",
       "Reads of mapped media that faulted because the file shrank (answered as a changed file)." },
+    { ORIGO_COUNTER_INDEX_PARSES, "origo_index_parses_total", "counter",
+      "Media indexes read and parsed from their source file or object." },
+    { ORIGO_COUNTER_INDEX_STORE_HITS, "origo_index_store_hits_total", "counter",
+      "Media indexes taken from the host's shared index store (OrigoIndexCacheDir) instead of parsed." },
+    { ORIGO_COUNTER_INDEX_STORE_WRITES, "origo_index_store_writes_total", "counter",
+      "Media indexes written to the shared index store." },
+    { ORIGO_COUNTER_INDEX_STORE_REJECTS, "origo_index_store_rejects_total", "counter",
+      "Index store files that failed a check (damaged, foreign, other version) and were rebuilt." },
+    { ORIGO_COUNTER_INDEX_STORE_EVICTIONS, "origo_index_store_evictions_total", "counter",
+      "Index store files removed to stay within OrigoIndexCacheDirSize." },
 };
 
 _Static_assert(sizeof(engine_metrics) / sizeof(engine_metrics[0]) == ORIGO_ENGINE_COUNTERS,

@@ -28,6 +28,8 @@
 
 typedef struct {
     off_t index_cache_size;          /* origo_index_cache_size (http only), NGX_CONF_UNSET: engine default */
+    ngx_str_t index_store_dir;       /* origo_index_cache_dir (http only): the host's index store; empty: off */
+    off_t index_store_size;          /* origo_index_cache_dir_size, NGX_CONF_UNSET: engine default */
 } ngx_http_origo_main_conf_t;
 
 typedef struct {

@@ -54,6 +54,22 @@ static ngx_command_t ngx_http_origo_commands[] = {
       offsetof(ngx_http_origo_main_conf_t, index_cache_size),
       NULL },
 
+    /* The host's shared index store (docs/INDEX-STORE.md): a directory the workers can write. */
+    { ngx_string("origo_index_cache_dir"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_origo_main_conf_t, index_store_dir),
+      NULL },
+
+    /* Its size bound; least recently used files are removed beyond it. */
+    { ngx_string("origo_index_cache_dir_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_origo_main_conf_t, index_store_size),
+      NULL },
+
     /* The thread pool (nginx's `thread_pool` directive) the engine runs on; "default" unless set. */
     { ngx_string("origo_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -221,6 +237,7 @@ ngx_http_origo_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
     conf->index_cache_size = NGX_CONF_UNSET;
+    conf->index_store_size = NGX_CONF_UNSET;
     return conf;
 }
 
@@ -502,6 +519,13 @@ ngx_http_origo_init_process(ngx_cycle_t *cycle)
     mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_origo_module);
     if (mcf != NULL && mcf->index_cache_size > 0) {
         config.index_cache_bytes = (uint64_t) mcf->index_cache_size;
+    }
+    if (mcf != NULL && mcf->index_store_dir.len > 0 && ngx_strcmp(mcf->index_store_dir.data, "off") != 0) {
+        /* Configuration strings are NUL-terminated; the engine copies it. */
+        config.index_store_dir = (const char *) mcf->index_store_dir.data;
+        if (mcf->index_store_size > 0) {
+            config.index_store_bytes = (uint64_t) mcf->index_store_size;
+        }
     }
     /* No shared counters yet (the status endpoint is Apache-only for now). */
     config.counters = NULL;

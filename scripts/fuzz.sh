@@ -7,14 +7,14 @@
 # Targets (Fuzz/Package.swift): FuzzMP4 (ISO-BMFF reader + segmentation + TS muxing), FuzzServerManifest
 # (.ism SMIL/XML), FuzzPlayerURL (virtual path + query), FuzzSubtitles (WebVTT/SRT/TTML, wvtt, cue tracks),
 # FuzzUpstreamAnswer (upstream answers: Content-Range, Content-Length, the checks), FuzzCPIX (CPIX key
-# documents), FuzzLiveIngest (live ingest bodies into a store). The corpus grows in
+# documents), FuzzLiveIngest (live ingest bodies into a store), FuzzIndexStore (index store files). The corpus grows in
 # out/fuzz/corpus/TARGET, seeded from the test fixtures; crashes land in out/fuzz/artifacts/TARGET/
 # (keep each as a regression test, see docs/FUZZING.md). One job, one core: the machine is shared.
 # Environment: FUZZ_SCRATCH=DIR (SwiftPM scratch path, default .build-fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
-targets=(FuzzMP4 FuzzServerManifest FuzzPlayerURL FuzzSubtitles FuzzUpstreamAnswer FuzzCPIX FuzzLiveIngest)
+targets=(FuzzMP4 FuzzServerManifest FuzzPlayerURL FuzzSubtitles FuzzUpstreamAnswer FuzzCPIX FuzzLiveIngest FuzzIndexStore)
 
 if [[ "${1:-}" == list ]]; then printf '%s\n' "${targets[@]}"; exit 0; fi
 [[ $# -ge 2 ]] || { sed -n '4,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -62,6 +62,11 @@ case "$target" in
     printf '\003\000\000\000\046vttc\000\000\000\016sttg\141\154\151\147\156\072\000\000\000\020payl\110\151\041\012\000\000\000\010vtte' >"$corpus/seed-wvtt" ;;
   FuzzCPIX)
     for f in Tests/OrigoTests/Fixtures/*.cpix.xml; do seed "$f"; done ;;
+  FuzzIndexStore)
+    # A flags byte (bit 0: make length and checksum right), then a store file of key "fixture".
+    for f in Tests/OrigoTests/Fixtures/index-store/*.oix; do
+        for k in 0 1; do [[ -f "$corpus/seed-$k-$(basename "$f")" ]] || { printf "\\$k"; cat "$f"; } >"$corpus/seed-$k-$(basename "$f")"; done
+    done ;;
   FuzzUpstreamAnswer)
     # Byte 0: status (bits 0-1: 0 206, 1 200, 2 404), body ended (4), Content-Range (8) and
     # Content-Length (16) present; bytes 1-2 the body length, 3-10 the cut offset (little-endian);

@@ -90,7 +90,7 @@ struct AnswerContext {
 
     /// The samples of segment `index` (number `number`) of `track` in `cut`; 404 when it has none.
     static func samples(_ track: PresentationTrack, cut: Cut, index: Int, number: Int) throws -> Range<Int> {
-        guard let range = cut.ranges[track.token]?[index], !range.isEmpty else {
+        guard let range = cut.ranges(track.token)?[index], !range.isEmpty else {
             throw EngineError.notFound("segment \(number) of \(track.token) is empty")
         }
         return range

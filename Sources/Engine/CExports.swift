@@ -18,7 +18,7 @@ public func origoEngineInit() -> Int32 {
 @_cdecl("origo_engine_version")
 public func origoEngineVersion() -> UnsafePointer<CChar> {
     // A literal lives in static storage for the life of the process (the library is never unloaded).
-    let version: StaticString = "origo-engine/0.6 (abi 7)"
+    let version: StaticString = "origo-engine/0.6 (abi 9)"
     return UnsafeRawPointer(version.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 
@@ -34,6 +34,7 @@ public func origoEngineConfigure(_ config: UnsafePointer<origo_engine_config>?) 
     guard let c = config?.pointee else { return }
     Engine.shared.configure(indexCacheBytes: c.index_cache_bytes, presentationCacheBytes: c.presentation_cache_bytes)
     Engine.shared.configure(counters: c.counters)
+    Engine.shared.configure(indexStore: c.index_store_dir.map { String(cString: $0) }, bytes: c.index_store_bytes)
 }
 
 @_cdecl("origo_output_format")

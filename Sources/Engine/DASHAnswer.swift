@@ -11,7 +11,7 @@ enum DASHAnswer {
         case .dashManifest:
             let cut = try context.view.cut(context.options.dashCut)
             let writer = MPDWriter(presentation: context.presentation, segmentation: cut.segmentation, urls: context.urls,
-                                   addressing: context.options.dashAddressing, stats: cut.stats,
+                                   addressing: context.options.dashAddressing, stats: cut.allStats,
                                    protection: context.protection.dashMPD)
             return AnswerContext.manifest(writer.mpd(), type: "application/dash+xml")
         case .dashInit(let token):
@@ -19,7 +19,7 @@ enum DASHAnswer {
         case .dashSegmentAtTime(let token, let time):
             let cut = try context.view.cut(context.options.dashCut)
             let track = try context.track(token)
-            guard let ranges = cut.ranges[track.token],
+            guard let ranges = cut.ranges(track.token),
                   let index = segment(startingAt: time, ranges: ranges, track: track.track) else {
                 throw EngineError.notFound("no segment of \(token) starts at \(time)")
             }

@@ -2,6 +2,7 @@ import ByteIO
 import DASH
 import HDS
 import HLS
+import IndexStore
 import ISOBMFF
 import MPEGTS
 import MediaModel
@@ -54,6 +55,18 @@ public final class Engine: Sendable {
         let index = indexCacheBytes > 0 ? indexCacheBytes : Self.defaultIndexCacheBytes
         let presentations = presentationCacheBytes > 0 ? presentationCacheBytes : index / 2
         loader.setCacheBounds(indexBytes: Int(clamping: index), presentationBytes: Int(clamping: presentations))
+    }
+
+    static let defaultIndexStoreBytes: UInt64 = 1 << 30
+
+    /// Uses the host's shared index store in `directory` (`OrigoIndexCacheDir`), bounded to `bytes`
+    /// (0: 1 GiB); nil or empty turns it off.
+    public func configure(indexStore directory: String?, bytes: UInt64) {
+        guard let directory, !directory.isEmpty else {
+            loader.store = nil
+            return
+        }
+        loader.store = IndexStore(directory: directory, capacityBytes: bytes > 0 ? bytes : Self.defaultIndexStoreBytes)
     }
 
     /// Starts adding to the status counters at `array` (`ORIGO_ENGINE_COUNTERS` of them, shared

@@ -34,8 +34,8 @@ enum HDSAnswer {
         let timeline = HDSTimeline(presentation: context.presentation, segmentation: cut.segmentation)
         let video = tracks.first { $0.kind == .video }
         let inputs = tracks.map { t -> F4FWriter.Input in
-            let ranges = cut.ranges[t.token] ?? []
-            if t.kind == .audio, let video, let videoRanges = cut.ranges[video.token] {
+            let ranges = cut.ranges(t.token) ?? []
+            if t.kind == .audio, let video, let videoRanges = cut.ranges(video.token) {
                 return F4FWriter.Input(track: t.track, samples: F4FWriter.audioSamples(
                     t.track, ranges: ranges, muxedWith: video.track, ranges: videoRanges, index: index, timeline: timeline))
             }

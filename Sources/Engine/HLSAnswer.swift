@@ -46,7 +46,7 @@ struct HLSAnswer {
     func writer(for tracks: [PresentationTrack]) -> HLSPlaylistWriter {
         HLSPlaylistWriter(presentation: context.presentation, segmentation: cut.segmentation,
                           container: context.options.hlsContainer, options: context.options.hls, urls: context.urls,
-                          stats: cut.stats, keys: context.protection.hlsPlaylistKeys(context.options.hlsContainer, tracks: tracks))
+                          stats: cut.allStats, keys: context.protection.hlsPlaylistKeys(context.options.hlsContainer, tracks: tracks))
     }
 
     private func mediaPlaylist(_ tokens: [String]) throws -> EngineResponse {
@@ -82,7 +82,7 @@ struct HLSAnswer {
             throw EngineError.notFound("no TS segment muxes \(tokens.joined(separator: "-"))")
         }
         let index = try AnswerContext.segmentIndex(number, cut)
-        let inputs = tracks.map { TSInput(track: $0.track, samples: cut.ranges[$0.token]?[index] ?? 0..<0) }
+        let inputs = tracks.map { TSInput(track: $0.track, samples: cut.ranges($0.token)?[index] ?? 0..<0) }
         guard inputs.contains(where: { !$0.samples.isEmpty }) else {
             throw EngineError.notFound("segment \(number) of \(tokens.joined(separator: "-")) is empty")
         }
@@ -94,7 +94,7 @@ struct HLSAnswer {
     /// Key frame `number` (from 1) of a video track: its sample index, with the track's key frames.
     private func keyFrame(_ token: String, _ number: Int) throws -> (PresentationTrack, KeyFrames, Int) {
         let track = try context.videoTrack(token)
-        let keyFrames = KeyFrames(track: track.track, ranges: cut.ranges[track.token] ?? [])
+        let keyFrames = KeyFrames(track: track.track, ranges: cut.ranges(track.token) ?? [])
         guard let sample = keyFrames.sample(number: number) else {
             throw EngineError.notFound("key frame \(number) of \(token) does not exist (1...\(keyFrames.count))")
         }

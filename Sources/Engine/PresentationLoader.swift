@@ -1,9 +1,11 @@
 import ByteIO
+import CEngineAPI
 import Encryption
 import ISOBMFF
 import MediaModel
 import MPEGTS
 import HLS
+import IndexStore
 import PlayerURL
 import ServerManifest
 import Storage
@@ -167,9 +169,10 @@ final class PresentationView: @unchecked Sendable {
         } else {
             var all: [TSContinuity] = [.zero]
             all.reserveCapacity(cut.segmentation.count)
+            let ranges = tracks.map { cut.ranges($0.token) ?? [] }
             var state = TSContinuity.zero
             for k in 0..<cut.segmentation.count {
-                let inputs = tracks.map { TSInput(track: $0.track, samples: cut.ranges[$0.token]?[k] ?? 0..<0) }
+                let inputs = tracks.indices.map { TSInput(track: tracks[$0].track, samples: k < ranges[$0].count ? ranges[$0][k] : 0..<0) }
                 // Unknown sizes (NAL length size other than 4): counters restart at each segment.
                 state = TransportStreamWriter.continuityAfter(inputs: inputs, start: state) ?? .zero
                 all.append(state)
@@ -213,14 +216,7 @@ final class PresentationView: @unchecked Sendable {
                                                    fallbackLength: key.fallbackLength) else {
             throw .notFound("presentation has no samples to segment")
         }
-        var ranges: [String: [Range<Int>]] = [:]
-        var stats: [String: SegmentStats] = [:]
-        for t in presentation.tracks {
-            let s = SegmentStats(track: t.track, segmentation: segmentation)
-            ranges[t.token] = s.ranges
-            stats[t.token] = s
-        }
-        let cut = Cut(segmentation: segmentation, ranges: ranges, stats: stats)
+        let cut = Cut(segmentation: segmentation, tracks: presentation.tracks)
         cuts.insert(cut, for: key, cost: 1)
         return cut
     }
@@ -232,12 +228,44 @@ struct CutKey: Hashable, Sendable {
 }
 
 
-struct Cut: Sendable {
+/// A segmentation and, per track, its sample ranges and segment durations and sizes. Each track's
+/// are computed when first asked for: a segment request reads one track's, and a fresh process
+/// (its indexes from the index store) would otherwise spend most of its first segment's time
+/// cutting every other track of the presentation (docs/INDEX-STORE.md, "What should follow").
+final class Cut: @unchecked Sendable {
     let segmentation: Segmentation
-    /// Sample ranges per track token, one per segment.
-    let ranges: [String: [Range<Int>]]
-    /// Durations and sizes of every track's segments, for manifests.
-    let stats: [String: SegmentStats]
+    private let tracks: [String: Track]
+    private let order: [String]
+    private let lock = Lock()
+    private var computed: [String: SegmentStats] = [:]
+
+    init(segmentation: Segmentation, tracks: [PresentationTrack]) {
+        self.segmentation = segmentation
+        self.tracks = Dictionary(tracks.map { ($0.token, $0.track) }, uniquingKeysWith: { a, _ in a })
+        self.order = tracks.map(\.token)
+    }
+
+    /// Durations and sizes of the segments of the track with `token` (nil: no such track).
+    func stats(_ token: String) -> SegmentStats? {
+        if let known = lock.locked({ computed[token] }) { return known }
+        guard let track = tracks[token] else { return nil }
+        // Computed outside the lock: two requests may both compute it, the same result.
+        let stats = SegmentStats(track: track, segmentation: segmentation)
+        lock.locked { computed[token] = stats }
+        return stats
+    }
+
+    /// Sample ranges of the track with `token`, one per segment.
+    func ranges(_ token: String) -> [Range<Int>]? { stats(token)?.ranges }
+
+    /// Every track's stats (manifests describe them all).
+    var allStats: [String: SegmentStats] {
+        var out: [String: SegmentStats] = [:]
+        for token in order { out[token] = stats(token) }
+        return out
+    }
+
+    var allRanges: [String: [Range<Int>]] { allStats.mapValues(\.ranges) }
 }
 
 /// Builds presentations from server manifests and media files, with two bounded caches: parsed
@@ -265,6 +293,14 @@ final class PresentationLoader: @unchecked Sendable {
     let failures: RecentFailures
     /// Monotonic clock in seconds (injectable for tests).
     private let now: @Sendable () -> Int64
+    private let counters: SharedCounters
+    private let storeLock = Lock()
+    private var storeSetting: IndexStore?
+    /// The host's shared index store (`OrigoIndexCacheDir`), or nil.
+    var store: IndexStore? {
+        get { storeLock.locked { storeSetting } }
+        set { storeLock.locked { storeSetting = newValue } }
+    }
 
     init(indexCacheBytes: Int, presentationCacheBytes: Int, remoteTTL: Int64 = 60, failureTTL: Int64 = 5,
          counters: SharedCounters = SharedCounters(),
@@ -275,6 +311,7 @@ final class PresentationLoader: @unchecked Sendable {
         self.remoteTTL = remoteTTL
         self.failures = RecentFailures(seconds: failureTTL)
         self.now = now
+        self.counters = counters
     }
 
     /// Changes both cache bounds; entries beyond them are evicted.
@@ -425,22 +462,25 @@ final class PresentationLoader: @unchecked Sendable {
         ManifestPath.kind(of: RemoteURL.withoutQuery(path)) == .serverManifest
     }
 
-    /// The index of one source, from the cache when its version is unchanged.
+    /// The index of one source, from the cache when its version is unchanged, else from the
+    /// host's index store (``IndexStore``) when one is configured, else parsed (and then stored).
     private func index(_ locator: String, _ context: LoadContext) throws -> (FileIdentity, MP4Index) {
         guard RemoteURL.isRemote(locator) else {
             let identity = try LocalFile.identity(of: locator)
             if let cached = indexes.value(for: identity) { return (identity, cached) }
+            if let stored = fromStore(identity, context) { return (identity, stored) }
             let reader = try LocalFileReader(path: identity.path)
             return (identity, try parse(reader, identity: identity, context))
         }
         guard let upstream = context.upstream else { throw UpstreamError(.notConfigured, url: locator) }
-        if context.revalidating {
-            // One byte tells size and version; the index is usually still cached.
+        if context.revalidating || store != nil {
+            // One byte tells size and version; the index is usually still cached or stored.
             let probe = try upstream.fetchChecked(locator, offset: 0, length: 1)
             let size = probe.totalSize ?? (probe.status == 200 ? UInt64(probe.body.count) : 0)
             let identity = RemoteVersion(etag: probe.etag, size: size, lastModified: probe.lastModified)
                 .identity(url: locator)
             if let cached = indexes.value(for: identity) { return (identity, cached) }
+            if let stored = fromStore(identity, context) { return (identity, stored) }
         }
         let reader = try RemoteReader(url: locator, upstream: upstream)
         let identity = reader.identity
@@ -451,10 +491,59 @@ final class PresentationLoader: @unchecked Sendable {
     private func parse(_ reader: some RandomAccessReader, identity: FileIdentity, _ context: LoadContext) throws -> MP4Index {
         let index = try MP4Reader.read(reader, locator: identity.path, limits: context.limits,
                                        resolver: Self.dataReferenceResolver(for: identity.path))
-        let cost = index.tracks.reduce(1024) { $0 &+ $1.memoryFootprint }
-        indexes.insert(index, for: identity, cost: cost)
+        counters.add(ORIGO_COUNTER_INDEX_PARSES, 1)
+        cacheIndex(index, identity)
+        if let store {
+            let key = Self.storeKey(identity, context.limits)
+            if let evicted = store.save(index, key: key) {
+                counters.add(ORIGO_COUNTER_INDEX_STORE_WRITES, 1)
+                if evicted > 0 { counters.add(ORIGO_COUNTER_INDEX_STORE_EVICTIONS, evicted) }
+            }
+        }
         return index
     }
+
+    private func cacheIndex(_ index: MP4Index, _ identity: FileIdentity) {
+        let cost = index.tracks.reduce(1024) { $0 &+ $1.memoryFootprint }
+        indexes.insert(index, for: identity, cost: cost)
+    }
+
+    /// The index of `identity` from the host's store, put into this process's cache; nil when
+    /// there is no store, no file for it, or a file that fails a check (the caller then parses
+    /// and writes a new file over it).
+    private func fromStore(_ identity: FileIdentity, _ context: LoadContext) -> MP4Index? {
+        guard let store else { return nil }
+        let resolve = Self.dataReferenceResolver(for: identity.path)
+        let outcome = store.load(key: Self.storeKey(identity, context.limits),
+                                 maxSamplesPerTrack: context.limits.maxSamplesPerTrack,
+                                 maxSamplesPerFile: context.limits.maxSamplesPerFile) { reference in
+            guard let reference else { return identity.path }
+            return try resolve(reference).locator
+        }
+        switch outcome {
+        case .hit(let index):
+            counters.add(ORIGO_COUNTER_INDEX_STORE_HITS, 1)
+            cacheIndex(index, identity)
+            return index
+        case .miss:
+            return nil
+        case .rejected:
+            counters.add(ORIGO_COUNTER_INDEX_STORE_REJECTS, 1)
+            return nil
+        }
+    }
+
+    /// What a stored index is filed under: the source's version and the limits it was read
+    /// with (a store shared by servers with different `OrigoMaxIndexSize` never lends an index one
+    /// of them would refuse). ``storeGeneration`` changes when the MP4 reader's output does.
+    static func storeKey(_ identity: FileIdentity, _ limits: ReadLimits) -> String {
+        "origo-index \(storeGeneration)\n\(identity.path)\n\(identity.size)\n\(identity.mtimeSeconds).\(identity.mtimeNanoseconds)\n"
+            + "\(identity.etag)\n\(limits.maxIndexBytes)"
+    }
+
+    /// Bump when `MP4Reader` reads the same file into a different index: older stored files then
+    /// no longer match any key and age out.
+    static let storeGeneration = 1
 
     /// Resolves an index MP4's data references against the index file's locator: a local target
     /// must exist (its size bounds the samples), a remote one is fetched when samples are needed.

@@ -13,7 +13,7 @@ enum SmoothAnswer {
         switch route {
         case .smoothManifest:
             let cut = try context.view.cut(context.options.smoothCut)
-            let writer = SmoothManifestWriter(presentation: context.presentation, ranges: cut.ranges, urls: context.urls,
+            let writer = SmoothManifestWriter(presentation: context.presentation, ranges: cut.allRanges, urls: context.urls,
                                               protection: context.protection.smoothHeader)
             return AnswerContext.manifest(writer.manifest(), type: "text/xml")
         case .smoothFragment(let bitrate, let name, let time):
@@ -30,7 +30,7 @@ enum SmoothAnswer {
             throw EngineError.notFound("no Smooth quality level \(bitrate) of \(Sanitized.text(name))")
         }
         let offset = SmoothTimeline.offset(for: context.presentation)
-        guard let ranges = cut.ranges[track.token],
+        guard let ranges = cut.ranges(track.token),
               let index = SmoothTimeline.segment(startingAt: time, track: track.track, ranges: ranges, offset: offset) else {
             throw EngineError.notFound("no fragment of \(token) starts at \(time)")
         }

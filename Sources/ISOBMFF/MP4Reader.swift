@@ -9,6 +9,15 @@ public struct MP4Index: Sendable {
     public var movieTimescale: UInt32
     /// Track ID → the raw `dref` location, for tracks whose samples live in another file (index MP4s).
     public var dataReferences: [UInt32: String] = [:]
+
+    public init(tracks: [Track], isFragmented: Bool, majorBrand: String, movieTimescale: UInt32,
+                dataReferences: [UInt32: String] = [:]) {
+        self.tracks = tracks
+        self.isFragmented = isFragmented
+        self.majorBrand = majorBrand
+        self.movieTimescale = movieTimescale
+        self.dataReferences = dataReferences
+    }
 }
 
 /// Where an external data reference points, as the caller resolved it.

@@ -188,6 +188,7 @@ Define ORIGO_CACHE_URL http://127.0.0.1:{self.cache_port}/
 Define ORIGO_CACHE_LISTEN 127.0.0.1:{self.cache_port}
 Define ORIGO_STORAGE_URL http://127.0.0.1:{storage.port}/
 Define ORIGO_CACHE_ROOT {self.cache_root}
+Define ORIGO_INDEX_STORE {self.cache_root}-index-store
 Include "{REPO}/vhost-examples/cache-origin.conf"
 Include "{REPO}/vhost-examples/cache-storage.conf"
 """)

@@ -25,8 +25,8 @@ def basic(media):
     loopback port, the log directory → the site's directory."""
     text = open(REPO / "vhost-examples" / "basic.conf").read()
     text = (text.replace("/var/www/origo", "@DIR@/www").replace("*:80", "@LISTEN@")
-            .replace("${APACHE_LOG_DIR}", "@DIR@"))
-    assert "@DIR@/www/vod" in text and "@LISTEN@" in text, "basic.conf no longer has the expected layout"
+            .replace("${APACHE_LOG_DIR}", "@DIR@").replace("/var/cache/origo/", "@DIR@/"))
+    assert "@DIR@/www/vod" in text and "@LISTEN@" in text and "@DIR@/index-store" in text, "basic.conf no longer has the expected layout"
     site = PrivateServer(media.root, text)
     os.makedirs(os.path.join(site.dir, "www"))
     os.symlink(media.root, os.path.join(site.dir, "www", "vod"))
@@ -110,6 +110,7 @@ def s3_https(request, media, private_bucket):
         "/etc/ssl/certs/ca-certificates.crt": b.ca.cert,
         "*:80": "@LISTEN@",
         "UspEnableSubreq on": f"UspEnableSubreq {request.param}",
+        "/var/cache/origo/": "@DIR@/",
     }
     for placeholder, value in placeholders.items():
         assert placeholder in text, f"s3-https.conf no longer has {placeholder!r}"
@@ -178,3 +179,10 @@ def plays_from_the_private_bucket(s3_https, private_bucket, media):
     assert private_bucket.front.since(mark), "nothing was read through the https endpoint"
     # The bucket itself stays private.
     assert clients.get(f"{private_bucket.moto.endpoint}/media/abr.ism").status == 403
+
+
+def test_basic_conf_keeps_one_index_store_for_the_host(basic, media):
+    # The store directory the example names (here in the site's directory) fills as titles load.
+    assert clients.get(basic.url("vod/abr.ism/.mpd")).status == 200
+    store = os.path.join(basic.dir, "index-store")
+    assert any(name.endswith(".oix") for name in os.listdir(store)), os.listdir(store)

@@ -4,6 +4,7 @@
 import ByteIO
 import Engine
 import Glibc
+import IndexStore
 import ISOBMFF
 import Storage
 
@@ -78,6 +79,39 @@ for name in ["v360.mp4", "v1080.mp4", "audio-eng.mp4"] {
         _ = try MP4Reader.read(LocalFileReader(path: path), locator: path)
     }
 }
+
+// The host's index store (OrigoIndexCacheDir): one file per source, read instead of parsing.
+let storeDirectory = "/tmp/origo-bench-store-\(getpid())"
+for path in sources {
+    let index = try MP4Reader.read(LocalFileReader(path: path), locator: path)
+    let store = IndexStore(directory: storeDirectory, capacityBytes: 1 << 30)
+    store.save(index, key: path)
+    let name = path.split(separator: "/").last.map(String.init) ?? path
+    timed("index store read (\(name))", max(3, iterations / 10)) {
+        guard case .hit = store.load(key: path, maxSamplesPerTrack: 1 << 24, maxSamplesPerFile: 1 << 26, dataSource: { _ in path }) else {
+            fail("origo-bench: index store read failed\n", status: 1)
+        }
+    }
+}
+// A fresh engine (a new child) while another one filled the store: the first 1080p DASH segment.
+do {
+    let base = String(ism.split(separator: "/").last?.split(separator: ".").first ?? "long")
+    func freshEngine() -> Engine {
+        let e = Engine()
+        e.configure(indexStore: storeDirectory, bytes: 1 << 30)
+        return e
+    }
+    _ = freshEngine().handle(EngineRequest(method: "GET", manifestPath: ism, virtualPath: "\(base)-video=5000000-n1800.dash", query: nil))
+    timed("fresh engine, index store filled: first DASH 1080p segment", max(3, iterations / 10)) {
+        let r = freshEngine().handle(EngineRequest(method: "GET", manifestPath: ism, virtualPath: "\(base)-video=5000000-n1800.dash", query: nil))
+        if r.status != 200 { fail("origo-bench: fresh-engine segment: \(r.status)\n", status: 1) }
+    }
+    timed("fresh engine, no index store: first DASH 1080p segment", 3) {
+        let r = Engine().handle(EngineRequest(method: "GET", manifestPath: ism, virtualPath: "\(base)-video=5000000-n1800.dash", query: nil))
+        if r.status != 200 { fail("origo-bench: fresh-engine segment: \(r.status)\n", status: 1) }
+    }
+}
+system("rm -rf '\(storeDirectory)'")
 
 // Presentation load (server manifest + every source index) in a fresh engine, then warm requests.
 let before = residentBytes()

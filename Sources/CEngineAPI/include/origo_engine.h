@@ -166,6 +166,11 @@ enum origo_engine_counter {
     ORIGO_COUNTER_PRESENTATION_CACHE_BYTES,     /* gauge */
     ORIGO_COUNTER_PRESENTATION_CACHE_ENTRIES,   /* gauge */
     ORIGO_COUNTER_MAPPED_FILE_FAULTS,           /* pages of mapped media that faulted (the file shrank) */
+    ORIGO_COUNTER_INDEX_PARSES,                 /* ABI 9: media indexes read and parsed from their source */
+    ORIGO_COUNTER_INDEX_STORE_HITS,             /* ABI 9: indexes taken from the host's index store */
+    ORIGO_COUNTER_INDEX_STORE_WRITES,           /* ABI 9: indexes written to it */
+    ORIGO_COUNTER_INDEX_STORE_REJECTS,          /* ABI 9: store files that failed a check (rebuilt) */
+    ORIGO_COUNTER_INDEX_STORE_EVICTIONS,        /* ABI 9: store files removed to stay within its size */
     ORIGO_ENGINE_COUNTERS                       /* the number of counters */
 };
 
@@ -178,6 +183,10 @@ typedef struct origo_engine_config {
        to count nothing. Configuring NULL after an array withdraws what this process added to the
        gauges (call it when the process ends, after its last request). */
     uint64_t *counters;
+    /* ABI 9: the host's shared index store (OrigoIndexCacheDir), a directory every process may
+       read and write, or NULL for none; and its size bound (0: 1 GiB). Copied by the engine. */
+    const char *index_store_dir;
+    uint64_t index_store_bytes;
 } origo_engine_config;
 
 /* Applies `config` (called in each child after origo_engine_init, before any request; may be
