@@ -6,6 +6,7 @@
 
 #include "httpd.h"
 #include "http_config.h"
+#include "origo_engine.h"
 
 /* Per-directory (and per-location) configuration. Fields start "unset" so that merging inherits. */
 typedef struct origo_dir_config {
@@ -53,6 +54,9 @@ typedef struct origo_dir_config {
     apr_uint64_t ingest_max_fragment_bytes;
     /* OrigoIngestIdleTimeout: seconds an ingest body may go without a byte; -1 unset (= 30). */
     int ingest_idle_timeout;
+    /* Fmp4{Iss,Hds,Hls,Mpd}Fragment{NotFound,Missing,NotAvailable}: statuses for live fragments
+       outside the window, in origo_request.live_fragment_status order; 0 unset (= engine default). */
+    int live_fragment_status[ORIGO_LIVE_STATUS_COUNT];
 } origo_dir_config;
 
 /* OrigoIndexCacheSize (server config only: the caches are per process): bytes, 0 = default. */

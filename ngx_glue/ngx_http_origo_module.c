@@ -907,6 +907,35 @@ ngx_http_origo_body(ngx_http_request_t *r, ngx_http_origo_task_ctx_t *ctx, ngx_c
     return NGX_OK;
 }
 
+/* The engine's further headers ("Name: value\n" lines, live Cache-Control and Sunset), for
+   error answers too. */
+static ngx_int_t
+ngx_http_origo_engine_headers(ngx_http_request_t *r, const origo_response *resp)
+{
+    const char *cursor = resp->headers, *name, *value;
+    size_t name_len, value_len;
+    ngx_table_elt_t *h;
+
+    while (origo_next_header(&cursor, &name, &name_len, &value, &value_len)) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+        h->hash = 1;
+        h->key.len = name_len;
+        h->key.data = ngx_pnalloc(r->pool, name_len);
+        h->value.len = value_len;
+        h->value.data = ngx_pnalloc(r->pool, value_len + 1);
+        if (h->key.data == NULL || h->value.data == NULL) {
+            return NGX_ERROR;
+        }
+        ngx_memcpy(h->key.data, name, name_len);
+        ngx_memcpy(h->value.data, value, value_len);
+        h->value.data[value_len] = '\0';
+    }
+    return NGX_OK;
+}
+
 static ngx_int_t
 ngx_http_origo_set_headers(ngx_http_request_t *r, const origo_response *resp)
 {
@@ -942,7 +971,7 @@ ngx_http_origo_set_headers(ngx_http_request_t *r, const origo_response *resp)
     if (resp->last_modified > 0) {
         r->headers_out.last_modified_time = (time_t) resp->last_modified;
     }
-    return NGX_OK;
+    return ngx_http_origo_engine_headers(r, resp);
 }
 
 /* Turns the thread's result into the response. Returns what ngx_http_finalize_request takes. */
@@ -994,6 +1023,9 @@ ngx_http_origo_respond(ngx_http_request_t *r, ngx_http_origo_task_ctx_t *ctx)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10110) "%d for %V: %s",
                       resp->status, ngx_http_origo_log_uri(r, &log_uri),
                       resp->log_reason != NULL ? resp->log_reason : "(no reason given)");
+        if (ngx_http_origo_engine_headers(r, resp) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
         return resp->status;
     }
     if (resp->status < 200 || resp->status > 299) {

@@ -21,6 +21,8 @@ public struct EngineRequest: Sendable {
     /// Answer from memory only (the caller is an event loop): anything that would read, or
     /// build what is not built yet, ends the request with ``EngineResponse/wouldBlock``.
     public var noWait: Bool
+    /// Statuses for live fragments the window cannot answer (the `Fmp4…Fragment…` directives).
+    public var liveFragmentStatus = LiveFragmentStatus()
 
     public init(method: String, manifestPath: String, virtualPath: String, query: String?, maxIndexBytes: UInt64 = 0,
                 upstream: (any Upstream)? = nil, mapFiles: Bool = true, noWait: Bool = false) {
@@ -50,6 +52,8 @@ public struct EngineResponse: Sendable {
     public var bodyIsPooled = false
     /// The output format the request was for (counted by the status endpoint); nil for none.
     public var format: OutputFormat?
+    /// Further response headers (live: `Cache-Control`, `Sunset`), sent as they are.
+    public var headers: [(name: String, value: String)] = []
 
     public init(status: Int, contentType: String?, etag: String?, lastModified: Int64, logReason: String?, body: [BodyPiece]) {
         self.status = status

@@ -1,0 +1,206 @@
+"""Live playout control on a real Apache (issue #17, docs/LIVE.md): while ffmpeg pushes a real-time
+channel whose 6 s DVR window slides, fragments older than the window, in a gap and in the future
+get the statuses of the Fmp4…Fragment… directives (defaults, and overrides in another directory
+that shows the same channel); answers carry Last-Modified, Cache-Control and Sunset; the
+dvr_window_length and time_shift query overrides narrow and shift what playlists offer, and ffmpeg
+plays a time-shifted playlist without a gap."""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+import clients
+from conftest import PrivateServer
+from test_live_ingest import FPS, push_command
+
+WINDOW = 6
+ISML = f"""<?xml version="1.0" encoding="utf-8"?>
+<smil xmlns="http://www.w3.org/2001/SMIL20/Language">
+  <head>
+    <meta name="dvr_window_length" content="{WINDOW}"/>
+  </head>
+  <body><switch></switch></body>
+</smil>
+"""
+
+SITE = """
+<Directory "@ROOT@/live">
+  OrigoLiveIngest on
+  LimitRequestBody 0
+</Directory>
+<Directory "@ROOT@/custom">
+  Options +FollowSymLinks
+  Fmp4HlsFragmentNotFound 410
+  Fmp4HlsFragmentNotAvailable 503
+  Fmp4MpdFragmentNotFound 404
+  Fmp4MpdFragmentMissing 412
+  Fmp4MpdFragmentNotAvailable 503
+</Directory>
+LogLevel warn origo:info
+"""
+
+
+@pytest.fixture(scope="module", params=["event", "prefork"])
+def channel(request):
+    """A private Apache per MPM with a channel being pushed for 40 s into live/ch.isml; custom/ is
+    the same folder under other directives. Yields once the window has slid."""
+    root = tempfile.mkdtemp(prefix="origo-liveplay-", dir="/tmp")
+    os.chmod(root, 0o755)
+    live = os.path.join(root, "live")
+    os.mkdir(live)
+    os.chmod(live, 0o777)   # Apache's children (www-data) write the store
+    os.symlink(live, os.path.join(root, "custom"))
+    with open(os.path.join(live, "ch.isml"), "w") as f:
+        f.write(ISML)
+    os.chmod(os.path.join(live, "ch.isml"), 0o666)
+    site = PrivateServer(root, SITE.replace("@ROOT@", root), mpm=request.param)
+    encoder = subprocess.Popen(push_command({"smooth": site.url("live/ch.isml/Streams(s)")}, cmaf=False, seconds=40),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        # Until the window has slid past the first fragments (2 s each), at most 30 s.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            answer = clients.get(site.url("live/ch.isml/ch-video=300000.m3u8"))
+            if answer.status == 200 and media_sequence(answer.body.decode()) >= 3:
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("the channel's window never slid")
+        site.mpm = request.param
+        site.root = root
+        yield site
+    finally:
+        encoder.kill()
+        encoder.wait()
+        crashes = site.stop()
+        shutil.rmtree(root, ignore_errors=True)
+        assert not crashes, "\n".join(crashes[:20])
+
+
+def media_sequence(playlist: str) -> int:
+    m = re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", playlist)
+    return int(m.group(1)) if m else 0
+
+
+def segments(playlist: str) -> list[str]:
+    return [line for line in playlist.splitlines() if line and not line.startswith("#")]
+
+
+def timeline(mpd: str, rep: str) -> list[tuple[int, int]]:
+    """(t, d) of every segment of Representation `rep` in a $Time$ MPD."""
+    block = mpd.split(f'<Representation id="{rep}"')[1].split("</Representation>")[0]
+    out, t = [], 0
+    for m in re.finditer(r"<S( t=\"(\d+)\")? d=\"(\d+)\"( r=\"(\d+)\")?/>", block):
+        if m.group(2):
+            t = int(m.group(2))
+        for _ in range(int(m.group(5) or 0) + 1):
+            out.append((t, int(m.group(3))))
+            t += int(m.group(3))
+    return out
+
+
+def test_hls_statuses_and_headers(channel):
+    answer = clients.get(channel.url("live/ch.isml/ch-video=300000.m3u8"))
+    assert answer.status == 200
+    playlist = answer.body.decode()
+    first, names = media_sequence(playlist), segments(playlist)
+    assert first >= 3 and len(names) <= WINDOW // 2 + 1, playlist
+    assert re.fullmatch(r"public, max-age=1", answer.header("cache-control") or ""), answer.headers
+    assert answer.header("last-modified"), answer.headers
+    # A segment in the window: long-lived until its Sunset, about the window after it was stored.
+    segment = clients.get(channel.url(f"live/ch.isml/{names[-1]}"))
+    assert segment.status == 200
+    sunset = email.utils.parsedate_to_datetime(segment.header("sunset")).timestamp()
+    stored = email.utils.parsedate_to_datetime(segment.header("last-modified")).timestamp()
+    assert sunset - stored == WINDOW, segment.headers
+    max_age = int(segment.header("cache-control").rsplit("=", 1)[1])
+    assert 1 <= max_age <= WINDOW, segment.headers
+    # Older than the window, and in the future: the HLS defaults (404, 404), then the overrides.
+    for where, gone, future in [("live", 404, 404), ("custom", 410, 503)]:
+        old = clients.get(channel.url(f"{where}/ch.isml/ch-video=300000-{first - 1}.m4s"))
+        assert old.status == gone, (where, old.status)
+        ahead = clients.get(channel.url(f"{where}/ch.isml/ch-video=300000-{first + 40}.m4s"))
+        assert ahead.status == future, (where, ahead.status)
+        assert ahead.header("cache-control") == "no-cache", ahead.headers
+    log = open(channel.error_log, errors="replace").read()
+    assert f"live segment {first + 40} is not there yet" in log
+
+
+def test_dash_statuses(channel):
+    answer = clients.get(channel.url("live/ch.isml/.mpd"))
+    assert answer.status == 200 and answer.header("cache-control") == "public, max-age=1"
+    mpd = answer.body.decode()
+    assert f'timeShiftBufferDepth="PT{WINDOW}S"' in mpd
+    times = timeline(mpd, "video=300000")
+    assert times and times[0][0] > 0, mpd
+    (t0, d0), (tn, dn) = times[0], times[-1]
+    base = "ch.isml/ch-video=300000"
+    assert clients.get(channel.url(f"live/{base}-{t0}.dash")).status == 200
+    # Older than the window, inside a fragment (no segment starts there: a gap for the URL), the future.
+    for where, codes in [("live", (410, 404, 404)), ("custom", (404, 412, 503))]:
+        got = tuple(clients.get(channel.url(f"{where}/{base}-{t}.dash")).status
+                    for t in (t0 - d0, t0 + d0 // 2, tn + 20 * dn))
+        assert got == codes, (where, got)
+
+
+def test_window_and_time_shift_overrides(channel):
+    url = channel.url("live/ch.isml/ch-video=300000.m3u8")
+    whole = clients.get(url).body.decode()
+    narrow = clients.get(url + "?dvr_window_length=2").body.decode()
+    assert len(segments(narrow)) == 1 and segments(narrow)[-1] == segments(whole)[-1], narrow
+    # Capped by the publishing point's window.
+    assert len(segments(clients.get(url + "?dvr_window_length=600").body.decode())) <= WINDOW // 2 + 1
+    shifted = clients.get(url + "?time_shift=4").body.decode()
+    last = int(segments(whole)[-1].rsplit("-", 1)[1].split(".")[0])
+    shifted_last = int(segments(shifted)[-1].rsplit("-", 1)[1].split(".")[0])
+    assert last - 3 <= shifted_last <= last - 2, (whole, shifted)
+    # The master hands the override on; the MPD says the narrower window.
+    master = clients.get(channel.url("live/ch.isml/.m3u8?time_shift=4")).body.decode()
+    assert "ch-video=300000.m3u8?time_shift=4" in master
+    mpd = clients.get(channel.url("live/ch.isml/.mpd?dvr_window_length=4")).body.decode()
+    assert 'timeShiftBufferDepth="PT4S"' in mpd and len(timeline(mpd, "video=300000")) <= 3
+    assert clients.get(url + "?time_shift=soon").status == 400
+
+
+def test_ffmpeg_plays_a_time_shifted_channel(channel):
+    """Four seconds behind the live point, through the master: every frame once, back to back."""
+    if channel.mpm != "event":
+        pytest.skip("one MPM is enough")
+    # -frames, not -t: output time counts from 0, and this stream starts seconds later.
+    player = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error",
+                             "-i", channel.url("live/ch.isml/.m3u8?time_shift=4"), "-map", "0:v:0",
+                             "-frames:v", str(4 * FPS), "-f", "framemd5", "-"], capture_output=True, timeout=60)
+    assert player.returncode == 0, player.stderr.decode()
+    frames = [tuple(int(f) for f in line.split(",")[2:4]) for line in player.stdout.decode().splitlines()
+              if line.strip() and not line.startswith("#")]
+    assert len(frames) == 4 * FPS, len(frames)
+    for (p0, d0), (p1, _) in zip(frames, frames[1:]):
+        assert p1 == p0 + d0, f"gap or repeat at {p0}"
+
+
+def test_nginx_sends_the_same_headers_and_statuses(channel):
+    """nginx serving the store Apache writes: the engine's headers on answers and refusals alike."""
+    if channel.mpm != "event":
+        pytest.skip("one MPM is enough")
+    server = PrivateServer(channel.root, f'location /live/ {{ alias "{channel.root}/live/"; usp_handle_ism; }}\n',
+                           kind="nginx")
+    try:
+        playlist = clients.get(server.url("live/ch.isml/ch-video=300000.m3u8"))
+        assert playlist.status == 200 and playlist.header("cache-control") == "public, max-age=1"
+        names = segments(playlist.body.decode())
+        segment = clients.get(server.url(f"live/ch.isml/{names[-1]}"))
+        assert segment.status == 200 and segment.header("sunset"), segment.headers
+        assert segment.header("cache-control").startswith("public, max-age="), segment.headers
+        ahead = clients.get(server.url(f"live/ch.isml/ch-video=300000-{media_sequence(playlist.body.decode()) + 40}.m4s"))
+        assert ahead.status == 404 and ahead.header("cache-control") == "no-cache", ahead.headers
+    finally:
+        crashes = server.stop()
+        assert not crashes, "\n".join(crashes[:20])
