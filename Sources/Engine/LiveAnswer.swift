@@ -90,8 +90,45 @@ enum LiveAnswer {
             // It changes only with the stream's header (a reconnecting encoder may send a new one).
             response.headers = LiveCaching.manifest(longestFragmentMillis: Int64(live.dvrWindowSeconds) * 1000)
             return response
+        case .smoothManifest:
+            var streams: [LiveSmooth.Stream] = []
+            for track in live.tracks where track.kind != .textstream {
+                guard let model = try? LivePresentation.movie(headerPath: track.headerPath).track(track.trackID) else { continue }
+                if let i = streams.firstIndex(where: { $0.kind == track.kind && $0.trackName == track.trackName }) {
+                    streams[i].tracks.append((track, model))
+                    continue
+                }
+                guard let index = try? FragmentIndexReader(path: track.indexPath) else { continue }
+                streams.append(LiveSmooth.Stream(kind: track.kind, trackName: track.trackName, tracks: [(track, model)],
+                                                 window: try options.window(index, track)))
+            }
+            guard !streams.isEmpty else { throw EngineError.notFound("the publishing point has no fragments yet") }
+            var response = AnswerContext.manifest(LiveSmooth.manifest(streams, windowSeconds: options.dvrWindowSeconds), type: "text/xml")
+            response.lastModified = Int64(clamping: (streams.compactMap { $0.window.fragments.last?.ingestMillis }.max() ?? 0) / 1000)
+            response.headers = LiveCaching.manifest(longestFragmentMillis: streams.map { longestMillis($0.window, $0.tracks[0].track) }.max() ?? 2000)
+            return response
+        case .smoothFragment(let bitrate, let name, let time):
+            guard let track = live.tracks.first(where: { $0.trackName == name && $0.bitrate == bitrate }) else {
+                throw EngineError.notFound("no live Smooth quality level \(bitrate) of \(Sanitized.text(name))")
+            }
+            let window = try LiveWindow(index: FragmentIndexReader(path: track.indexPath), dvrWindow: live.windowUnits(track))
+            let lookup = time < 0 ? .notFound : window.lookup(time: time)
+            guard case .found(_, let record) = lookup else {
+                return refusal(status.status(.iss, lookup), lookup, "live Smooth fragment at \(time)")
+            }
+            guard record.time == time else {
+                return refusal(status.status(.iss, .missing), .missing, "live Smooth fragment at \(time) (the one at \(record.time) is)")
+            }
+            // As stored: Smooth ingest's moof has the tfxd Smooth clients read.
+            let stored = try LivePresentation.fragment(record, mediaPath: track.mediaPath)
+            var response = AnswerContext.segment([.bytes(stored.moof), .file(locator: track.mediaPath, offset: stored.mdatOffset,
+                                                                             length: stored.mdatLength)],
+                                                 type: AnswerContext.mp4Type(track.kind == .audio ? .audio : .video))
+            response.lastModified = Int64(clamping: record.ingestMillis / 1000)
+            response.headers = LiveCaching.segment(ingestMillis: record.ingestMillis, windowSeconds: live.dvrWindowSeconds, nowMillis: now)
+            return response
         default:
-            return .error(501, "live playout of \(Sanitized.text(request.virtualPath)) is not built yet (HLS fMP4 and DASH only)")
+            return .error(501, "live playout of \(Sanitized.text(request.virtualPath)) is not built yet (HLS fMP4, DASH and Smooth only)")
         }
     }
 

@@ -138,4 +138,31 @@ import Storage
         #expect(bounded.firstIndex == 1 && bounded.fragments.map(\.time) == [10_000_000])
         #expect(try LiveWindow(index: index, dvrWindow: 0, timeShift: .max).fragments.isEmpty)
     }
+
+    @Test func smoothLiveManifestAndFragments() throws {
+        let pp = try playout.ingested()
+        let manifest = try text(get(pp, "Manifest"))
+        #expect(manifest.contains("IsLive=\"TRUE\"") && manifest.contains("DVRWindowLength=\"300000000\"") && manifest.contains("Duration=\"0\""))
+        #expect(manifest.contains("Url=\"QualityLevels({bitrate})/Fragments(video={start time})\""))
+        #expect(manifest.contains("<QualityLevel Index=\"1\" Bitrate=\"30000\" FourCC=\"H264\""))
+        let video = manifest.components(separatedBy: "<StreamIndex Type=\"video\"")[1].components(separatedBy: "</StreamIndex>")[0]
+        #expect(video.contains("Chunks=\"4\"") && video.contains("<c t=\"0\" d=\"10000000\"/>"))
+        // Audio's first fragment starts before 0 (encoder delay): Smooth times are unsigned, it is left out.
+        let audio = try LiveIngestTests.records(pp, "channel1", 3)
+        let audioIndex = manifest.components(separatedBy: "<StreamIndex Type=\"audio\"")[1]
+        #expect(audioIndex.contains("Chunks=\"3\"") && audioIndex.contains("<c t=\"\(audio[1].time)\""))
+        // Fragments as stored: the encoder's moof (with its tfxd) and the mdat.
+        let fragment = get(pp, "QualityLevels(60000)/Fragments(video=10000000)")
+        #expect(fragment.status == 200 && header(fragment, "Sunset") != nil)
+        let stored = try LiveIngestTests.records(pp, "channel1", 1)[1]
+        let media = LiveIngestTests.file(pp, "channel1", "1.media")
+        #expect(try playout.body(fragment) == Array(media[Int(stored.offset)..<Int(stored.mediaEnd)]))
+        #expect(get(pp, "QualityLevels(32000)/Fragments(audio=\(audio[1].time))").status == 200)
+        // Smooth's defaults: a gap and the future 412, gone from the window 404; an unknown level 404.
+        #expect(get(pp, "QualityLevels(60000)/Fragments(video=5000000)").status == 412)
+        #expect(get(pp, "QualityLevels(60000)/Fragments(video=90000000)").status == 412)
+        #expect(get(pp, "QualityLevels(60000)/Fragments(video=-1)").status != 200)
+        #expect(get(pp, "QualityLevels(70000)/Fragments(video=0)").status == 404)
+        #expect(get(try slid(), "QualityLevels(60000)/Fragments(video=0)").status == 404)
+    }
 }

@@ -204,3 +204,24 @@ def test_nginx_sends_the_same_headers_and_statuses(channel):
     finally:
         crashes = server.stop()
         assert not crashes, "\n".join(crashes[:20])
+
+
+# GStreamer 1.22's dashdemux2 and mssdemux2 on these live streams: playbin3 stays in buffering
+# (6 % after 10 s for DASH, 0 % for Smooth, 7-8 buffers out) while hlsdemux2 plays the same
+# channel; not understood yet (docs/LIVE.md).
+GST_LIVE_STALLS = pytest.mark.xfail(strict=False, reason="playbin3 stays buffering on live DASH/Smooth (docs/LIVE.md)")
+
+
+@pytest.mark.parametrize("manifest", [".m3u8", pytest.param(".mpd", marks=GST_LIVE_STALLS),
+                                      pytest.param("Manifest", marks=GST_LIVE_STALLS)])
+def test_gstreamer_follows_the_sliding_window(channel, manifest):
+    """GStreamer's playbin3 (hlsdemux2, dashdemux2, mssdemux) on HLS, DASH and Smooth live: over
+    14 s it plays on past the 6 s window it started with, every frame once (40 ms apart)."""
+    if channel.mpm != "event" and manifest != ".m3u8":
+        pytest.skip("HLS is enough under prefork")
+    r = clients.gst_play(channel.url(f"live/ch.isml/{manifest}"), timeout=14)
+    assert not r.errors, r.summary()
+    assert r.span >= WINDOW + 4, r.summary()
+    pts = sorted(r.video_pts)
+    assert len(set(pts)) == len(pts), f"repeated frames: {r.summary()}"
+    assert r.largest_gap < 0.05, r.summary()
