@@ -170,13 +170,15 @@ def test_window_and_time_shift_overrides(channel):
     assert clients.get(url + "?time_shift=soon").status == 400
 
 
-def test_ffmpeg_plays_a_time_shifted_channel(channel):
-    """Four seconds behind the live point, through the master: every frame once, back to back."""
+@pytest.mark.parametrize("manifest", [".m3u8?time_shift=4", ".mpd?mpd.segment_template=number"])
+def test_ffmpeg_plays_time_shifted_hls_and_numbered_dash(channel, manifest):
+    """ffmpeg four seconds behind the live point through the master, and on the $Number$ MPD whose
+    segments come from the clock: every frame once, back to back."""
     if channel.mpm != "event":
         pytest.skip("one MPM is enough")
     # -frames, not -t: output time counts from 0, and this stream starts seconds later.
     player = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error",
-                             "-i", channel.url("live/ch.isml/.m3u8?time_shift=4"), "-map", "0:v:0",
+                             "-i", channel.url(f"live/ch.isml/{manifest}"), "-map", "0:v:0",
                              "-frames:v", str(4 * FPS), "-f", "framemd5", "-"], capture_output=True, timeout=60)
     assert player.returncode == 0, player.stderr.decode()
     frames = [tuple(int(f) for f in line.split(",")[2:4]) for line in player.stdout.decode().splitlines()
@@ -187,11 +189,13 @@ def test_ffmpeg_plays_a_time_shifted_channel(channel):
 
 
 def test_nginx_sends_the_same_headers_and_statuses(channel):
-    """nginx serving the store Apache writes: the engine's headers on answers and refusals alike."""
+    """nginx serving the store Apache writes: the engine's headers on answers and refusals alike,
+    and its fmp4_*_fragment_* statuses."""
     if channel.mpm != "event":
         pytest.skip("one MPM is enough")
-    server = PrivateServer(channel.root, f'location /live/ {{ alias "{channel.root}/live/"; usp_handle_ism; }}\n',
-                           kind="nginx")
+    server = PrivateServer(channel.root, f'location /live/ {{ alias "{channel.root}/live/"; usp_handle_ism; }}\n'
+                           f'location /custom/ {{ alias "{channel.root}/live/"; usp_handle_ism; '
+                           'fmp4_hls_fragment_not_found 410; fmp4_hls_fragment_not_available 503; }\n', kind="nginx")
     try:
         playlist = clients.get(server.url("live/ch.isml/ch-video=300000.m3u8"))
         assert playlist.status == 200 and playlist.header("cache-control") == "public, max-age=1"
@@ -201,6 +205,11 @@ def test_nginx_sends_the_same_headers_and_statuses(channel):
         assert segment.header("cache-control").startswith("public, max-age="), segment.headers
         ahead = clients.get(server.url(f"live/ch.isml/ch-video=300000-{media_sequence(playlist.body.decode()) + 40}.m4s"))
         assert ahead.status == 404 and ahead.header("cache-control") == "no-cache", ahead.headers
+        # The nginx twins of the Fmp4…Fragment… directives.
+        first = media_sequence(playlist.body.decode())
+        assert clients.get(server.url(f"custom/ch.isml/ch-video=300000-{first + 40}.m4s")).status == 503
+        assert clients.get(server.url(f"custom/ch.isml/ch-video=300000-{first - 1}.m4s")).status == 410
+        assert clients.get(server.url(f"live/ch.isml/ch-video=300000-{first - 1}.m4s")).status == 404
     finally:
         crashes = server.stop()
         assert not crashes, "\n".join(crashes[:20])
