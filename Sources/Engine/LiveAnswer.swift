@@ -18,12 +18,14 @@ enum LiveAnswer {
         let names = Set(live.tracks.map(\.trackName))
         let route = try VirtualPath.parse(request.virtualPath, trackNames: names)
         let options = try LiveOptions(query: QueryOptions(raw: request.query), live: live)
+        // What manifests list; media playlists and segments name their track.
+        let listed = { () throws -> [LivePresentation.Track] in try options.selecting(live.tracks) }
         let base = baseName(request.manifestPath)
         let status = request.liveFragmentStatus
         let now = IngestSession.wallClockMillis()
         switch route {
         case .hlsMaster:
-            var response = AnswerContext.manifest(master(live, base: base, query: request.query), type: playlistType)
+            var response = AnswerContext.manifest(master(try listed(), base: base, query: request.query), type: playlistType)
             response.headers = LiveCaching.manifest(longestFragmentMillis: 2000)
             return response
         case .hlsMediaPlaylist(let tokens) where tokens.count == 1:
@@ -36,7 +38,7 @@ enum LiveAnswer {
         case .dashManifest:
             var timelines: [LiveDASH.Timeline] = []
             var anchor: (record: FragmentRecord, timescale: UInt32)?
-            for track in live.tracks where track.kind != .textstream {
+            for track in try listed() where track.kind != .textstream {
                 guard let index = try? FragmentIndexReader(path: track.indexPath) else { continue }
                 let window = try options.window(index, track)
                 guard !window.fragments.isEmpty else { continue }
@@ -92,7 +94,7 @@ enum LiveAnswer {
             return response
         case .smoothManifest:
             var streams: [LiveSmooth.Stream] = []
-            for track in live.tracks where track.kind != .textstream {
+            for track in try listed() where track.kind != .textstream {
                 guard let model = try? LivePresentation.movie(headerPath: track.headerPath).track(track.trackID) else { continue }
                 if let i = streams.firstIndex(where: { $0.kind == track.kind && $0.trackName == track.trackName }) {
                     streams[i].tracks.append((track, model))
@@ -186,18 +188,18 @@ enum LiveAnswer {
     }
 
     /// The master playlist; media playlist URLs carry the request's query (its overrides and filters).
-    static func master(_ live: LivePresentation, base: String, query: String? = nil) -> String {
+    static func master(_ tracks: [LivePresentation.Track], base: String, query: String? = nil) -> String {
         // Only a query that cannot end the quoted URI or the line is passed on.
         let passable = query.map { q in !q.isEmpty && q.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "\"") } } ?? false
         let suffix = passable ? "?" + (query ?? "") : ""
         var out = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n"
-        let audio = live.tracks.filter { $0.kind == .audio }
+        let audio = tracks.filter { $0.kind == .audio }
         for (i, a) in audio.enumerated() {
             out += "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"\(a.trackName)-\(a.bitrate)\",DEFAULT=\(i == 0 ? "YES" : "NO"),"
                 + "AUTOSELECT=YES,URI=\"\(base)-\(a.token).m3u8\(suffix)\"\n"
         }
         let audioBitrate = audio.map(\.bitrate).max() ?? 0
-        for v in live.tracks where v.kind == .video {
+        for v in tracks where v.kind == .video {
             let codecs = ([v.codecs] + (audio.first.map { [$0.codecs] } ?? [])).filter { !$0.isEmpty }.joined(separator: ",")
             out += "#EXT-X-STREAM-INF:BANDWIDTH=\(v.bitrate &+ audioBitrate),CODECS=\"\(codecs)\""
             if v.width > 0, v.height > 0 { out += ",RESOLUTION=\(v.width)x\(v.height)" }

@@ -165,4 +165,21 @@ import Storage
         #expect(get(pp, "QualityLevels(70000)/Fragments(video=0)").status == 404)
         #expect(get(try slid(), "QualityLevels(60000)/Fragments(video=0)").status == 404)
     }
+
+    @Test func filtersAndMaxBitrateAsInVOD() throws {
+        let pp = try playout.ingested()
+        let master = try text(get(pp, ".m3u8", query: "filter=(type==%22video%22%26%26systemBitrate>40000)||(type==%22audio%22)"))
+        #expect(master.contains("channel1-video=60000.m3u8") && !master.contains("channel1-video=30000.m3u8"))
+        #expect(master.contains("channel1-audio=32000.m3u8"))
+        let capped = try text(get(pp, ".m3u8", query: "max_bitrate=40000"))
+        #expect(capped.contains("channel1-video=30000.m3u8") && !capped.contains("channel1-video=60000.m3u8"))
+        let lowest = try text(get(pp, ".m3u8", query: "max_bitrate=1"))
+        #expect(lowest.contains("channel1-video=30000.m3u8") && !lowest.contains("channel1-video=60000.m3u8"))
+        let mpd = try text(get(pp, ".mpd", query: "filter=(type!=%22audio%22)"))
+        #expect(mpd.contains("video=60000") && !mpd.contains("audio=32000"))
+        let smooth = try text(get(pp, "Manifest", query: "filter=(FourCC==%22AACL%22)"))
+        #expect(smooth.contains("Type=\"audio\"") && !smooth.contains("Type=\"video\""))
+        #expect(get(pp, ".m3u8", query: "filter=(type==%22meta%22)").status == 404)
+        #expect(get(pp, ".m3u8", query: "filter=(type==").status == 400)
+    }
 }

@@ -168,6 +168,11 @@ def test_window_and_time_shift_overrides(channel):
     mpd = clients.get(channel.url("live/ch.isml/.mpd?dvr_window_length=4")).body.decode()
     assert 'timeShiftBufferDepth="PT4S"' in mpd and len(timeline(mpd, "video=300000")) <= 3
     assert clients.get(url + "?time_shift=soon").status == 400
+    # filter= and max_bitrate= as in VOD, on manifests.
+    low = clients.get(channel.url("live/ch.isml/.m3u8?max_bitrate=200000")).body.decode()
+    assert "ch-video=150000.m3u8" in low and "ch-video=300000.m3u8" not in low, low
+    audio_only = clients.get(channel.url('live/ch.isml/.mpd?filter=(type%3D%3D%22audio%22)')).body.decode()
+    assert "audio=64000" in audio_only and "video=" not in audio_only
 
 
 @pytest.mark.parametrize("manifest", [".m3u8?time_shift=4", ".mpd?mpd.segment_template=number"])
