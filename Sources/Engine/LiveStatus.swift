@@ -42,6 +42,8 @@ enum LiveCaching {
 
     /// A segment that stays the same until it leaves a window of `windowSeconds`, about that long after it was stored.
     static func segment(ingestMillis: UInt64, windowSeconds: Int, nowMillis: UInt64) -> [(String, String)] {
+        // A window of 0 keeps the whole store: the segment does not leave (until an archive limit does).
+        guard windowSeconds > 0 else { return [("Cache-Control", "public, max-age=86400")] }
         let sunset = Int64(clamping: ingestMillis / 1000) &+ Int64(windowSeconds)
         let left = max(1, sunset &- Int64(clamping: nowMillis / 1000))
         return [("Cache-Control", "public, max-age=\(left)"), ("Sunset", httpDate(seconds: sunset))]

@@ -74,6 +74,7 @@ import Storage
         // Not there yet: a refusal caches must not keep; gone from the window stays gone.
         #expect(header(get(pp, "channel1-video=60000-9.m4s"), "Cache-Control") == "no-cache")
         #expect(header(get(try slid(), "channel1-video=60000-1.m4s"), "Cache-Control") == nil)
+        #expect(LiveCaching.segment(ingestMillis: 1_000, windowSeconds: 0, nowMillis: 2_000).map(\.0) == ["Cache-Control"])
         #expect(LiveCaching.httpDate(seconds: 0) == "Thu, 01 Jan 1970 00:00:00 GMT")
         #expect(LiveCaching.httpDate(seconds: 1_796_693_580) == "Tue, 08 Dec 2026 01:33:00 GMT")
     }
