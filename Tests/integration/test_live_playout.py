@@ -249,3 +249,23 @@ def test_gstreamer_follows_the_sliding_window(channel, manifest):
     pts = sorted(r.video_pts)
     assert len(set(pts)) == len(pts), f"repeated frames: {r.summary()}"
     assert r.largest_gap < 0.05, r.summary()
+
+
+def test_vlc_follows_live_smooth(channel):
+    """VLC 3 on the live Smooth manifest for 20 s (killed then: a live stream does not end): it
+    remuxes what the window offered and what arrived since, every video frame once, 40 ms apart."""
+    if channel.mpm != "event":
+        pytest.skip("one MPM is enough")
+    work = tempfile.mkdtemp(prefix="origo-vlc-", dir="/tmp")
+    try:
+        r = clients.vlc_remux(channel.url("live/ch.isml/Manifest"), work, "smooth.ts", timeout=20)
+        assert os.path.exists(r.output), r.summary()
+        probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts",
+                                "-of", "csv=p=0", r.output], capture_output=True, text=True, timeout=60)
+        pts = sorted({int(m) for m in re.findall(r"^(\d+)", probe.stdout, re.MULTILINE)})
+        # More than the window (8 s) offered at the start: it followed what arrived while it played.
+        assert len(pts) >= 12 * FPS, (len(pts), r.summary())
+        steps = {b - a for a, b in zip(pts, pts[1:])}
+        assert steps == {90000 // FPS}, f"gaps or repeats: {sorted(steps)[:10]}"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
