@@ -2,6 +2,7 @@
  * request_rec -> origo_request, and origo_response -> headers + bucket brigade.
  */
 #include "origo_bridge.h"
+#include "origo_url.h"
 
 #include "apr_buckets.h"
 #include "apr_file_io.h"
@@ -51,6 +52,9 @@ void origo_bridge_make_request(request_rec *r, const origo_dir_config *conf, ori
         st->mtime_sec = (int64_t)apr_time_sec(r->finfo.mtime);
         st->mtime_nsec = (int64_t)(r->finfo.mtime % APR_USEC_PER_SEC) * 1000;
         out->manifest_stat = st;
+    }
+    if (conf != NULL) {
+        memcpy(out->live_fragment_status, conf->live_fragment_status, sizeof(out->live_fragment_status));
     }
 }
 
@@ -260,8 +264,22 @@ static int build_body(request_rec *r, const origo_response *resp, apr_bucket_bri
     return OK;
 }
 
+/* The engine's further headers ("Name: value\n" lines): in err_headers_out, so that error
+   answers carry them too. */
+static void add_engine_headers(request_rec *r, const origo_response *resp)
+{
+    const char *cursor = resp->headers, *name, *value;
+    size_t name_len, value_len;
+
+    while (origo_next_header(&cursor, &name, &name_len, &value, &value_len)) {
+        apr_table_setn(r->err_headers_out, apr_pstrmemdup(r->pool, name, name_len),
+                       apr_pstrmemdup(r->pool, value, value_len));
+    }
+}
+
 static int respond_error(request_rec *r, const origo_response *resp)
 {
+    add_engine_headers(r, resp);
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ORIGO_LOGNO(10110) "%d for %s: %s",
                   resp->status, r->uri,
                   resp->log_reason != NULL ? resp->log_reason : "(no reason given)");
@@ -280,6 +298,7 @@ static void set_headers(request_rec *r, const origo_response *resp)
         ap_update_mtime(r, apr_time_from_sec(resp->last_modified));
         ap_set_last_modified(r);
     }
+    add_engine_headers(r, resp);
 }
 
 int origo_bridge_respond(request_rec *r, origo_response *resp)

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -110,6 +111,7 @@ void *origo_merge_dir_config(apr_pool_t *p, void *base_, void *add_)
     const origo_dir_config *base = base_;
     const origo_dir_config *add = add_;
     origo_dir_config *merged = apr_pcalloc(p, sizeof(*merged));
+    int i;
 
     merged->handle_ism = add->handle_ism != -1 ? add->handle_ism : base->handle_ism;
     if (add->max_index_set) {
@@ -139,6 +141,10 @@ void *origo_merge_dir_config(apr_pool_t *p, void *base_, void *add_)
                                                                             : base->ingest_max_fragment_bytes;
     merged->ingest_idle_timeout = add->ingest_idle_timeout != -1 ? add->ingest_idle_timeout : base->ingest_idle_timeout;
     merged->file_check_seconds = add->file_check_seconds != -1 ? add->file_check_seconds : base->file_check_seconds;
+    for (i = 0; i < ORIGO_LIVE_STATUS_COUNT; i++) {
+        merged->live_fragment_status[i] = add->live_fragment_status[i] != 0 ? add->live_fragment_status[i]
+                                                                            : base->live_fragment_status[i];
+    }
     merged->allow_hosts = add->allow_hosts != NULL ? add->allow_hosts : base->allow_hosts;
     merged->pass_headers = add->pass_headers != NULL ? add->pass_headers : base->pass_headers;
     merged->ca_file = add->ca_file != NULL ? add->ca_file : base->ca_file;
@@ -458,6 +464,19 @@ static const char *set_ingest_idle_timeout(cmd_parms *cmd, void *dconf, const ch
     return parse_seconds(cmd, arg, &((origo_dir_config *)dconf)->ingest_idle_timeout);
 }
 
+/* Fmp4<Format>Fragment<Case> <status>: cmd->info is the entry of live_fragment_status. */
+static const char *set_live_fragment_status(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    char *end = NULL;
+    long status = strtol(arg, &end, 10);
+
+    if (end == arg || *end != '\0' || status < 400 || status > 599) {
+        return apr_psprintf(cmd->pool, "%s must be an HTTP status from 400 to 599, got \"%s\"", cmd->cmd->name, arg);
+    }
+    ((origo_dir_config *)dconf)->live_fragment_status[(size_t)cmd->info] = (int)status;
+    return NULL;
+}
+
 apr_interval_time_t origo_config_ingest_idle_timeout(const origo_dir_config *conf)
 {
     return seconds_or(conf != NULL ? conf->ingest_idle_timeout : 0, defaults.ingest_idle_timeout);
@@ -649,6 +668,30 @@ const command_rec origo_cmds[] = {
                   "0 = engine default (64M)"),
     AP_INIT_TAKE1("OrigoIngestIdleTimeout", set_ingest_idle_timeout, NULL, RSRC_CONF | ACCESS_CONF,
                   "Seconds an ingest body may go without a byte before the connection is dropped; default 30"),
+    AP_INIT_TAKE1("Fmp4IssFragmentNotFound", set_live_fragment_status, (void *)0, RSRC_CONF | ACCESS_CONF,
+                  "Status for a live Smooth fragment older than the DVR window; default 404"),
+    AP_INIT_TAKE1("Fmp4IssFragmentMissing", set_live_fragment_status, (void *)1, RSRC_CONF | ACCESS_CONF,
+                  "Status for a live Smooth fragment in a gap of the window; default 412"),
+    AP_INIT_TAKE1("Fmp4IssFragmentNotAvailable", set_live_fragment_status, (void *)2, RSRC_CONF | ACCESS_CONF,
+                  "Status for a live Smooth fragment not there yet (the future); default 412"),
+    AP_INIT_TAKE1("Fmp4HdsFragmentNotFound", set_live_fragment_status, (void *)3, RSRC_CONF | ACCESS_CONF,
+                  "Status for a live HDS fragment older than the DVR window; default 404"),
+    AP_INIT_TAKE1("Fmp4HdsFragmentMissing", set_live_fragment_status, (void *)4, RSRC_CONF | ACCESS_CONF,
+                  "Status for a live HDS fragment in a gap of the window; default 503"),
+    AP_INIT_TAKE1("Fmp4HdsFragmentNotAvailable", set_live_fragment_status, (void *)5, RSRC_CONF | ACCESS_CONF,
+                  "Status for a live HDS fragment not there yet (the future); default 503"),
+    AP_INIT_TAKE1("Fmp4HlsFragmentNotFound", set_live_fragment_status, (void *)6, RSRC_CONF | ACCESS_CONF,
+                  "Status for a live HLS fragment older than the DVR window; default 404"),
+    AP_INIT_TAKE1("Fmp4HlsFragmentMissing", set_live_fragment_status, (void *)7, RSRC_CONF | ACCESS_CONF,
+                  "Status for a live HLS fragment in a gap of the window; default 404"),
+    AP_INIT_TAKE1("Fmp4HlsFragmentNotAvailable", set_live_fragment_status, (void *)8, RSRC_CONF | ACCESS_CONF,
+                  "Status for a live HLS fragment not there yet (the future); default 404"),
+    AP_INIT_TAKE1("Fmp4MpdFragmentNotFound", set_live_fragment_status, (void *)9, RSRC_CONF | ACCESS_CONF,
+                  "Status for a live DASH fragment older than the DVR window; default 410"),
+    AP_INIT_TAKE1("Fmp4MpdFragmentMissing", set_live_fragment_status, (void *)10, RSRC_CONF | ACCESS_CONF,
+                  "Status for a live DASH fragment in a gap of the window; default 404"),
+    AP_INIT_TAKE1("Fmp4MpdFragmentNotAvailable", set_live_fragment_status, (void *)11, RSRC_CONF | ACCESS_CONF,
+                  "Status for a live DASH fragment not there yet (the future); default 404"),
     AP_INIT_TAKE1("S3AccessKey", set_s3_value, NULL, RSRC_CONF | ACCESS_CONF,
                   "AWS access key id: upstream reads are signed with AWS Signature Version 4 "
                   "(with S3SecretKey; in <Location>, <Directory> or <Proxy>)"),

@@ -6,6 +6,7 @@
 
 #include "httpd.h"
 #include "http_config.h"
+#include "origo_engine.h"
 
 /* Per-directory (and per-location) configuration. Fields start "unset" so that merging inherits. */
 typedef struct origo_dir_config {
@@ -56,6 +57,9 @@ typedef struct origo_dir_config {
     /* OrigoFileCheckInterval: seconds a presentation's media files found unchanged are trusted by
        manifest requests (0: checked on every request); -1 unset (= the engine's 1 s). */
     int file_check_seconds;
+    /* Fmp4{Iss,Hds,Hls,Mpd}Fragment{NotFound,Missing,NotAvailable}: statuses for live fragments
+       outside the window, in origo_request.live_fragment_status order; 0 unset (= engine default). */
+    int live_fragment_status[ORIGO_LIVE_STATUS_COUNT];
 } origo_dir_config;
 
 /* origo_request.file_check_interval_ms for `conf` (0: the engine's default). */

@@ -205,3 +205,28 @@ int origo_cdn_loop_count(const char *value, const char *token)
     }
     return count;
 }
+
+int origo_next_header(const char **cursor, const char **name, size_t *name_len, const char **value,
+                      size_t *value_len)
+{
+    while (*cursor != NULL && **cursor != '\0') {
+        const char *line = *cursor;
+        const char *end = strchr(line, '\n');
+        size_t length = end != NULL ? (size_t)(end - line) : strlen(line);
+        const char *colon = memchr(line, ':', length);
+
+        *cursor = end != NULL ? end + 1 : line + length;
+        if (colon != NULL && colon > line) {
+            const char *v = colon + 1;
+            while (v < line + length && *v == ' ') {
+                v++;
+            }
+            *name = line;
+            *name_len = (size_t)(colon - line);
+            *value = v;
+            *value_len = (size_t)(line + length - v);
+            return 1;
+        }
+    }
+    return 0;
+}

@@ -56,4 +56,10 @@ size_t origo_url_escape_unsafe(const char *url, char *out, size_t cap);
    (compared case-insensitively). Garbage counts as nothing. */
 int origo_cdn_loop_count(const char *value, const char *token);
 
+/* One header of the engine's origo_response.headers ("Name: value\n" lines): reads the line at
+   `*cursor`, sets the name and value spans and moves `*cursor` past it. Returns 0 at the end;
+   lines without a name are skipped. */
+int origo_next_header(const char **cursor, const char **name, size_t *name_len, const char **value,
+                      size_t *value_len);
+
 #endif

@@ -52,6 +52,9 @@ typedef struct {
     ngx_flag_t s3_use_headers;
     origo_s3_credentials s3;         /* made at merge: NUL-terminated, access_key NULL when unsigned */
     char *s3_scope;                  /* " s3=<key>/<region>/<fingerprint>" for the engine's cache scope, or "" */
+    /* fmp4_{iss,hds,hls,mpd}_fragment_{not_found,missing,not_available} (Fmp4…Fragment…): statuses
+       for live fragments outside the window, in origo_request.live_fragment_status order; 0 = default */
+    ngx_int_t live_fragment_status[ORIGO_LIVE_STATUS_COUNT];
 } ngx_http_origo_loc_conf_t;
 
 /* A file the response sends from, opened by the worker thread. */

@@ -28,7 +28,28 @@ static char *ngx_http_origo_allow_host(ngx_conf_t *cf, ngx_command_t *cmd, void 
 static char *ngx_http_origo_s3_value(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 
+/* One of the twelve live status directives (as Apache's Fmp4IssFragmentNotFound and so on). */
+#define ORIGO_LIVE_STATUS_COMMAND(name, i)                                                        \
+    { ngx_string(name), NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,     \
+      ngx_conf_set_num_slot, NGX_HTTP_LOC_CONF_OFFSET,                                            \
+      offsetof(ngx_http_origo_loc_conf_t, live_fragment_status) + (i) * sizeof(ngx_int_t), NULL }
+
 static ngx_command_t ngx_http_origo_commands[] = {
+    /* Statuses for live fragments older than the window, in a gap, or not there yet, per format
+       (defaults: Smooth 404/412/412, HDS 404/503/503, HLS 404/404/404, DASH 410/404/404). */
+    ORIGO_LIVE_STATUS_COMMAND("fmp4_iss_fragment_not_found", 0),
+    ORIGO_LIVE_STATUS_COMMAND("fmp4_iss_fragment_missing", 1),
+    ORIGO_LIVE_STATUS_COMMAND("fmp4_iss_fragment_not_available", 2),
+    ORIGO_LIVE_STATUS_COMMAND("fmp4_hds_fragment_not_found", 3),
+    ORIGO_LIVE_STATUS_COMMAND("fmp4_hds_fragment_missing", 4),
+    ORIGO_LIVE_STATUS_COMMAND("fmp4_hds_fragment_not_available", 5),
+    ORIGO_LIVE_STATUS_COMMAND("fmp4_hls_fragment_not_found", 6),
+    ORIGO_LIVE_STATUS_COMMAND("fmp4_hls_fragment_missing", 7),
+    ORIGO_LIVE_STATUS_COMMAND("fmp4_hls_fragment_not_available", 8),
+    ORIGO_LIVE_STATUS_COMMAND("fmp4_mpd_fragment_not_found", 9),
+    ORIGO_LIVE_STATUS_COMMAND("fmp4_mpd_fragment_missing", 10),
+    ORIGO_LIVE_STATUS_COMMAND("fmp4_mpd_fragment_not_available", 11),
+
 
     /* usp_handle_ism [on|off]: serve <file>.<ext>/<virtual path> under this location. */
     { ngx_string("usp_handle_ism"),
@@ -246,6 +267,7 @@ ngx_http_origo_create_loc_conf(ngx_conf_t *cf)
 {
     /* ngx_pcalloc leaves the ngx_str_t fields empty ("not set"). */
     ngx_http_origo_loc_conf_t *conf = ngx_pcalloc(cf->pool, sizeof(*conf));
+    int i;
 
     if (conf == NULL) {
         return NULL;
@@ -259,6 +281,9 @@ ngx_http_origo_create_loc_conf(ngx_conf_t *cf)
     conf->upstream_deadline = NGX_CONF_UNSET_MSEC;
     conf->max_hops = NGX_CONF_UNSET;
     conf->allow_hosts = NGX_CONF_UNSET_PTR;
+    for (i = 0; i < ORIGO_LIVE_STATUS_COUNT; i++) {
+        conf->live_fragment_status[i] = NGX_CONF_UNSET;
+    }
     return conf;
 }
 
@@ -351,6 +376,7 @@ ngx_http_origo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
     ngx_http_origo_loc_conf_t *prev = parent;
     ngx_http_origo_loc_conf_t *conf = child;
+    int i;
 
     ngx_conf_merge_value(conf->handle_ism, prev->handle_ism, 0);
     ngx_conf_merge_off_value(conf->max_index_size, prev->max_index_size, 0);
@@ -371,6 +397,15 @@ ngx_http_origo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->upstream_deadline, prev->upstream_deadline, 60000);
     ngx_conf_merge_value(conf->max_hops, prev->max_hops, 2);
     ngx_conf_merge_ptr_value(conf->allow_hosts, prev->allow_hosts, NULL);
+    for (i = 0; i < ORIGO_LIVE_STATUS_COUNT; i++) {
+        ngx_conf_merge_value(conf->live_fragment_status[i], prev->live_fragment_status[i], 0);
+        if (conf->live_fragment_status[i] != 0
+            && (conf->live_fragment_status[i] < 400 || conf->live_fragment_status[i] > 599))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "fmp4_*_fragment_* must be an HTTP status from 400 to 599");
+            return NGX_CONF_ERROR;
+        }
+    }
     if (conf->max_hops < 1 || conf->max_hops > 16) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "origo_max_hops must be 1..16");
         return NGX_CONF_ERROR;
@@ -652,6 +687,7 @@ origo_run_engine(ngx_http_origo_task_ctx_t *ctx, int no_wait)
 {
     origo_request request;
     struct timespec t0, t1;
+    int k;
 
     if (ctx->manifest_url == NULL && !ctx->found) {
         ctx->found = 1;
@@ -672,6 +708,9 @@ origo_run_engine(ngx_http_origo_task_ctx_t *ctx, int no_wait)
     request.no_wait = no_wait;
     request.manifest_stat = ctx->manifest_url != NULL ? NULL : &ctx->manifest_stat;
     request.file_check_interval_ms = ctx->file_check_ms;
+    for (k = 0; k < ORIGO_LIVE_STATUS_COUNT; k++) {
+        request.live_fragment_status[k] = ctx->lcf != NULL ? (int) ctx->lcf->live_fragment_status[k] : 0;
+    }
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     ctx->response = origo_handle(&request);
@@ -947,6 +986,35 @@ ngx_http_origo_body(ngx_http_request_t *r, ngx_http_origo_task_ctx_t *ctx, ngx_c
     return NGX_OK;
 }
 
+/* The engine's further headers ("Name: value\n" lines, live Cache-Control and Sunset), for
+   error answers too. */
+static ngx_int_t
+ngx_http_origo_engine_headers(ngx_http_request_t *r, const origo_response *resp)
+{
+    const char *cursor = resp->headers, *name, *value;
+    size_t name_len, value_len;
+    ngx_table_elt_t *h;
+
+    while (origo_next_header(&cursor, &name, &name_len, &value, &value_len)) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+        h->hash = 1;
+        h->key.len = name_len;
+        h->key.data = ngx_pnalloc(r->pool, name_len);
+        h->value.len = value_len;
+        h->value.data = ngx_pnalloc(r->pool, value_len + 1);
+        if (h->key.data == NULL || h->value.data == NULL) {
+            return NGX_ERROR;
+        }
+        ngx_memcpy(h->key.data, name, name_len);
+        ngx_memcpy(h->value.data, value, value_len);
+        h->value.data[value_len] = '\0';
+    }
+    return NGX_OK;
+}
+
 static ngx_int_t
 ngx_http_origo_set_headers(ngx_http_request_t *r, const origo_response *resp)
 {
@@ -982,7 +1050,7 @@ ngx_http_origo_set_headers(ngx_http_request_t *r, const origo_response *resp)
     if (resp->last_modified > 0) {
         r->headers_out.last_modified_time = (time_t) resp->last_modified;
     }
-    return NGX_OK;
+    return ngx_http_origo_engine_headers(r, resp);
 }
 
 /* Turns the thread's result into the response. Returns what ngx_http_finalize_request takes. */
@@ -1034,6 +1102,9 @@ ngx_http_origo_respond(ngx_http_request_t *r, ngx_http_origo_task_ctx_t *ctx)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, ORIGO_LOGNO(10110) "%d for %V: %s",
                       resp->status, ngx_http_origo_log_uri(r, &log_uri),
                       resp->log_reason != NULL ? resp->log_reason : "(no reason given)");
+        if (ngx_http_origo_engine_headers(r, resp) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
         return resp->status;
     }
     if (resp->status < 200 || resp->status > 299) {

@@ -26,6 +26,8 @@ public struct EngineRequest: Sendable {
     /// How long local files found unchanged are trusted by requests that read no samples from
     /// them (manifests); the server manifest and the files a segment reads are checked every time.
     public var fileCheckInterval: FileCheckInterval
+    /// Statuses for live fragments the window cannot answer (the `Fmp4…Fragment…` directives).
+    public var liveFragmentStatus = LiveFragmentStatus()
 
     public init(method: String, manifestPath: String, virtualPath: String, query: String?, maxIndexBytes: UInt64 = 0,
                 upstream: (any Upstream)? = nil, mapFiles: Bool = true, noWait: Bool = false,
@@ -58,6 +60,8 @@ public struct EngineResponse: Sendable {
     public var bodyIsPooled = false
     /// The output format the request was for (counted by the status endpoint); nil for none.
     public var format: OutputFormat?
+    /// Further response headers (live: `Cache-Control`, `Sunset`), sent as they are.
+    public var headers: [(name: String, value: String)] = []
 
     public init(status: Int, contentType: String?, etag: String?, lastModified: Int64, logReason: String?, body: [BodyPiece]) {
         self.status = status

@@ -4,10 +4,10 @@ import Live
 import MediaModel
 import PlayerURL
 
-/// Live playout from a publishing point's store, the first pieces (issue #17): HLS with fMP4
-/// segments and dynamic DASH (`LiveDASH`), a sliding window of `dvr_window_length` seconds. Every request reads the `.isml` and
-/// the track's index afresh (a stat, a binary search and the window's records): new fragments show
-/// up at once in every process. Other formats answer 501 until they are built.
+/// Live playout from a publishing point's store (issue #17): HLS with fMP4 segments and dynamic
+/// DASH (`LiveDASH`), a sliding window of `dvr_window_length` seconds. Every request reads the `.isml`
+/// and the track's index afresh (a stat, a binary search and the window's records): new fragments
+/// show up at once in every process. Other formats answer 501 until they are built.
 enum LiveAnswer {
     static let playlistType = "application/vnd.apple.mpegurl"
 
@@ -17,70 +17,139 @@ enum LiveAnswer {
               let live = try LivePresentation.load(manifestPath: request.manifestPath) else { return nil }
         let names = Set(live.tracks.map(\.trackName))
         let route = try VirtualPath.parse(request.virtualPath, trackNames: names)
+        let options = try LiveOptions(query: QueryOptions(raw: request.query), live: live)
+        // What manifests list; media playlists and segments name their track.
+        let listed = { () throws -> [LivePresentation.Track] in try options.selecting(live.tracks) }
         let base = baseName(request.manifestPath)
+        let status = request.liveFragmentStatus
+        let now = IngestSession.wallClockMillis()
         switch route {
         case .hlsMaster:
-            return AnswerContext.manifest(master(live, base: base), type: playlistType)
+            var response = AnswerContext.manifest(master(try listed(), base: base, query: request.query), type: playlistType)
+            response.headers = LiveCaching.manifest(longestFragmentMillis: 2000)
+            return response
         case .hlsMediaPlaylist(let tokens) where tokens.count == 1:
             let track = try find(live, tokens[0])
-            let window = try LiveWindow(index: FragmentIndexReader(path: track.indexPath),
-                                        dvrWindow: Int64(live.dvrWindowSeconds) &* Int64(track.timescale))
+            let window = try options.window(FragmentIndexReader(path: track.indexPath), track)
             var response = AnswerContext.manifest(media(track, window, base: base), type: playlistType)
             response.lastModified = Int64(clamping: (window.fragments.last?.ingestMillis ?? 0) / 1000)
+            response.headers = LiveCaching.manifest(longestFragmentMillis: longestMillis(window, track))
             return response
         case .dashManifest:
             var timelines: [LiveDASH.Timeline] = []
             var anchor: (record: FragmentRecord, timescale: UInt32)?
-            for track in live.tracks where track.kind != .textstream {
+            for track in try listed() where track.kind != .textstream {
                 guard let index = try? FragmentIndexReader(path: track.indexPath) else { continue }
-                let window = try LiveWindow(index: index, dvrWindow: Int64(live.dvrWindowSeconds) &* Int64(track.timescale))
+                let window = try options.window(index, track)
                 guard !window.fragments.isEmpty else { continue }
                 if anchor == nil || track.kind == .video && timelines.allSatisfy({ $0.track.kind != .video }) {
                     anchor = (try index.record(at: 0), track.timescale)
                 }
-                timelines.append(LiveDASH.Timeline(track: track, window: window, offset: try decodeOffset(index)))
+                timelines.append(LiveDASH.Timeline(track: track, window: window, offset: try decodeOffset(index),
+                                                   first: try index.record(at: 0)))
             }
             guard !timelines.isEmpty else { throw EngineError.notFound("the publishing point has no fragments yet") }
-            var response = AnswerContext.manifest(LiveDASH.mpd(live, timelines, anchor: anchor, base: base,
-                                                               nowMillis: IngestSession.wallClockMillis()),
-                                                  type: LiveDASH.mpdType)
+            let mpd = LiveDASH.mpd(live, timelines, anchor: anchor, base: base, nowMillis: now,
+                                   windowSeconds: options.dvrWindowSeconds, numbered: options.dashNumbered,
+                                   timeShiftSeconds: options.timeShiftSeconds)
+            var response = AnswerContext.manifest(mpd, type: LiveDASH.mpdType)
             response.lastModified = Int64(clamping: (timelines.compactMap { $0.window.fragments.last?.ingestMillis }.max() ?? 0) / 1000)
+            response.headers = LiveCaching.manifest(longestFragmentMillis: timelines.map { longestMillis($0.window, $0.track) }.max() ?? 2000)
             return response
         case .dashSegmentAtTime(let token, let time):
             let track = try find(live, token)
             let index = try FragmentIndexReader(path: track.indexPath)
-            let window = try LiveWindow(index: index, dvrWindow: Int64(live.dvrWindowSeconds) &* Int64(track.timescale))
+            let window = try LiveWindow(index: index, dvrWindow: live.windowUnits(track))
             // URL times are decode times as served: the stored ones moved by the track's offset.
             let offset = try decodeOffset(index)
-            switch window.lookup(time: time &- offset) {
-            case .found(_, let record):
-                guard record.time &+ offset == time else {
-                    throw EngineError.notFound("no live segment starts at \(time) (the one at \(record.time &+ offset) does)")
-                }
-                return try segment(track, record: record, offset: offset)
-            case .notFound: return .error(410, "live segment at \(time) has left the DVR window")
-            case .missing: return .error(404, "live segment at \(time) is in a gap of the stream")
-            case .notAvailable: return .error(404, "live segment at \(time) is not there yet")
+            let lookup = window.lookup(time: time &- offset)
+            guard case .found(_, let record) = lookup else {
+                return refusal(status.status(.mpd, lookup), lookup, "live segment at \(time)")
             }
+            guard record.time &+ offset == time else {
+                return refusal(status.status(.mpd, .missing), .missing,
+                               "live segment at \(time) (the one at \(record.time &+ offset) is)")
+            }
+            return try segment(track, record: record, offset: offset, live: live, now: now)
+        case .dashSegmentNumber(let token, let number), .hlsFMP4Segment(let token, let number):
+            let track = try find(live, token)
+            let index = try FragmentIndexReader(path: track.indexPath)
+            let window = try LiveWindow(index: index, dvrWindow: live.windowUnits(track))
+            // Segment N is fragment N-1 of the store, for as long as it is in the window.
+            let lookup = window.lookup(index: number &- 1)
+            guard case .found(_, let record) = lookup else {
+                let format: LiveFragmentStatus.Format = if case .dashSegmentNumber = route { .mpd } else { .hls }
+                return refusal(status.status(format, lookup), lookup, "live segment \(number)")
+            }
+            return try segment(track, record: record, offset: try decodeOffset(index), live: live, now: now)
         case .hlsInit(let token), .dashInit(let token):
             let track = try find(live, token)
             let movie = try LivePresentation.movie(headerPath: track.headerPath)
             guard let model = movie.track(track.trackID) else { throw EngineError.notFound("track \(track.trackID) is not in its stream's header") }
             let offset = try decodeOffset(FragmentIndexReader(path: track.indexPath))
-            return AnswerContext.segment([.bytes(FragmentWriter.initSegment(for: model, mediaTimeOffset: offset))],
-                                         type: AnswerContext.mp4Type(model.kind))
-        case .hlsFMP4Segment(let token, let number):
-            let track = try find(live, token)
-            let index = try FragmentIndexReader(path: track.indexPath)
-            let window = try LiveWindow(index: index, dvrWindow: Int64(live.dvrWindowSeconds) &* Int64(track.timescale))
-            // Segment N is fragment N-1 of the store, for as long as it is in the window.
-            guard number >= 1 + window.firstIndex, number <= index.count else {
-                throw EngineError.notFound("live segment \(number) is outside the window (\(window.firstIndex + 1)...\(index.count))")
+            var response = AnswerContext.segment([.bytes(FragmentWriter.initSegment(for: model, mediaTimeOffset: offset))],
+                                                 type: AnswerContext.mp4Type(model.kind))
+            // It changes only with the stream's header (a reconnecting encoder may send a new one).
+            response.headers = LiveCaching.manifest(longestFragmentMillis: Int64(live.dvrWindowSeconds) * 1000)
+            return response
+        case .smoothManifest:
+            var streams: [LiveSmooth.Stream] = []
+            for track in try listed() where track.kind != .textstream {
+                guard let model = try? LivePresentation.movie(headerPath: track.headerPath).track(track.trackID) else { continue }
+                if let i = streams.firstIndex(where: { $0.kind == track.kind && $0.trackName == track.trackName }) {
+                    streams[i].tracks.append((track, model))
+                    continue
+                }
+                guard let index = try? FragmentIndexReader(path: track.indexPath) else { continue }
+                streams.append(LiveSmooth.Stream(kind: track.kind, trackName: track.trackName, tracks: [(track, model)],
+                                                 window: try options.window(index, track)))
             }
-            return try segment(track, record: try index.record(at: number - 1), offset: try decodeOffset(index))
+            guard !streams.isEmpty else { throw EngineError.notFound("the publishing point has no fragments yet") }
+            var response = AnswerContext.manifest(LiveSmooth.manifest(streams, windowSeconds: options.dvrWindowSeconds), type: "text/xml")
+            response.lastModified = Int64(clamping: (streams.compactMap { $0.window.fragments.last?.ingestMillis }.max() ?? 0) / 1000)
+            response.headers = LiveCaching.manifest(longestFragmentMillis: streams.map { longestMillis($0.window, $0.tracks[0].track) }.max() ?? 2000)
+            return response
+        case .smoothFragment(let bitrate, let name, let time):
+            guard let track = live.tracks.first(where: { $0.trackName == name && $0.bitrate == bitrate }) else {
+                throw EngineError.notFound("no live Smooth quality level \(bitrate) of \(Sanitized.text(name))")
+            }
+            let window = try LiveWindow(index: FragmentIndexReader(path: track.indexPath), dvrWindow: live.windowUnits(track))
+            let lookup = time < 0 ? .notFound : window.lookup(time: time)
+            guard case .found(_, let record) = lookup else {
+                return refusal(status.status(.iss, lookup), lookup, "live Smooth fragment at \(time)")
+            }
+            guard record.time == time else {
+                return refusal(status.status(.iss, .missing), .missing, "live Smooth fragment at \(time) (the one at \(record.time) is)")
+            }
+            // As stored: Smooth ingest's moof has the tfxd Smooth clients read.
+            let stored = try LivePresentation.fragment(record, mediaPath: track.mediaPath)
+            var response = AnswerContext.segment([.bytes(stored.moof), .file(locator: track.mediaPath, offset: stored.mdatOffset,
+                                                                             length: stored.mdatLength)],
+                                                 type: AnswerContext.mp4Type(track.kind == .audio ? .audio : .video))
+            response.lastModified = Int64(clamping: record.ingestMillis / 1000)
+            response.headers = LiveCaching.segment(ingestMillis: record.ingestMillis, windowSeconds: live.dvrWindowSeconds, nowMillis: now)
+            return response
         default:
-            return .error(501, "live playout of \(Sanitized.text(request.virtualPath)) is not built yet (HLS fMP4 and DASH only)")
+            return .error(501, "live playout of \(Sanitized.text(request.virtualPath)) is not built yet (HLS fMP4, DASH and Smooth only)")
         }
+    }
+
+    /// A fragment request the window cannot answer, with the configured status.
+    private static func refusal(_ status: Int?, _ lookup: LiveWindow.Lookup, _ what: String) -> EngineResponse {
+        let reason = switch lookup {
+        case .notFound: "has left the DVR window"
+        case .missing: "is in a gap of the stream"
+        case .notAvailable, .found: "is not there yet"
+        }
+        var response = EngineResponse.error(status ?? 404, "\(what) \(reason)")
+        // An older-than-the-window answer stays true; the others change as fragments arrive.
+        if lookup != .notFound { response.headers = LiveCaching.refusal }
+        return response
+    }
+
+    private static func longestMillis(_ window: LiveWindow, _ track: LivePresentation.Track) -> Int64 {
+        let scale = Int64(max(track.timescale, 1))
+        return (window.fragments.map { Int64(clamping: $0.duration) }.max() ?? scale) &* 1000 / scale
     }
 
     /// What is added to a track's stored decode times so that none is negative: an AAC track's
@@ -93,7 +162,8 @@ enum LiveAnswer {
     }
 
     /// A stored fragment as a segment: a Smooth-ingest moof gets the tfdt players need, the mdat is a file range.
-    private static func segment(_ track: LivePresentation.Track, record: FragmentRecord, offset: Int64) throws -> EngineResponse {
+    private static func segment(_ track: LivePresentation.Track, record: FragmentRecord, offset: Int64,
+                                live: LivePresentation, now: UInt64) throws -> EngineResponse {
         let stored = try LivePresentation.fragment(record, mediaPath: track.mediaPath)
         let moof = try IngestMovie.moofWithDecodeTime(stored.moof, time: UInt64(clamping: record.time &+ offset)) ?? stored.moof
         let kind: TrackKind = track.kind == .audio ? .audio : track.kind == .video ? .video : .text
@@ -101,6 +171,8 @@ enum LiveAnswer {
                                                                   length: stored.mdatLength)],
                                              type: AnswerContext.mp4Type(kind))
         response.lastModified = Int64(clamping: record.ingestMillis / 1000)
+        response.headers = LiveCaching.segment(ingestMillis: record.ingestMillis, windowSeconds: live.dvrWindowSeconds,
+                                               nowMillis: now)
         return response
     }
 
@@ -115,20 +187,24 @@ enum LiveAnswer {
         return name.lastIndex(of: ".").map { String(name[..<$0]) } ?? name
     }
 
-    static func master(_ live: LivePresentation, base: String) -> String {
+    /// The master playlist; media playlist URLs carry the request's query (its overrides and filters).
+    static func master(_ tracks: [LivePresentation.Track], base: String, query: String? = nil) -> String {
+        // Only a query that cannot end the quoted URI or the line is passed on.
+        let passable = query.map { q in !q.isEmpty && q.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "\"") } } ?? false
+        let suffix = passable ? "?" + (query ?? "") : ""
         var out = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n"
-        let audio = live.tracks.filter { $0.kind == .audio }
+        let audio = tracks.filter { $0.kind == .audio }
         for (i, a) in audio.enumerated() {
             out += "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"\(a.trackName)-\(a.bitrate)\",DEFAULT=\(i == 0 ? "YES" : "NO"),"
-                + "AUTOSELECT=YES,URI=\"\(base)-\(a.token).m3u8\"\n"
+                + "AUTOSELECT=YES,URI=\"\(base)-\(a.token).m3u8\(suffix)\"\n"
         }
         let audioBitrate = audio.map(\.bitrate).max() ?? 0
-        for v in live.tracks where v.kind == .video {
+        for v in tracks where v.kind == .video {
             let codecs = ([v.codecs] + (audio.first.map { [$0.codecs] } ?? [])).filter { !$0.isEmpty }.joined(separator: ",")
             out += "#EXT-X-STREAM-INF:BANDWIDTH=\(v.bitrate &+ audioBitrate),CODECS=\"\(codecs)\""
             if v.width > 0, v.height > 0 { out += ",RESOLUTION=\(v.width)x\(v.height)" }
             if !audio.isEmpty { out += ",AUDIO=\"audio\"" }
-            out += "\n\(base)-\(v.token).m3u8\n"
+            out += "\n\(base)-\(v.token).m3u8\(suffix)\n"
         }
         return out
     }

@@ -3,7 +3,10 @@ import XML
 
 /// Dynamic DASH from a publishing point's store (issue #17): one Period, a SegmentTimeline per
 /// Representation from its DVR window, `$Time$` segments (the stored fragments, as live HLS
-/// serves them), timed against the encoder's timeline as the store received it.
+/// serves them), timed against the encoder's timeline as the store received it. With
+/// `mpd.segment_template=number`: `$Number$` and `@duration`, no timeline, segment N = store
+/// fragment N-1, for players that derive the live edge from the clock alone (Video.js 7 / VHS 1.x
+/// never follows a refreshed timeline: docs/LIVE.md).
 enum LiveDASH {
     static let mpdType = "application/dash+xml"
 
@@ -12,19 +15,33 @@ enum LiveDASH {
         var window: LiveWindow
         /// Added to stored times (`LiveAnswer.decodeOffset`); the presentationTimeOffset.
         var offset: Int64 = 0
+        /// The store's first fragment (segment 1 of a `$Number$` template).
+        var first: FragmentRecord?
     }
 
     /// The MPD at `nowMillis` (wall clock, ms since the epoch). `anchor` is the store's first
     /// fragment of the lead track: its ingest time minus its end gives availabilityStartTime, the
     /// wall time of media time zero, which stays put while the channel runs.
     static func mpd(_ live: LivePresentation, _ timelines: [Timeline], anchor: (record: FragmentRecord, timescale: UInt32)?,
-                    base: String, nowMillis: UInt64) -> [UInt8] {
+                    base: String, nowMillis: UInt64, windowSeconds: Int? = nil, numbered: Bool = false,
+                    timeShiftSeconds: Int = 0) -> [UInt8] {
         var w = XMLWriter()
         w.declaration()
+        // $Number$: one segment duration for every Representation (numbers meet at the same wall
+        // times), the lead track's typical fragment, in the coarsest timescale that holds it in ms.
+        let slot = numberSlot(timelines)
         let start: Int64
         if let anchor {
             let scale = Int64(max(anchor.timescale, 1))
-            start = Int64(clamping: anchor.record.ingestMillis) &- anchor.record.end &* 1000 / scale
+            if numbered {
+                // The wall time segment 1 began: it ends when its fragment was stored. A quarter of
+                // a fragment later still, so that the clock never lists a fragment not yet stored
+                // when the encoder is a little late; plus the time shift the player is not told about.
+                let duration = slot.duration &* 1000 / slot.timescale
+                start = Int64(clamping: anchor.record.ingestMillis) &- duration &+ duration / 4 &+ Int64(timeShiftSeconds) &* 1000
+            } else {
+                start = Int64(clamping: anchor.record.ingestMillis) &- anchor.record.end &* 1000 / scale
+            }
         } else {
             start = Int64(clamping: nowMillis)
         }
@@ -37,8 +54,11 @@ enum LiveDASH {
             ("type", "dynamic"),
             ("availabilityStartTime", LiveAnswer.iso8601(millis: start)),
             ("publishTime", LiveAnswer.iso8601(millis: Int64(clamping: nowMillis))),
-            ("minimumUpdatePeriod", duration(longest)),
-            ("timeShiftBufferDepth", duration(Int64(live.dvrWindowSeconds) * 1000)),
+            // A $Number$ MPD only changes when the tracks do: refreshing it often only races the
+            // clock-derived segment lists in VHS 1.x (a refresh replaces the playlists a loader holds).
+            ("minimumUpdatePeriod", duration(numbered ? max(longest, 30_000) : longest)),
+            ("timeShiftBufferDepth", duration(timeShiftBufferDepth(windowSeconds ?? live.dvrWindowSeconds, numbered: numbered,
+                                                                   slotMillis: slot.duration &* 1000 / slot.timescale))),
             ("maxSegmentDuration", duration(longest)),
             ("minBufferTime", duration(2 * longest)),
             ("suggestedPresentationDelay", duration(3 * longest)),
@@ -57,16 +77,24 @@ enum LiveDASH {
                 }
                 w.open("Representation", attributes: attributes)
                 var template = [
-                    ("timescale", String(t.track.timescale)),
+                    ("timescale", String(numbered ? slot.timescale : Int64(t.track.timescale))),
                     ("initialization", "\(base)-$RepresentationID$.dash"),
-                    ("media", "\(base)-$RepresentationID$-$Time$.dash"),
+                    ("media", numbered ? "\(base)-$RepresentationID$-n$Number$.dash" : "\(base)-$RepresentationID$-$Time$.dash"),
                 ]
-                if t.offset > 0 { template.append(("presentationTimeOffset", String(t.offset))) }
-                w.open("SegmentTemplate", attributes: template)
-                w.open("SegmentTimeline")
-                writeTimeline(&w, t.window.fragments, offset: t.offset)
-                w.close()
-                w.close()
+                if numbered {
+                    // Segment 1 is the store's first fragment: media time (N-1) * duration from its start.
+                    template += [("duration", String(slot.duration)), ("startNumber", "1")]
+                    let pto = ((t.first?.time ?? 0) &+ t.offset) &* slot.timescale / Int64(max(t.track.timescale, 1))
+                    if pto > 0 { template.append(("presentationTimeOffset", String(pto))) }
+                    w.empty("SegmentTemplate", attributes: template)
+                } else {
+                    if t.offset > 0 { template.append(("presentationTimeOffset", String(t.offset))) }
+                    w.open("SegmentTemplate", attributes: template)
+                    w.open("SegmentTimeline")
+                    writeTimeline(&w, t.window.fragments, offset: t.offset)
+                    w.close()
+                    w.close()
+                }
                 w.close()
             }
             w.close()
@@ -77,6 +105,28 @@ enum LiveDASH {
                                           ("value", LiveAnswer.iso8601(millis: Int64(clamping: nowMillis)))])
         w.close()
         return w.finish()
+    }
+
+    /// The DVR window in ms; for `$Number$` half a segment less. Players that list segments from
+    /// the clock then see the oldest one leave half a segment apart from the newest one arriving,
+    /// and VHS 1.x needs that: its audio and video loaders re-read the one MPD, and only the loader
+    /// that notices a change first gets the new list, so with both changes at the same instant the
+    /// audio loader (the second) never did and stalled at its first list.
+    static func timeShiftBufferDepth(_ windowSeconds: Int, numbered: Bool, slotMillis: Int64) -> Int64 {
+        let window = Int64(windowSeconds) &* 1000
+        return numbered && window > slotMillis ? window &- slotMillis / 2 : window
+    }
+
+    /// The `$Number$` segment duration as (timescale, duration): 2 s is (1, 2), 1.92 s (25, 48).
+    /// Small numbers matter: VHS 1.x re-reads an unchanged live playlist after `@duration` / 2 seconds,
+    /// reading `@duration` without its timescale.
+    static func numberSlot(_ timelines: [Timeline]) -> (timescale: Int64, duration: Int64) {
+        let lead = timelines.first { $0.track.kind == .video } ?? timelines.first
+        let scale = Int64(max(lead?.track.timescale ?? 1, 1))
+        let millis = max(1, Int64(clamping: lead?.window.nominalDuration ?? 0) &* 1000 / scale)
+        var a = millis, b: Int64 = 1000
+        while b != 0 { (a, b) = (b, a % b) }
+        return (1000 / a, millis / a)
     }
 
     /// `<S t= d= r=>` runs of the fragments' times moved by `offset`; a fragment that does not follow

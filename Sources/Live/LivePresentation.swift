@@ -31,6 +31,8 @@ public struct LivePresentation: Sendable {
     public let tracks: [Track]
     /// Seconds of the DVR window (`dvr_window_length`, default 30).
     public let dvrWindowSeconds: Int
+    /// The `.isml`'s options (its `meta` elements), for format settings such as `mpd.segment_template`.
+    public let options: [String: String]
 
     /// The `.isml` version a cached presentation was read from.
     private struct Version: Equatable {
@@ -83,8 +85,15 @@ public struct LivePresentation: Sendable {
                                 headerPath: "\(directory)/header"))
         }
         let window = manifest.options["dvr_window_length"].flatMap { Int($0) } ?? 30
-        return LivePresentation(tracks: tracks, dvrWindowSeconds: max(0, min(window, 10 * 86_400)))
+        return LivePresentation(tracks: tracks, dvrWindowSeconds: max(0, min(window, Self.longestWindow)),
+                                options: manifest.options)
     }
+
+    /// Ten days: window lengths are clamped to it so that they never overflow in a track timescale.
+    public static let longestWindow = 10 * 86_400
+
+    /// The DVR window in `track`'s timescale.
+    public func windowUnits(_ track: Track) -> Int64 { Int64(dvrWindowSeconds) &* Int64(track.timescale) }
 
     public func track(token: String) -> Track? { tracks.first { $0.token == token } }
 

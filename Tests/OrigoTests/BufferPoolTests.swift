@@ -163,7 +163,8 @@ extension BufferPoolTests {
                         query.withCString { q in
                             var request = origo_request(method: method, manifest_path: manifest, virtual_path: virtual,
                                                         query: q, uri: nil, max_index_bytes: 0, upstream: nil, map_files: 1, no_wait: 0,
-                                                        manifest_stat: nil, file_check_interval_ms: 0)
+                                                        manifest_stat: nil, file_check_interval_ms: 0,
+                                                        live_fragment_status: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
                             return origoHandle(&request)
                         }
                     }

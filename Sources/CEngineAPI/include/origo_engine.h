@@ -16,7 +16,10 @@
  * 200 the module cut, and `ended` says whether the body was read to its end); version 7 appended
  * no_wait to origo_request (an event-loop server asks first for an answer from memory only, see
  * ORIGO_STATUS_WOULD_BLOCK); version 8 added live ingest (origo_ingest_begin/chunk/end: a request
- * body handed over as it arrives). Module and engine
+ * body handed over as it arrives); version 9 appended manifest_stat, file_check_interval_ms and
+ * live_fragment_status (the Fmp4…Fragment… directives) to origo_request, headers to
+ * origo_response (live Cache-Control, Sunset), and the index store to origo_engine_config and the
+ * counters. Module and engine
  * must agree on ORIGO_ABI_VERSION (the module checks it in child_init); within a version, fields
  * are only appended.
  */
@@ -118,7 +121,15 @@ typedef struct origo_request {
        and key files, and the files a segment sends from, are checked on every request.
        0: the engine's default (1000); negative: every request. */
     int file_check_interval_ms;
+    /* ABI 9: statuses for live fragments outside the window, indexed [format * 3 + case] with
+       format 0 Smooth (Fmp4Iss…), 1 HDS, 2 HLS, 3 DASH (Fmp4Mpd…) and case 0 FragmentNotFound
+       (older than the window), 1 FragmentMissing (a gap), 2 FragmentNotAvailable (the future);
+       0 keeps the engine's default (404/412/412, 404/503/503, 404/404/404, 410/404/404). */
+    int live_fragment_status[12];
 } origo_request;
+
+/* Entries of origo_request.live_fragment_status (ABI 9). */
+#define ORIGO_LIVE_STATUS_COUNT 12
 
 /* origo_response.status of a no_wait request the engine could not answer from memory (ABI 7). */
 #define ORIGO_STATUS_WOULD_BLOCK 0
@@ -142,6 +153,9 @@ typedef struct origo_response {
     const origo_piece *pieces;
     void *engine_private;        /* ABI 3: the engine's own (keeps piece data alive); never touch */
     int format;                  /* ABI 6: the request's enum origo_output_format */
+    /* ABI 9: further headers to send, "Name: value" lines each ended by '\n' (engine-owned), or
+       NULL; the module adds them to the response, for errors too (live Cache-Control, Sunset). */
+    const char *headers;
 } origo_response;
 
 /* Called once per process (idempotent). Returns ORIGO_ABI_VERSION. */
