@@ -23,9 +23,10 @@ enum LiveAnswer {
             return AnswerContext.manifest(master(live, base: base), type: playlistType)
         case .hlsMediaPlaylist(let tokens) where tokens.count == 1:
             let track = try find(live, tokens[0])
-            let window = try LiveWindow(index: FragmentIndexReader(path: track.indexPath),
-                                        dvrWindow: Int64(live.dvrWindowSeconds) &* Int64(track.timescale))
-            var response = AnswerContext.manifest(media(track, window, base: base), type: playlistType)
+            let index = try FragmentIndexReader(path: track.indexPath)
+            let window = try LiveWindow(index: index, dvrWindow: Int64(live.dvrWindowSeconds) &* Int64(track.timescale))
+            let periods = try LivePeriods(track: track, index: index, window: window)
+            var response = AnswerContext.manifest(media(track, window, periods: periods, base: base), type: playlistType)
             response.lastModified = Int64(clamping: (window.fragments.last?.ingestMillis ?? 0) / 1000)
             return response
         case .dashManifest:
@@ -38,7 +39,9 @@ enum LiveAnswer {
                 if anchor == nil || track.kind == .video && timelines.allSatisfy({ $0.track.kind != .video }) {
                     anchor = (try index.record(at: 0), track.timescale)
                 }
-                timelines.append(LiveDASH.Timeline(track: track, window: window, offset: try decodeOffset(index)))
+                timelines.append(LiveDASH.Timeline(track: track, window: window, offset: try decodeOffset(index),
+                                                   periods: try LivePeriods(track: track, index: index, window: window),
+                                                   periodStarts: try LiveDASH.periodStarts(track: track, index: index)))
             }
             guard !timelines.isEmpty else { throw EngineError.notFound("the publishing point has no fragments yet") }
             var response = AnswerContext.manifest(LiveDASH.mpd(live, timelines, anchor: anchor, base: base,
@@ -135,7 +138,8 @@ enum LiveAnswer {
 
     /// A sliding-window media playlist: no ENDLIST while live; the media sequence is the first
     /// fragment's place in the store (segment N is always fragment N-1), so it only grows.
-    static func media(_ track: LivePresentation.Track, _ window: LiveWindow, base: String) -> String {
+    static func media(_ track: LivePresentation.Track, _ window: LiveWindow, periods: LivePeriods = LivePeriods(before: 0, inside: []),
+                      base: String) -> String {
         let scale = Int64(max(track.timescale, 1))
         let longest = window.fragments.map { Int64(clamping: $0.duration) }.max() ?? scale
         var out = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n"
@@ -144,6 +148,7 @@ enum LiveAnswer {
         // start a live playlist three targets before its end then start audio and video apart.
         out += "#EXT-X-TARGETDURATION:\(max(1, (longest + scale / 2) / scale))\n"
         out += "#EXT-X-MEDIA-SEQUENCE:\(window.firstIndex + 1)\n"
+        if periods.before > 0 { out += "#EXT-X-DISCONTINUITY-SEQUENCE:\(periods.before)\n" }
         out += "#EXT-X-MAP:URI=\"\(base)-\(track.token).m4s\"\n"
         if let first = window.fragments.first {
             // The encoder's clock is not known: the first fragment began about its duration before it was stored.
@@ -151,6 +156,11 @@ enum LiveAnswer {
             out += "#EXT-X-PROGRAM-DATE-TIME:\(iso8601(millis: millis))\n"
         }
         for (i, f) in window.fragments.enumerated() {
+            // An encoder reconnect with restart_on_encoder_reconnect (LivePeriods).
+            if periods.inside.contains(window.firstIndex + i) {
+                let millis = Int64(clamping: f.ingestMillis) &- Int64(clamping: f.duration) &* 1000 / scale
+                out += "#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:\(iso8601(millis: millis))\n"
+            }
             let millis = Int64(clamping: f.duration) &* 1000 / scale
             out += "#EXTINF:\(millis / 1000).\(pad(millis % 1000, 3)),\n\(base)-\(track.token)-\(window.firstIndex + i + 1).m4s\n"
         }

@@ -20,6 +20,9 @@ public struct FragmentRecord: Sendable, Equatable {
     public var flags: UInt32
 
     public static let startsWithSync: UInt32 = 1
+    /// The first fragment after an encoder reconnected with `restart_on_encoder_reconnect` (and a
+    /// break in its timeline): a new DASH Period, an HLS discontinuity. `<trackID>.periods` lists them.
+    public static let startsPeriod: UInt32 = 2
 
     public init(time: Int64, duration: UInt64, offset: UInt64, size: UInt32, sampleCount: UInt32,
                 ingestMillis: UInt64, flags: UInt32) {

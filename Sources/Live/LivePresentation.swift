@@ -26,6 +26,8 @@ public struct LivePresentation: Sendable {
         public var indexPath: String
         public var mediaPath: String
         public var headerPath: String
+        /// `<trackID>.periods`: where the track's periods start (`PeriodMarks`).
+        public var periodsPath: String { String(indexPath.dropLast(".index".count)) + ".periods" }
     }
 
     public let tracks: [Track]

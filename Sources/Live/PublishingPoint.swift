@@ -51,8 +51,13 @@ enum PublishingPoint {
 
     /// Adds what is missing, under a lock so that streams announced at once by several
     /// connections (one POST per track) do not lose each other's tracks.
+    /// The options ingest follows, as the `.isml` says after the announcement.
+    struct IngestOptions: Equatable {
+        var restartOnEncoderReconnect = false
+    }
+
     static func announce(manifestPath: String, stream: String, tracks: [AnnouncedTrack],
-                         names: AnnouncedTrackNames) throws(LiveIngestError) {
+                         names: AnnouncedTrackNames) throws(LiveIngestError) -> IngestOptions {
         let store = LiveStoreLayout.storeDirectory(manifestPath: manifestPath)
         let lock = try PosixFile(path: store + "/manifest.lock", flags: O_RDWR | O_CREAT)
         guard lock.lock() else { throw .storage("cannot lock \(store)/manifest.lock: \(PosixFile.errorText())") }
@@ -82,5 +87,12 @@ enum PublishingPoint {
             changed = true
         }
         if changed { try replaceFile(manifestPath, with: manifest.serialize()) }
+        return IngestOptions(restartOnEncoderReconnect: isTrue(manifest.options["restart_on_encoder_reconnect"]))
+    }
+
+    /// `true`, `1`, `yes` (any case): how options are switched on in a server manifest.
+    static func isTrue(_ value: String?) -> Bool {
+        guard let value else { return false }
+        return ["true", "1", "yes", "on"].contains(value.lowercased())
     }
 }

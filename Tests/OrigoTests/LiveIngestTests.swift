@@ -146,19 +146,130 @@ import Testing
         #expect(exact.committed == [1: 1])
     }
 
-    @Test func timestampsGoingBackwardsAreRefused() throws {
+    @Test func fragmentsAlreadyStoredAreSkippedNotRefused() throws {
         let pp = try Self.publishingPoint()
         _ = try Self.ingest(pp, "s", Self.smooth)
         let before = try Self.records(pp, "s", 1)
-        // The same encoder output again: its first fragment starts before the stored end.
-        let error = #expect(throws: LiveIngestError.self) { _ = try Self.ingest(pp, "s", Self.smooth) }
+        // The same encoder output again (a reconnect resending, a redundant encoder): nothing twice.
+        let session = try IngestSession(manifestPath: pp, virtualPath: "Streams(s)", clock: { 1 })
+        try session.feed(Self.smooth)
+        try session.finish(complete: true)
+        #expect(session.committed.isEmpty && session.skipped == [1: 4, 2: 4, 3: 4])
+        #expect(try Self.records(pp, "s", 1) == before)
+    }
+
+    @Test func timestampsGoingBackwardsWithinAConnectionAreRefused() throws {
+        let pp = try Self.publishingPoint()
+        let boxes = Self.boxes(Self.smooth)
+        // The whole channel, then its first fragment of track 1 again.
+        let firstMoof = try #require(boxes.firstIndex { $0.type == "moof" })
+        let body = Self.smooth + Array(Self.smooth[boxes[firstMoof].range.lowerBound..<boxes[firstMoof + 1].range.upperBound])
+        let error = #expect(throws: LiveIngestError.self) { _ = try Self.ingest(pp, "s", body) }
         #expect(error?.httpStatus == 409)
         if case .timeWentBackwards(let id, let time, let end)? = error {
             #expect(id == 1 && time == 0 && end == 40_000_000)
         } else {
             Issue.record("expected timeWentBackwards, got \(String(describing: error))")
         }
-        #expect(try Self.records(pp, "s", 1) == before)
+        #expect(try Self.records(pp, "s", 1).count == 4)
+    }
+
+    @Test func twoConnectionsOnOneStreamGiveOneTimeline() throws {
+        let pp = try Self.publishingPoint()
+        let (header, fragments) = Self.split(Self.smooth)
+        let a = try IngestSession(manifestPath: pp, virtualPath: "Streams(s)")
+        let b = try IngestSession(manifestPath: pp, virtualPath: "Streams(s)")
+        // Redundant encoders, interleaved: A ahead, then B ahead, then A again.
+        try a.feed(header + fragments[0..<6].flatMap { $0 })
+        try b.feed(header + fragments[0..<9].flatMap { $0 })
+        try a.feed(fragments[6...].flatMap { $0 })
+        try b.feed(fragments[9...].flatMap { $0 })
+        try a.finish(complete: true)
+        try b.finish(complete: true)
+        #expect(a.committed == [1: 3, 2: 3, 3: 3] && a.skipped == [1: 1, 2: 1, 3: 1])
+        #expect(b.committed == [1: 1, 2: 1, 3: 1] && b.skipped == [1: 3, 2: 3, 3: 3])
+        for track: UInt32 in [1, 2, 3] {
+            let records = try Self.records(pp, "s", track)
+            #expect(records.count == 4)
+            for (x, y) in zip(records, records.dropFirst()) { #expect(y.time == x.end && y.offset == x.mediaEnd) }
+            #expect(records.allSatisfy { $0.flags & FragmentRecord.startsPeriod == 0 })
+        }
+    }
+
+    /// A reconnect after losing fragment 2 of each track, with or without
+    /// restart_on_encoder_reconnect, and a reconnect that loses nothing.
+    @Test(arguments: [(true, true), (false, true), (true, false)])
+    func reconnectStartsAPeriodOnlyWhenAskedAndTheTimelineBreaks(restart: Bool, lose: Bool) throws {
+        let pp = try Self.publishingPoint()
+        try IndexMP4EngineTests.write(Array("""
+            <?xml version="1.0"?><smil xmlns="http://www.w3.org/2001/SMIL20/Language"><head>
+            <meta name="restart_on_encoder_reconnect" content="\(restart)"/></head><body><switch/></body></smil>
+            """.utf8), to: pp)
+        let (header, fragments) = Self.split(Self.smooth)
+        _ = try Self.ingest(pp, "s", header + fragments[0..<6].flatMap { $0 }, complete: false)
+        _ = try Self.ingest(pp, "s", header + fragments[(lose ? 9 : 6)...].flatMap { $0 })
+        let dir = LiveStoreLayout.streamDirectory(manifestPath: pp, stream: "s")
+        for track: UInt32 in [1, 2, 3] {
+            let records = try Self.records(pp, "s", track)
+            #expect(records.count == (lose ? 3 : 4))
+            let flagged = records.indices.filter { records[$0].flags & FragmentRecord.startsPeriod != 0 }
+            let marks = try PeriodMarks.read(periodsPath: "\(dir)/\(track).periods", index: FragmentIndexReader(path: "\(dir)/\(track).index"))
+            #expect(flagged == marks)
+            #expect(marks == (restart && lose ? [2] : []))
+        }
+        // Playout: an HLS discontinuity (with its own date) and a second DASH Period, where the store has a mark.
+        let playout = LivePlayoutTests()
+        let hls = String(decoding: try playout.body(playout.get(pp, "channel1-video=60000.m3u8")), as: UTF8.self)
+        let mpd = String(decoding: try playout.body(playout.get(pp, ".mpd")), as: UTF8.self)
+        if restart && lose {
+            #expect(hls.contains("channel1-video=60000-2.m4s\n#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:"))
+            #expect(mpd.components(separatedBy: "<Period ").count == 3)
+            // Period 2 starts at the stored time of its first fragment (3 s); its timelines start there.
+            #expect(mpd.contains("<Period id=\"2\" start=\"PT3S\">"))
+            #expect(mpd.contains("presentationTimeOffset=\"30000000\""))
+            #expect(mpd.contains("<S t=\"30000000\" d=\"10000000\"/>"))
+        } else {
+            #expect(!hls.contains("DISCONTINUITY"))
+            #expect(mpd.components(separatedBy: "<Period ").count == 2)
+        }
+        // A window that begins after the mark: the discontinuity is counted, no longer tagged.
+        if restart && lose {
+            var manifest = String(decoding: try LocalFile.contents(of: pp, limit: 1 << 20), as: UTF8.self)
+            manifest = manifest.replacingOccurrences(of: "<meta name=\"dvr_window_length\" content=\"30\"/>", with: "")
+            manifest = manifest.replacingOccurrences(of: "</head>", with: "<meta name=\"dvr_window_length\" content=\"1\"/></head>")
+            try IndexMP4EngineTests.write(Array(manifest.utf8), to: pp)
+            let slid = String(decoding: try playout.body(playout.get(pp, "channel1-video=60000.m3u8")), as: UTF8.self)
+            #expect(slid.contains("#EXT-X-DISCONTINUITY-SEQUENCE:1\n") && !slid.contains("#EXT-X-DISCONTINUITY\n"))
+            let slidMPD = String(decoding: try playout.body(playout.get(pp, ".mpd")), as: UTF8.self)
+            #expect(slidMPD.components(separatedBy: "<Period ").count == 2 && slidMPD.contains("<Period id=\"2\" start=\"PT3S\">"))
+        }
+    }
+
+    /// The top-level boxes of a body: (type, byte range).
+    static func boxes(_ bytes: [UInt8]) -> [(type: String, range: Range<Int>)] {
+        var out: [(String, Range<Int>)] = []
+        var at = 0
+        while at + 8 <= bytes.count {
+            let size = Int(bytes[at..<at + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+            guard size >= 8, at + size <= bytes.count else { break }
+            out.append((String(decoding: bytes[at + 4..<at + 8], as: UTF8.self), at..<at + size))
+            at += size
+        }
+        return out
+    }
+
+    /// A body's header (what precedes the first moof) and its moof+mdat pairs, in order.
+    static func split(_ bytes: [UInt8]) -> (header: [UInt8], fragments: [[UInt8]]) {
+        let all = boxes(bytes)
+        let first = all.firstIndex { $0.type == "moof" } ?? all.count
+        let header = all[..<first].flatMap { bytes[$0.range] }
+        var fragments: [[UInt8]] = []
+        var i = first
+        while i + 1 < all.count, all[i].type == "moof", all[i + 1].type == "mdat" {
+            fragments.append(Array(bytes[all[i].range.lowerBound..<all[i + 1].range.upperBound]))
+            i += 2
+        }
+        return (header, fragments)
     }
 
     @Test func codecChangeMidStreamIsRefused() throws {
@@ -182,16 +293,6 @@ import Testing
         let error = #expect(throws: LiveIngestError.self) { _ = try Self.ingest(pp, "s", body) }
         #expect(error == .unannouncedTrack(9))
         #expect(error?.httpStatus == 400)
-    }
-
-    @Test func oneWriterPerStream() throws {
-        let pp = try Self.publishingPoint()
-        let first = try IngestSession(manifestPath: pp, virtualPath: "Streams(s)")
-        #expect(throws: LiveIngestError.streamBusy("s")) { _ = try IngestSession(manifestPath: pp, virtualPath: "Streams(s)") }
-        _ = try IngestSession(manifestPath: pp, virtualPath: "Streams(other)")
-        try first.finish(complete: true)
-        // The lock goes with the session.
-        _ = try IngestSession(manifestPath: pp, virtualPath: "Events(e1)/Streams(s)")
     }
 
     @Test func streamNamesThatCannotBeDirectories() {
