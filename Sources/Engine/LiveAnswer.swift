@@ -18,17 +18,30 @@ enum LiveAnswer {
         let names = Set(live.tracks.map(\.trackName))
         let route = try VirtualPath.parse(request.virtualPath, trackNames: names)
         let base = baseName(request.manifestPath)
+        let catchup = try LiveCatchup(query: request.query)
+        let anchor = try catchup == nil ? nil : LiveCatchup.anchor(live)
+        /// The DVR window, or for a catch-up request its cut of the archive.
+        func window(_ track: LivePresentation.Track, _ index: borrowing FragmentIndexReader) throws -> LiveWindow {
+            if let catchup, let anchor { return try catchup.window(index: index, anchor: anchor, timescale: track.timescale) }
+            return try LiveWindow(index: index, dvrWindow: Int64(live.dvrWindowSeconds) &* Int64(track.timescale))
+        }
+        // Child URLs of a catch-up presentation keep its range.
+        let suffix = catchup != nil ? "?" + (request.query ?? "") : ""
         switch route {
         case .hlsMaster:
-            return AnswerContext.manifest(master(live, base: base), type: playlistType)
+            return AnswerContext.manifest(master(live, base: base, suffix: suffix), type: playlistType)
         case .hlsMediaPlaylist(let tokens) where tokens.count == 1:
             let track = try find(live, tokens[0])
             let index = try FragmentIndexReader(path: track.indexPath)
-            let window = try LiveWindow(index: index, dvrWindow: Int64(live.dvrWindowSeconds) &* Int64(track.timescale))
+            let window = try window(track, index)
             let periods = try LivePeriods(track: track, index: index, window: window)
-            var response = AnswerContext.manifest(media(track, window, periods: periods, base: base), type: playlistType)
+            var text = media(track, window, periods: periods, base: base, suffix: suffix)
+            if catchup != nil { text += "#EXT-X-ENDLIST\n" }
+            var response = AnswerContext.manifest(text, type: playlistType)
             response.lastModified = Int64(clamping: (window.fragments.last?.ingestMillis ?? 0) / 1000)
             return response
+        case .dashManifest where catchup != nil:
+            return .error(501, "catch-up (vbegin/vend) is built for HLS only so far")
         case .dashManifest:
             var timelines: [LiveDASH.Timeline] = []
             var anchor: (record: FragmentRecord, timescale: UInt32)?
@@ -75,10 +88,10 @@ enum LiveAnswer {
         case .hlsFMP4Segment(let token, let number):
             let track = try find(live, token)
             let index = try FragmentIndexReader(path: track.indexPath)
-            let window = try LiveWindow(index: index, dvrWindow: Int64(live.dvrWindowSeconds) &* Int64(track.timescale))
+            let window = try window(track, index)
             // Segment N is fragment N-1 of the store, for as long as it is in the window.
-            guard number >= 1 + window.firstIndex, number <= index.count else {
-                throw EngineError.notFound("live segment \(number) is outside the window (\(window.firstIndex + 1)...\(index.count))")
+            guard number >= 1 + window.firstIndex, number <= window.firstIndex + window.fragments.count else {
+                throw EngineError.notFound("live segment \(number) is outside the window (\(window.firstIndex + 1)...\(window.firstIndex + window.fragments.count))")
             }
             return try segment(track, record: try index.record(at: number - 1), offset: try decodeOffset(index))
         default:
@@ -100,7 +113,7 @@ enum LiveAnswer {
         let stored = try LivePresentation.fragment(record, mediaPath: track.mediaPath)
         let moof = try IngestMovie.moofWithDecodeTime(stored.moof, time: UInt64(clamping: record.time &+ offset)) ?? stored.moof
         let kind: TrackKind = track.kind == .audio ? .audio : track.kind == .video ? .video : .text
-        var response = AnswerContext.segment([.bytes(moof), .file(locator: track.mediaPath, offset: stored.mdatOffset,
+        var response = AnswerContext.segment([.bytes(moof), .file(locator: stored.mdatPath, offset: stored.mdatOffset,
                                                                   length: stored.mdatLength)],
                                              type: AnswerContext.mp4Type(kind))
         response.lastModified = Int64(clamping: record.ingestMillis / 1000)
@@ -118,12 +131,12 @@ enum LiveAnswer {
         return name.lastIndex(of: ".").map { String(name[..<$0]) } ?? name
     }
 
-    static func master(_ live: LivePresentation, base: String) -> String {
+    static func master(_ live: LivePresentation, base: String, suffix: String = "") -> String {
         var out = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n"
         let audio = live.tracks.filter { $0.kind == .audio }
         for (i, a) in audio.enumerated() {
             out += "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"\(a.trackName)-\(a.bitrate)\",DEFAULT=\(i == 0 ? "YES" : "NO"),"
-                + "AUTOSELECT=YES,URI=\"\(base)-\(a.token).m3u8\"\n"
+                + "AUTOSELECT=YES,URI=\"\(base)-\(a.token).m3u8\(suffix)\"\n"
         }
         let audioBitrate = audio.map(\.bitrate).max() ?? 0
         for v in live.tracks where v.kind == .video {
@@ -131,7 +144,7 @@ enum LiveAnswer {
             out += "#EXT-X-STREAM-INF:BANDWIDTH=\(v.bitrate &+ audioBitrate),CODECS=\"\(codecs)\""
             if v.width > 0, v.height > 0 { out += ",RESOLUTION=\(v.width)x\(v.height)" }
             if !audio.isEmpty { out += ",AUDIO=\"audio\"" }
-            out += "\n\(base)-\(v.token).m3u8\n"
+            out += "\n\(base)-\(v.token).m3u8\(suffix)\n"
         }
         return out
     }
@@ -139,7 +152,7 @@ enum LiveAnswer {
     /// A sliding-window media playlist: no ENDLIST while live; the media sequence is the first
     /// fragment's place in the store (segment N is always fragment N-1), so it only grows.
     static func media(_ track: LivePresentation.Track, _ window: LiveWindow, periods: LivePeriods = LivePeriods(before: 0, inside: []),
-                      base: String) -> String {
+                      base: String, suffix: String = "") -> String {
         let scale = Int64(max(track.timescale, 1))
         let longest = window.fragments.map { Int64(clamping: $0.duration) }.max() ?? scale
         var out = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n"
@@ -149,6 +162,7 @@ enum LiveAnswer {
         out += "#EXT-X-TARGETDURATION:\(max(1, (longest + scale / 2) / scale))\n"
         out += "#EXT-X-MEDIA-SEQUENCE:\(window.firstIndex + 1)\n"
         if periods.before > 0 { out += "#EXT-X-DISCONTINUITY-SEQUENCE:\(periods.before)\n" }
+        if !suffix.isEmpty { out += "#EXT-X-PLAYLIST-TYPE:VOD\n" }
         out += "#EXT-X-MAP:URI=\"\(base)-\(track.token).m4s\"\n"
         if let first = window.fragments.first {
             // The encoder's clock is not known: the first fragment began about its duration before it was stored.
@@ -162,7 +176,7 @@ enum LiveAnswer {
                 out += "#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:\(iso8601(millis: millis))\n"
             }
             let millis = Int64(clamping: f.duration) &* 1000 / scale
-            out += "#EXTINF:\(millis / 1000).\(pad(millis % 1000, 3)),\n\(base)-\(track.token)-\(window.firstIndex + i + 1).m4s\n"
+            out += "#EXTINF:\(millis / 1000).\(pad(millis % 1000, 3)),\n\(base)-\(track.token)-\(window.firstIndex + i + 1).m4s\(suffix)\n"
         }
         return out
     }

@@ -77,8 +77,12 @@ public struct FragmentRecord: Sendable, Equatable {
 public struct FragmentIndexReader: ~Copyable {
     private let file: PosixFile
     public let count: Int
+    /// Fragments before this one left the archive (`ArchiveChunks.purgedCount`): their records stay
+    /// (store indexes never move) but their media is gone.
+    public let firstKept: Int
 
     public init(path: String) throws(LiveIngestError) {
+        firstKept = ArchiveChunks.purgedCount(indexPath: path)
         let opened = try PosixFile(path: path, flags: O_RDONLY)
         var n = try opened.size() / UInt64(FragmentRecord.size)
         // Only the tail can be torn: records are appended, never rewritten.

@@ -98,8 +98,8 @@ public final class IngestSession {
     public private(set) var skipped: [UInt32: Int] = [:]
     /// Where this session's last fragment of each track ended.
     private var sessionEnds: [UInt32: Int64] = [:]
-    /// The publishing point's `restart_on_encoder_reconnect`, read when the moov arrives.
-    private var restartOnReconnect = false
+    /// The publishing point's options, read when the moov arrives.
+    private var options = PublishingPoint.IngestOptions()
 
     private func take(_ box: BoxFraming.Box) throws(LiveIngestError) {
         if let moof = pendingMoof, box.type != "mdat" {
@@ -150,8 +150,7 @@ public final class IngestSession {
             for t in movie.tracks { ends[t.trackID] = try store.track(t.trackID).end }
             return ends
         }
-        let options = try PublishingPoint.announce(manifestPath: manifestPath, stream: path.stream, tracks: movie.tracks, names: names)
-        restartOnReconnect = options.restartOnEncoderReconnect
+        options = try PublishingPoint.announce(manifestPath: manifestPath, stream: path.stream, tracks: movie.tracks, names: names)
         for (id, end) in stored where ends[id] == nil { ends[id] = end }
         self.movie = movie
     }
@@ -172,9 +171,11 @@ public final class IngestSession {
             throw .timeWentBackwards(trackID: id, time: fragment.decodeTime, previousEnd: own)
         }
         let first = committed[id] == nil
-        let restart = restartOnReconnect
+        let restart = options.restartOnEncoderReconnect
+        let archive = options.archive(timescale: movie.tracks.first { $0.trackID == id }?.timescale ?? 1)
         let appended = try store.committing { () throws(LiveIngestError) in
-            try store.track(id).append(moof.bytes + mdat.bytes, fragment: fragment, ingestMillis: clock()) { storedEnd in
+            try store.track(id).append(moof.bytes + mdat.bytes, fragment: fragment, ingestMillis: clock(),
+                                       archive: archive) { storedEnd in
                 // A reconnect that breaks the timeline starts a period; a contiguous one (a redundant
                 // encoder taking over) does not.
                 restart && first && storedEnd != fragment.decodeTime

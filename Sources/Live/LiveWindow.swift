@@ -36,9 +36,22 @@ public struct LiveWindow: Sendable, Equatable {
                 first = try index.record(at: at).end > start ? at : at + 1
             }
         }
+        // Nothing before what the archive still holds.
+        first = min(max(first, index.firstKept), index.count)
         var fragments: [FragmentRecord] = []
         fragments.reserveCapacity(index.count - first)
         for i in first..<index.count { fragments.append(try index.record(at: i)) }
+        firstIndex = first
+        self.fragments = fragments
+    }
+
+    /// The kept fragments starting in `range` (a catch-up cut of the archive): two binary searches.
+    public init(index: borrowing FragmentIndexReader, startingIn range: Range<Int64>) throws(LiveIngestError) {
+        let before = range.lowerBound == .min ? 0 : try index.lastStarting(atOrBefore: range.lowerBound - 1).map { $0 + 1 } ?? 0
+        let first = max(before, index.firstKept)
+        let end = range.isEmpty ? 0 : try index.lastStarting(atOrBefore: range.upperBound - 1).map { $0 + 1 } ?? 0
+        var fragments: [FragmentRecord] = []
+        if first < end { for i in first..<end { fragments.append(try index.record(at: i)) } }
         firstIndex = first
         self.fragments = fragments
     }

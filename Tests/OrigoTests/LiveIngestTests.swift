@@ -245,6 +245,52 @@ import Testing
         }
     }
 
+    /// A publishing point written by hand with these head options (the tracks come with ingest).
+    static func publishingPoint(options: [String: String]) throws -> String {
+        let pp = try publishingPoint()
+        let meta = options.sorted { $0.key < $1.key }.map { "<meta name=\"\($0.key)\" content=\"\($0.value)\"/>" }.joined()
+        try IndexMP4EngineTests.write(Array("""
+            <?xml version="1.0"?><smil xmlns="http://www.w3.org/2001/SMIL20/Language"><head>\(meta)</head><body><switch/></body></smil>
+            """.utf8), to: pp)
+        return pp
+    }
+
+    /// archive_segment_length 1 rolls the media into a file per 1 s fragment; archive_length 2
+    /// (or, without archiving, the DVR window of 2) deletes the files whose fragments all left it.
+    @Test(arguments: [["archiving": "true", "archive_length": "2"], ["archiving": "false", "dvr_window_length": "2"]])
+    func archiveRollsAndPurgesWholeFiles(options: [String: String]) throws {
+        let pp = try Self.publishingPoint(options: options.merging(["archive_segment_length": "1"]) { a, _ in a })
+        _ = try Self.ingest(pp, "channel1", Self.smooth, chunks: [4096])
+        let dir = LiveStoreLayout.streamDirectory(manifestPath: pp, stream: "channel1")
+        let records = try Self.records(pp, "channel1", 1)
+        #expect(records.count == 4)
+        #expect(records.map { ArchiveChunks.chunk(of: $0.offset) } == [0, 1, 2, 3])
+        #expect(records.allSatisfy { ArchiveChunks.within($0.offset) == 0 })
+        #expect(ArchiveChunks.purgedCount(indexPath: "\(dir)/1.index") == 2)
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/1.media") && !FileManager.default.fileExists(atPath: "\(dir)/1.media.1"))
+        #expect(Self.file(pp, "channel1", "1.media.3").count == Int(records[3].size))
+        // Playout offers what is left: segments 3 and 4, read from their chunk files.
+        let playout = LivePlayoutTests()
+        let playlist = String(decoding: try playout.body(playout.get(pp, "channel1-video=60000.m3u8")), as: UTF8.self)
+        #expect(playlist.contains("#EXT-X-MEDIA-SEQUENCE:3\n") && playlist.components(separatedBy: "#EXTINF").count == 3)
+        #expect(playout.get(pp, "channel1-video=60000-2.m4s").status == 404)
+        let segment = try playout.body(playout.get(pp, "channel1-video=60000-4.m4s"))
+        #expect(segment.suffix(100) == Self.file(pp, "channel1", "1.media.3").suffix(100))
+        #expect(playout.get(pp, "channel1-video=60000-0.dash").status == 410)
+        // A later connection continues in the newest chunk's files (it re-reads where they end).
+        let (header, _) = Self.split(Self.smooth)
+        _ = try Self.ingest(pp, "channel1", header)
+        #expect(try Self.records(pp, "channel1", 1).count == 4)
+    }
+
+    @Test func withoutASegmentLengthNothingIsRolledOrPurged() throws {
+        let pp = try Self.publishingPoint(options: ["archiving": "true", "archive_length": "1"])
+        _ = try Self.ingest(pp, "s", Self.smooth)
+        let dir = LiveStoreLayout.streamDirectory(manifestPath: pp, stream: "s")
+        #expect(try Self.records(pp, "s", 1).allSatisfy { ArchiveChunks.chunk(of: $0.offset) == 0 })
+        #expect(ArchiveChunks.purgedCount(indexPath: "\(dir)/1.index") == 0)
+    }
+
     /// The top-level boxes of a body: (type, byte range).
     static func boxes(_ bytes: [UInt8]) -> [(type: String, range: Range<Int>)] {
         var out: [(String, Range<Int>)] = []
@@ -528,6 +574,50 @@ import Testing
             }
             #expect(samples == mdats)
         }
+    }
+}
+
+/// Catch-up: vbegin/vend in UTC cut a VOD playlist out of the archive.
+@Suite struct LiveCatchupTests {
+    let playout = LivePlayoutTests()
+
+    func get(_ pp: String, _ path: String, _ query: String) -> EngineResponse {
+        playout.engine.handle(EngineRequest(method: "GET", manifestPath: pp, virtualPath: path, query: query))
+    }
+
+    @Test func utcForms() throws {
+        #expect(try LiveCatchup.parseUTC("1800000000", what: "t") == 1_800_000_000_000)
+        #expect(try LiveCatchup.parseUTC("1800000000.25", what: "t") == 1_800_000_000_250)
+        #expect(try LiveCatchup.parseUTC("2027-01-15T08:00:00Z", what: "t") == 1_800_000_000_000)
+        #expect(try LiveCatchup.parseUTC("2027-01-15T08:00:00.5Z", what: "t") == 1_800_000_000_500)
+        #expect(try LiveCatchup.parseUTC("2027-01-15T09:00:00+01:00", what: "t") == 1_800_000_000_000)
+        #expect(try LiveCatchup.parseUTC("1970-01-01T00:00:00Z", what: "t") == 0)
+        #expect(try LiveCatchup.parseUTC("2024-02-29T12:00:00Z", what: "t") == 1_709_208_000_000)
+        for bad in ["", "abc", "2027-01-15T08:00:00", "2027-13-15T08:00:00Z", "2027-01-15 08:00:00Z", "1.", "-5",
+                    "2027-01-15T08:00:00Zjunk", String(repeating: "9", count: 41), "1800000000.1234567890"] {
+            #expect(throws: (any Error).self, "\(bad)") { try LiveCatchup.parseUTC(bad, what: "t") }
+        }
+    }
+
+    @Test func catchupPlaylistIsVODOfTheFragmentsInTheRange() throws {
+        let pp = try playout.ingested()   // four 1 s fragments; media time 0 is 1_799_999_999 s UTC
+        for query in ["vbegin=1800000000&vend=1800000002", "vbegin=2027-01-15T08:00:00Z&vend=2027-01-15T08:00:02Z"] {
+            let text = String(decoding: try playout.body(get(pp, "channel1-video=60000.m3u8", query)), as: UTF8.self)
+            #expect(text.contains("#EXT-X-PLAYLIST-TYPE:VOD\n") && text.hasSuffix("#EXT-X-ENDLIST\n"))
+            #expect(text.contains("#EXT-X-MEDIA-SEQUENCE:2\n"))
+            #expect(text.contains("channel1-video=60000-2.m4s?\(query)\n") && text.contains("channel1-video=60000-3.m4s?\(query)\n"))
+            #expect(text.components(separatedBy: "#EXTINF:1.000,").count == 3)
+            #expect(get(pp, "channel1-video=60000-2.m4s", query).status == 200)
+            #expect(get(pp, "channel1-video=60000-4.m4s", query).status == 404)
+            let master = String(decoding: try playout.body(get(pp, ".m3u8", query)), as: UTF8.self)
+            #expect(master.contains("channel1-video=60000.m3u8?\(query)\n"))
+        }
+        // Open ends: from the start, to the end.
+        let all = String(decoding: try playout.body(get(pp, "channel1-video=60000.m3u8", "vend=1800000010")), as: UTF8.self)
+        #expect(all.components(separatedBy: "#EXTINF").count == 5)
+        #expect(get(pp, "channel1-video=60000.m3u8", "vbegin=1800000002&vend=1800000001").status == 400)
+        #expect(get(pp, "channel1-video=60000.m3u8", "vbegin=yesterday").status == 400)
+        #expect(get(pp, ".mpd", "vbegin=1800000000").status == 501)
     }
 }
 

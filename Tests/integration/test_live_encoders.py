@@ -230,3 +230,28 @@ def test_two_encoders_on_one_stream_give_one_timeline(site):
     video, _ = play_archive(site, "redundant")
     assert len(video) == 10 * FPS
     check_played(video, 10, max_gap=0, timebase=FPS)
+
+
+def test_catchup_with_vbegin_vend_in_utc_plays_as_vod(site):
+    """vbegin (ISO 8601) / vend (epoch seconds) over the archive: an ENDLIST presentation of the
+    fragments starting in the range; ffprobe and ffmpeg find exactly their duration and frames."""
+    stream_dir = publishing_point(site, "catchup", restart=False)
+    assert Encoder(site.url("live/catchup.isml/Streams(s)"), 0, 10).wait() == 0
+    first = records(stream_dir, 1)[0]
+    zero = first[5] / 1000 - (first[0] + first[1]) / TIMESCALE   # wall time of media time 0, as the MPD's
+    begin = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(zero + 4)) + f".{int((zero + 4) % 1 * 1000):03d}Z"
+    query = f"vbegin={begin}&vend={zero + 9.5:.3f}"
+    expected = [r for r in records(stream_dir, 1) if 4 * TIMESCALE - TIMESCALE // 100 <= r[0] < 9.5 * TIMESCALE]
+    seconds = sum(r[1] for r in expected) / TIMESCALE
+    assert len(expected) == 3 and seconds == 6
+    playlist = clients.get(site.url(f"live/catchup.isml/catchup-video=300000.m3u8?{query}")).body.decode()
+    assert "#EXT-X-ENDLIST" in playlist and playlist.count("#EXTINF:2.000,") == 3, playlist
+    url = site.url(f"live/catchup.isml/.m3u8?{query}")
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", url],
+                           capture_output=True, text=True, timeout=60)
+    assert probe.returncode == 0, probe.stderr
+    assert abs(float(probe.stdout.strip()) - seconds) < 0.1, probe.stdout
+    frames = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", url, "-map", "0:v:0",
+                             "-f", "framemd5", "-"], capture_output=True, text=True, timeout=60)
+    assert frames.returncode == 0, frames.stderr
+    assert len([ln for ln in frames.stdout.splitlines() if ln and not ln.startswith("#")]) == seconds * FPS
