@@ -255,3 +255,27 @@ def test_catchup_with_vbegin_vend_in_utc_plays_as_vod(site):
                              "-f", "framemd5", "-"], capture_output=True, text=True, timeout=60)
     assert frames.returncode == 0, frames.stderr
     assert len([ln for ln in frames.stdout.splitlines() if ln and not ln.startswith("#")]) == seconds * FPS
+
+
+def test_archive_rolls_and_purges_while_the_channel_plays(site):
+    """archiving with archive_length 4 and archive_segment_length 2: while a channel is pushed, the
+    media is kept in one file per fragment and the files older than the archive are deleted; live
+    HLS offers only what is kept and ffmpeg plays it."""
+    stream_dir = publishing_point(site, "archive", restart=False)
+    isml = Path(site.root, "live", "archive.isml")
+    isml.write_text(isml.read_text().replace(
+        "</head>", '<meta name="archiving" content="true"/><meta name="archive_length" content="4"/>'
+                   '<meta name="archive_segment_length" content="2"/></head>'))
+    assert Encoder(site.url("live/archive.isml/Streams(s)"), 0, 12).wait() == 0
+    recs = records(stream_dir, 1)
+    assert len(recs) == 6
+    files = sorted(f for f in os.listdir(stream_dir) if f.startswith("1.media"))
+    with open(os.path.join(stream_dir, "1.purged"), "rb") as f:
+        purged = int.from_bytes(f.read(), "little")
+    # Kept: the fragments ending within 4 s of the end (two), in their own files.
+    assert purged == 4 and files == ["1.media.4", "1.media.5"], (purged, files)
+    playlist = clients.get(site.url("live/archive.isml/archive-video=300000.m3u8")).body.decode()
+    assert "#EXT-X-MEDIA-SEQUENCE:5\n" in playlist and playlist.count("#EXTINF") == 2, playlist
+    assert clients.get(site.url("live/archive.isml/archive-video=300000-4.m4s")).status == 404
+    video, _ = play_archive(site, "archive")
+    assert len(video) == 4 * FPS
