@@ -621,6 +621,41 @@ import Testing
     }
 }
 
+/// The read-only publishing-point API documents (not wired to a server yet).
+@Suite struct LiveAPITests {
+    @Test func stateArchiveAndStatistics() throws {
+        let pp = try LiveIngestTests.publishingPoint()
+        let (header, fragments) = LiveIngestTests.split(LiveIngestTests.smooth)
+        // Fragments 0-1, then a reconnect that lost fragment 2: two archived ranges per track.
+        _ = try LiveIngestTests.ingest(pp, "channel1", header + fragments[0..<6].flatMap { $0 }, complete: false)
+        let session = try IngestSession(manifestPath: pp, virtualPath: "Streams(channel1)", clock: { 1_800_000_000_000 })
+        try session.feed(header + fragments[9...].flatMap { $0 })
+        let live = try #require(try LivePresentation.load(manifestPath: pp))
+        #expect(LiveAPI.state(live, manifestPath: pp) == .started)
+        try session.finish(complete: true)
+        #expect(LiveAPI.state(live, manifestPath: pp) == .stopped)
+        let state = String(decoding: LiveAPI.stateDocument(.stopped), as: UTF8.self)
+        #expect(state.contains("<meta name=\"state\" content=\"stopped\"/>"))
+        let archive = String(decoding: try LiveAPI.archiveDocument(live), as: UTF8.self)
+        // Media time 0 is 2027-01-15T07:59:59Z (the first fragment ended at 1 s and arrived at 08:00:00).
+        #expect(archive.contains("<video src=\"video=60000\" systemBitrate=\"60000\"><c start=\"2027-01-15T07:59:59.000Z\" end=\"2027-01-15T08:00:01.000Z\"/><c start=\"2027-01-15T08:00:02.000Z\" end=\"2027-01-15T08:00:03.000Z\"/></video>")
+                || archive.replacingOccurrences(of: "\n", with: "").replacingOccurrences(of: "  ", with: "")
+                    .contains("<c start=\"2027-01-15T07:59:59.000Z\" end=\"2027-01-15T08:00:01.000Z\"/><c start=\"2027-01-15T08:00:02.000Z\" end=\"2027-01-15T08:00:03.000Z\"/>"))
+        #expect(archive.components(separatedBy: "<c ").count == 7)
+        let statistics = String(decoding: try LiveAPI.statisticsDocument(live, manifestPath: pp), as: UTF8.self)
+        #expect(statistics.contains("fragments=\"3\" purged=\"0\" lastFragmentIngest=\"2027-01-15T08:00:00.000Z\""))
+    }
+
+    @Test func idleBeforeAnyFragment() throws {
+        let pp = try LiveIngestTests.publishingPoint()
+        let (header, _) = LiveIngestTests.split(LiveIngestTests.smooth)
+        _ = try LiveIngestTests.ingest(pp, "channel1", header)
+        let live = try #require(try LivePresentation.load(manifestPath: pp))
+        #expect(LiveAPI.state(live, manifestPath: pp) == .idle)
+        #expect(String(decoding: try LiveAPI.archiveDocument(live), as: UTF8.self).contains("<c ") == false)
+    }
+}
+
 /// Dynamic DASH from the same store.
 @Suite struct LiveDASHTests {
     let playout = LivePlayoutTests()
