@@ -23,6 +23,25 @@ enum LiveAnswer {
         let base = baseName(request.manifestPath)
         let status = request.liveFragmentStatus
         let now = IngestSession.wallClockMillis()
+        let catchup = try LiveCatchup(query: request.query)
+        let catchupAnchor = try catchup == nil ? nil : LiveCatchup.anchor(live)
+        /// What a manifest lists: the DVR window with the request's overrides, or for a catch-up
+        /// request its cut of the archive.
+        func window(_ track: LivePresentation.Track, _ index: borrowing FragmentIndexReader) throws -> LiveWindow {
+            if let catchup, let catchupAnchor {
+                return try catchup.window(index: index, anchor: catchupAnchor, timescale: track.timescale)
+            }
+            return try options.window(index, track)
+        }
+        /// What a segment request is judged by: the publishing point's own window, or the catch-up cut.
+        func servedWindow(_ track: LivePresentation.Track, _ index: borrowing FragmentIndexReader) throws -> LiveWindow {
+            if let catchup, let catchupAnchor {
+                return try catchup.window(index: index, anchor: catchupAnchor, timescale: track.timescale)
+            }
+            return try LiveWindow(index: index, dvrWindow: live.windowUnits(track))
+        }
+        // Segment URLs of a catch-up presentation keep its range.
+        let suffix = catchup != nil ? "?" + (request.query ?? "") : ""
         switch route {
         case .hlsMaster:
             var response = AnswerContext.manifest(master(try listed(), base: base, query: request.query), type: playlistType)
@@ -30,11 +49,17 @@ enum LiveAnswer {
             return response
         case .hlsMediaPlaylist(let tokens) where tokens.count == 1:
             let track = try find(live, tokens[0])
-            let window = try options.window(FragmentIndexReader(path: track.indexPath), track)
-            var response = AnswerContext.manifest(media(track, window, base: base), type: playlistType)
+            let index = try FragmentIndexReader(path: track.indexPath)
+            let window = try window(track, index)
+            let periods = try LivePeriods(track: track, index: index, window: window)
+            var text = media(track, window, periods: periods, base: base, suffix: suffix)
+            if catchup != nil { text += "#EXT-X-ENDLIST\n" }
+            var response = AnswerContext.manifest(text, type: playlistType)
             response.lastModified = Int64(clamping: (window.fragments.last?.ingestMillis ?? 0) / 1000)
             response.headers = LiveCaching.manifest(longestFragmentMillis: longestMillis(window, track))
             return response
+        case .dashManifest where catchup != nil:
+            return .error(501, "catch-up (vbegin/vend) is built for HLS only so far")
         case .dashManifest:
             var timelines: [LiveDASH.Timeline] = []
             var anchor: (record: FragmentRecord, timescale: UInt32)?
@@ -46,7 +71,9 @@ enum LiveAnswer {
                     anchor = (try index.record(at: 0), track.timescale)
                 }
                 timelines.append(LiveDASH.Timeline(track: track, window: window, offset: try decodeOffset(index),
-                                                   first: try index.record(at: 0)))
+                                                   first: try index.record(at: 0),
+                                                   periods: try LivePeriods(track: track, index: index, window: window),
+                                                   periodStarts: try LiveDASH.periodStarts(track: track, index: index)))
             }
             guard !timelines.isEmpty else { throw EngineError.notFound("the publishing point has no fragments yet") }
             let mpd = LiveDASH.mpd(live, timelines, anchor: anchor, base: base, nowMillis: now,
@@ -59,7 +86,7 @@ enum LiveAnswer {
         case .dashSegmentAtTime(let token, let time):
             let track = try find(live, token)
             let index = try FragmentIndexReader(path: track.indexPath)
-            let window = try LiveWindow(index: index, dvrWindow: live.windowUnits(track))
+            let window = try servedWindow(track, index)
             // URL times are decode times as served: the stored ones moved by the track's offset.
             let offset = try decodeOffset(index)
             let lookup = window.lookup(time: time &- offset)
@@ -74,7 +101,7 @@ enum LiveAnswer {
         case .dashSegmentNumber(let token, let number), .hlsFMP4Segment(let token, let number):
             let track = try find(live, token)
             let index = try FragmentIndexReader(path: track.indexPath)
-            let window = try LiveWindow(index: index, dvrWindow: live.windowUnits(track))
+            let window = try servedWindow(track, index)
             // Segment N is fragment N-1 of the store, for as long as it is in the window.
             let lookup = window.lookup(index: number &- 1)
             guard case .found(_, let record) = lookup else {
@@ -92,6 +119,8 @@ enum LiveAnswer {
             // It changes only with the stream's header (a reconnecting encoder may send a new one).
             response.headers = LiveCaching.manifest(longestFragmentMillis: Int64(live.dvrWindowSeconds) * 1000)
             return response
+        case .smoothManifest where catchup != nil:
+            return .error(501, "catch-up (vbegin/vend) is built for HLS only so far")
         case .smoothManifest:
             var streams: [LiveSmooth.Stream] = []
             for track in try listed() where track.kind != .textstream {
@@ -123,7 +152,7 @@ enum LiveAnswer {
             }
             // As stored: Smooth ingest's moof has the tfxd Smooth clients read.
             let stored = try LivePresentation.fragment(record, mediaPath: track.mediaPath)
-            var response = AnswerContext.segment([.bytes(stored.moof), .file(locator: track.mediaPath, offset: stored.mdatOffset,
+            var response = AnswerContext.segment([.bytes(stored.moof), .file(locator: stored.mdatPath, offset: stored.mdatOffset,
                                                                              length: stored.mdatLength)],
                                                  type: AnswerContext.mp4Type(track.kind == .audio ? .audio : .video))
             response.lastModified = Int64(clamping: record.ingestMillis / 1000)
@@ -167,7 +196,7 @@ enum LiveAnswer {
         let stored = try LivePresentation.fragment(record, mediaPath: track.mediaPath)
         let moof = try IngestMovie.moofWithDecodeTime(stored.moof, time: UInt64(clamping: record.time &+ offset)) ?? stored.moof
         let kind: TrackKind = track.kind == .audio ? .audio : track.kind == .video ? .video : .text
-        var response = AnswerContext.segment([.bytes(moof), .file(locator: track.mediaPath, offset: stored.mdatOffset,
+        var response = AnswerContext.segment([.bytes(moof), .file(locator: stored.mdatPath, offset: stored.mdatOffset,
                                                                   length: stored.mdatLength)],
                                              type: AnswerContext.mp4Type(kind))
         response.lastModified = Int64(clamping: record.ingestMillis / 1000)
@@ -211,7 +240,8 @@ enum LiveAnswer {
 
     /// A sliding-window media playlist: no ENDLIST while live; the media sequence is the first
     /// fragment's place in the store (segment N is always fragment N-1), so it only grows.
-    static func media(_ track: LivePresentation.Track, _ window: LiveWindow, base: String) -> String {
+    static func media(_ track: LivePresentation.Track, _ window: LiveWindow, periods: LivePeriods = LivePeriods(before: 0, inside: []),
+                      base: String, suffix: String = "") -> String {
         let scale = Int64(max(track.timescale, 1))
         let longest = window.fragments.map { Int64(clamping: $0.duration) }.max() ?? scale
         var out = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n"
@@ -220,6 +250,8 @@ enum LiveAnswer {
         // start a live playlist three targets before its end then start audio and video apart.
         out += "#EXT-X-TARGETDURATION:\(max(1, (longest + scale / 2) / scale))\n"
         out += "#EXT-X-MEDIA-SEQUENCE:\(window.firstIndex + 1)\n"
+        if periods.before > 0 { out += "#EXT-X-DISCONTINUITY-SEQUENCE:\(periods.before)\n" }
+        if !suffix.isEmpty { out += "#EXT-X-PLAYLIST-TYPE:VOD\n" }
         out += "#EXT-X-MAP:URI=\"\(base)-\(track.token).m4s\"\n"
         if let first = window.fragments.first {
             // The encoder's clock is not known: the first fragment began about its duration before it was stored.
@@ -227,8 +259,13 @@ enum LiveAnswer {
             out += "#EXT-X-PROGRAM-DATE-TIME:\(iso8601(millis: millis))\n"
         }
         for (i, f) in window.fragments.enumerated() {
+            // An encoder reconnect with restart_on_encoder_reconnect (LivePeriods).
+            if periods.inside.contains(window.firstIndex + i) {
+                let millis = Int64(clamping: f.ingestMillis) &- Int64(clamping: f.duration) &* 1000 / scale
+                out += "#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:\(iso8601(millis: millis))\n"
+            }
             let millis = Int64(clamping: f.duration) &* 1000 / scale
-            out += "#EXTINF:\(millis / 1000).\(pad(millis % 1000, 3)),\n\(base)-\(track.token)-\(window.firstIndex + i + 1).m4s\n"
+            out += "#EXTINF:\(millis / 1000).\(pad(millis % 1000, 3)),\n\(base)-\(track.token)-\(window.firstIndex + i + 1).m4s\(suffix)\n"
         }
         return out
     }

@@ -17,6 +17,19 @@ enum LiveDASH {
         var offset: Int64 = 0
         /// The store's first fragment (segment 1 of a `$Number$` template).
         var first: FragmentRecord?
+        var periods = LivePeriods(before: 0, inside: [])
+        /// Stored times of the fragments that start periods 1, 2, … (`periodStarts`).
+        var periodStarts: [Int64] = []
+    }
+
+    /// The stored time of each fragment that starts a period, oldest first: Period starts stay put
+    /// while the window slides.
+    static func periodStarts(track: LivePresentation.Track, index: borrowing FragmentIndexReader) throws -> [Int64] {
+        var starts: [Int64] = []
+        for mark in try PeriodMarks.read(periodsPath: track.periodsPath, index: index) {
+            starts.append(try index.record(at: mark).time)
+        }
+        return starts
     }
 
     /// The MPD at `nowMillis` (wall clock, ms since the epoch). `anchor` is the store's first
@@ -63,43 +76,60 @@ enum LiveDASH {
             ("minBufferTime", duration(2 * longest)),
             ("suggestedPresentationDelay", duration(3 * longest)),
         ])
-        w.open("Period", attributes: [("id", "1"), ("start", "PT0S")])
-        for (id, kind) in [(1, "video"), (2, "audio")] {
-            let members = timelines.filter { $0.track.kind.rawValue == kind }
-            guard !members.isEmpty else { continue }
-            w.open("AdaptationSet", attributes: [("id", String(id)), ("contentType", kind), ("mimeType", "\(kind)/mp4"),
-                                                 ("segmentAlignment", "true"), ("startWithSAP", "1")])
-            for t in members {
-                var attributes = [("id", t.track.token), ("bandwidth", String(t.track.bitrate))]
-                if !t.track.codecs.isEmpty { attributes.append(("codecs", t.track.codecs)) }
-                if t.track.width > 0, t.track.height > 0 {
-                    attributes += [("width", String(t.track.width)), ("height", String(t.track.height))]
+        // Periods (one unless an encoder reconnected with restart_on_encoder_reconnect), numbered
+        // from the store's start, each starting where the lead timeline's period starts.
+        let split = timelines.map { $0.periods.split($0.window) }
+        let numbers = Set(split.flatMap { $0.map(\.number) }).sorted()
+        let lead = timelines.first { $0.track.kind == .video } ?? timelines.first
+        for number in numbers {
+            var startMillis: Int64 = 0
+            if number > 0, let lead, number - 1 < lead.periodStarts.count {
+                startMillis = lead.periodStarts[number - 1] &* 1000 / Int64(max(lead.track.timescale, 1))
+            }
+            w.open("Period", attributes: [("id", String(number + 1)), ("start", duration(startMillis))])
+            for (id, kind) in [(1, "video"), (2, "audio")] {
+                let members = timelines.indices.compactMap { i -> (Timeline, ArraySlice<FragmentRecord>)? in
+                    guard timelines[i].track.kind.rawValue == kind,
+                          let part = split[i].first(where: { $0.number == number }) else { return nil }
+                    return (timelines[i], part.fragments)
                 }
-                w.open("Representation", attributes: attributes)
-                var template = [
-                    ("timescale", String(numbered ? slot.timescale : Int64(t.track.timescale))),
-                    ("initialization", "\(base)-$RepresentationID$.dash"),
-                    ("media", numbered ? "\(base)-$RepresentationID$-n$Number$.dash" : "\(base)-$RepresentationID$-$Time$.dash"),
-                ]
-                if numbered {
-                    // Segment 1 is the store's first fragment: media time (N-1) * duration from its start.
-                    template += [("duration", String(slot.duration)), ("startNumber", "1")]
-                    let pto = ((t.first?.time ?? 0) &+ t.offset) &* slot.timescale / Int64(max(t.track.timescale, 1))
-                    if pto > 0 { template.append(("presentationTimeOffset", String(pto))) }
-                    w.empty("SegmentTemplate", attributes: template)
-                } else {
-                    if t.offset > 0 { template.append(("presentationTimeOffset", String(t.offset))) }
-                    w.open("SegmentTemplate", attributes: template)
-                    w.open("SegmentTimeline")
-                    writeTimeline(&w, t.window.fragments, offset: t.offset)
-                    w.close()
+                guard !members.isEmpty else { continue }
+                w.open("AdaptationSet", attributes: [("id", String(id)), ("contentType", kind), ("mimeType", "\(kind)/mp4"),
+                                                     ("segmentAlignment", "true"), ("startWithSAP", "1")])
+                for (t, fragments) in members {
+                    var attributes = [("id", t.track.token), ("bandwidth", String(t.track.bitrate))]
+                    if !t.track.codecs.isEmpty { attributes.append(("codecs", t.track.codecs)) }
+                    if t.track.width > 0, t.track.height > 0 {
+                        attributes += [("width", String(t.track.width)), ("height", String(t.track.height))]
+                    }
+                    w.open("Representation", attributes: attributes)
+                    var template = [
+                        ("timescale", String(numbered ? slot.timescale : Int64(t.track.timescale))),
+                        ("initialization", "\(base)-$RepresentationID$.dash"),
+                        ("media", numbered ? "\(base)-$RepresentationID$-n$Number$.dash" : "\(base)-$RepresentationID$-$Time$.dash"),
+                    ]
+                    if numbered {
+                        // Segment 1 is the store's first fragment: media time (N-1) * duration from its start.
+                        template += [("duration", String(slot.duration)), ("startNumber", "1")]
+                        let pto = ((t.first?.time ?? 0) &+ t.offset) &* slot.timescale / Int64(max(t.track.timescale, 1))
+                        if pto > 0 { template.append(("presentationTimeOffset", String(pto))) }
+                        w.empty("SegmentTemplate", attributes: template)
+                    } else {
+                        // Media time at the Period's start: its start in this track's timescale, plus the offset.
+                        let pto = startMillis &* Int64(t.track.timescale) / 1000 &+ t.offset
+                        if pto > 0 { template.append(("presentationTimeOffset", String(pto))) }
+                        w.open("SegmentTemplate", attributes: template)
+                        w.open("SegmentTimeline")
+                        writeTimeline(&w, Array(fragments), offset: t.offset)
+                        w.close()
+                        w.close()
+                    }
                     w.close()
                 }
                 w.close()
             }
             w.close()
         }
-        w.close()
         // The clock players align to, inline: no separate time endpoint to ask.
         w.empty("UTCTiming", attributes: [("schemeIdUri", "urn:mpeg:dash:utc:direct:2014"),
                                           ("value", LiveAnswer.iso8601(millis: Int64(clamping: nowMillis)))])

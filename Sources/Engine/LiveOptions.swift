@@ -24,7 +24,7 @@ struct LiveOptions {
             }
             return value
         }
-        do { selection = try Selection(query: query) } catch { throw .badRequest(error.logReason) }
+        do { selection = try Selection(tracksOf: query) } catch { throw .badRequest(error.logReason) }
         dvrWindowSeconds = live.dvrWindowSeconds
         servedWindowSeconds = live.dvrWindowSeconds
         if let asked = try seconds("dvr_window_length"), asked > 0 {

@@ -20,6 +20,9 @@ public struct FragmentRecord: Sendable, Equatable {
     public var flags: UInt32
 
     public static let startsWithSync: UInt32 = 1
+    /// The first fragment after an encoder reconnected with `restart_on_encoder_reconnect` (and a
+    /// break in its timeline): a new DASH Period, an HLS discontinuity. `<trackID>.periods` lists them.
+    public static let startsPeriod: UInt32 = 2
 
     public init(time: Int64, duration: UInt64, offset: UInt64, size: UInt32, sampleCount: UInt32,
                 ingestMillis: UInt64, flags: UInt32) {
@@ -74,8 +77,12 @@ public struct FragmentRecord: Sendable, Equatable {
 public struct FragmentIndexReader: ~Copyable {
     private let file: PosixFile
     public let count: Int
+    /// Fragments before this one left the archive (`ArchiveChunks.purgedCount`): their records stay
+    /// (store indexes never move) but their media is gone.
+    public let firstKept: Int
 
     public init(path: String) throws(LiveIngestError) {
+        firstKept = ArchiveChunks.purgedCount(indexPath: path)
         let opened = try PosixFile(path: path, flags: O_RDONLY)
         var n = try opened.size() / UInt64(FragmentRecord.size)
         // Only the tail can be torn: records are appended, never rewritten.

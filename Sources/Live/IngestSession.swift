@@ -34,7 +34,8 @@ public final class IngestSession {
     private var names = AnnouncedTrackNames()
     private var movie: IngestMovie?
     private var pendingMoof: BoxFraming.Box?
-    /// Where each track's last fragment ended, for fragments without a time of their own.
+    /// Where each track's last fragment ended (this session's or the store's), for fragments
+    /// without a time of their own.
     private var ends: [UInt32: Int64] = [:]
 
     /// Opens the stream for writing. `clock` gives milliseconds since the epoch (tests pin it).
@@ -93,6 +94,12 @@ public final class IngestSession {
 
     /// Fragments committed by this session, per track.
     public private(set) var committed: [UInt32: Int] = [:]
+    /// Fragments this session received that another connection had stored already, per track.
+    public private(set) var skipped: [UInt32: Int] = [:]
+    /// Where this session's last fragment of each track ended.
+    private var sessionEnds: [UInt32: Int64] = [:]
+    /// The publishing point's options, read when the moov arrives.
+    private var options = PublishingPoint.IngestOptions()
 
     private func take(_ box: BoxFraming.Box) throws(LiveIngestError) {
         if let moof = pendingMoof, box.type != "mdat" {
@@ -126,22 +133,25 @@ public final class IngestSession {
     private func announce(_ moov: BoxFraming.Box) throws(LiveIngestError) {
         guard let store else { return }
         let movie = try Self.mapped { () throws(ISOBMFFError) in try IngestMovie(moovPayload: Array(moov.payload)) }
-        // A stream keeps its tracks' codecs for life: compare with what an earlier connection stored.
-        var known: [AnnouncedTrack] = self.movie?.tracks ?? []
-        if known.isEmpty, let stored = try store.storedHeader(), let previous = Self.movie(inHeader: stored) {
-            known = previous.tracks
-        }
-        for t in movie.tracks {
-            if let before = known.first(where: { $0.trackID == t.trackID }), before.sampleEntry != t.sampleEntry {
-                throw .codecChanged(trackID: t.trackID, was: before.codecString, now: t.codecString)
+        let header = headerBoxes + moov.bytes
+        let stored: [UInt32: Int64] = try store.committing { () throws(LiveIngestError) in
+            // A stream keeps its tracks' codecs for life: compare with what an earlier connection stored.
+            var known: [AnnouncedTrack] = self.movie?.tracks ?? []
+            if known.isEmpty, let stored = try store.storedHeader(), let previous = Self.movie(inHeader: stored) {
+                known = previous.tracks
             }
+            for t in movie.tracks {
+                if let before = known.first(where: { $0.trackID == t.trackID }), before.sampleEntry != t.sampleEntry {
+                    throw .codecChanged(trackID: t.trackID, was: before.codecString, now: t.codecString)
+                }
+            }
+            try store.storeHeader(header)
+            var ends: [UInt32: Int64] = [:]
+            for t in movie.tracks { ends[t.trackID] = try store.track(t.trackID).end }
+            return ends
         }
-        try store.storeHeader(headerBoxes + moov.bytes)
-        try PublishingPoint.announce(manifestPath: manifestPath, stream: path.stream, tracks: movie.tracks, names: names)
-        for t in movie.tracks {
-            let log = try store.track(t.trackID)
-            if let end = log.end { ends[t.trackID] = end }
-        }
+        options = try PublishingPoint.announce(manifestPath: manifestPath, stream: path.stream, tracks: movie.tracks, names: names)
+        for (id, end) in stored where ends[id] == nil { ends[id] = end }
         self.movie = movie
     }
 
@@ -156,9 +166,25 @@ public final class IngestSession {
                                mdatHeaderSize: UInt64(mdat.headerSize), mdatPayloadSize: UInt64(mdat.payload.count),
                                previousEnd: ends)
         }
-        try store.track(id).append(moof.bytes + mdat.bytes, fragment: fragment, ingestMillis: clock())
-        ends[id] = fragment.decodeTime &+ Int64(clamping: fragment.duration)
-        committed[id, default: 0] += 1
+        // Within one connection time only goes forward; fragments another connection stored are skipped.
+        if let own = sessionEnds[id], fragment.decodeTime < own {
+            throw .timeWentBackwards(trackID: id, time: fragment.decodeTime, previousEnd: own)
+        }
+        let first = committed[id] == nil
+        let restart = options.restartOnEncoderReconnect
+        let archive = options.archive(timescale: movie.tracks.first { $0.trackID == id }?.timescale ?? 1)
+        let appended = try store.committing { () throws(LiveIngestError) in
+            try store.track(id).append(moof.bytes + mdat.bytes, fragment: fragment, ingestMillis: clock(),
+                                       archive: archive) { storedEnd in
+                // A reconnect that breaks the timeline starts a period; a contiguous one (a redundant
+                // encoder taking over) does not.
+                restart && first && storedEnd != fragment.decodeTime
+            }
+        }
+        let end = fragment.decodeTime &+ Int64(clamping: fragment.duration)
+        ends[id] = end
+        sessionEnds[id] = end
+        if appended { committed[id, default: 0] += 1 } else { skipped[id, default: 0] += 1 }
     }
 
     /// The moov of a stored header (ftyp, manifest box, moov), nil when it cannot be read.

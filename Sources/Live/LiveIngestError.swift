@@ -13,10 +13,9 @@ public enum LiveIngestError: StatusCodedError, Equatable {
     case unannouncedTrack(UInt32)
     /// A track announced again with another sample entry (codec or its configuration).
     case codecChanged(trackID: UInt32, was: String, now: String)
-    /// A fragment starting before the previous one of its track ended.
+    /// A fragment starting before the previous one of its track ended (in the same connection), or
+    /// overlapping stored fragments without being one of them (another connection's).
     case timeWentBackwards(trackID: UInt32, time: Int64, previousEnd: Int64)
-    /// Another connection is writing this stream.
-    case streamBusy(String)
     /// Valid input we do not ingest (yet).
     case unsupported(String)
     /// The store could not be written or read (disk, permissions).
@@ -26,7 +25,7 @@ public enum LiveIngestError: StatusCodedError, Equatable {
         switch self {
         case .badPath, .brokenBox, .unannouncedTrack: 400
         case .tooLarge: 413
-        case .codecChanged, .timeWentBackwards, .streamBusy: 409
+        case .codecChanged, .timeWentBackwards: 409
         case .unsupported: 415
         case .storage: 500
         }
@@ -41,7 +40,6 @@ public enum LiveIngestError: StatusCodedError, Equatable {
         case .codecChanged(let id, let was, let now): "live ingest: track \(id) changed its codec mid-stream (\(was) -> \(now))"
         case .timeWentBackwards(let id, let time, let end):
             "live ingest: track \(id) went back in time (fragment at \(time), previous one ended at \(end))"
-        case .streamBusy(let name): "live ingest: stream \(name) is being written by another connection"
         case .unsupported(let what): "live ingest: unsupported: \(what)"
         case .storage(let why): "live ingest: store: \(why)"
         }

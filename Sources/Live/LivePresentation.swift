@@ -26,6 +26,8 @@ public struct LivePresentation: Sendable {
         public var indexPath: String
         public var mediaPath: String
         public var headerPath: String
+        /// `<trackID>.periods`: where the track's periods start (`PeriodMarks`).
+        public var periodsPath: String { String(indexPath.dropLast(".index".count)) + ".periods" }
     }
 
     public let tracks: [Track]
@@ -105,16 +107,19 @@ public struct LivePresentation: Sendable {
         return movie
     }
 
-    /// The stored bytes of one fragment: its moof, and where its mdat lies in the media file.
+    /// The stored bytes of one fragment: its moof, and where its mdat lies (the chunk file of the
+    /// track's media that holds it, `ArchiveChunks`).
     public static func fragment(_ record: FragmentRecord, mediaPath: String) throws(LiveIngestError)
-        -> (moof: [UInt8], mdatOffset: UInt64, mdatLength: UInt64) {
-        let file = try PosixFile(path: mediaPath, flags: O_RDONLY)
-        let head = try file.read(at: record.offset, count: 8)
+        -> (moof: [UInt8], mdatPath: String, mdatOffset: UInt64, mdatLength: UInt64) {
+        let path = ArchiveChunks.path(mediaPath: mediaPath, chunk: ArchiveChunks.chunk(of: record.offset))
+        let at = ArchiveChunks.within(record.offset)
+        let file = try PosixFile(path: path, flags: O_RDONLY)
+        let head = try file.read(at: at, count: 8)
         let moofSize = head[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         guard Array(head[4..<8]) == Array("moof".utf8), moofSize >= 8, moofSize < record.size else {
-            throw .storage("fragment at \(record.offset) of \(mediaPath) does not start with a moof")
+            throw .storage("fragment at \(at) of \(path) does not start with a moof")
         }
-        let moof = try file.read(at: record.offset, count: Int(moofSize))
-        return (moof, record.offset + UInt64(moofSize), UInt64(record.size - moofSize))
+        let moof = try file.read(at: at, count: Int(moofSize))
+        return (moof, path, at + UInt64(moofSize), UInt64(record.size - moofSize))
     }
 }

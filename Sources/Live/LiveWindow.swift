@@ -47,6 +47,8 @@ public struct LiveWindow: Sendable, Equatable {
             }
         }
         if dvrWindow > 0 { first = max(first, try firstInside(index, end: newest.end, window: dvrWindow)) }
+        // Nothing before what the archive still holds.
+        first = min(max(first, index.firstKept), index.count)
         var fragments: [FragmentRecord] = []
         fragments.reserveCapacity(max(0, last + 1 - first))
         if first <= last {
@@ -69,6 +71,17 @@ public struct LiveWindow: Sendable, Equatable {
         guard !fragments.isEmpty else { return 0 }
         let sorted = fragments.map(\.duration).sorted()
         return sorted[sorted.count / 2]
+    }
+
+    /// The kept fragments starting in `range` (a catch-up cut of the archive): two binary searches.
+    public init(index: borrowing FragmentIndexReader, startingIn range: Range<Int64>) throws(LiveIngestError) {
+        let before = range.lowerBound == .min ? 0 : try index.lastStarting(atOrBefore: range.lowerBound - 1).map { $0 + 1 } ?? 0
+        let first = max(before, index.firstKept)
+        let end = range.isEmpty ? 0 : try index.lastStarting(atOrBefore: range.upperBound - 1).map { $0 + 1 } ?? 0
+        var fragments: [FragmentRecord] = []
+        if first < end { for i in first..<end { fragments.append(try index.record(at: i)) } }
+        firstIndex = first
+        self.fragments = fragments
     }
 
     public func lookup(time: Int64) -> Lookup {

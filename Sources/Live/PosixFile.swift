@@ -60,10 +60,12 @@ struct PosixFile: ~Copyable {
 
     /// An exclusive advisory lock, without waiting; false when another open file holds it.
     func tryLock() -> Bool { flock(fd, LOCK_EX | LOCK_NB) == 0 }
-    func lock() -> Bool {
-        while flock(fd, LOCK_EX) != 0 { if errno != EINTR { return false } }
+    /// An advisory lock (exclusive, or shared with other shared holders), waiting for it.
+    func lock(shared: Bool = false) -> Bool {
+        while flock(fd, shared ? LOCK_SH : LOCK_EX) != 0 { if errno != EINTR { return false } }
         return true
     }
+    func unlock() { _ = flock(fd, LOCK_UN) }
 
     static func errorText() -> String { String(cString: strerror(errno)) }
 }

@@ -51,8 +51,36 @@ enum PublishingPoint {
 
     /// Adds what is missing, under a lock so that streams announced at once by several
     /// connections (one POST per track) do not lose each other's tracks.
+    /// The options ingest follows, as the `.isml` says after the announcement.
+    struct IngestOptions: Equatable {
+        var restartOnEncoderReconnect = false
+        var archiving = false
+        /// Seconds.
+        var archiveLength = 0
+        var archiveSegmentLength = 0
+        var dvrWindowLength = 30
+
+        init() {}
+
+        init(_ options: [String: String]) {
+            restartOnEncoderReconnect = PublishingPoint.isTrue(options["restart_on_encoder_reconnect"])
+            archiving = PublishingPoint.isTrue(options["archiving"])
+            archiveLength = options["archive_length"].flatMap { Int($0) } ?? 0
+            archiveSegmentLength = options["archive_segment_length"].flatMap { Int($0) } ?? 0
+            dvrWindowLength = options["dvr_window_length"].flatMap { Int($0) } ?? 30
+        }
+
+        /// What a track of `timescale` keeps (bounded to ten years so the products stay in range).
+        func archive(timescale: UInt32) -> ArchivePolicy {
+            let bound = 10 * 366 * 86_400
+            return ArchivePolicy(archiving: archiving, archiveLength: min(archiveLength, bound),
+                                 segmentLength: min(archiveSegmentLength, bound), dvrWindow: min(dvrWindowLength, bound),
+                                 timescale: timescale)
+        }
+    }
+
     static func announce(manifestPath: String, stream: String, tracks: [AnnouncedTrack],
-                         names: AnnouncedTrackNames) throws(LiveIngestError) {
+                         names: AnnouncedTrackNames) throws(LiveIngestError) -> IngestOptions {
         let store = LiveStoreLayout.storeDirectory(manifestPath: manifestPath)
         let lock = try PosixFile(path: store + "/manifest.lock", flags: O_RDWR | O_CREAT)
         guard lock.lock() else { throw .storage("cannot lock \(store)/manifest.lock: \(PosixFile.errorText())") }
@@ -82,5 +110,12 @@ enum PublishingPoint {
             changed = true
         }
         if changed { try replaceFile(manifestPath, with: manifest.serialize()) }
+        return IngestOptions(manifest.options)
+    }
+
+    /// `true`, `1`, `yes` (any case): how options are switched on in a server manifest.
+    static func isTrue(_ value: String?) -> Bool {
+        guard let value else { return false }
+        return ["true", "1", "yes", "on"].contains(value.lowercased())
     }
 }

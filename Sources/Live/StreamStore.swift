@@ -17,12 +17,15 @@ public enum LiveStoreLayout {
     }
 }
 
-/// One stream of a publishing point, open for writing: holds the stream's lock for as long as it
-/// lives (one writer per stream; the kernel releases the lock when the process dies).
+/// One stream of a publishing point, open for writing by one connection. Several connections may
+/// write a stream at once (an encoder reconnecting before its old connection timed out, redundant
+/// encoders): each holds `<stream>/lock` shared for its whole life (so the API can tell a stream
+/// is being fed, and who feeds it), and takes `<stream>/append.lock` exclusively around each commit.
 final class StreamStore {
     let directory: String
     let name: String
     private let lockFile: PosixFile
+    private let appendLock: PosixFile
     private var tracks: [UInt32: TrackLog] = [:]
 
     init(manifestPath: String, stream: String) throws(LiveIngestError) {
@@ -31,10 +34,18 @@ final class StreamStore {
         name = stream
         try makeDirectory(directory)
         lockFile = try PosixFile(path: directory + "/lock", flags: O_RDWR | O_CREAT)
-        guard lockFile.tryLock() else { throw .streamBusy(stream) }
+        appendLock = try PosixFile(path: directory + "/append.lock", flags: O_RDWR | O_CREAT)
+        guard lockFile.lock(shared: true) else { throw .storage("cannot lock \(directory)/lock: \(PosixFile.errorText())") }
     }
 
     var headerPath: String { directory + "/header" }
+
+    /// Runs `body` as the stream's only committer (other connections' commits wait).
+    func committing<T>(_ body: () throws(LiveIngestError) -> T) throws(LiveIngestError) -> T {
+        guard appendLock.lock() else { throw .storage("cannot lock \(directory)/append.lock: \(PosixFile.errorText())") }
+        defer { appendLock.unlock() }
+        return try body()
+    }
 
     /// The header stored by an earlier connection, if any.
     func storedHeader() throws(LiveIngestError) -> [UInt8]? {
@@ -45,6 +56,7 @@ final class StreamStore {
         try replaceFile(headerPath, with: bytes)
     }
 
+    /// The track's log, opened on first use. Call inside `committing`.
     func track(_ id: UInt32) throws(LiveIngestError) -> TrackLog {
         if let log = tracks[id] { return log }
         let log = try TrackLog(directory: directory, trackID: id)

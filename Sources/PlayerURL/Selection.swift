@@ -18,6 +18,15 @@ public struct Selection: Sendable, Equatable {
 
     /// Reads `filter`, `max_bitrate`, `vbegin`, `vend` and `t` from a query.
     public init(query: QueryOptions) throws(PlayerURLError) {
+        try self.init(tracksOf: query)
+        if let clip = try Subclip(query: query), !clip.isWholePresentation {
+            subclip = clip
+        }
+    }
+
+    /// Reads only the track selection, `filter` and `max_bitrate` (a live request's `vbegin` and
+    /// `vend` are wall-clock times, not a subclip).
+    public init(tracksOf query: QueryOptions) throws(PlayerURLError) {
         if let text = query.value("filter"), !text.isEmpty {
             filter = try TrackFilter(parsing: text)
         }
@@ -27,9 +36,6 @@ public struct Selection: Sendable, Equatable {
                 throw .malformed("max_bitrate must be a positive integer (bits per second), got \(Sanitized.text(text, limit: 40))")
             }
             maxBitrate = value
-        }
-        if let clip = try Subclip(query: query), !clip.isWholePresentation {
-            subclip = clip
         }
     }
 

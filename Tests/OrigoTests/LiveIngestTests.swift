@@ -146,19 +146,176 @@ import Testing
         #expect(exact.committed == [1: 1])
     }
 
-    @Test func timestampsGoingBackwardsAreRefused() throws {
+    @Test func fragmentsAlreadyStoredAreSkippedNotRefused() throws {
         let pp = try Self.publishingPoint()
         _ = try Self.ingest(pp, "s", Self.smooth)
         let before = try Self.records(pp, "s", 1)
-        // The same encoder output again: its first fragment starts before the stored end.
-        let error = #expect(throws: LiveIngestError.self) { _ = try Self.ingest(pp, "s", Self.smooth) }
+        // The same encoder output again (a reconnect resending, a redundant encoder): nothing twice.
+        let session = try IngestSession(manifestPath: pp, virtualPath: "Streams(s)", clock: { 1 })
+        try session.feed(Self.smooth)
+        try session.finish(complete: true)
+        #expect(session.committed.isEmpty && session.skipped == [1: 4, 2: 4, 3: 4])
+        #expect(try Self.records(pp, "s", 1) == before)
+    }
+
+    @Test func timestampsGoingBackwardsWithinAConnectionAreRefused() throws {
+        let pp = try Self.publishingPoint()
+        let boxes = Self.boxes(Self.smooth)
+        // The whole channel, then its first fragment of track 1 again.
+        let firstMoof = try #require(boxes.firstIndex { $0.type == "moof" })
+        let body = Self.smooth + Array(Self.smooth[boxes[firstMoof].range.lowerBound..<boxes[firstMoof + 1].range.upperBound])
+        let error = #expect(throws: LiveIngestError.self) { _ = try Self.ingest(pp, "s", body) }
         #expect(error?.httpStatus == 409)
         if case .timeWentBackwards(let id, let time, let end)? = error {
             #expect(id == 1 && time == 0 && end == 40_000_000)
         } else {
             Issue.record("expected timeWentBackwards, got \(String(describing: error))")
         }
-        #expect(try Self.records(pp, "s", 1) == before)
+        #expect(try Self.records(pp, "s", 1).count == 4)
+    }
+
+    @Test func twoConnectionsOnOneStreamGiveOneTimeline() throws {
+        let pp = try Self.publishingPoint()
+        let (header, fragments) = Self.split(Self.smooth)
+        let a = try IngestSession(manifestPath: pp, virtualPath: "Streams(s)")
+        let b = try IngestSession(manifestPath: pp, virtualPath: "Streams(s)")
+        // Redundant encoders, interleaved: A ahead, then B ahead, then A again.
+        try a.feed(header + fragments[0..<6].flatMap { $0 })
+        try b.feed(header + fragments[0..<9].flatMap { $0 })
+        try a.feed(fragments[6...].flatMap { $0 })
+        try b.feed(fragments[9...].flatMap { $0 })
+        try a.finish(complete: true)
+        try b.finish(complete: true)
+        #expect(a.committed == [1: 3, 2: 3, 3: 3] && a.skipped == [1: 1, 2: 1, 3: 1])
+        #expect(b.committed == [1: 1, 2: 1, 3: 1] && b.skipped == [1: 3, 2: 3, 3: 3])
+        for track: UInt32 in [1, 2, 3] {
+            let records = try Self.records(pp, "s", track)
+            #expect(records.count == 4)
+            for (x, y) in zip(records, records.dropFirst()) { #expect(y.time == x.end && y.offset == x.mediaEnd) }
+            #expect(records.allSatisfy { $0.flags & FragmentRecord.startsPeriod == 0 })
+        }
+    }
+
+    /// A reconnect after losing fragment 2 of each track, with or without
+    /// restart_on_encoder_reconnect, and a reconnect that loses nothing.
+    @Test(arguments: [(true, true), (false, true), (true, false)])
+    func reconnectStartsAPeriodOnlyWhenAskedAndTheTimelineBreaks(restart: Bool, lose: Bool) throws {
+        let pp = try Self.publishingPoint()
+        try IndexMP4EngineTests.write(Array("""
+            <?xml version="1.0"?><smil xmlns="http://www.w3.org/2001/SMIL20/Language"><head>
+            <meta name="restart_on_encoder_reconnect" content="\(restart)"/></head><body><switch/></body></smil>
+            """.utf8), to: pp)
+        let (header, fragments) = Self.split(Self.smooth)
+        _ = try Self.ingest(pp, "s", header + fragments[0..<6].flatMap { $0 }, complete: false)
+        _ = try Self.ingest(pp, "s", header + fragments[(lose ? 9 : 6)...].flatMap { $0 })
+        let dir = LiveStoreLayout.streamDirectory(manifestPath: pp, stream: "s")
+        for track: UInt32 in [1, 2, 3] {
+            let records = try Self.records(pp, "s", track)
+            #expect(records.count == (lose ? 3 : 4))
+            let flagged = records.indices.filter { records[$0].flags & FragmentRecord.startsPeriod != 0 }
+            let marks = try PeriodMarks.read(periodsPath: "\(dir)/\(track).periods", index: FragmentIndexReader(path: "\(dir)/\(track).index"))
+            #expect(flagged == marks)
+            #expect(marks == (restart && lose ? [2] : []))
+        }
+        // Playout: an HLS discontinuity (with its own date) and a second DASH Period, where the store has a mark.
+        let playout = LivePlayoutTests()
+        let hls = String(decoding: try playout.body(playout.get(pp, "channel1-video=60000.m3u8")), as: UTF8.self)
+        let mpd = String(decoding: try playout.body(playout.get(pp, ".mpd")), as: UTF8.self)
+        if restart && lose {
+            #expect(hls.contains("channel1-video=60000-2.m4s\n#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:"))
+            #expect(mpd.components(separatedBy: "<Period ").count == 3)
+            // Period 2 starts at the stored time of its first fragment (3 s); its timelines start there.
+            #expect(mpd.contains("<Period id=\"2\" start=\"PT3S\">"))
+            #expect(mpd.contains("presentationTimeOffset=\"30000000\""))
+            #expect(mpd.contains("<S t=\"30000000\" d=\"10000000\"/>"))
+        } else {
+            #expect(!hls.contains("DISCONTINUITY"))
+            #expect(mpd.components(separatedBy: "<Period ").count == 2)
+        }
+        // A window that begins after the mark: the discontinuity is counted, no longer tagged.
+        if restart && lose {
+            var manifest = String(decoding: try LocalFile.contents(of: pp, limit: 1 << 20), as: UTF8.self)
+            manifest = manifest.replacingOccurrences(of: "<meta name=\"dvr_window_length\" content=\"30\"/>", with: "")
+            manifest = manifest.replacingOccurrences(of: "</head>", with: "<meta name=\"dvr_window_length\" content=\"1\"/></head>")
+            try IndexMP4EngineTests.write(Array(manifest.utf8), to: pp)
+            let slid = String(decoding: try playout.body(playout.get(pp, "channel1-video=60000.m3u8")), as: UTF8.self)
+            #expect(slid.contains("#EXT-X-DISCONTINUITY-SEQUENCE:1\n") && !slid.contains("#EXT-X-DISCONTINUITY\n"))
+            let slidMPD = String(decoding: try playout.body(playout.get(pp, ".mpd")), as: UTF8.self)
+            #expect(slidMPD.components(separatedBy: "<Period ").count == 2 && slidMPD.contains("<Period id=\"2\" start=\"PT3S\">"))
+        }
+    }
+
+    /// A publishing point written by hand with these head options (the tracks come with ingest).
+    static func publishingPoint(options: [String: String]) throws -> String {
+        let pp = try publishingPoint()
+        let meta = options.sorted { $0.key < $1.key }.map { "<meta name=\"\($0.key)\" content=\"\($0.value)\"/>" }.joined()
+        try IndexMP4EngineTests.write(Array("""
+            <?xml version="1.0"?><smil xmlns="http://www.w3.org/2001/SMIL20/Language"><head>\(meta)</head><body><switch/></body></smil>
+            """.utf8), to: pp)
+        return pp
+    }
+
+    /// archive_segment_length 1 rolls the media into a file per 1 s fragment; archive_length 2
+    /// (or, without archiving, the DVR window of 2) deletes the files whose fragments all left it.
+    @Test(arguments: [["archiving": "true", "archive_length": "2"], ["archiving": "false", "dvr_window_length": "2"]])
+    func archiveRollsAndPurgesWholeFiles(options: [String: String]) throws {
+        let pp = try Self.publishingPoint(options: options.merging(["archive_segment_length": "1"]) { a, _ in a })
+        _ = try Self.ingest(pp, "channel1", Self.smooth, chunks: [4096])
+        let dir = LiveStoreLayout.streamDirectory(manifestPath: pp, stream: "channel1")
+        let records = try Self.records(pp, "channel1", 1)
+        #expect(records.count == 4)
+        #expect(records.map { ArchiveChunks.chunk(of: $0.offset) } == [0, 1, 2, 3])
+        #expect(records.allSatisfy { ArchiveChunks.within($0.offset) == 0 })
+        #expect(ArchiveChunks.purgedCount(indexPath: "\(dir)/1.index") == 2)
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/1.media") && !FileManager.default.fileExists(atPath: "\(dir)/1.media.1"))
+        #expect(Self.file(pp, "channel1", "1.media.3").count == Int(records[3].size))
+        // Playout offers what is left: segments 3 and 4, read from their chunk files.
+        let playout = LivePlayoutTests()
+        let playlist = String(decoding: try playout.body(playout.get(pp, "channel1-video=60000.m3u8")), as: UTF8.self)
+        #expect(playlist.contains("#EXT-X-MEDIA-SEQUENCE:3\n") && playlist.components(separatedBy: "#EXTINF").count == 3)
+        #expect(playout.get(pp, "channel1-video=60000-2.m4s").status == 404)
+        let segment = try playout.body(playout.get(pp, "channel1-video=60000-4.m4s"))
+        #expect(segment.suffix(100) == Self.file(pp, "channel1", "1.media.3").suffix(100))
+        #expect(playout.get(pp, "channel1-video=60000-0.dash").status == 410)
+        // A later connection continues in the newest chunk's files (it re-reads where they end).
+        let (header, _) = Self.split(Self.smooth)
+        _ = try Self.ingest(pp, "channel1", header)
+        #expect(try Self.records(pp, "channel1", 1).count == 4)
+    }
+
+    @Test func withoutASegmentLengthNothingIsRolledOrPurged() throws {
+        let pp = try Self.publishingPoint(options: ["archiving": "true", "archive_length": "1"])
+        _ = try Self.ingest(pp, "s", Self.smooth)
+        let dir = LiveStoreLayout.streamDirectory(manifestPath: pp, stream: "s")
+        #expect(try Self.records(pp, "s", 1).allSatisfy { ArchiveChunks.chunk(of: $0.offset) == 0 })
+        #expect(ArchiveChunks.purgedCount(indexPath: "\(dir)/1.index") == 0)
+    }
+
+    /// The top-level boxes of a body: (type, byte range).
+    static func boxes(_ bytes: [UInt8]) -> [(type: String, range: Range<Int>)] {
+        var out: [(String, Range<Int>)] = []
+        var at = 0
+        while at + 8 <= bytes.count {
+            let size = Int(bytes[at..<at + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+            guard size >= 8, at + size <= bytes.count else { break }
+            out.append((String(decoding: bytes[at + 4..<at + 8], as: UTF8.self), at..<at + size))
+            at += size
+        }
+        return out
+    }
+
+    /// A body's header (what precedes the first moof) and its moof+mdat pairs, in order.
+    static func split(_ bytes: [UInt8]) -> (header: [UInt8], fragments: [[UInt8]]) {
+        let all = boxes(bytes)
+        let first = all.firstIndex { $0.type == "moof" } ?? all.count
+        let header = all[..<first].flatMap { bytes[$0.range] }
+        var fragments: [[UInt8]] = []
+        var i = first
+        while i + 1 < all.count, all[i].type == "moof", all[i + 1].type == "mdat" {
+            fragments.append(Array(bytes[all[i].range.lowerBound..<all[i + 1].range.upperBound]))
+            i += 2
+        }
+        return (header, fragments)
     }
 
     @Test func codecChangeMidStreamIsRefused() throws {
@@ -182,16 +339,6 @@ import Testing
         let error = #expect(throws: LiveIngestError.self) { _ = try Self.ingest(pp, "s", body) }
         #expect(error == .unannouncedTrack(9))
         #expect(error?.httpStatus == 400)
-    }
-
-    @Test func oneWriterPerStream() throws {
-        let pp = try Self.publishingPoint()
-        let first = try IngestSession(manifestPath: pp, virtualPath: "Streams(s)")
-        #expect(throws: LiveIngestError.streamBusy("s")) { _ = try IngestSession(manifestPath: pp, virtualPath: "Streams(s)") }
-        _ = try IngestSession(manifestPath: pp, virtualPath: "Streams(other)")
-        try first.finish(complete: true)
-        // The lock goes with the session.
-        _ = try IngestSession(manifestPath: pp, virtualPath: "Events(e1)/Streams(s)")
     }
 
     @Test func streamNamesThatCannotBeDirectories() {
@@ -427,6 +574,85 @@ import Testing
             }
             #expect(samples == mdats)
         }
+    }
+}
+
+/// Catch-up: vbegin/vend in UTC cut a VOD playlist out of the archive.
+@Suite struct LiveCatchupTests {
+    let playout = LivePlayoutTests()
+
+    func get(_ pp: String, _ path: String, _ query: String) -> EngineResponse {
+        playout.engine.handle(EngineRequest(method: "GET", manifestPath: pp, virtualPath: path, query: query))
+    }
+
+    @Test func utcForms() throws {
+        #expect(try LiveCatchup.parseUTC("1800000000", what: "t") == 1_800_000_000_000)
+        #expect(try LiveCatchup.parseUTC("1800000000.25", what: "t") == 1_800_000_000_250)
+        #expect(try LiveCatchup.parseUTC("2027-01-15T08:00:00Z", what: "t") == 1_800_000_000_000)
+        #expect(try LiveCatchup.parseUTC("2027-01-15T08:00:00.5Z", what: "t") == 1_800_000_000_500)
+        #expect(try LiveCatchup.parseUTC("2027-01-15T09:00:00+01:00", what: "t") == 1_800_000_000_000)
+        #expect(try LiveCatchup.parseUTC("1970-01-01T00:00:00Z", what: "t") == 0)
+        #expect(try LiveCatchup.parseUTC("2024-02-29T12:00:00Z", what: "t") == 1_709_208_000_000)
+        for bad in ["", "abc", "2027-01-15T08:00:00", "2027-13-15T08:00:00Z", "2027-01-15 08:00:00Z", "1.", "-5",
+                    "2027-01-15T08:00:00Zjunk", String(repeating: "9", count: 41), "1800000000.1234567890"] {
+            #expect(throws: (any Error).self, "\(bad)") { try LiveCatchup.parseUTC(bad, what: "t") }
+        }
+    }
+
+    @Test func catchupPlaylistIsVODOfTheFragmentsInTheRange() throws {
+        let pp = try playout.ingested()   // four 1 s fragments; media time 0 is 1_799_999_999 s UTC
+        for query in ["vbegin=1800000000&vend=1800000002", "vbegin=2027-01-15T08:00:00Z&vend=2027-01-15T08:00:02Z"] {
+            let text = String(decoding: try playout.body(get(pp, "channel1-video=60000.m3u8", query)), as: UTF8.self)
+            #expect(text.contains("#EXT-X-PLAYLIST-TYPE:VOD\n") && text.hasSuffix("#EXT-X-ENDLIST\n"))
+            #expect(text.contains("#EXT-X-MEDIA-SEQUENCE:2\n"))
+            #expect(text.contains("channel1-video=60000-2.m4s?\(query)\n") && text.contains("channel1-video=60000-3.m4s?\(query)\n"))
+            #expect(text.components(separatedBy: "#EXTINF:1.000,").count == 3)
+            #expect(get(pp, "channel1-video=60000-2.m4s", query).status == 200)
+            #expect(get(pp, "channel1-video=60000-4.m4s", query).status == 404)
+            let master = String(decoding: try playout.body(get(pp, ".m3u8", query)), as: UTF8.self)
+            #expect(master.contains("channel1-video=60000.m3u8?\(query)\n"))
+        }
+        // Open ends: from the start, to the end.
+        let all = String(decoding: try playout.body(get(pp, "channel1-video=60000.m3u8", "vend=1800000010")), as: UTF8.self)
+        #expect(all.components(separatedBy: "#EXTINF").count == 5)
+        #expect(get(pp, "channel1-video=60000.m3u8", "vbegin=1800000002&vend=1800000001").status == 400)
+        #expect(get(pp, "channel1-video=60000.m3u8", "vbegin=yesterday").status == 400)
+        #expect(get(pp, ".mpd", "vbegin=1800000000").status == 501)
+    }
+}
+
+/// The read-only publishing-point API documents (not wired to a server yet).
+@Suite struct LiveAPITests {
+    @Test func stateArchiveAndStatistics() throws {
+        let pp = try LiveIngestTests.publishingPoint()
+        let (header, fragments) = LiveIngestTests.split(LiveIngestTests.smooth)
+        // Fragments 0-1, then a reconnect that lost fragment 2: two archived ranges per track.
+        _ = try LiveIngestTests.ingest(pp, "channel1", header + fragments[0..<6].flatMap { $0 }, complete: false)
+        let session = try IngestSession(manifestPath: pp, virtualPath: "Streams(channel1)", clock: { 1_800_000_000_000 })
+        try session.feed(header + fragments[9...].flatMap { $0 })
+        let live = try #require(try LivePresentation.load(manifestPath: pp))
+        #expect(LiveAPI.state(live, manifestPath: pp) == .started)
+        try session.finish(complete: true)
+        #expect(LiveAPI.state(live, manifestPath: pp) == .stopped)
+        let state = String(decoding: LiveAPI.stateDocument(.stopped), as: UTF8.self)
+        #expect(state.contains("<meta name=\"state\" content=\"stopped\"/>"))
+        let archive = String(decoding: try LiveAPI.archiveDocument(live), as: UTF8.self)
+        // Media time 0 is 2027-01-15T07:59:59Z (the first fragment ended at 1 s and arrived at 08:00:00).
+        #expect(archive.contains("<video src=\"video=60000\" systemBitrate=\"60000\"><c start=\"2027-01-15T07:59:59.000Z\" end=\"2027-01-15T08:00:01.000Z\"/><c start=\"2027-01-15T08:00:02.000Z\" end=\"2027-01-15T08:00:03.000Z\"/></video>")
+                || archive.replacingOccurrences(of: "\n", with: "").replacingOccurrences(of: "  ", with: "")
+                    .contains("<c start=\"2027-01-15T07:59:59.000Z\" end=\"2027-01-15T08:00:01.000Z\"/><c start=\"2027-01-15T08:00:02.000Z\" end=\"2027-01-15T08:00:03.000Z\"/>"))
+        #expect(archive.components(separatedBy: "<c ").count == 7)
+        let statistics = String(decoding: try LiveAPI.statisticsDocument(live, manifestPath: pp), as: UTF8.self)
+        #expect(statistics.contains("fragments=\"3\" purged=\"0\" lastFragmentIngest=\"2027-01-15T08:00:00.000Z\""))
+    }
+
+    @Test func idleBeforeAnyFragment() throws {
+        let pp = try LiveIngestTests.publishingPoint()
+        let (header, _) = LiveIngestTests.split(LiveIngestTests.smooth)
+        _ = try LiveIngestTests.ingest(pp, "channel1", header)
+        let live = try #require(try LivePresentation.load(manifestPath: pp))
+        #expect(LiveAPI.state(live, manifestPath: pp) == .idle)
+        #expect(String(decoding: try LiveAPI.archiveDocument(live), as: UTF8.self).contains("<c ") == false)
     }
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 
 import pytest
@@ -186,3 +187,41 @@ def test_basic_conf_keeps_one_index_store_for_the_host(basic, media):
     assert clients.get(basic.url("vod/abr.ism/.mpd")).status == 200
     store = os.path.join(basic.dir, "index-store")
     assert any(name.endswith(".oix") for name in os.listdir(store)), os.listdir(store)
+
+
+@pytest.fixture(scope="module")
+def live():
+    """live.conf with /var/www/origo → a directory whose live/ Apache's children may write, *:80 →
+    a free loopback port, the log directory → the site's directory."""
+    text = (REPO / "vhost-examples" / "live.conf").read_text()
+    text = (text.replace("/var/www/origo", "@DIR@/www").replace("*:80", "@LISTEN@")
+            .replace("${APACHE_LOG_DIR}", "@DIR@"))
+    assert "@DIR@/www/live" in text and "LimitRequestBody 0" in text and "RequestReadTimeout" in text
+    root = tempfile.mkdtemp(prefix="origo-live-example-", dir="/tmp")
+    os.chmod(root, 0o755)
+    site = PrivateServer(root, text)
+    os.makedirs(os.path.join(site.dir, "www", "live"))
+    os.chmod(os.path.join(site.dir, "www"), 0o755)
+    os.chmod(os.path.join(site.dir, "www", "live"), 0o777)
+    yield site
+    crashes = site.stop()
+    shutil.rmtree(root, ignore_errors=True)
+    assert not crashes, "\n".join(crashes[:20])
+
+
+def test_live_conf_takes_a_push_and_plays_it(live):
+    """ffmpeg pushes 8 s of a channel through the example's settings (no body limit, a read
+    timeout that grows with the bytes received); live HLS plays every frame of it."""
+    from test_live_ingest import push_command
+    push = subprocess.run(push_command({"smooth": live.url("live/ch.isml/Streams(ch)")}, cmaf=False, seconds=8),
+                          capture_output=True, timeout=60)
+    assert push.returncode == 0, push.stderr.decode()
+    stored = os.path.join(live.dir, "www", "live", "ch.live", "ch", "1.index")
+    assert os.path.getsize(stored) == 4 * 48
+    played = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-live_start_index", "0",
+                             "-m3u8_hold_counters", "2", "-i", live.url("live/ch.isml/.m3u8"), "-map", "0:v:0",
+                             "-f", "framemd5", "-"], capture_output=True, text=True, timeout=60)
+    assert played.returncode == 0, played.stderr
+    assert len([ln for ln in played.stdout.splitlines() if ln and not ln.startswith("#")]) == 8 * 25
+    # Ingest outside /live/ is not taken.
+    assert clients.request("POST", live.url("ch.isml/Streams(x)"), body=b"\0\0\0\x08free").status in (403, 404, 405)
