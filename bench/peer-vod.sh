@@ -11,7 +11,7 @@
 # Without a module (no argument, or no such file) it prints a "skipped" line and exits 0.
 # Environment: ORIGO_PEER_PORT (the peer's nginx, default 8197), ORIGO_PEER_WITH_ORIGO=1 (also
 # start Origo on nginx through scripts/origo-nginx on ORIGO_PEER_PORT + 1 and measure its rows in
-# the same run, alternating peer and Origo every round), ORIGO_PEER_ROUNDS (default 3),
+# the same run, alternating peer and Origo every round), ORIGO_PEER_ROUNDS (default 3), ORIGO_PEER_VOD_SEGMENT_PREFIX (the peer's HLS segment name prefix, see below),
 # ORIGO_BENCH_SEGMENT_SECONDS (default 10), ORIGO_BENCH_SECONDS (per manifest run, default 20),
 # ORIGO_BENCH_PACED (waits in ms, default "8 4 2 1"; empty: no paced rows).
 # Output: progress lines, then markdown table rows (medians over the rounds, min–max in brackets).
@@ -45,6 +45,11 @@ rounds=${ORIGO_PEER_ROUNDS:-3}
 segment_seconds=${ORIGO_BENCH_SEGMENT_SECONDS:-10}
 seconds=${ORIGO_BENCH_SECONDS:-20}
 paced_delays=${ORIGO_BENCH_PACED-8 4 2 1}
+# The peer's HLS segment names start with "seg" (seg-1-v1.ts); Origo's follow the USP grammar
+# (long-video=2500000-1.ts), which makes its 720p media playlist 41 % larger. With a prefix given
+# here (e.g. "long-video=25000": long-video=25000-1-v1.ts, one byte longer than Origo's names)
+# the two playlists have the same size, and the row compares the packagers, not the names.
+vod_prefix=${ORIGO_PEER_VOD_SEGMENT_PREFIX:-}
 vod_base=http://127.0.0.1:$port
 origo_base=http://127.0.0.1:$origo_port
 
@@ -107,7 +112,7 @@ mkdir -p "$work/conf" "$work/logs" "$work/run" "$work/temp"
   echo "    server {"
   echo "        listen 127.0.0.1:$port;"
   echo "        location /dash/ { alias \"$media/\"; vod dash; vod_segment_duration 2000; }"
-  echo "        location /hls/ { alias \"$media/\"; vod hls; vod_segment_duration 4000; }"
+  echo "        location /hls/ { alias \"$media/\"; vod hls; vod_segment_duration 4000;${vod_prefix:+ vod_hls_segment_file_name_prefix \"$vod_prefix\";} }"
   echo "    }"
   echo "}"
 } >"$work/conf/nginx.conf"
