@@ -369,17 +369,24 @@ const origo_dir_config *origo_config_proxy_directory(const request_rec *r)
     return NULL;
 }
 
-/* A number of seconds (1..3600) for `cmd`'s directive. */
-static const char *parse_seconds(cmd_parms *cmd, const char *arg, int *out)
+/* A number of seconds from `least` to 3600 for `cmd`'s directive. */
+static const char *parse_seconds_from(cmd_parms *cmd, const char *arg, apr_int64_t least, int *out)
 {
     char *end;
     apr_int64_t seconds = apr_strtoi64(arg, &end, 10);
 
-    if (end == arg || *end != '\0' || seconds < 1 || seconds > 3600) {
-        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": give seconds between 1 and 3600, not ", arg, NULL);
+    if (end == arg || *end != '\0' || seconds < least || seconds > 3600) {
+        return apr_psprintf(cmd->pool, "%s: give seconds between %" APR_INT64_T_FMT " and 3600, not %s",
+                            cmd->cmd->name, least, arg);
     }
     *out = (int)seconds;
     return NULL;
+}
+
+/* A number of seconds (1..3600) for `cmd`'s directive. */
+static const char *parse_seconds(cmd_parms *cmd, const char *arg, int *out)
+{
+    return parse_seconds_from(cmd, arg, 1, out);
 }
 
 static const char *set_upstream_timeout(cmd_parms *cmd, void *dconf, const char *arg)
@@ -395,14 +402,7 @@ static const char *set_upstream_deadline(cmd_parms *cmd, void *dconf, const char
 /* OrigoFileCheckInterval <seconds>: 0 (every request) to 3600. */
 static const char *set_file_check_interval(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    char *end;
-    apr_int64_t seconds = apr_strtoi64(arg, &end, 10);
-
-    if (end == arg || *end != '\0' || seconds < 0 || seconds > 3600) {
-        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": give seconds between 0 and 3600, not ", arg, NULL);
-    }
-    ((origo_dir_config *)dconf)->file_check_seconds = (int)seconds;
-    return NULL;
+    return parse_seconds_from(cmd, arg, 0, &((origo_dir_config *)dconf)->file_check_seconds);
 }
 
 int origo_config_file_check_ms(const origo_dir_config *conf)
