@@ -25,20 +25,18 @@ enum LiveAnswer {
         let now = IngestSession.wallClockMillis()
         let catchup = try LiveCatchup(query: request.query)
         let catchupAnchor = try catchup == nil ? nil : LiveCatchup.anchor(live)
-        /// What a manifest lists: the DVR window with the request's overrides, or for a catch-up
-        /// request its cut of the archive.
+        /// A catch-up request's cut of the archive (nil: a live request).
+        func catchupCut(_ track: LivePresentation.Track, _ index: borrowing FragmentIndexReader) throws -> LiveWindow? {
+            guard let catchup, let catchupAnchor else { return nil }
+            return try catchup.window(index: index, anchor: catchupAnchor, timescale: track.timescale)
+        }
+        /// What a manifest lists: the DVR window with the request's overrides, or the catch-up cut.
         func window(_ track: LivePresentation.Track, _ index: borrowing FragmentIndexReader) throws -> LiveWindow {
-            if let catchup, let catchupAnchor {
-                return try catchup.window(index: index, anchor: catchupAnchor, timescale: track.timescale)
-            }
-            return try options.window(index, track)
+            try catchupCut(track, index) ?? options.window(index, track)
         }
         /// What a segment request is judged by: the publishing point's own window, or the catch-up cut.
         func servedWindow(_ track: LivePresentation.Track, _ index: borrowing FragmentIndexReader) throws -> LiveWindow {
-            if let catchup, let catchupAnchor {
-                return try catchup.window(index: index, anchor: catchupAnchor, timescale: track.timescale)
-            }
-            return try LiveWindow(index: index, dvrWindow: live.windowUnits(track))
+            try catchupCut(track, index) ?? LiveWindow(index: index, dvrWindow: live.windowUnits(track))
         }
         // Segment URLs of a catch-up presentation keep its range.
         let suffix = catchup != nil ? "?" + (request.query ?? "") : ""
